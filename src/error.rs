@@ -1,0 +1,40 @@
+//! The one error type of the crate. Each variant names what was wrong and, where
+//! there is one, the fix.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(
+        "no GPU adapter found{filter}.\n  On Linux without a GPU, install Mesa's software Vulkan driver (lavapipe):\n      sudo apt-get install -y mesa-vulkan-drivers\n  then run `vgg-wgpu info` to see the adapters."
+    )]
+    NoAdapter { filter: String },
+
+    #[error("could not open the GPU device on adapter '{adapter}': {reason}")]
+    RequestDevice { adapter: String, reason: String },
+
+    #[error("{op}: tensor '{tensor}' has shape {got:?}, expected {expected:?}")]
+    Shape {
+        op: &'static str,
+        tensor: &'static str,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+
+    #[error("{op}: {message}")]
+    InvalidArgument { op: &'static str, message: String },
+
+    #[error(
+        "tensor '{label}': one row of {row_bytes} bytes exceeds the device's storage binding limit of {limit} bytes"
+    )]
+    RowTooLarge {
+        label: String,
+        row_bytes: u64,
+        limit: u64,
+    },
+
+    #[error("GPU readback failed: {0}")]
+    Readback(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,184 @@
+//! Adapter choice, the device with the adapter's real limits, and a pipeline cache.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+
+/// Which adapter to open. Empty fields mean "the first adapter wgpu prefers".
+#[derive(Clone, Debug, Default)]
+pub struct AdapterChoice {
+    /// `vulkan`, `metal`, `dx12`, `gl`, or `None` for every backend.
+    pub backend: Option<String>,
+    /// Case-insensitive substring of the adapter's name.
+    pub name_contains: Option<String>,
+}
+
+impl AdapterChoice {
+    pub fn backends(&self) -> Result<wgpu::Backends> {
+        match self
+            .backend
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("") | Some("all") => Ok(wgpu::Backends::all()),
+            Some("vulkan") => Ok(wgpu::Backends::VULKAN),
+            Some("metal") => Ok(wgpu::Backends::METAL),
+            Some("dx12") => Ok(wgpu::Backends::DX12),
+            Some("gl") => Ok(wgpu::Backends::GL),
+            Some("webgpu") => Ok(wgpu::Backends::BROWSER_WEBGPU),
+            Some(other) => Err(Error::InvalidArgument {
+                op: "adapter choice",
+                message: format!(
+                    "unknown backend '{other}': use one of vulkan, metal, dx12, gl, webgpu"
+                ),
+            }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(b) = &self.backend {
+            parts.push(format!("backend '{b}'"));
+        }
+        if let Some(n) = &self.name_contains {
+            parts.push(format!("name containing '{n}'"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" matching {}", parts.join(" and "))
+        }
+    }
+}
+
+/// Optional features the engine uses when the adapter has them.
+const WANTED_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::SHADER_F16);
+
+/// An open device plus what the kernels need to know about it.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter_info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    /// Largest buffer a tensor chunk may use, in bytes: the smaller of the storage
+    /// binding limit and the buffer size limit. Tests lower it to force splitting.
+    pub binding_limit: u64,
+    pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
+}
+
+pub fn new_instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle())
+}
+
+/// Every adapter the instance can see (native only: the browser offers one).
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn list_adapters(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    new_instance().enumerate_adapters(backends).await
+}
+
+impl GpuContext {
+    /// Opens the chosen adapter with its real limits and the optional features it has.
+    pub async fn new(choice: &AdapterChoice) -> Result<GpuContext> {
+        let adapter = choose_adapter(choice).await?;
+        Self::from_adapter(adapter).await
+    }
+
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
+        let adapter_info = adapter.get_info();
+        let features = adapter.features() & WANTED_FEATURES;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("vgg-wgpu"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::RequestDevice {
+                adapter: adapter_info.name.clone(),
+                reason: e.to_string(),
+            })?;
+        let binding_limit =
+            (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size);
+        Ok(GpuContext {
+            device,
+            queue,
+            adapter_info,
+            limits,
+            features,
+            binding_limit,
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The compute pipeline for `entry` in the WGSL `source`, compiled once per context.
+    pub fn pipeline(
+        &self,
+        source: &crate::kernels::Shader,
+        entry: &'static str,
+    ) -> wgpu::ComputePipeline {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry((source.name, entry))
+            .or_insert_with(|| {
+                let module = self
+                    .device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(source.name),
+                        source: wgpu::ShaderSource::Wgsl(source.wgsl.into()),
+                    });
+                self.device
+                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(entry),
+                        layout: None,
+                        module: &module,
+                        entry_point: Some(entry),
+                        compilation_options: Default::default(),
+                        cache: None,
+                    })
+            })
+            .clone()
+    }
+
+    /// One line naming the adapter: "name (backend, device type)".
+    pub fn describe(&self) -> String {
+        describe_adapter(&self.adapter_info)
+    }
+}
+
+pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+async fn choose_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
+    let backends = choice.backends()?;
+    let no_adapter = || Error::NoAdapter {
+        filter: choice.describe(),
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(wanted) = &choice.name_contains {
+        let wanted = wanted.to_ascii_lowercase();
+        return list_adapters(backends)
+            .await
+            .into_iter()
+            .find(|a| a.get_info().name.to_ascii_lowercase().contains(&wanted))
+            .ok_or_else(no_adapter);
+    }
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })
+        .await
+        .map_err(|_| no_adapter())
+}

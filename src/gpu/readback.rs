@@ -1,0 +1,54 @@
+//! Reading GPU buffers back to the host: `map_async` plus a channel, never a blocking
+//! wait on the web. Native builds poll the device so the callback fires; in the
+//! browser the event loop does it.
+
+use futures_intrusive::channel::shared::oneshot_channel;
+
+use super::GpuContext;
+use crate::error::{Error, Result};
+
+/// Copies `bytes` bytes from the start of `buffer` (which needs `COPY_SRC`) to the host.
+pub async fn read_bytes(ctx: &GpuContext, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    if bytes == 0 {
+        return Ok(Vec::new());
+    }
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback staging"),
+        size: bytes,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+    ctx.queue.submit([encoder.finish()]);
+
+    let slice = staging.slice(..);
+    let (sender, receiver) = oneshot_channel();
+    slice.map_async(wgpu::MapMode::Read, move |result| {
+        sender.send(result).ok();
+    });
+    wait_for_queue(ctx)?;
+    receiver
+        .receive()
+        .await
+        .ok_or_else(|| Error::Readback("the map callback was dropped".into()))?
+        .map_err(|e| Error::Readback(e.to_string()))?;
+    let data = slice
+        .get_mapped_range()
+        .map_err(|e| Error::Readback(e.to_string()))?
+        .to_vec();
+    staging.unmap();
+    Ok(data)
+}
+
+/// Native: block until submitted work is done (this also fires map callbacks).
+/// Web: a no-op, the browser calls back on its own.
+pub fn wait_for_queue(ctx: &GpuContext) -> Result<()> {
+    #[cfg(not(target_arch = "wasm32"))]
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Readback(e.to_string()))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = ctx;
+    Ok(())
+}

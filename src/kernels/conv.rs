@@ -1,0 +1,179 @@
+//! Conv2d launchers: `shaders/conv2d_*.wgsl`. Oracle: `src/oracle/conv.rs`.
+//!
+//! # Shapes
+//! x (N, C, H, W), weight (O, C, K, K), bias (O), y (N, O, OH, OW), stride 1,
+//! OH = H + 2·pad − K + 1. Activations may be chunked along N, the weight along O.
+
+use super::{element_offset, shader, uniform, Launch, Shader};
+use crate::error::{Error, Result};
+use crate::gpu::{row_pieces, GpuContext, Tensor};
+
+const FORWARD: Shader = shader!("conv2d_forward.wgsl");
+
+/// Geometry of one convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub pad: usize,
+}
+
+impl ConvShape {
+    pub fn out_h(&self) -> usize {
+        conv_out_size(self.in_h, self.kernel, self.pad)
+    }
+    pub fn out_w(&self) -> usize {
+        conv_out_size(self.in_w, self.kernel, self.pad)
+    }
+    pub fn input(&self) -> [usize; 4] {
+        [self.batch, self.in_channels, self.in_h, self.in_w]
+    }
+    pub fn weight(&self) -> [usize; 4] {
+        [
+            self.out_channels,
+            self.in_channels,
+            self.kernel,
+            self.kernel,
+        ]
+    }
+    pub fn output(&self) -> [usize; 4] {
+        [self.batch, self.out_channels, self.out_h(), self.out_w()]
+    }
+    /// Multiply-adds × 2 of the forward pass (each backward pass costs the same).
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.batch * self.out_channels * self.out_h() * self.out_w()) as f64
+            * (self.in_channels * self.kernel * self.kernel) as f64
+    }
+    fn validate(&self, op: &'static str) -> Result<()> {
+        if self.kernel == 0
+            || self.in_h + 2 * self.pad < self.kernel
+            || self.in_w + 2 * self.pad < self.kernel
+        {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "a {k}×{k} kernel with padding {p} does not fit a {h}×{w} input",
+                    k = self.kernel,
+                    p = self.pad,
+                    h = self.in_h,
+                    w = self.in_w
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Output size of a stride-1 convolution: `size + 2·pad − kernel + 1`.
+pub fn conv_out_size(size: usize, kernel: usize, pad: usize) -> usize {
+    (size + 2 * pad + 1).saturating_sub(kernel)
+}
+
+/// Mirrors `ConvParams` in the conv shaders.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ConvParams {
+    batch: u32,
+    in_channels: u32,
+    in_h: u32,
+    in_w: u32,
+    out_channels: u32,
+    out_h: u32,
+    out_w: u32,
+    kernel: u32,
+    pad: u32,
+    relu: u32,
+    o_begin: u32,
+    o_count: u32,
+    x_offset: u32,
+    y_offset: u32,
+    accumulate: u32,
+    _pad: u32,
+}
+
+impl ConvParams {
+    fn new(s: &ConvShape, batch: usize) -> ConvParams {
+        ConvParams {
+            batch: batch as u32,
+            in_channels: s.in_channels as u32,
+            in_h: s.in_h as u32,
+            in_w: s.in_w as u32,
+            out_channels: s.out_channels as u32,
+            out_h: s.out_h() as u32,
+            out_w: s.out_w() as u32,
+            kernel: s.kernel as u32,
+            pad: s.pad as u32,
+            relu: 0,
+            o_begin: 0,
+            o_count: s.out_channels as u32,
+            x_offset: 0,
+            y_offset: 0,
+            accumulate: 0,
+            _pad: 0,
+        }
+    }
+}
+
+/// The one chunk of a tensor that must not be split (biases, small weights).
+pub(crate) fn single_chunk<'a>(t: &'a Tensor, op: &'static str) -> Result<&'a wgpu::Buffer> {
+    match t.chunks.as_slice() {
+        [only] => Ok(&only.buffer),
+        _ => Err(Error::InvalidArgument {
+            op,
+            message: format!("'{}' must fit one storage binding", t.label),
+        }),
+    }
+}
+
+/// y = conv(x, weight) + bias, then ReLU when `relu`.
+pub fn conv2d_forward(
+    ctx: &GpuContext,
+    s: &ConvShape,
+    relu: bool,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    y: &Tensor,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "conv2d forward";
+    s.validate(OP)?;
+    x.expect_shape(OP, "input", &s.input())?;
+    weight.expect_shape(OP, "weight", &s.weight())?;
+    bias.expect_shape(OP, "bias", &[s.out_channels])?;
+    y.expect_shape(OP, "output", &s.output())?;
+    let bias_buffer = single_chunk(bias, OP)?;
+
+    let mut launches = Vec::new();
+    for piece in row_pieces(&[x, y]) {
+        for w_chunk in &weight.chunks {
+            let mut params = ConvParams::new(s, piece.rows.len());
+            params.relu = relu as u32;
+            params.o_begin = w_chunk.rows.start as u32;
+            params.o_count = w_chunk.rows.len() as u32;
+            params.x_offset = element_offset(piece.local_row[0], x.row_len());
+            params.y_offset = element_offset(piece.local_row[1], y.row_len());
+            let tiles = piece.rows.len()
+                * w_chunk.rows.len().div_ceil(4)
+                * s.out_h()
+                * s.out_w().div_ceil(4);
+            launches.push(Launch::new(
+                ctx,
+                &FORWARD,
+                "conv2d_forward",
+                &[
+                    &uniform(ctx, "conv params", &params),
+                    &x.chunks[piece.chunk[0]].buffer,
+                    &w_chunk.buffer,
+                    bias_buffer,
+                    &y.chunks[piece.chunk[1]].buffer,
+                ],
+                tiles,
+            ));
+        }
+    }
+    Ok(launches)
+}

@@ -1,0 +1,124 @@
+//! Launchers for the WGSL shaders in `shaders/`, one module per shader family.
+//!
+//! A launcher checks shapes, then builds every bind group and uniform buffer it needs
+//! once and returns them as a list of [`Launch`]es: "plan once, run many". Recording a
+//! list into a command encoder allocates nothing.
+
+pub mod conv;
+
+use crate::gpu::GpuContext;
+
+/// A WGSL source file compiled into the binary.
+pub struct Shader {
+    pub name: &'static str,
+    pub wgsl: &'static str,
+}
+
+macro_rules! shader {
+    ($file:literal) => {
+        $crate::kernels::Shader {
+            name: $file,
+            wgsl: include_str!(concat!("../../shaders/", $file)),
+        }
+    };
+}
+pub(crate) use shader;
+
+/// Invocations per workgroup of every 1-D kernel (WebGPU guarantees 256).
+pub const WORKGROUP_SIZE: u32 = 64;
+
+/// One dispatch, ready to record.
+pub struct Launch {
+    pub label: &'static str,
+    pub pipeline: wgpu::ComputePipeline,
+    pub bind_group: wgpu::BindGroup,
+    pub workgroups: [u32; 3],
+}
+
+impl Launch {
+    /// A 1-D launch of `invocations` threads over the buffers `buffers` bound at
+    /// bindings 0, 1, 2, ... in order. The grid is folded into 2-D when it needs more
+    /// than the device's workgroups per dimension; shaders rebuild the linear index
+    /// with `global_index()` (see `shaders/` headers).
+    pub fn new(
+        ctx: &GpuContext,
+        shader: &Shader,
+        entry: &'static str,
+        buffers: &[&wgpu::Buffer],
+        invocations: usize,
+    ) -> Launch {
+        let pipeline = ctx.pipeline(shader, entry);
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(entry),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let groups = invocations.div_ceil(WORKGROUP_SIZE as usize) as u32;
+        Launch {
+            label: entry,
+            pipeline,
+            bind_group,
+            workgroups: fold_workgroups(groups, ctx.limits.max_compute_workgroups_per_dimension),
+        }
+    }
+}
+
+/// Folds a 1-D count of workgroups into (x, y, 1) with x, y ≤ `max_per_dim`.
+/// Shaders compute `wg = id.x + id.y * num_workgroups.x` and bounds-check the tail.
+pub fn fold_workgroups(groups: u32, max_per_dim: u32) -> [u32; 3] {
+    if groups <= max_per_dim {
+        [groups.max(1), 1, 1]
+    } else {
+        let y = groups.div_ceil(max_per_dim);
+        [groups.div_ceil(y), y, 1]
+    }
+}
+
+/// A uniform buffer holding `params` (a `#[repr(C)]` struct of 4-byte fields, padded
+/// here to WGSL's 16-byte struct alignment).
+pub fn uniform<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, params: &T) -> wgpu::Buffer {
+    use wgpu::util::DeviceExt;
+    let mut bytes = bytemuck::bytes_of(params).to_vec();
+    bytes.resize(bytes.len().div_ceil(16) * 16, 0);
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: &bytes,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        })
+}
+
+/// Records `launches` in order into one compute pass. wgpu inserts the barriers
+/// between dispatches that read what an earlier one wrote.
+pub fn record(launches: &[Launch], encoder: &mut wgpu::CommandEncoder) {
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some("vgg-wgpu"),
+        timestamp_writes: None,
+    });
+    for l in launches {
+        pass.set_pipeline(&l.pipeline);
+        pass.set_bind_group(0, &l.bind_group, &[]);
+        let [x, y, z] = l.workgroups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// Records and submits `launches` as one command buffer.
+pub fn submit(ctx: &GpuContext, launches: &[Launch]) {
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    record(launches, &mut encoder);
+    ctx.queue.submit([encoder.finish()]);
+}
+
+/// Offset in elements of `local_row` rows into a chunk, as the u32 the shaders take.
+pub(crate) fn element_offset(local_row: usize, row_len: usize) -> u32 {
+    (local_row * row_len) as u32
+}

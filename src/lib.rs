@@ -1,0 +1,12 @@
+//! vgg-wgpu: VGG (Simonyan & Zisserman, ICLR 2015) on a portable WebGPU compute engine.
+//!
+//! - [`gpu`]: adapter and device choice, chunked tensors, async readback.
+//! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
+//! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
+
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod oracle;
+
+pub use error::{Error, Result};

@@ -1,0 +1,6 @@
+//! The CPU reference of every op, forward and backward: plain loops, f64 accumulation,
+//! written to be obviously right rather than fast. GPU kernels are tested against it,
+//! and its backward passes are tested against [`gradcheck`]'s finite differences.
+
+pub mod conv;
+pub mod gradcheck;

@@ -1,0 +1,110 @@
+use crate::harness::*;
+use vgg_wgpu::kernels::conv::{conv2d_forward, ConvShape};
+use vgg_wgpu::oracle;
+
+/// VGG's shapes in miniature plus the awkward ones: 1×1 spatial, odd sizes, sizes that
+/// are no multiple of the 4×4 tile, 1×1 kernels (config C), 7×7 (dense fc6).
+pub const SHAPES: &[ConvShape] = &[
+    ConvShape {
+        batch: 1,
+        in_channels: 3,
+        in_h: 9,
+        in_w: 7,
+        out_channels: 5,
+        kernel: 3,
+        pad: 1,
+    },
+    ConvShape {
+        batch: 2,
+        in_channels: 64,
+        in_h: 6,
+        in_w: 5,
+        out_channels: 67,
+        kernel: 3,
+        pad: 1,
+    },
+    ConvShape {
+        batch: 3,
+        in_channels: 5,
+        in_h: 1,
+        in_w: 1,
+        out_channels: 6,
+        kernel: 3,
+        pad: 1,
+    },
+    ConvShape {
+        batch: 2,
+        in_channels: 7,
+        in_h: 5,
+        in_w: 6,
+        out_channels: 9,
+        kernel: 1,
+        pad: 0,
+    },
+    ConvShape {
+        batch: 2,
+        in_channels: 6,
+        in_h: 9,
+        in_w: 8,
+        out_channels: 10,
+        kernel: 7,
+        pad: 0,
+    },
+    ConvShape {
+        batch: 1,
+        in_channels: 4,
+        in_h: 3,
+        in_w: 11,
+        out_channels: 2,
+        kernel: 5,
+        pad: 2,
+    },
+];
+
+fn check_forward(ctx: &vgg_wgpu::gpu::GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
+    let mut rng = rng(seed_name);
+    let x = random(&mut rng, s.input().iter().product());
+    let w = random(&mut rng, s.weight().iter().product());
+    let b = random(&mut rng, s.out_channels);
+    let (xt, wt, bt) = (
+        upload(ctx, "x", &s.input(), &x),
+        upload(ctx, "w", &s.weight(), &w),
+        upload(ctx, "b", &[s.out_channels], &b),
+    );
+    let yt = poisoned(ctx, "y", &s.output());
+    run(
+        ctx,
+        &conv2d_forward(ctx, s, relu, &xt, &wt, &bt, &yt).unwrap(),
+    );
+    let expected = oracle::conv::conv2d_forward(s, relu, &x, &w, &b);
+    check(
+        &format!("conv2d forward {s:?} relu={relu}"),
+        &read(ctx, &yt),
+        &expected,
+        FORWARD_TOLERANCE,
+    );
+}
+
+#[test]
+fn forward_matches_oracle() {
+    for (i, s) in SHAPES.iter().enumerate() {
+        check_forward(gpu(), s, i % 2 == 0, "conv forward");
+    }
+}
+
+#[test]
+fn forward_with_chunked_tensors_matches_oracle() {
+    // 2 KiB chunks: the input (480 B a sample) splits 4 + 1, the output (2040 B a
+    // sample) into single samples, the weight (144 B a filter) into 14 + 3 filters.
+    let ctx = gpu_with_binding_limit(2048);
+    let s = ConvShape {
+        batch: 5,
+        in_channels: 4,
+        in_h: 6,
+        in_w: 5,
+        out_channels: 17,
+        kernel: 3,
+        pad: 1,
+    };
+    check_forward(&ctx, &s, true, "conv forward chunked");
+}

@@ -1,0 +1,5 @@
+//! Every WGSL kernel against the CPU oracle (`src/oracle/`), one module per shader family.
+
+mod harness;
+
+mod conv;
