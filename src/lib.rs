@@ -2,11 +2,13 @@
 //!
 //! - [`gpu`]: adapter and device choice, chunked tensors, async readback.
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
+//! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
 
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod model;
 pub mod oracle;
 
 pub use error::{Error, Result};

@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 /// Which adapter to open. Empty fields mean "the first adapter wgpu prefers".
 #[derive(Clone, Debug, Default)]
 pub struct AdapterChoice {
-    /// `vulkan`, `metal`, `dx12`, `gl`, or `None` for every backend.
+    /// `vulkan`, `metal`, `dx12`, `gl`, `webgpu`, or `None` for the primary backends
+    /// (Vulkan, Metal, DX12, the browser's WebGPU). GL is opt-in: it is the least capable
+    /// and its probe is noisy on machines without a display.
     pub backend: Option<String>,
     /// Case-insensitive substring of the adapter's name.
     pub name_contains: Option<String>,
@@ -22,7 +24,8 @@ impl AdapterChoice {
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
-            None | Some("") | Some("all") => Ok(wgpu::Backends::all()),
+            None | Some("") => Ok(wgpu::Backends::PRIMARY),
+            Some("all") => Ok(wgpu::Backends::all()),
             Some("vulkan") => Ok(wgpu::Backends::VULKAN),
             Some("metal") => Ok(wgpu::Backends::METAL),
             Some("dx12") => Ok(wgpu::Backends::DX12),
@@ -31,7 +34,7 @@ impl AdapterChoice {
             Some(other) => Err(Error::InvalidArgument {
                 op: "adapter choice",
                 message: format!(
-                    "unknown backend '{other}': use one of vulkan, metal, dx12, gl, webgpu"
+                    "unknown backend '{other}': use one of vulkan, metal, dx12, gl, webgpu, all"
                 ),
             }),
         }
@@ -71,14 +74,18 @@ pub struct GpuContext {
     pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
 }
 
-pub fn new_instance() -> wgpu::Instance {
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle())
+/// An instance that probes only `backends`.
+pub fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    })
 }
 
-/// Every adapter the instance can see (native only: the browser offers one).
+/// Every adapter of `backends` (native only: the browser offers one).
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn list_adapters(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
-    new_instance().enumerate_adapters(backends).await
+    new_instance(backends).enumerate_adapters(backends).await
 }
 
 impl GpuContext {
@@ -170,11 +177,7 @@ async fn choose_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
             .find(|a| a.get_info().name.to_ascii_lowercase().contains(&wanted))
             .ok_or_else(no_adapter);
     }
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-        backends,
-        ..wgpu::InstanceDescriptor::new_without_display_handle()
-    });
-    instance
+    new_instance(backends)
         .request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()

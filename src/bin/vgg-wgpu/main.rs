@@ -1,0 +1,80 @@
+//! The command-line interface. The library does the work; this file parses arguments,
+//! blocks on the library's futures (pollster) and turns errors into exit codes.
+
+mod bench;
+mod info;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
+
+#[derive(Parser)]
+#[command(
+    name = "vgg-wgpu",
+    version,
+    about = "VGG (Simonyan & Zisserman, ICLR 2015) on a portable WebGPU compute engine",
+    long_about = "VGG training and dense multi-scale evaluation whose every layer is a WGSL \
+                  compute shader, run through wgpu on Vulkan, Metal, DX12 or the browser's WebGPU."
+)]
+struct Cli {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which GPU adapter to use (see `vgg-wgpu info` for the list).
+#[derive(Args)]
+struct AdapterArgs {
+    /// Graphics backend: vulkan, metal, dx12 or gl (default: the best available).
+    #[arg(long, global = true, env = "VGG_WGPU_BACKEND")]
+    backend: Option<String>,
+    /// Use the first adapter whose name contains this text (case-insensitive).
+    #[arg(long, global = true, env = "VGG_WGPU_ADAPTER")]
+    adapter: Option<String>,
+}
+
+impl AdapterArgs {
+    fn choice(&self) -> AdapterChoice {
+        AdapterChoice {
+            backend: self.backend.clone(),
+            name_contains: self.adapter.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every adapter, the one chosen, its limits and optional features.
+    Info,
+    /// Measure kernel throughput on this adapter.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    // Mesa's drivers print "XDG_RUNTIME_DIR is invalid or not set" on headless machines;
+    // any writable directory silences it. Set before any thread or adapter exists.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Info => info::run(&cli.adapter.choice()),
+        Command::Bench(args) => open(&cli.adapter).and_then(|ctx| bench::run(&ctx, args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(adapter: &AdapterArgs) -> vgg_wgpu::Result<GpuContext> {
+    let ctx = pollster::block_on(GpuContext::new(&adapter.choice()))?;
+    eprintln!("adapter: {}", ctx.describe());
+    Ok(ctx)
+}
