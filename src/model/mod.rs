@@ -1,5 +1,7 @@
 //! The VGG family of the paper's Table 1.
 
 pub mod config;
+pub mod params;
 
-pub use config::{Config, Layer, ModelSpec};
+pub use config::{Config, ConvLayer, Layer, ModelSpec};
+pub use params::{ParamInfo, ParamOwner};
