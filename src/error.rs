@@ -33,6 +33,9 @@ pub enum Error {
         limit: u64,
     },
 
+    #[error("weight file '{path}' {message}")]
+    WeightFile { path: String, message: String },
+
     #[error("GPU readback failed: {0}")]
     Readback(String),
 }

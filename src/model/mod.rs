@@ -2,6 +2,8 @@
 
 pub mod config;
 pub mod params;
+pub mod weights;
 
 pub use config::{Config, ConvLayer, Layer, ModelSpec};
 pub use params::{ParamInfo, ParamOwner};
+pub use weights::WeightFile;

@@ -1,0 +1,256 @@
+//! Weight files: safetensors with torchvision's names and layouts, plus metadata that
+//! says which network the tensors belong to and how its inputs are preprocessed.
+//! Files are written atomically (temporary file, then rename), so an interrupted
+//! write never leaves a half-written checkpoint behind.
+
+use std::collections::{BTreeMap, HashMap};
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use super::config::ModelSpec;
+use crate::error::{Error, Result};
+
+/// Tensors by name, each (shape, values), plus string metadata.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WeightFile {
+    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    pub metadata: HashMap<String, String>,
+}
+
+impl WeightFile {
+    /// Parses safetensors bytes. `origin` names the file in error messages.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<WeightFile> {
+        let bad = |message: String| Error::WeightFile {
+            path: origin.to_string(),
+            message,
+        };
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| {
+            bad(format!(
+                "not a readable safetensors file ({e}); is it truncated or another format?"
+            ))
+        })?;
+        let file = SafeTensors::deserialize(bytes).map_err(|e| {
+            bad(format!(
+                "not a readable safetensors file ({e}); is it truncated or another format?"
+            ))
+        })?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in file.tensors() {
+            let values =
+                match view.dtype() {
+                    Dtype::F32 => view
+                        .data()
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                    Dtype::F16 => view
+                        .data()
+                        .chunks_exact(2)
+                        .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                        .collect(),
+                    Dtype::BF16 => view
+                        .data()
+                        .chunks_exact(2)
+                        .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
+                        .collect(),
+                    other => return Err(bad(format!(
+                        "tensor '{name}' has dtype {other:?}; only F32, F16 and BF16 are supported"
+                    ))),
+                };
+            tensors.insert(name, (view.shape().to_vec(), values));
+        }
+        let metadata = header.metadata().clone().unwrap_or_default();
+        Ok(WeightFile { tensors, metadata })
+    }
+
+    /// Serialises to safetensors bytes (F32, little-endian).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let raw: Vec<(&String, &Vec<usize>, &[u8])> = self
+            .tensors
+            .iter()
+            .map(|(name, (shape, values))| (name, shape, bytemuck::cast_slice::<f32, u8>(values)))
+            .collect();
+        let views = raw
+            .iter()
+            .map(|(name, shape, bytes)| {
+                TensorView::new(Dtype::F32, shape.to_vec(), bytes)
+                    .map(|v| (name.to_string(), v))
+                    .map_err(|e| Error::WeightFile {
+                        path: name.to_string(),
+                        message: e.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let metadata = Some(self.metadata.clone());
+        safetensors::tensor::serialize(views, metadata).map_err(|e| Error::WeightFile {
+            path: "<memory>".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks that every parameter of `spec` is present with its shape. The error names
+    /// the first missing or mismatched tensor and both shapes.
+    pub fn check_matches(&self, spec: &ModelSpec, origin: &str) -> Result<()> {
+        for p in spec.parameters() {
+            match self.tensors.get(&p.name) {
+                None => {
+                    return Err(Error::WeightFile {
+                        path: origin.to_string(),
+                        message: format!(
+                            "has no tensor '{}' (shape {:?}) that a VGG-{} network needs; is it a weight file of another configuration?",
+                            p.name, p.shape, spec.config
+                        ),
+                    })
+                }
+                Some((shape, _)) if *shape != p.shape => {
+                    return Err(Error::WeightFile {
+                        path: origin.to_string(),
+                        message: format!(
+                            "tensor '{}' has shape {:?}, but this VGG-{} network ({} classes, input {}, width ÷{}) needs {:?}",
+                            p.name, shape, spec.config, spec.classes, spec.input_size, spec.width_divisor, p.shape
+                        ),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load(path: &std::path::Path) -> Result<WeightFile> {
+        let bytes = std::fs::read(path).map_err(|e| Error::WeightFile {
+            path: path.display().to_string(),
+            message: format!("cannot be read: {e}"),
+        })?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// Writes to `path` atomically: a temporary file beside it, flushed, then renamed.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        use std::io::Write;
+        let fail = |e: std::io::Error| Error::WeightFile {
+            path: path.display().to_string(),
+            message: format!("cannot be written: {e}"),
+        };
+        let bytes = self.to_bytes()?;
+        let tmp = path.with_extension("safetensors.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+        f.write_all(&bytes).map_err(fail)?;
+        f.sync_all().map_err(fail)?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(fail)
+    }
+}
+
+/// IEEE half to single precision (exact).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exponent = ((h >> 10) & 0x1f) as u32;
+    let mantissa = (h & 0x3ff) as u32;
+    let bits = match (exponent, mantissa) {
+        (0, 0) => sign,
+        (0, m) => {
+            // subnormal: normalise
+            let shift = m.leading_zeros() - 21;
+            sign | ((113 - shift) << 23) | (((m << shift) & 0x3ff) << 13)
+        }
+        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
+        (e, m) => sign | ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Config, ModelSpec};
+
+    fn small_spec() -> ModelSpec {
+        ModelSpec {
+            config: Config::A,
+            classes: 10,
+            input_size: 32,
+            width_divisor: 16,
+        }
+    }
+
+    fn filled(spec: &ModelSpec) -> WeightFile {
+        let mut w = WeightFile::default();
+        for (i, p) in spec.parameters().into_iter().enumerate() {
+            let n: usize = p.shape.iter().product();
+            let values = (0..n).map(|j| (i * 7919 + j) as f32 * 1e-3 - 0.5).collect();
+            w.tensors.insert(p.name, (p.shape, values));
+        }
+        w.metadata.insert("config".into(), "A".into());
+        w
+    }
+
+    #[test]
+    fn round_trip_is_bit_exact() {
+        let w = filled(&small_spec());
+        let back = WeightFile::from_bytes(&w.to_bytes().unwrap(), "test").unwrap();
+        assert_eq!(back, w);
+    }
+
+    #[test]
+    fn mismatch_names_the_tensor_and_both_shapes() {
+        let w = filled(&small_spec());
+        let other = ModelSpec {
+            classes: 7,
+            ..small_spec()
+        };
+        let message = w
+            .check_matches(&other, "w.safetensors")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("classifier.6.weight")
+                && message.contains("[10, 256]")
+                && message.contains("[7, 256]"),
+            "{message}"
+        );
+        let deeper = ModelSpec {
+            config: Config::B,
+            ..small_spec()
+        };
+        let message = w
+            .check_matches(&deeper, "w.safetensors")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("features.2.weight"), "{message}");
+    }
+
+    #[test]
+    fn truncated_and_foreign_files_are_errors() {
+        let bytes = filled(&small_spec()).to_bytes().unwrap();
+        for broken in [
+            &bytes[..bytes.len() / 2],
+            b"PK\x03\x04 a zip file".as_slice(),
+            &[],
+        ] {
+            let message = WeightFile::from_bytes(broken, "bad.safetensors")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("bad.safetensors") && message.contains("safetensors"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn half_precision_converts_exactly() {
+        for (h, f) in [
+            (0x3c00u16, 1.0f32),
+            (0xc000, -2.0),
+            (0x3555, 0.333_251_95),
+            (0x0001, 5.960_464_5e-8),
+            (0x7bff, 65504.0),
+        ] {
+            assert_eq!(f16_to_f32(h), f, "{h:#x}");
+        }
+    }
+}
