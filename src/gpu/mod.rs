@@ -2,6 +2,7 @@
 //! themselves to fit the device's binding limit ([`tensor`]), and async readback
 //! ([`readback`]).
 
+pub mod arena;
 pub mod context;
 pub mod readback;
 pub mod tensor;

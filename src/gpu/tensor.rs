@@ -29,41 +29,23 @@ pub struct Tensor {
 impl Tensor {
     /// A zero-filled tensor (wgpu zero-initialises new buffers).
     pub fn zeros(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Tensor> {
-        let rows = shape.first().copied().unwrap_or(1);
-        let row_len: usize = shape.iter().skip(1).product();
-        let row_bytes = (row_len as u64 * ELEMENT_BYTES).max(ELEMENT_BYTES);
-        if row_bytes > ctx.binding_limit {
-            return Err(Error::RowTooLarge {
-                label: label.to_string(),
-                row_bytes,
-                limit: ctx.binding_limit,
-            });
-        }
-        let rows_per_chunk = ((ctx.binding_limit / row_bytes) as usize).max(1);
-        let mut chunks = Vec::new();
-        let mut start = 0;
-        while start < rows.max(1) {
-            let end = (start + rows_per_chunk).min(rows.max(1));
-            let bytes = ((end - start) as u64 * row_bytes).max(ELEMENT_BYTES);
-            let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: bytes,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_DST
-                    | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            chunks.push(Chunk {
-                buffer,
-                rows: start..end.min(rows),
-            });
-            start = end;
-        }
-        Ok(Tensor {
-            label: label.to_string(),
-            shape: shape.to_vec(),
-            chunks,
-        })
+        let layout = chunk_layout(ctx, label, shape)?;
+        let buffers: Vec<wgpu::Buffer> = layout
+            .iter()
+            .map(|(_, bytes)| new_storage_buffer(ctx, label, *bytes))
+            .collect();
+        Ok(Self::view(label, shape, &layout, &buffers))
+    }
+
+    /// A tensor over existing buffers (at least as large as `layout` asks), so that
+    /// tensors whose lifetimes do not overlap can share memory (see `gpu::arena`).
+    pub fn view(label: &str, shape: &[usize], layout: &[(Range<usize>, u64)], buffers: &[wgpu::Buffer]) -> Tensor {
+        let chunks = layout
+            .iter()
+            .zip(buffers)
+            .map(|((rows, _), buffer)| Chunk { buffer: buffer.clone(), rows: rows.clone() })
+            .collect();
+        Tensor { label: label.to_string(), shape: shape.to_vec(), chunks }
     }
 
     pub fn from_f32(
@@ -174,6 +156,37 @@ impl Tensor {
             })
         }
     }
+}
+
+/// How a tensor of `shape` splits: for each chunk, its rows and its size in bytes.
+/// As many whole rows per chunk as fit `ctx.binding_limit`.
+pub fn chunk_layout(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Vec<(Range<usize>, u64)>> {
+    let rows = shape.first().copied().unwrap_or(1);
+    let row_len: usize = shape.iter().skip(1).product();
+    let row_bytes = (row_len as u64 * ELEMENT_BYTES).max(ELEMENT_BYTES);
+    if row_bytes > ctx.binding_limit {
+        return Err(Error::RowTooLarge { label: label.to_string(), row_bytes, limit: ctx.binding_limit });
+    }
+    let rows_per_chunk = ((ctx.binding_limit / row_bytes) as usize).max(1);
+    let mut layout = Vec::new();
+    let mut start = 0;
+    // A tensor with no rows still gets one (minimal) buffer, so it can be bound.
+    while start < rows.max(1) {
+        let end = (start + rows_per_chunk).min(rows.max(1));
+        let bytes = ((end - start) as u64 * row_bytes).max(ELEMENT_BYTES);
+        layout.push((start..end.min(rows), bytes));
+        start = end;
+    }
+    Ok(layout)
+}
+
+pub(crate) fn new_storage_buffer(ctx: &GpuContext, label: &str, bytes: u64) -> wgpu::Buffer {
+    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    })
 }
 
 /// A run of rows that lies inside one chunk of every tensor given to [`row_pieces`].
