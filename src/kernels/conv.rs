@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::gpu::{row_pieces, GpuContext, Tensor};
 
 const FORWARD: Shader = shader!("conv2d_forward.wgsl");
+const BACKWARD_DATA: Shader = shader!("conv2d_backward_data.wgsl");
+const BACKWARD_WEIGHT: Shader = shader!("conv2d_backward_weight.wgsl");
 
 /// Geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +172,112 @@ pub fn conv2d_forward(
                     &w_chunk.buffer,
                     bias_buffer,
                     &y.chunks[piece.chunk[1]].buffer,
+                ],
+                tiles,
+            ));
+        }
+    }
+    Ok(launches)
+}
+
+/// dx = the gradient of the loss w.r.t. the convolution's input, given dy, the gradient
+/// w.r.t. its output before any ReLU (a transposed convolution of dy with the weight).
+///
+/// # Shapes
+/// dy (N, O, OH, OW), weight (O, C, K, K), dx (N, C, H, W); dy and dx may be chunked
+/// along N, the weight along O. Over weight chunks the first writes dx, later ones add.
+pub fn conv2d_backward_data(
+    ctx: &GpuContext,
+    s: &ConvShape,
+    dy: &Tensor,
+    weight: &Tensor,
+    dx: &Tensor,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "conv2d backward data";
+    s.validate(OP)?;
+    dy.expect_shape(OP, "output gradient", &s.output())?;
+    weight.expect_shape(OP, "weight", &s.weight())?;
+    dx.expect_shape(OP, "input gradient", &s.input())?;
+
+    let mut launches = Vec::new();
+    for piece in row_pieces(&[dy, dx]) {
+        for (i, w_chunk) in weight.chunks.iter().enumerate() {
+            let mut params = ConvParams::new(s, piece.rows.len());
+            params.o_begin = w_chunk.rows.start as u32;
+            params.o_count = w_chunk.rows.len() as u32;
+            params.y_offset = element_offset(piece.local_row[0], dy.row_len());
+            params.x_offset = element_offset(piece.local_row[1], dx.row_len());
+            params.accumulate = (i > 0) as u32;
+            let tiles = piece.rows.len() * s.in_channels.div_ceil(4) * s.in_h * s.in_w.div_ceil(4);
+            launches.push(Launch::new(
+                ctx,
+                &BACKWARD_DATA,
+                "conv2d_backward_data",
+                &[
+                    &uniform(ctx, "conv params", &params),
+                    &dy.chunks[piece.chunk[0]].buffer,
+                    &w_chunk.buffer,
+                    &dx.chunks[piece.chunk[1]].buffer,
+                ],
+                tiles,
+            ));
+        }
+    }
+    Ok(launches)
+}
+
+/// dweight and dbias, the gradients of the loss w.r.t. the weight and the bias, given
+/// the input x and dy, the gradient w.r.t. the output before any ReLU. Both are sums
+/// over the batch: over row pieces of (x, dy) the first writes them, later ones add.
+///
+/// # Shapes
+/// x (N, C, H, W), dy (N, O, OH, OW), dweight (O, C, K, K), dbias (O); x and dy may be
+/// chunked along N, dweight along O; dbias must be one chunk.
+pub fn conv2d_backward_weight(
+    ctx: &GpuContext,
+    s: &ConvShape,
+    x: &Tensor,
+    dy: &Tensor,
+    dweight: &Tensor,
+    dbias: &Tensor,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "conv2d backward weight";
+    s.validate(OP)?;
+    x.expect_shape(OP, "input", &s.input())?;
+    dy.expect_shape(OP, "output gradient", &s.output())?;
+    dweight.expect_shape(OP, "weight gradient", &s.weight())?;
+    dbias.expect_shape(OP, "bias gradient", &[s.out_channels])?;
+    let dbias_buffer = single_chunk(dbias, OP)?;
+    if s.batch == 0 {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: "an empty batch has no gradient to sum".to_string(),
+        });
+    }
+
+    let mut launches = Vec::new();
+    for w_chunk in &dweight.chunks {
+        for (i, piece) in row_pieces(&[x, dy]).iter().enumerate() {
+            let mut params = ConvParams::new(s, piece.rows.len());
+            params.o_begin = w_chunk.rows.start as u32;
+            params.o_count = w_chunk.rows.len() as u32;
+            params.x_offset = element_offset(piece.local_row[0], x.row_len());
+            params.y_offset = element_offset(piece.local_row[1], dy.row_len());
+            params.accumulate = (i > 0) as u32;
+            // Weight tiles (4 output × 4 input channels at one kernel position), then
+            // one bias tile per 4 output channels.
+            let tiles_o = w_chunk.rows.len().div_ceil(4);
+            let tiles = tiles_o * s.in_channels.div_ceil(4) * s.kernel * s.kernel + tiles_o;
+            launches.push(Launch::new(
+                ctx,
+                &BACKWARD_WEIGHT,
+                "conv2d_backward_weight",
+                &[
+                    &uniform(ctx, "conv params", &params),
+                    &x.chunks[piece.chunk[0]].buffer,
+                    &dy.chunks[piece.chunk[1]].buffer,
+                    &w_chunk.buffer,
+                    dbias_buffer,
                 ],
                 tiles,
             ));
