@@ -23,10 +23,18 @@ pub struct Reservation(usize, usize);
 
 impl Arena {
     pub fn new(slot_count: usize) -> Arena {
-        Arena { slots: (0..slot_count).map(|_| Vec::new()).collect() }
+        Arena {
+            slots: (0..slot_count).map(|_| Vec::new()).collect(),
+        }
     }
 
-    pub fn reserve(&mut self, ctx: &GpuContext, slot: usize, label: &str, shape: &[usize]) -> Result<Reservation> {
+    pub fn reserve(
+        &mut self,
+        ctx: &GpuContext,
+        slot: usize,
+        label: &str,
+        shape: &[usize],
+    ) -> Result<Reservation> {
         let layout = chunk_layout(ctx, label, shape)?;
         self.slots[slot].push((label.to_string(), shape.to_vec(), layout));
         Ok(Reservation(slot, self.slots[slot].len() - 1))
@@ -42,7 +50,11 @@ impl Arena {
                 let chunks = requests.iter().map(|(_, _, l)| l.len()).max().unwrap_or(0);
                 let buffers: Vec<wgpu::Buffer> = (0..chunks)
                     .map(|c| {
-                        let bytes = requests.iter().filter_map(|(_, _, l)| l.get(c).map(|x| x.1)).max().unwrap_or(4);
+                        let bytes = requests
+                            .iter()
+                            .filter_map(|(_, _, l)| l.get(c).map(|x| x.1))
+                            .max()
+                            .unwrap_or(4);
                         new_storage_buffer(ctx, &format!("arena slot {slot}"), bytes)
                     })
                     .collect();

@@ -39,13 +39,25 @@ impl Tensor {
 
     /// A tensor over existing buffers (at least as large as `layout` asks), so that
     /// tensors whose lifetimes do not overlap can share memory (see `gpu::arena`).
-    pub fn view(label: &str, shape: &[usize], layout: &[(Range<usize>, u64)], buffers: &[wgpu::Buffer]) -> Tensor {
+    pub fn view(
+        label: &str,
+        shape: &[usize],
+        layout: &[(Range<usize>, u64)],
+        buffers: &[wgpu::Buffer],
+    ) -> Tensor {
         let chunks = layout
             .iter()
             .zip(buffers)
-            .map(|((rows, _), buffer)| Chunk { buffer: buffer.clone(), rows: rows.clone() })
+            .map(|((rows, _), buffer)| Chunk {
+                buffer: buffer.clone(),
+                rows: rows.clone(),
+            })
             .collect();
-        Tensor { label: label.to_string(), shape: shape.to_vec(), chunks }
+        Tensor {
+            label: label.to_string(),
+            shape: shape.to_vec(),
+            chunks,
+        }
     }
 
     pub fn from_f32(
@@ -160,12 +172,20 @@ impl Tensor {
 
 /// How a tensor of `shape` splits: for each chunk, its rows and its size in bytes.
 /// As many whole rows per chunk as fit `ctx.binding_limit`.
-pub fn chunk_layout(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Vec<(Range<usize>, u64)>> {
+pub fn chunk_layout(
+    ctx: &GpuContext,
+    label: &str,
+    shape: &[usize],
+) -> Result<Vec<(Range<usize>, u64)>> {
     let rows = shape.first().copied().unwrap_or(1);
     let row_len: usize = shape.iter().skip(1).product();
     let row_bytes = (row_len as u64 * ELEMENT_BYTES).max(ELEMENT_BYTES);
     if row_bytes > ctx.binding_limit {
-        return Err(Error::RowTooLarge { label: label.to_string(), row_bytes, limit: ctx.binding_limit });
+        return Err(Error::RowTooLarge {
+            label: label.to_string(),
+            row_bytes,
+            limit: ctx.binding_limit,
+        });
     }
     let rows_per_chunk = ((ctx.binding_limit / row_bytes) as usize).max(1);
     let mut layout = Vec::new();
@@ -184,7 +204,9 @@ pub(crate) fn new_storage_buffer(ctx: &GpuContext, label: &str, bytes: u64) -> w
     ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: bytes,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     })
 }

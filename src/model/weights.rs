@@ -37,27 +37,28 @@ impl WeightFile {
         })?;
         let mut tensors = BTreeMap::new();
         for (name, view) in file.tensors() {
-            let values =
-                match view.dtype() {
-                    Dtype::F32 => view
-                        .data()
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect(),
-                    Dtype::F16 => view
-                        .data()
-                        .chunks_exact(2)
-                        .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
-                        .collect(),
-                    Dtype::BF16 => view
-                        .data()
-                        .chunks_exact(2)
-                        .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-                        .collect(),
-                    other => return Err(bad(format!(
+            let values = match view.dtype() {
+                Dtype::F32 => view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                Dtype::F16 => view
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                    .collect(),
+                Dtype::BF16 => view
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
+                    .collect(),
+                other => {
+                    return Err(bad(format!(
                         "tensor '{name}' has dtype {other:?}; only F32, F16 and BF16 are supported"
-                    ))),
-                };
+                    )))
+                }
+            };
             tensors.insert(name, (view.shape().to_vec(), values));
         }
         let metadata = header.metadata().clone().unwrap_or_default();

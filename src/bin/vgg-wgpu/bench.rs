@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use vgg_wgpu::gpu::readback::wait_for_queue;
 use vgg_wgpu::gpu::{GpuContext, Tensor};
-use vgg_wgpu::kernels::conv::{conv2d_forward, ConvShape};
+use vgg_wgpu::kernels::conv::{
+    conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
+};
 use vgg_wgpu::kernels::{submit, Launch};
 use vgg_wgpu::model::{Config, ModelSpec};
 use vgg_wgpu::Result;
@@ -85,14 +87,30 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
         let w = Tensor::zeros(ctx, "w", &s.weight())?;
         let b = Tensor::zeros(ctx, "b", &[s.out_channels])?;
         let y = Tensor::zeros(ctx, "y", &s.output())?;
-        let forward = conv2d_forward(ctx, &s, true, &x, &w, &b, &y)?;
-        let m = Measurement {
-            layer: name,
-            pass: "forward",
-            flops: s.flops(),
-            seconds: time(ctx, &forward, args.min_seconds)?,
-        };
-        print(&m, args.json);
+        let dy = Tensor::zeros(ctx, "dy", &s.output())?;
+        let dx = Tensor::zeros(ctx, "dx", &s.input())?;
+        let dw = Tensor::zeros(ctx, "dw", &s.weight())?;
+        let db = Tensor::zeros(ctx, "db", &[s.out_channels])?;
+        let passes = [
+            ("forward", conv2d_forward(ctx, &s, true, &x, &w, &b, &y)?),
+            (
+                "backward data",
+                conv2d_backward_data(ctx, &s, &dy, &w, &dx)?,
+            ),
+            (
+                "backward weight",
+                conv2d_backward_weight(ctx, &s, &x, &dy, &dw, &db)?,
+            ),
+        ];
+        for (pass, launches) in passes {
+            let m = Measurement {
+                layer: name.clone(),
+                pass,
+                flops: s.flops(),
+                seconds: time(ctx, &launches, args.min_seconds)?,
+            };
+            print(&m, args.json);
+        }
     }
     Ok(())
 }
