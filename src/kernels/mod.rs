@@ -5,6 +5,8 @@
 //! list into a command encoder allocates nothing.
 
 pub mod conv;
+pub mod loss;
+pub mod score_map;
 
 use crate::gpu::GpuContext;
 

@@ -4,3 +4,5 @@
 
 pub mod conv;
 pub mod gradcheck;
+pub mod loss;
+pub mod score_map;

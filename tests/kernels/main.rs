@@ -3,3 +3,5 @@
 mod harness;
 
 mod conv;
+mod loss;
+mod score_map;

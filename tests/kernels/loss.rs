@@ -1,0 +1,191 @@
+use crate::harness::*;
+use rand::Rng;
+use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::kernels::loss::{softmax_cross_entropy, LossOutputs, LossShape};
+use vgg_wgpu::oracle;
+
+/// Runs the loss on the GPU and compares stats, dlogits and totals with the oracle.
+/// `logits` is None for fresh random logits scaled by `scale`.
+fn check_loss(
+    ctx: &GpuContext,
+    s: &LossShape,
+    scale: f32,
+    logits: Option<Vec<f32>>,
+    seed_name: &str,
+) {
+    let mut rng = rng(seed_name);
+    let logits = logits.unwrap_or_else(|| {
+        random(&mut rng, s.batch * s.classes)
+            .into_iter()
+            .map(|v| v * scale)
+            .collect()
+    });
+    let labels: Vec<u32> = (0..s.batch)
+        .map(|_| rng.random_range(0..s.classes as u32))
+        .collect();
+    // A mean over a larger batch than this piece, as in gradient accumulation.
+    let grad_scale = 1.0 / (2 * s.batch) as f32;
+
+    let lt = upload(ctx, "logits", &s.logits(), &logits);
+    let yt = Tensor::from_u32(ctx, "labels", &s.labels(), &labels).unwrap();
+    let (dt, st, tt) = (
+        poisoned(ctx, "dlogits", &s.logits()),
+        poisoned(ctx, "stats", &s.stats()),
+        poisoned(ctx, "totals", &[3]),
+    );
+    let out = LossOutputs {
+        dlogits: &dt,
+        stats: &st,
+        totals: &tt,
+    };
+    run(
+        ctx,
+        &softmax_cross_entropy(ctx, s, grad_scale, &lt, &yt, &out).unwrap(),
+    );
+    let expected = oracle::loss::softmax_cross_entropy(s, grad_scale, &logits, &labels);
+
+    let (stats, totals) = (read(ctx, &st), read(ctx, &tt));
+    let column = |v: &[f32], i: usize| v.iter().skip(i).step_by(3).copied().collect::<Vec<_>>();
+    check(
+        &format!("loss per sample {s:?} scale {scale}"),
+        &column(&stats, 0),
+        &column(&expected.stats, 0),
+        FORWARD_TOLERANCE,
+    );
+    assert_eq!(column(&stats, 1), column(&expected.stats, 1), "top-1 hits");
+    assert_eq!(column(&stats, 2), column(&expected.stats, 2), "top-5 hits");
+    check(
+        &format!("loss dlogits {s:?} scale {scale}"),
+        &read(ctx, &dt),
+        &expected.dlogits,
+        BACKWARD_TOLERANCE,
+    );
+    check(
+        &format!("loss total {s:?} scale {scale}"),
+        &totals[..1],
+        &expected.totals[..1],
+        FORWARD_TOLERANCE,
+    );
+    assert_eq!(totals[1..], expected.totals[1..], "hit totals");
+}
+
+#[test]
+fn loss_matches_oracle() {
+    for (batch, classes) in [
+        (1, 1000),
+        (3, 1000),
+        (3, 10),
+        (70, 7),
+        (4, 1),
+        (2, 5),
+        (2000, 10),
+    ] {
+        check_loss(gpu(), &LossShape { batch, classes }, 4.0, None, "loss");
+    }
+}
+
+#[test]
+fn loss_is_stable_for_large_logits() {
+    // exp(±200) overflows f32: only the max-subtracted form survives.
+    for (batch, classes) in [(3, 1000), (5, 7)] {
+        check_loss(
+            gpu(),
+            &LossShape { batch, classes },
+            200.0,
+            None,
+            "loss large",
+        );
+    }
+}
+
+#[test]
+fn loss_hits_break_ties_by_class_index() {
+    // Logits from {−1, −0.5, 0, 0.5, 1}: nearly every label ties with other classes.
+    let s = LossShape {
+        batch: 40,
+        classes: 10,
+    };
+    let mut rng = rng("loss ties");
+    let logits = (0..s.batch * s.classes)
+        .map(|_| rng.random_range(-2i32..=2) as f32 * 0.5)
+        .collect();
+    check_loss(gpu(), &s, 1.0, Some(logits), "loss ties");
+}
+
+#[test]
+fn loss_with_chunked_tensors_matches_oracle() {
+    // 64-byte chunks: logits and dlogits (28 B a sample) split every 2 samples, labels
+    // every 16, stats (12 B a sample) every 5; totals (12 B) stay whole.
+    let ctx = gpu_with_binding_limit(64);
+    let s = LossShape {
+        batch: 37,
+        classes: 7,
+    };
+    check_loss(&ctx, &s, 4.0, None, "loss chunked");
+}
+
+#[test]
+fn loss_of_out_of_range_label_is_nan() {
+    let ctx = gpu();
+    let s = LossShape {
+        batch: 3,
+        classes: 4,
+    };
+    let logits = random(&mut rng("loss bad label"), 12);
+    let lt = upload(ctx, "logits", &s.logits(), &logits);
+    let yt = Tensor::from_u32(ctx, "labels", &s.labels(), &[1, 4, 0]).unwrap();
+    let (dt, st, tt) = (
+        poisoned(ctx, "dlogits", &s.logits()),
+        poisoned(ctx, "stats", &s.stats()),
+        poisoned(ctx, "totals", &[3]),
+    );
+    let out = LossOutputs {
+        dlogits: &dt,
+        stats: &st,
+        totals: &tt,
+    };
+    run(
+        ctx,
+        &softmax_cross_entropy(ctx, &s, 1.0, &lt, &yt, &out).unwrap(),
+    );
+    let (dlogits, stats, totals) = (read(ctx, &dt), read(ctx, &st), read(ctx, &tt));
+    assert!(
+        stats[3].is_nan() && stats[4] == 0.0 && stats[5] == 0.0,
+        "{stats:?}"
+    );
+    assert!(dlogits[4..8].iter().all(|g| g.is_nan()), "{dlogits:?}");
+    assert!(!stats[0].is_nan() && !stats[6].is_nan(), "{stats:?}");
+    assert!(dlogits[..4]
+        .iter()
+        .chain(&dlogits[8..])
+        .all(|g| g.is_finite()));
+    assert!(
+        totals[0].is_nan() && totals[1] <= 2.0 && totals[2] == 2.0,
+        "{totals:?}"
+    );
+}
+
+#[test]
+fn loss_rejects_wrong_shapes() {
+    let ctx = gpu();
+    let s = LossShape {
+        batch: 2,
+        classes: 3,
+    };
+    let lt = Tensor::zeros(ctx, "logits", &[2, 4]).unwrap();
+    let yt = Tensor::zeros(ctx, "labels", &[2]).unwrap();
+    let (dt, st, tt) = (
+        Tensor::zeros(ctx, "dlogits", &[2, 3]).unwrap(),
+        Tensor::zeros(ctx, "stats", &[2, 3]).unwrap(),
+        Tensor::zeros(ctx, "totals", &[3]).unwrap(),
+    );
+    let out = LossOutputs {
+        dlogits: &dt,
+        stats: &st,
+        totals: &tt,
+    };
+    let err = softmax_cross_entropy(ctx, &s, 1.0, &lt, &yt, &out)
+        .err()
+        .expect("a shape error");
+    assert!(err.to_string().contains("logits"), "{err}");
+}
