@@ -5,6 +5,7 @@
 //! list into a command encoder allocates nothing.
 
 pub mod conv;
+pub mod linear;
 
 use crate::gpu::GpuContext;
 

@@ -4,3 +4,4 @@
 
 pub mod conv;
 pub mod gradcheck;
+pub mod linear;
