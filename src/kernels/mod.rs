@@ -6,6 +6,7 @@
 
 pub mod conv;
 pub mod linear;
+pub mod sgd;
 
 use crate::gpu::GpuContext;
 

@@ -5,3 +5,4 @@
 pub mod conv;
 pub mod gradcheck;
 pub mod linear;
+pub mod sgd;

@@ -4,3 +4,4 @@ mod harness;
 
 mod conv;
 mod linear;
+mod sgd;
