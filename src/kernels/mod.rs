@@ -5,8 +5,10 @@
 //! list into a command encoder allocates nothing.
 
 pub mod conv;
+pub mod linear;
 pub mod loss;
 pub mod score_map;
+pub mod sgd;
 
 use crate::gpu::GpuContext;
 

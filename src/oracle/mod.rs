@@ -4,5 +4,7 @@
 
 pub mod conv;
 pub mod gradcheck;
+pub mod linear;
 pub mod loss;
 pub mod score_map;
+pub mod sgd;

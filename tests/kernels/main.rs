@@ -3,5 +3,7 @@
 mod harness;
 
 mod conv;
+mod linear;
 mod loss;
 mod score_map;
+mod sgd;

@@ -1,0 +1,283 @@
+//! Fully connected layer launchers: `shaders/linear.wgsl`. Oracle: `src/oracle/linear.rs`.
+//!
+//! # Shapes
+//! x (N, K), weight (O, K) (PyTorch's [out, in] layout), bias (O), y (N, O);
+//! dx like x, dy like y, dweight like weight, dbias like bias.
+//! Activations may be chunked along N, the weight along O (VGG's fc6 weight is
+//! 411 MB); the bias must fit one binding.
+
+use super::conv::single_chunk;
+use super::{element_offset, shader, uniform, Launch, Shader};
+use crate::error::{Error, Result};
+use crate::gpu::{row_pieces, GpuContext, Tensor};
+
+const LINEAR: Shader = shader!("linear.wgsl");
+
+/// Geometry of one fully connected layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinearShape {
+    /// N
+    pub batch: usize,
+    /// K
+    pub in_features: usize,
+    /// O
+    pub out_features: usize,
+}
+
+impl LinearShape {
+    /// (N, K)
+    pub fn input(&self) -> [usize; 2] {
+        [self.batch, self.in_features]
+    }
+    /// (O, K)
+    pub fn weight(&self) -> [usize; 2] {
+        [self.out_features, self.in_features]
+    }
+    /// (N, O)
+    pub fn output(&self) -> [usize; 2] {
+        [self.batch, self.out_features]
+    }
+    /// Multiply-adds × 2 of the forward pass (each backward GEMM costs the same).
+    pub fn flops(&self) -> f64 {
+        2.0 * self.batch as f64 * self.in_features as f64 * self.out_features as f64
+    }
+    fn validate(&self, op: &'static str) -> Result<()> {
+        if self.batch == 0 || self.in_features == 0 || self.out_features == 0 {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("every dimension must be at least 1, got {self:?}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Mirrors `LinearParams` in `shaders/linear.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct LinearParams {
+    rows: u32,
+    in_features: u32,
+    out_features: u32,
+    o_begin: u32,
+    o_count: u32,
+    relu: u32,
+    accumulate: u32,
+    x_offset: u32,
+    y_offset: u32,
+    _pad: [u32; 3],
+}
+
+impl LinearParams {
+    fn new(s: &LinearShape, rows: usize) -> LinearParams {
+        LinearParams {
+            rows: rows as u32,
+            in_features: s.in_features as u32,
+            out_features: s.out_features as u32,
+            o_begin: 0,
+            o_count: s.out_features as u32,
+            relu: 0,
+            accumulate: 0,
+            x_offset: 0,
+            y_offset: 0,
+            _pad: [0; 3],
+        }
+    }
+}
+
+/// y = x·weightᵀ + bias, then ReLU when `relu`.
+///
+/// # Shapes
+/// x (N, K), weight (O, K), bias (O), y (N, O).
+///
+/// One launch per (row piece of x and y) × (weight chunk); each writes the chunk's
+/// columns of y.
+pub fn linear_forward(
+    ctx: &GpuContext,
+    s: &LinearShape,
+    relu: bool,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    y: &Tensor,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "linear forward";
+    s.validate(OP)?;
+    x.expect_shape(OP, "input", &s.input())?;
+    weight.expect_shape(OP, "weight", &s.weight())?;
+    bias.expect_shape(OP, "bias", &[s.out_features])?;
+    y.expect_shape(OP, "output", &s.output())?;
+    let bias_buffer = single_chunk(bias, OP)?;
+
+    let mut launches = Vec::new();
+    for piece in row_pieces(&[x, y]) {
+        for w_chunk in &weight.chunks {
+            let mut params = LinearParams::new(s, piece.rows.len());
+            params.relu = relu as u32;
+            params.o_begin = w_chunk.rows.start as u32;
+            params.o_count = w_chunk.rows.len() as u32;
+            params.x_offset = element_offset(piece.local_row[0], x.row_len());
+            params.y_offset = element_offset(piece.local_row[1], y.row_len());
+            let tiles = piece.rows.len().div_ceil(4) * w_chunk.rows.len().div_ceil(4);
+            launches.push(Launch::new(
+                ctx,
+                &LINEAR,
+                "linear_forward",
+                &[
+                    &uniform(ctx, "linear params", &params),
+                    &x.chunks[piece.chunk[0]].buffer,
+                    &w_chunk.buffer,
+                    bias_buffer,
+                    &y.chunks[piece.chunk[1]].buffer,
+                ],
+                tiles,
+            ));
+        }
+    }
+    Ok(launches)
+}
+
+/// dx = dy·weight, the gradient of the input (dy is the gradient of the output before
+/// any ReLU: the ReLU backward is a separate op).
+///
+/// # Shapes
+/// dy (N, O), weight (O, K), dx (N, K).
+///
+/// One launch per (row piece of dy and dx) × (weight chunk): the first chunk writes dx,
+/// the later ones add to it.
+pub fn linear_backward_data(
+    ctx: &GpuContext,
+    s: &LinearShape,
+    dy: &Tensor,
+    weight: &Tensor,
+    dx: &Tensor,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "linear backward data";
+    s.validate(OP)?;
+    dy.expect_shape(OP, "output gradient", &s.output())?;
+    weight.expect_shape(OP, "weight", &s.weight())?;
+    dx.expect_shape(OP, "input gradient", &s.input())?;
+
+    let mut launches = Vec::new();
+    for piece in row_pieces(&[dx, dy]) {
+        for (i, w_chunk) in weight.chunks.iter().enumerate() {
+            let mut params = LinearParams::new(s, piece.rows.len());
+            params.o_begin = w_chunk.rows.start as u32;
+            params.o_count = w_chunk.rows.len() as u32;
+            params.accumulate = (i > 0) as u32;
+            params.x_offset = element_offset(piece.local_row[0], dx.row_len());
+            params.y_offset = element_offset(piece.local_row[1], dy.row_len());
+            let tiles = piece.rows.len().div_ceil(4) * s.in_features.div_ceil(4);
+            launches.push(Launch::new(
+                ctx,
+                &LINEAR,
+                "linear_backward_data",
+                &[
+                    &uniform(ctx, "linear params", &params),
+                    &dy.chunks[piece.chunk[1]].buffer,
+                    &w_chunk.buffer,
+                    &dx.chunks[piece.chunk[0]].buffer,
+                ],
+                tiles,
+            ));
+        }
+    }
+    Ok(launches)
+}
+
+/// dweight = dyᵀ·x and dbias = Σ_n dy, the parameter gradients, overwriting what
+/// dweight and dbias held. [`linear_backward_weight_accumulate`] adds to it instead.
+///
+/// # Shapes
+/// x (N, K), dy (N, O), dweight (O, K), dbias (O).
+///
+/// One launch per (weight chunk) × (row piece of x and dy): the first piece writes the
+/// chunk, the later ones add to it; then one launch per row piece of dy for dbias.
+pub fn linear_backward_weight(
+    ctx: &GpuContext,
+    s: &LinearShape,
+    x: &Tensor,
+    dy: &Tensor,
+    dweight: &Tensor,
+    dbias: &Tensor,
+) -> Result<Vec<Launch>> {
+    backward_weight(ctx, s, x, dy, dweight, dbias, false)
+}
+
+/// dweight += dyᵀ·x and dbias += Σ_n dy: gradient accumulation over several batches
+/// (scale the sum in the optimizer with `SgdHyper::grad_scale`).
+///
+/// # Shapes
+/// x (N, K), dy (N, O), dweight (O, K), dbias (O).
+pub fn linear_backward_weight_accumulate(
+    ctx: &GpuContext,
+    s: &LinearShape,
+    x: &Tensor,
+    dy: &Tensor,
+    dweight: &Tensor,
+    dbias: &Tensor,
+) -> Result<Vec<Launch>> {
+    backward_weight(ctx, s, x, dy, dweight, dbias, true)
+}
+
+/// Both of the above: `add` decides whether the first row piece writes or adds.
+fn backward_weight(
+    ctx: &GpuContext,
+    s: &LinearShape,
+    x: &Tensor,
+    dy: &Tensor,
+    dweight: &Tensor,
+    dbias: &Tensor,
+    add: bool,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "linear backward weight";
+    s.validate(OP)?;
+    x.expect_shape(OP, "input", &s.input())?;
+    dy.expect_shape(OP, "output gradient", &s.output())?;
+    dweight.expect_shape(OP, "weight gradient", &s.weight())?;
+    dbias.expect_shape(OP, "bias gradient", &[s.out_features])?;
+    let dbias_buffer = single_chunk(dbias, OP)?;
+
+    let mut launches = Vec::new();
+    let pieces = row_pieces(&[x, dy]);
+    for w_chunk in &dweight.chunks {
+        for (i, piece) in pieces.iter().enumerate() {
+            let mut params = LinearParams::new(s, piece.rows.len());
+            params.o_begin = w_chunk.rows.start as u32;
+            params.o_count = w_chunk.rows.len() as u32;
+            params.accumulate = (add || i > 0) as u32;
+            params.x_offset = element_offset(piece.local_row[0], x.row_len());
+            params.y_offset = element_offset(piece.local_row[1], dy.row_len());
+            let tiles = w_chunk.rows.len().div_ceil(4) * s.in_features.div_ceil(4);
+            launches.push(Launch::new(
+                ctx,
+                &LINEAR,
+                "linear_backward_weight",
+                &[
+                    &uniform(ctx, "linear params", &params),
+                    &x.chunks[piece.chunk[0]].buffer,
+                    &dy.chunks[piece.chunk[1]].buffer,
+                    &w_chunk.buffer,
+                ],
+                tiles,
+            ));
+        }
+    }
+    for (i, piece) in row_pieces(&[dy]).iter().enumerate() {
+        let mut params = LinearParams::new(s, piece.rows.len());
+        params.accumulate = (add || i > 0) as u32;
+        params.y_offset = element_offset(piece.local_row[0], dy.row_len());
+        launches.push(Launch::new(
+            ctx,
+            &LINEAR,
+            "linear_backward_bias",
+            &[
+                &uniform(ctx, "linear params", &params),
+                &dy.chunks[piece.chunk[0]].buffer,
+                dbias_buffer,
+            ],
+            s.out_features,
+        ));
+    }
+    Ok(launches)
+}
