@@ -5,6 +5,10 @@
 //! list into a command encoder allocates nothing.
 
 pub mod conv;
+pub mod dropout;
+pub mod lrn;
+pub mod pool;
+pub mod relu;
 
 use crate::gpu::GpuContext;
 

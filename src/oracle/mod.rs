@@ -3,4 +3,8 @@
 //! and its backward passes are tested against [`gradcheck`]'s finite differences.
 
 pub mod conv;
+pub mod dropout;
 pub mod gradcheck;
+pub mod lrn;
+pub mod pool;
+pub mod relu;

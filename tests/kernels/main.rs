@@ -3,3 +3,7 @@
 mod harness;
 
 mod conv;
+mod dropout;
+mod lrn;
+mod pool;
+mod relu;
