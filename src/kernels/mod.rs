@@ -5,8 +5,12 @@
 //! list into a command encoder allocates nothing.
 
 pub mod conv;
+pub mod dropout;
 pub mod linear;
 pub mod loss;
+pub mod lrn;
+pub mod pool;
+pub mod relu;
 pub mod score_map;
 pub mod sgd;
 

@@ -39,3 +39,16 @@ pub fn relative_error(a: &[f64], b: &[f64]) -> f64 {
         diff / norm
     }
 }
+
+/// `n` deterministic values in [-1, 1) (xorshift), for the oracles' unit tests.
+pub fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}

@@ -3,8 +3,12 @@
 //! and its backward passes are tested against [`gradcheck`]'s finite differences.
 
 pub mod conv;
+pub mod dropout;
 pub mod gradcheck;
 pub mod linear;
 pub mod loss;
+pub mod lrn;
+pub mod pool;
+pub mod relu;
 pub mod score_map;
 pub mod sgd;

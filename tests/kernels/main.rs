@@ -3,7 +3,11 @@
 mod harness;
 
 mod conv;
+mod dropout;
 mod linear;
 mod loss;
+mod lrn;
+mod pool;
+mod relu;
 mod score_map;
 mod sgd;

@@ -1,0 +1,77 @@
+// Max-pool 2×2, stride 2, NCHW. Odd sizes floor: OH = H / 2, OW = W / 2, and the last
+// row / column of an odd input belongs to no window.
+//
+//   x (N, C, H, W)   y (N, C, OH, OW)   dy (N, C, OH, OW)   dx (N, C, H, W)
+//
+// The backward pass stores no argmax: it recomputes it from x. A window's winner is
+// its first maximal element in row-major order (strictly-greater comparison), which
+// gets dy; every other element of dx, including the uncovered odd edge, gets 0.
+//
+// Both entry points share one binding layout: forward binds x, y; backward binds
+// x, dx, dy. `out` is y in the forward pass and dx in the backward pass.
+
+struct PoolParams {
+    batch: u32, channels: u32, in_h: u32, in_w: u32,
+    out_h: u32, out_w: u32,
+    // element offsets of this piece's first sample inside the bound chunks
+    x_offset: u32, out_offset: u32, dy_offset: u32,
+    _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: PoolParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;             // (N, C, H, W)
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;     // y or dx
+@group(0) @binding(3) var<storage, read> dy: array<f32>;            // (N, C, OH, OW)
+
+// The first maximum of a window and its row-major position in it (0..3).
+struct WindowMax { value: f32, at: u32 }
+
+// The window at (oh, ow) of the plane starting at element `plane` of x.
+fn window_max(plane: u32, oh: u32, ow: u32) -> WindowMax {
+    let top = plane + 2u * oh * p.in_w + 2u * ow;
+    let bottom = top + p.in_w;
+    var best = x[top];
+    var at = 0u;
+    if (x[top + 1u] > best) { best = x[top + 1u]; at = 1u; }
+    if (x[bottom] > best) { best = x[bottom]; at = 2u; }
+    if (x[bottom + 1u] > best) { best = x[bottom + 1u]; at = 3u; }
+    return WindowMax(best, at);
+}
+
+// One invocation per output element.
+@compute @workgroup_size(64)
+fn maxpool2d_forward(@builtin(workgroup_id) wid: vec3<u32>,
+                     @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let out_plane = p.out_h * p.out_w;
+    if (index >= p.batch * p.channels * out_plane) { return; }
+    let ow = index % p.out_w;
+    let oh = (index / p.out_w) % p.out_h;
+    let plane = index / out_plane; // n · C + c within this piece
+    let m = window_max(p.x_offset + plane * p.in_h * p.in_w, oh, ow);
+    out[p.out_offset + index] = m.value;
+}
+
+// One invocation per input element, so that every element of dx is written once.
+@compute @workgroup_size(64)
+fn maxpool2d_backward(@builtin(workgroup_id) wid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
+    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let in_plane = p.in_h * p.in_w;
+    if (index >= p.batch * p.channels * in_plane) { return; }
+    let iw = index % p.in_w;
+    let ih = (index / p.in_w) % p.in_h;
+    let plane = index / in_plane;
+    let oh = ih / 2u;
+    let ow = iw / 2u;
+    var g = 0.0;
+    if (oh < p.out_h && ow < p.out_w) {
+        let m = window_max(p.x_offset + plane * in_plane, oh, ow);
+        if (m.at == (ih % 2u) * 2u + iw % 2u) {
+            g = dy[p.dy_offset + (plane * p.out_h + oh) * p.out_w + ow];
+        }
+    }
+    out[p.out_offset + index] = g;
+}

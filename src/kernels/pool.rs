@@ -1,0 +1,156 @@
+//! Max-pool 2×2 stride 2 launchers: `shaders/maxpool2d.wgsl`. Oracle: `src/oracle/pool.rs`.
+//!
+//! # Shapes
+//! x, dx (N, C, H, W); y, dy (N, C, H/2, W/2) (odd sizes floor, as in PyTorch).
+//! Every tensor may be chunked along N.
+
+use super::{element_offset, shader, uniform, Launch, Shader};
+use crate::error::{Error, Result};
+use crate::gpu::{row_pieces, GpuContext, Tensor};
+
+const MAXPOOL: Shader = shader!("maxpool2d.wgsl");
+
+/// Geometry of one 2×2 stride-2 max-pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolShape {
+    pub batch: usize,
+    pub channels: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+}
+
+impl PoolShape {
+    pub fn out_h(&self) -> usize {
+        self.in_h / 2
+    }
+    pub fn out_w(&self) -> usize {
+        self.in_w / 2
+    }
+    pub fn input(&self) -> [usize; 4] {
+        [self.batch, self.channels, self.in_h, self.in_w]
+    }
+    pub fn output(&self) -> [usize; 4] {
+        [self.batch, self.channels, self.out_h(), self.out_w()]
+    }
+    /// Inputs smaller than the window would give an empty output.
+    pub fn validate(&self, op: &'static str) -> Result<()> {
+        if self.in_h < 2 || self.in_w < 2 {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "a {}×{} input is smaller than the 2×2 pooling window: the output would be empty",
+                    self.in_h, self.in_w
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Mirrors `PoolParams` in `shaders/maxpool2d.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PoolParams {
+    batch: u32,
+    channels: u32,
+    in_h: u32,
+    in_w: u32,
+    out_h: u32,
+    out_w: u32,
+    x_offset: u32,
+    out_offset: u32,
+    dy_offset: u32,
+    _pad: [u32; 3],
+}
+
+impl PoolParams {
+    fn new(s: &PoolShape, batch: usize) -> PoolParams {
+        PoolParams {
+            batch: batch as u32,
+            channels: s.channels as u32,
+            in_h: s.in_h as u32,
+            in_w: s.in_w as u32,
+            out_h: s.out_h() as u32,
+            out_w: s.out_w() as u32,
+            x_offset: 0,
+            out_offset: 0,
+            dy_offset: 0,
+            _pad: [0; 3],
+        }
+    }
+}
+
+/// y = max over each 2×2 window of x.
+///
+/// # Shapes
+/// x (N, C, H, W) → y (N, C, H/2, W/2)
+pub fn maxpool2d_forward(
+    ctx: &GpuContext,
+    s: &PoolShape,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "maxpool2d forward";
+    s.validate(OP)?;
+    x.expect_shape(OP, "input", &s.input())?;
+    y.expect_shape(OP, "output", &s.output())?;
+
+    let mut launches = Vec::new();
+    for piece in row_pieces(&[x, y]) {
+        let mut params = PoolParams::new(s, piece.rows.len());
+        params.x_offset = element_offset(piece.local_row[0], x.row_len());
+        params.out_offset = element_offset(piece.local_row[1], y.row_len());
+        launches.push(Launch::new(
+            ctx,
+            &MAXPOOL,
+            "maxpool2d_forward",
+            &[
+                &uniform(ctx, "maxpool params", &params),
+                &x.chunks[piece.chunk[0]].buffer,
+                &y.chunks[piece.chunk[1]].buffer,
+            ],
+            piece.rows.len() * y.row_len(),
+        ));
+    }
+    Ok(launches)
+}
+
+/// dx = dy routed to the first maximum of each window of x (recomputed, row-major,
+/// strictly greater), zero elsewhere, including an odd input's last row and column.
+///
+/// # Shapes
+/// x (N, C, H, W), dy (N, C, H/2, W/2) → dx (N, C, H, W)
+pub fn maxpool2d_backward(
+    ctx: &GpuContext,
+    s: &PoolShape,
+    x: &Tensor,
+    dy: &Tensor,
+    dx: &Tensor,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "maxpool2d backward";
+    s.validate(OP)?;
+    x.expect_shape(OP, "input", &s.input())?;
+    dy.expect_shape(OP, "output gradient", &s.output())?;
+    dx.expect_shape(OP, "input gradient", &s.input())?;
+
+    let mut launches = Vec::new();
+    for piece in row_pieces(&[x, dx, dy]) {
+        let mut params = PoolParams::new(s, piece.rows.len());
+        params.x_offset = element_offset(piece.local_row[0], x.row_len());
+        params.out_offset = element_offset(piece.local_row[1], dx.row_len());
+        params.dy_offset = element_offset(piece.local_row[2], dy.row_len());
+        launches.push(Launch::new(
+            ctx,
+            &MAXPOOL,
+            "maxpool2d_backward",
+            &[
+                &uniform(ctx, "maxpool params", &params),
+                &x.chunks[piece.chunk[0]].buffer,
+                &dx.chunks[piece.chunk[1]].buffer,
+                &dy.chunks[piece.chunk[2]].buffer,
+            ],
+            piece.rows.len() * dx.row_len(),
+        ));
+    }
+    Ok(launches)
+}
