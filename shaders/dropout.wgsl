@@ -1,27 +1,39 @@
 // Inverted dropout with a counter-based RNG: no mask buffer, the backward pass
 // regenerates the forward pass's mask.
 //
-//   input (L) -> output (L),  output = input · keep · scale,  scale = 1 / (1 − p)
+//   input (R, row_len) -> output (R, row_len),  output = input · keep · scale,
+//   scale = 1 / (1 − p); rows are samples, row_len the product of the other dims.
 //
-// Forward: input x, output y. Backward: input dy, output dx (same seed and step).
-// Element e (global index over the whole tensor, so chunking does not change the mask)
-// is kept when u ≥ p, where u = (philox4x32_10(counter = (e_lo, e_hi, 0, 0),
-// key = (seed, step)).word0 >> 8) · 2^-24. Matches `src/oracle/dropout.rs` bit for bit.
+// Forward: input x, output y. Backward: input dy, output dx (same key).
+// Element (row r, column j) is kept when u ≥ p, where
+//   u = (philox4x32_10(counter = (j, sample_base + r, 0, 0), key = (seed, step)).word0 >> 8) · 2^-24
+// and r counts from the first row of the whole tensor. sample_base (the global index,
+// within the step's whole batch, of the tensor's row 0) makes the mask independent of
+// how a batch is split into micro-batches or across devices; chunking does not change
+// it either. Matches `src/oracle/dropout.rs` bit for bit.
 
+// Static per launch.
 struct DropoutParams {
     count: u32,
     // element offsets of this piece inside the bound chunks
     in_offset: u32, out_offset: u32,
-    // global element index of this piece's first element, as two u32 halves
-    index_lo: u32, index_hi: u32,
-    seed: u32, step: u32,
+    // elements per row (sample), and the tensor row of this piece's first element
+    row_len: u32, first_row: u32,
     p: f32, scale: f32,
-    _pad0: u32, _pad1: u32, _pad2: u32,
+    _pad: u32,
+}
+
+// Shared by every dropout launch of a network, rewritten between steps.
+struct DropoutKey {
+    seed: u32, step: u32,
+    sample_base: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: DropoutParams;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read_write> output: array<f32>;
+@group(0) @binding(1) var<uniform> rng: DropoutKey;
+@group(0) @binding(2) var<storage, read> input: array<f32>;       // (piece rows, row_len)
+@group(0) @binding(3) var<storage, read_write> output: array<f32>; // (piece rows, row_len)
 
 // High 32 bits of the 64-bit product a · b, from 16-bit halves (WGSL has no u64).
 fn mul_hi(a: u32, b: u32) -> u32 {
@@ -60,9 +72,9 @@ fn dropout(@builtin(workgroup_id) wid: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
     let index = (wid.x + wid.y * nwg.x) * 64u + lid;
     if (index >= params.count) { return; }
-    let lo = params.index_lo + index;
-    let hi = params.index_hi + select(0u, 1u, lo < index); // carry
-    let bits = philox4x32_10(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(params.seed, params.step));
+    let column = index % params.row_len;
+    let sample = rng.sample_base + params.first_row + index / params.row_len;
+    let bits = philox4x32_10(vec4<u32>(column, sample, 0u, 0u), vec2<u32>(rng.seed, rng.step));
     let u = f32(bits.x >> 8u) * (1.0 / 16777216.0);
     let v = input[params.in_offset + index] * params.scale;
     output[params.out_offset + index] = select(0.0, v, u >= params.p);

@@ -26,32 +26,69 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     c
 }
 
-/// Whether element `index` (over the whole tensor) survives dropout `d`.
-pub fn keep(d: &Dropout, index: u64) -> bool {
-    let counter = [index as u32, (index >> 32) as u32, 0, 0];
-    let bits = philox4x32_10(counter, [d.seed, d.step])[0];
+/// Whether element (`sample`, `column`) survives dropout with drop probability `p` under
+/// key (`seed`, `step`): u = (philox4x32_10((column, sample, 0, 0), (seed, step)).word0
+/// >> 8) · 2^-24, kept when u ≥ p.
+pub fn keep(seed: u32, step: u32, sample: u32, column: u32, p: f32) -> bool {
+    let bits = philox4x32_10([column, sample, 0, 0], [seed, step])[0];
     let u = (bits >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
-    u >= d.p
+    u >= p
 }
 
-/// output = input · mask · 1/(1 − p); the same function serves both passes.
-fn apply(d: &Dropout, input: &[f32]) -> Vec<f32> {
+/// output = input · mask · 1/(1 − p); the same function serves both passes. `input` is
+/// (rows, row_len), row r being sample `sample_base + r` of the step's batch.
+fn apply(
+    d: &Dropout,
+    seed: u32,
+    step: u32,
+    sample_base: u32,
+    row_len: usize,
+    input: &[f32],
+) -> Vec<f32> {
     let scale = d.scale();
     input
         .iter()
         .enumerate()
-        .map(|(i, &v)| if keep(d, i as u64) { v * scale } else { 0.0 })
+        .map(|(i, &v)| {
+            let sample = sample_base.wrapping_add((i / row_len) as u32);
+            let column = (i % row_len) as u32;
+            if keep(seed, step, sample, column, d.p) {
+                v * scale
+            } else {
+                0.0
+            }
+        })
         .collect()
 }
 
 /// y = x · mask · 1/(1 − p).
-pub fn dropout_forward(d: &Dropout, x: &[f32]) -> Vec<f32> {
-    apply(d, x)
+///
+/// # Shapes
+/// x (rows, row_len) → y (rows, row_len); row r is sample `sample_base + r`
+pub fn dropout_forward(
+    d: &Dropout,
+    seed: u32,
+    step: u32,
+    sample_base: u32,
+    row_len: usize,
+    x: &[f32],
+) -> Vec<f32> {
+    apply(d, seed, step, sample_base, row_len, x)
 }
 
-/// dx = dy · mask · 1/(1 − p), with the forward pass's mask.
-pub fn dropout_backward(d: &Dropout, dy: &[f32]) -> Vec<f32> {
-    apply(d, dy)
+/// dx = dy · mask · 1/(1 − p), with the forward pass's mask (the same arguments).
+///
+/// # Shapes
+/// dy (rows, row_len) → dx (rows, row_len); row r is sample `sample_base + r`
+pub fn dropout_backward(
+    d: &Dropout,
+    seed: u32,
+    step: u32,
+    sample_base: u32,
+    row_len: usize,
+    dy: &[f32],
+) -> Vec<f32> {
+    apply(d, seed, step, sample_base, row_len, dy)
 }
 
 #[cfg(test)]
@@ -91,15 +128,17 @@ mod tests {
 
     #[test]
     fn backward_matches_finite_differences() {
-        let d = Dropout {
-            p: 0.5,
-            seed: 7,
-            step: 3,
-        };
+        let d = Dropout { p: 0.5 };
+        let (seed, step, sample_base, row_len) = (7, 3, 5, 16);
         let x = pseudo_random(64, 1);
         let r = pseudo_random(x.len(), 2);
-        let dx = dropout_backward(&d, &r);
-        let numeric = numeric_gradient(&x, 1e-2, |x| project(&dropout_forward(&d, x), &r));
+        let dx = dropout_backward(&d, seed, step, sample_base, row_len, &r);
+        let numeric = numeric_gradient(&x, 1e-2, |x| {
+            project(
+                &dropout_forward(&d, seed, step, sample_base, row_len, x),
+                &r,
+            )
+        });
         let analytic: Vec<f64> = dx.iter().map(|&g| g as f64).collect();
         let err = relative_error(&analytic, &numeric);
         assert!(err < 1e-4, "dropout dx: relative error {err:e}");
