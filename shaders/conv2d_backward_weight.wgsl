@@ -12,7 +12,8 @@
 //   - the tiles_o invocations after them each own 4 bias entries.
 // dw may be one chunk of a larger tensor holding output channels [o_begin, o_begin +
 // o_count); db is whole and indexed from o_begin. x and dy may be one row piece of the
-// batch: `accumulate` (every piece after the first) adds to dw and db.
+// batch: `accumulate` (set for every piece after the first, and for every piece when
+// gradients accumulate over several batches) adds to dw and db.
 
 struct ConvParams {
     batch: u32, in_channels: u32, in_h: u32, in_w: u32,

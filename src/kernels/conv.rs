@@ -227,8 +227,10 @@ pub fn conv2d_backward_data(
 }
 
 /// dweight and dbias, the gradients of the loss w.r.t. the weight and the bias, given
-/// the input x and dy, the gradient w.r.t. the output before any ReLU. Both are sums
-/// over the batch: over row pieces of (x, dy) the first writes them, later ones add.
+/// the input x and dy, the gradient w.r.t. the output before any ReLU, overwriting what
+/// dweight and dbias held; [`conv2d_backward_weight_accumulate`] adds to it instead.
+/// Both are sums over the batch: over row pieces of (x, dy) the first writes them,
+/// later ones add.
 ///
 /// # Shapes
 /// x (N, C, H, W), dy (N, O, OH, OW), dweight (O, C, K, K), dbias (O); x and dy may be
@@ -240,6 +242,37 @@ pub fn conv2d_backward_weight(
     dy: &Tensor,
     dweight: &Tensor,
     dbias: &Tensor,
+) -> Result<Vec<Launch>> {
+    backward_weight(ctx, s, x, dy, dweight, dbias, false)
+}
+
+/// dweight += the weight gradient and dbias += the bias gradient of this batch (see
+/// [`conv2d_backward_weight`]): gradient accumulation over several batches (scale the
+/// sum in the optimizer with `SgdHyper::grad_scale`). Every row piece adds.
+///
+/// # Shapes
+/// x (N, C, H, W), dy (N, O, OH, OW), dweight (O, C, K, K), dbias (O); x and dy may be
+/// chunked along N, dweight along O; dbias must be one chunk.
+pub fn conv2d_backward_weight_accumulate(
+    ctx: &GpuContext,
+    s: &ConvShape,
+    x: &Tensor,
+    dy: &Tensor,
+    dweight: &Tensor,
+    dbias: &Tensor,
+) -> Result<Vec<Launch>> {
+    backward_weight(ctx, s, x, dy, dweight, dbias, true)
+}
+
+/// Both of the above: `add` decides whether the first row piece writes or adds.
+fn backward_weight(
+    ctx: &GpuContext,
+    s: &ConvShape,
+    x: &Tensor,
+    dy: &Tensor,
+    dweight: &Tensor,
+    dbias: &Tensor,
+    add: bool,
 ) -> Result<Vec<Launch>> {
     const OP: &str = "conv2d backward weight";
     s.validate(OP)?;
@@ -256,14 +289,15 @@ pub fn conv2d_backward_weight(
     }
 
     let mut launches = Vec::new();
+    let pieces = row_pieces(&[x, dy]);
     for w_chunk in &dweight.chunks {
-        for (i, piece) in row_pieces(&[x, dy]).iter().enumerate() {
+        for (i, piece) in pieces.iter().enumerate() {
             let mut params = ConvParams::new(s, piece.rows.len());
             params.o_begin = w_chunk.rows.start as u32;
             params.o_count = w_chunk.rows.len() as u32;
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], dy.row_len());
-            params.accumulate = (i > 0) as u32;
+            params.accumulate = (add || i > 0) as u32;
             // Weight tiles (4 output × 4 input channels at one kernel position), then
             // one bias tile per 4 output channels.
             let tiles_o = w_chunk.rows.len().div_ceil(4);

@@ -1,7 +1,8 @@
 use crate::harness::*;
 use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::kernels::conv::{
-    conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
+    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
+    conv2d_forward, ConvShape,
 };
 use vgg_wgpu::oracle;
 
@@ -179,4 +180,76 @@ fn backward_with_chunked_tensors_matches_oracle() {
         "the binding limit must split every tensor involved"
     );
     check_backward(&ctx, &s, "conv backward chunked");
+}
+
+/// Overwrites dweight and dbias with the gradients of one batch (x1, dy1), then adds
+/// those of another (x2, dy2): the sum of the two oracle gradients.
+fn check_backward_weight_accumulate(ctx: &GpuContext, s: &ConvShape, seed_name: &str) {
+    let mut rng = rng(seed_name);
+    let n_x: usize = s.input().iter().product();
+    let n_dy: usize = s.output().iter().product();
+    let (x1, dy1) = (random(&mut rng, n_x), random(&mut rng, n_dy));
+    let (x2, dy2) = (random(&mut rng, n_x), random(&mut rng, n_dy));
+    let x1t = upload(ctx, "x1", &s.input(), &x1);
+    let dy1t = upload(ctx, "dy1", &s.output(), &dy1);
+    let x2t = upload(ctx, "x2", &s.input(), &x2);
+    let dy2t = upload(ctx, "dy2", &s.output(), &dy2);
+    let dwt = poisoned(ctx, "dw", &s.weight());
+    let dbt = poisoned(ctx, "db", &[s.out_channels]);
+    let mut launches = conv2d_backward_weight(ctx, s, &x1t, &dy1t, &dwt, &dbt).unwrap();
+    launches.extend(conv2d_backward_weight_accumulate(ctx, s, &x2t, &dy2t, &dwt, &dbt).unwrap());
+    run(ctx, &launches);
+
+    let w_unused = vec![0.0; s.weight().iter().product()];
+    let g1 = oracle::conv::conv2d_backward(s, &x1, &w_unused, &dy1);
+    let g2 = oracle::conv::conv2d_backward(s, &x2, &w_unused, &dy2);
+    let plus = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| a + b).collect::<Vec<_>>();
+    check(
+        &format!("conv2d accumulate dweight {s:?}"),
+        &read(ctx, &dwt),
+        &plus(&g1.dweight, &g2.dweight),
+        BACKWARD_TOLERANCE,
+    );
+    check(
+        &format!("conv2d accumulate dbias {s:?}"),
+        &read(ctx, &dbt),
+        &plus(&g1.dbias, &g2.dbias),
+        BACKWARD_TOLERANCE,
+    );
+}
+
+#[test]
+fn backward_weight_accumulate_adds_to_the_gradients() {
+    for s in &SHAPES[..3] {
+        check_backward_weight_accumulate(gpu(), s, "conv accumulate");
+    }
+}
+
+#[test]
+fn backward_weight_accumulate_with_chunked_tensors() {
+    // As in backward_with_chunked_tensors_matches_oracle: x splits 4 + 1, dy into
+    // single samples, dweight into 14 + 3 filters, so every launch of the accumulating
+    // pass, the first included, adds.
+    let ctx = gpu_with_binding_limit(2048);
+    let s = ConvShape {
+        batch: 5,
+        in_channels: 4,
+        in_h: 6,
+        in_w: 5,
+        out_channels: 17,
+        kernel: 3,
+        pad: 1,
+    };
+    let chunks = |shape: &[usize]| {
+        vgg_wgpu::gpu::Tensor::zeros(&ctx, "probe", shape)
+            .unwrap()
+            .chunks
+            .len()
+    };
+    assert_eq!(
+        [chunks(&s.input()), chunks(&s.output()), chunks(&s.weight())],
+        [2, 5, 2],
+        "the binding limit must split every tensor involved"
+    );
+    check_backward_weight_accumulate(&ctx, &s, "conv accumulate chunked");
 }
