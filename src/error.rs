@@ -36,6 +36,9 @@ pub enum Error {
     #[error("weight file '{path}' {message}")]
     WeightFile { path: String, message: String },
 
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+
     #[error("GPU readback failed: {0}")]
     Readback(String),
 }

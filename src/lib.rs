@@ -1,14 +1,17 @@
 //! vgg-wgpu: VGG (Simonyan & Zisserman, ICLR 2015) on a portable WebGPU compute engine.
 //!
 //! - [`gpu`]: adapter and device choice, chunked tensors, async readback.
+//! - [`graph`]: networks as op chains, compiled into training and inference plans.
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
 
 pub mod error;
 pub mod gpu;
+pub mod graph;
 pub mod kernels;
 pub mod model;
 pub mod oracle;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -15,11 +15,14 @@ use crate::error::{Error, Result};
 const ELEMENT_BYTES: u64 = 4;
 
 /// One buffer of a tensor: rows `rows` of dimension 0.
+#[derive(Clone)]
 pub struct Chunk {
     pub buffer: wgpu::Buffer,
     pub rows: Range<usize>,
 }
 
+/// Cloning shares the buffers (wgpu handles are reference-counted).
+#[derive(Clone)]
 pub struct Tensor {
     pub label: String,
     pub shape: Vec<usize>,
@@ -100,6 +103,10 @@ impl Tensor {
         self.write_bytes(ctx, bytemuck::cast_slice(data))
     }
 
+    pub fn write_u32(&self, ctx: &GpuContext, data: &[u32]) -> Result<()> {
+        self.write_bytes(ctx, bytemuck::cast_slice(data))
+    }
+
     /// Sets every element to `value` (tests poison outputs with NaN this way).
     pub fn fill_f32(&self, ctx: &GpuContext, value: f32) {
         for chunk in &self.chunks {
@@ -148,6 +155,25 @@ impl Tensor {
             out.extend(read_bytes(ctx, &chunk.buffer, chunk.rows.len() as u64 * row_bytes).await?);
         }
         Ok(out)
+    }
+
+    /// The same buffers seen with another shape of the same dimension 0 and size
+    /// (e.g. a pooled (N, C, H, W) activation read by a fully connected layer as (N, C·H·W)).
+    pub fn reshaped(&self, shape: &[usize]) -> Result<Tensor> {
+        let same_rows = shape.first() == self.shape.first();
+        if !same_rows || shape.iter().product::<usize>() != self.len() {
+            return Err(Error::InvalidArgument {
+                op: "reshape",
+                message: format!(
+                    "'{}' of shape {:?} cannot be seen as {:?}",
+                    self.label, self.shape, shape
+                ),
+            });
+        }
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            ..self.clone()
+        })
     }
 
     /// Checks the shape, naming the op and this tensor's role in it on mismatch.

@@ -1,0 +1,132 @@
+//! Inference, compiled once for one batch size: the forward pass without dropout, then
+//! either the loss kernel's hit counts (validation) or softmax probabilities.
+//! Activations share two arena slots, since each is dead once the next op has run.
+
+use super::forward::forward_launches;
+use super::network::{Network, Op};
+use super::param_set::ParamSet;
+use super::train_plan::StepStats;
+use crate::error::{Error, Result};
+use crate::gpu::arena::Arena;
+use crate::gpu::{GpuContext, Tensor};
+use crate::kernels::loss::{softmax_cross_entropy, LossOutputs, LossShape, STATS};
+use crate::kernels::score_map::softmax;
+use crate::kernels::{record, Launch};
+
+pub struct EvalPlan {
+    pub batch: usize,
+    input: Tensor,
+    labels: Tensor,
+    forward: Vec<Launch>,
+    loss: Vec<Launch>,
+    softmax: Vec<Launch>,
+    totals: Tensor,
+    probabilities: Tensor,
+}
+
+impl EvalPlan {
+    /// `params` is shared with whoever else holds it (a training plan, say).
+    pub fn new(
+        ctx: &GpuContext,
+        net: &Network,
+        params: &ParamSet,
+        batch: usize,
+    ) -> Result<EvalPlan> {
+        if batch == 0 {
+            return Err(Error::InvalidArgument {
+                op: "evaluation plan",
+                message: "batch must be at least 1".into(),
+            });
+        }
+        let ops = &net.ops;
+        let mut arena = Arena::new(2);
+        let mut reservations = Vec::new();
+        let mut slot = 0;
+        for i in 0..=ops.len() {
+            // Dropout is the identity here: its output is its input.
+            if i > 0 && matches!(ops[i - 1], Op::Dropout { .. }) {
+                reservations.push(reservations[i - 1]);
+                continue;
+            }
+            reservations.push(arena.reserve(
+                ctx,
+                slot,
+                &format!("activation {i}"),
+                &net.activation_shape(i, batch),
+            )?);
+            slot = 1 - slot;
+        }
+        let tensors = arena.allocate(ctx);
+        let acts: Vec<Tensor> = reservations
+            .iter()
+            .map(|&r| tensors.get(r).clone())
+            .collect();
+        let logits = &acts[ops.len()];
+        let classes = net.spec.classes;
+
+        let forward = forward_launches(ctx, net, params, &acts, batch, None)?;
+        let labels = Tensor::zeros(ctx, "labels", &[batch])?;
+        let dlogits = Tensor::zeros(ctx, "unused dlogits", &[batch, classes])?;
+        let stats = Tensor::zeros(ctx, "loss stats", &[batch, STATS])?;
+        let totals = Tensor::zeros(ctx, "loss totals", &[STATS])?;
+        let outputs = LossOutputs {
+            dlogits: &dlogits,
+            stats: &stats,
+            totals: &totals,
+        };
+        let loss = softmax_cross_entropy(
+            ctx,
+            &LossShape { batch, classes },
+            1.0,
+            logits,
+            &labels,
+            &outputs,
+        )?;
+        let probabilities = Tensor::zeros(ctx, "probabilities", &[batch, classes])?;
+        let softmax = softmax(ctx, batch, classes, logits, &probabilities)?;
+        Ok(EvalPlan {
+            batch,
+            input: acts[0].clone(),
+            labels,
+            forward,
+            loss,
+            softmax,
+            totals,
+            probabilities,
+        })
+    }
+
+    /// Loss and top-1/top-5 hits of `images` (batch, 3, S, S) against `labels`.
+    pub async fn evaluate(
+        &self,
+        ctx: &GpuContext,
+        images: &[f32],
+        labels: &[u32],
+    ) -> Result<StepStats> {
+        self.input.write_f32(ctx, images)?;
+        self.labels.write_u32(ctx, labels)?;
+        self.run(ctx, &self.loss);
+        let t = self.totals.read_f32(ctx).await?;
+        Ok(StepStats {
+            samples: self.batch,
+            loss_sum: t[0] as f64,
+            top1_hits: t[1] as f64,
+            top5_hits: t[2] as f64,
+        })
+    }
+
+    /// Softmax probabilities (batch, classes) of `images`.
+    pub async fn probabilities(&self, ctx: &GpuContext, images: &[f32]) -> Result<Vec<f32>> {
+        self.input.write_f32(ctx, images)?;
+        self.run(ctx, &self.softmax);
+        self.probabilities.read_f32(ctx).await
+    }
+
+    /// The forward pass then `head`, in one submission.
+    fn run(&self, ctx: &GpuContext, head: &[Launch]) {
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        record(&self.forward, &mut encoder);
+        record(head, &mut encoder);
+        ctx.queue.submit([encoder.finish()]);
+    }
+}

@@ -1,0 +1,15 @@
+//! The executor: a network is a chain of ops ([`network`]); a plan compiles it once
+//! into tensors, bind groups and launches ([`train_plan`] for training with the backward
+//! pass derived from the forward chain, [`eval_plan`] for inference), and a step only
+//! writes inputs and a few uniforms, records, and submits.
+
+pub mod eval_plan;
+mod forward;
+pub mod network;
+pub mod param_set;
+pub mod train_plan;
+
+pub use eval_plan::EvalPlan;
+pub use network::{Network, Op};
+pub use param_set::ParamSet;
+pub use train_plan::{StepStats, TrainPlan};

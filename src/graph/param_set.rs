@@ -1,0 +1,61 @@
+//! A network's learnable tensors on the GPU, in [`ModelSpec::parameters`] order.
+
+use crate::error::Result;
+use crate::gpu::{GpuContext, Tensor};
+use crate::model::{ModelSpec, ParamInfo, WeightFile};
+
+pub struct ParamSet {
+    pub infos: Vec<ParamInfo>,
+    pub tensors: Vec<Tensor>,
+}
+
+impl ParamSet {
+    /// Zero-filled tensors (gradients, momenta) shaped like `spec`'s parameters.
+    pub fn zeros(ctx: &GpuContext, spec: &ModelSpec, role: &str) -> Result<ParamSet> {
+        let infos = spec.parameters();
+        let tensors = infos
+            .iter()
+            .map(|p| Tensor::zeros(ctx, &format!("{role} {}", p.name), &p.shape))
+            .collect::<Result<_>>()?;
+        Ok(ParamSet { infos, tensors })
+    }
+
+    /// Parameters from a weight file, checked against `spec` first.
+    pub fn upload(
+        ctx: &GpuContext,
+        spec: &ModelSpec,
+        weights: &WeightFile,
+        origin: &str,
+    ) -> Result<ParamSet> {
+        weights.check_matches(spec, origin)?;
+        let set = Self::zeros(ctx, spec, "param")?;
+        set.write(ctx, weights)?;
+        Ok(set)
+    }
+
+    /// Overwrites every tensor with the same-named one of `weights`.
+    pub fn write(&self, ctx: &GpuContext, weights: &WeightFile) -> Result<()> {
+        for (info, tensor) in self.infos.iter().zip(&self.tensors) {
+            if let Some((_, values)) = weights.tensors.get(&info.name) {
+                tensor.write_f32(ctx, values)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every tensor back into a weight file (no metadata).
+    pub async fn download(&self, ctx: &GpuContext) -> Result<WeightFile> {
+        let mut file = WeightFile::default();
+        for (info, tensor) in self.infos.iter().zip(&self.tensors) {
+            let values = tensor.read_f32(ctx).await?;
+            file.tensors
+                .insert(info.name.clone(), (info.shape.clone(), values));
+        }
+        Ok(file)
+    }
+
+    /// The weight and bias tensors of the op whose weight is parameter `param`.
+    pub fn pair(&self, param: usize) -> (&Tensor, &Tensor) {
+        (&self.tensors[param], &self.tensors[param + 1])
+    }
+}

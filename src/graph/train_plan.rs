@@ -1,0 +1,358 @@
+//! Training, compiled once: forward, softmax cross-entropy, the backward pass derived
+//! from the forward chain, and SGD. A step writes the batch and a few uniforms, records
+//! every dispatch of a micro-batch into one command encoder, submits once per
+//! micro-batch, and reads back only the loss and hit counts.
+
+use super::forward::forward_launches;
+use super::network::{Network, Op};
+use super::param_set::ParamSet;
+use crate::error::{Error, Result};
+use crate::gpu::arena::{Arena, Reservation};
+use crate::gpu::{GpuContext, Tensor};
+use crate::kernels::conv::{
+    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
+};
+use crate::kernels::dropout::{dropout_backward, Dropout, DropoutRng};
+use crate::kernels::linear::{
+    linear_backward_data, linear_backward_weight, linear_backward_weight_accumulate,
+};
+use crate::kernels::loss::{softmax_cross_entropy, LossOutputs, LossShape, STATS};
+use crate::kernels::lrn::lrn_backward;
+use crate::kernels::pool::maxpool2d_backward;
+use crate::kernels::relu::relu_backward;
+use crate::kernels::sgd::{SgdHyper, SgdStep};
+use crate::kernels::{record, Launch};
+
+/// What one step measured, summed over its samples.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepStats {
+    pub samples: usize,
+    pub loss_sum: f64,
+    pub top1_hits: f64,
+    pub top5_hits: f64,
+}
+
+impl StepStats {
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.samples.max(1) as f64
+    }
+    pub fn add(&mut self, other: &StepStats) {
+        self.samples += other.samples;
+        self.loss_sum += other.loss_sum;
+        self.top1_hits += other.top1_hits;
+        self.top5_hits += other.top5_hits;
+    }
+}
+
+pub struct TrainPlan {
+    pub net: Network,
+    /// Samples per forward/backward pass.
+    pub micro_batch: usize,
+    /// Micro-batches whose gradients are summed before one SGD update.
+    pub accumulation: usize,
+    pub params: ParamSet,
+    pub momenta: ParamSet,
+    input: Tensor,
+    labels: Tensor,
+    rng: DropoutRng,
+    sgd: SgdStep,
+    forward: Vec<Launch>,
+    /// Backward launches that overwrite the gradients ([0]) or add to them ([1]).
+    backward: [Vec<Launch>; 2],
+    totals: Tensor,
+    /// (accumulation, 3): each micro-batch's loss totals, read once per step.
+    step_totals: Tensor,
+}
+
+impl TrainPlan {
+    /// Compiles training of `net` starting from `params`. The gradient is the mean over
+    /// all `micro_batch × accumulation` samples of a step.
+    pub async fn new(
+        ctx: &GpuContext,
+        net: &Network,
+        params: ParamSet,
+        micro_batch: usize,
+        accumulation: usize,
+    ) -> Result<TrainPlan> {
+        if micro_batch == 0 || accumulation == 0 {
+            return Err(Error::InvalidArgument {
+                op: "training plan",
+                message: "batch and accumulation must be at least 1".into(),
+            });
+        }
+        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let plan = Self::build(ctx, net, params, micro_batch, accumulation);
+        if scope.pop().await.is_some() {
+            return Err(Error::InvalidArgument {
+                op: "training plan",
+                message: format!(
+                    "a micro-batch of {micro_batch} images does not fit in the GPU's memory; \
+                     use a smaller --batch with --accumulate to keep the same effective batch"
+                ),
+            });
+        }
+        plan
+    }
+
+    fn build(
+        ctx: &GpuContext,
+        net: &Network,
+        params: ParamSet,
+        n: usize,
+        accumulation: usize,
+    ) -> Result<TrainPlan> {
+        let ops = &net.ops;
+        let acts: Vec<Tensor> = (0..=ops.len())
+            .map(|i| Tensor::zeros(ctx, &format!("activation {i}"), &net.activation_shape(i, n)))
+            .collect::<Result<_>>()?;
+        let classes = net.spec.classes;
+        let labels = Tensor::zeros(ctx, "labels", &[n])?;
+        let stats = Tensor::zeros(ctx, "loss stats", &[n, STATS])?;
+        let totals = Tensor::zeros(ctx, "loss totals", &[STATS])?;
+        let step_totals = Tensor::zeros(ctx, "step totals", &[accumulation, STATS])?;
+        let grads = ParamSet::zeros(ctx, &net.spec, "gradient")?;
+        let momenta = ParamSet::zeros(ctx, &net.spec, "momentum")?;
+        let rng = DropoutRng::new(ctx);
+
+        // Activation gradients live in two arena slots: the gradient of an op's output,
+        // the gradient before its fused ReLU, and the gradient of its input never need
+        // more than two buffers at once.
+        let mut arena = Arena::new(2);
+        let dlogits = arena.reserve(ctx, 0, "dlogits", &net.activation_shape(ops.len(), n))?;
+        let mut steps = Vec::new();
+        let (mut current, mut slot) = (dlogits, 0);
+        for i in (0..ops.len()).rev() {
+            let relu = matches!(ops[i], Op::Conv { .. } | Op::Linear { relu: true, .. });
+            let pre_relu = match relu {
+                true => Some(arena.reserve(
+                    ctx,
+                    1 - slot,
+                    "pre-ReLU gradient",
+                    &net.activation_shape(i + 1, n),
+                )?),
+                false => None,
+            };
+            let gz_slot = if relu { 1 - slot } else { slot };
+            let input_grad = match i {
+                0 => None,
+                _ => Some(arena.reserve(
+                    ctx,
+                    1 - gz_slot,
+                    "activation gradient",
+                    &net.activation_shape(i, n),
+                )?),
+            };
+            steps.push(BackwardStep {
+                op: i,
+                output_grad: current,
+                pre_relu,
+                input_grad,
+            });
+            if let Some(g) = input_grad {
+                current = g;
+                slot = 1 - gz_slot;
+            }
+        }
+        let grad_tensors = arena.allocate(ctx);
+
+        let mut forward = forward_launches(ctx, net, &params, &acts, n, Some(&rng))?;
+        let loss_shape = LossShape { batch: n, classes };
+        let grad_scale = 1.0 / (n * accumulation) as f32;
+        let outputs = LossOutputs {
+            dlogits: grad_tensors.get(dlogits),
+            stats: &stats,
+            totals: &totals,
+        };
+        forward.extend(softmax_cross_entropy(
+            ctx,
+            &loss_shape,
+            grad_scale,
+            &acts[ops.len()],
+            &labels,
+            &outputs,
+        )?);
+
+        let mut backward = [Vec::new(), Vec::new()];
+        for (mode, launches) in backward.iter_mut().enumerate() {
+            let accumulate = mode == 1;
+            for step in &steps {
+                let op = &ops[step.op];
+                let dy = grad_tensors.get(step.output_grad);
+                let dz = step.pre_relu.map(|r| grad_tensors.get(r)).unwrap_or(dy);
+                let dx = step.input_grad.map(|r| grad_tensors.get(r));
+                let (x, y) = (&acts[step.op], &acts[step.op + 1]);
+                if step.pre_relu.is_some() {
+                    launches.extend(relu_backward(ctx, y, dy, dz)?);
+                }
+                match *op {
+                    Op::Conv { param, .. } => {
+                        let s = Network::conv_shape(op, n).expect("conv op");
+                        let (dw, db) = grads.pair(param);
+                        launches.extend(match accumulate {
+                            false => conv2d_backward_weight(ctx, &s, x, dz, dw, db)?,
+                            true => conv2d_backward_weight_accumulate(ctx, &s, x, dz, dw, db)?,
+                        });
+                        if let Some(dx) = dx {
+                            launches.extend(conv2d_backward_data(
+                                ctx,
+                                &s,
+                                dz,
+                                params.pair(param).0,
+                                dx,
+                            )?);
+                        }
+                    }
+                    Op::Linear { param, .. } => {
+                        let s = Network::linear_shape(op, n).expect("linear op");
+                        let (dw, db) = grads.pair(param);
+                        let x = x.reshaped(&s.input())?;
+                        launches.extend(match accumulate {
+                            false => linear_backward_weight(ctx, &s, &x, dz, dw, db)?,
+                            true => linear_backward_weight_accumulate(ctx, &s, &x, dz, dw, db)?,
+                        });
+                        if let Some(dx) = dx {
+                            launches.extend(linear_backward_data(
+                                ctx,
+                                &s,
+                                dz,
+                                params.pair(param).0,
+                                &dx.reshaped(&s.input())?,
+                            )?);
+                        }
+                    }
+                    Op::MaxPool { .. } => {
+                        let s = Network::pool_shape(op, n).expect("pool op");
+                        launches.extend(maxpool2d_backward(
+                            ctx,
+                            &s,
+                            x,
+                            dy,
+                            dx.expect("pool is never first"),
+                        )?);
+                    }
+                    Op::Lrn(lrn) => {
+                        if let Some(dx) = dx {
+                            launches.extend(lrn_backward(ctx, &lrn, x, dy, dx)?);
+                        }
+                    }
+                    Op::Dropout { p, .. } => {
+                        launches.extend(dropout_backward(
+                            ctx,
+                            &Dropout { p },
+                            &rng,
+                            dy,
+                            dx.expect("dropout is never first"),
+                        )?);
+                    }
+                }
+            }
+        }
+
+        let mut sgd = SgdStep::new(
+            ctx,
+            &SgdHyper {
+                lr: 0.0,
+                momentum: 0.0,
+                weight_decay: 0.0,
+                grad_scale: 1.0,
+            },
+        );
+        for ((w, g), v) in params
+            .tensors
+            .iter()
+            .zip(&grads.tensors)
+            .zip(&momenta.tensors)
+        {
+            sgd.add(ctx, w, g, v)?;
+        }
+        Ok(TrainPlan {
+            net: net.clone(),
+            micro_batch: n,
+            accumulation,
+            params,
+            momenta,
+            input: acts[0].clone(),
+            labels,
+            rng,
+            sgd,
+            forward,
+            backward,
+            totals,
+            step_totals,
+        })
+    }
+
+    /// Samples per SGD update.
+    pub fn batch(&self) -> usize {
+        self.micro_batch * self.accumulation
+    }
+
+    /// One SGD step on `images` (batch, 3, S, S) flattened, with `labels` (batch).
+    /// `step` and `seed` key the dropout masks.
+    pub async fn step(
+        &self,
+        ctx: &GpuContext,
+        images: &[f32],
+        labels: &[u32],
+        hyper: &SgdHyper,
+        seed: u32,
+        step: u32,
+    ) -> Result<StepStats> {
+        let n = self.micro_batch;
+        let image_len = self.input.row_len();
+        if labels.len() != self.batch() || images.len() != self.batch() * image_len {
+            return Err(Error::InvalidArgument {
+                op: "training step",
+                message: format!(
+                    "expected {} images of {} values and as many labels, got {} values and {} labels",
+                    self.batch(),
+                    image_len,
+                    images.len(),
+                    labels.len()
+                ),
+            });
+        }
+        self.sgd.set(ctx, hyper);
+        for k in 0..self.accumulation {
+            self.input
+                .write_f32(ctx, &images[k * n * image_len..(k + 1) * n * image_len])?;
+            self.labels.write_u32(ctx, &labels[k * n..(k + 1) * n])?;
+            self.rng.set(ctx, seed, step, (k * n) as u32);
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            record(&self.forward, &mut encoder);
+            record(&self.backward[(k > 0) as usize], &mut encoder);
+            encoder.copy_buffer_to_buffer(
+                &self.totals.chunks[0].buffer,
+                0,
+                &self.step_totals.chunks[0].buffer,
+                (k * STATS * 4) as u64,
+                (STATS * 4) as u64,
+            );
+            if k + 1 == self.accumulation {
+                record(&self.sgd.launches, &mut encoder);
+            }
+            ctx.queue.submit([encoder.finish()]);
+        }
+        let totals = self.step_totals.read_f32(ctx).await?;
+        let mut stats = StepStats {
+            samples: self.batch(),
+            ..Default::default()
+        };
+        for row in totals.chunks(STATS) {
+            stats.loss_sum += row[0] as f64;
+            stats.top1_hits += row[1] as f64;
+            stats.top5_hits += row[2] as f64;
+        }
+        Ok(stats)
+    }
+}
+
+/// One op's share of the backward pass: which gradient tensors it reads and writes.
+struct BackwardStep {
+    op: usize,
+    output_grad: Reservation,
+    /// The gradient after the fused ReLU's backward, for ops with one.
+    pre_relu: Option<Reservation>,
+    /// None for the first op: nothing needs the gradient of the image.
+    input_grad: Option<Reservation>,
+}

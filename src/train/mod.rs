@@ -1,0 +1,3 @@
+pub mod init;
+pub mod metrics;
+pub mod schedule;
