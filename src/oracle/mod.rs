@@ -8,6 +8,7 @@ pub mod gradcheck;
 pub mod linear;
 pub mod loss;
 pub mod lrn;
+pub mod network;
 pub mod pool;
 pub mod relu;
 pub mod score_map;

@@ -11,3 +11,4 @@ mod pool;
 mod relu;
 mod score_map;
 mod sgd;
+mod train_step;

@@ -1,0 +1,136 @@
+//! A whole training step of a [`Network`] on the CPU, composed of the oracle's ops:
+//! what the GPU [`TrainPlan`](crate::graph::TrainPlan) is tested against.
+
+use super::{conv, dropout, linear, loss, lrn, pool, relu, sgd};
+use crate::graph::{Network, Op};
+use crate::kernels::dropout::Dropout;
+use crate::kernels::loss::LossShape;
+use crate::kernels::sgd::SgdHyper;
+use crate::model::WeightFile;
+
+/// Parameters and momenta in [`crate::model::ModelSpec::parameters`] order.
+pub struct OracleState {
+    pub params: Vec<Vec<f32>>,
+    pub momenta: Vec<Vec<f32>>,
+}
+
+impl OracleState {
+    pub fn new(net: &Network, weights: &WeightFile) -> OracleState {
+        let params: Vec<Vec<f32>> = net
+            .spec
+            .parameters()
+            .iter()
+            .map(|p| weights.tensors[&p.name].1.clone())
+            .collect();
+        let momenta = params.iter().map(|p| vec![0.0; p.len()]).collect();
+        OracleState { params, momenta }
+    }
+}
+
+/// Forward pass: every activation, `acts[0]` the images and the last the logits.
+/// `dropout` is (seed, step) when training, None for inference.
+pub fn forward(
+    net: &Network,
+    params: &[Vec<f32>],
+    images: &[f32],
+    n: usize,
+    dropout: Option<(u32, u32)>,
+) -> Vec<Vec<f32>> {
+    let mut acts = vec![images.to_vec()];
+    for op in &net.ops {
+        let x = acts.last().expect("at least the input");
+        let y = match *op {
+            Op::Conv { param, .. } => {
+                let s = Network::conv_shape(op, n).expect("conv");
+                conv::conv2d_forward(&s, true, x, &params[param], &params[param + 1])
+            }
+            Op::Lrn(l) => {
+                let shape: [usize; 4] = net
+                    .activation_shape(acts.len() - 1, n)
+                    .try_into()
+                    .expect("NCHW");
+                lrn::lrn_forward(shape, &l, x)
+            }
+            Op::MaxPool { .. } => {
+                pool::maxpool2d_forward(&Network::pool_shape(op, n).expect("pool"), x)
+            }
+            Op::Linear { relu, param, .. } => {
+                let s = Network::linear_shape(op, n).expect("linear");
+                linear::linear_forward(&s, relu, x, &params[param], &params[param + 1])
+            }
+            Op::Dropout { p, features } => match dropout {
+                Some((seed, step)) => {
+                    dropout::dropout_forward(&Dropout { p }, seed, step, 0, features, x)
+                }
+                None => x.clone(),
+            },
+        };
+        acts.push(y);
+    }
+    acts
+}
+
+/// One SGD step on (images, labels) with mean cross-entropy loss, updating `state` in
+/// place; returns the summed loss of the batch.
+pub fn train_step(
+    net: &Network,
+    state: &mut OracleState,
+    images: &[f32],
+    labels: &[u32],
+    hyper: &SgdHyper,
+    seed: u32,
+    step: u32,
+) -> f64 {
+    let n = labels.len();
+    let acts = forward(net, &state.params, images, n, Some((seed, step)));
+    let shape = LossShape {
+        batch: n,
+        classes: net.spec.classes,
+    };
+    let result = loss::softmax_cross_entropy(&shape, 1.0 / n as f32, &acts[net.ops.len()], labels);
+
+    let mut grads: Vec<Vec<f32>> = state.params.iter().map(|p| vec![0.0; p.len()]).collect();
+    let mut g = result.dlogits;
+    for (i, op) in net.ops.iter().enumerate().rev() {
+        let (x, y) = (&acts[i], &acts[i + 1]);
+        g = match *op {
+            Op::Conv { param, .. } => {
+                let s = Network::conv_shape(op, n).expect("conv");
+                let dz = relu::relu_backward(y, &g);
+                let c = conv::conv2d_backward(&s, x, &state.params[param], &dz);
+                grads[param] = c.dweight;
+                grads[param + 1] = c.dbias;
+                c.dx
+            }
+            Op::Linear {
+                relu: fused, param, ..
+            } => {
+                let s = Network::linear_shape(op, n).expect("linear");
+                let dz = if fused { relu::relu_backward(y, &g) } else { g };
+                let l = linear::linear_backward(&s, x, &state.params[param], &dz);
+                grads[param] = l.dweight;
+                grads[param + 1] = l.dbias;
+                l.dx
+            }
+            Op::MaxPool { .. } => {
+                pool::maxpool2d_backward(&Network::pool_shape(op, n).expect("pool"), x, &g)
+            }
+            Op::Lrn(l) => {
+                let shape: [usize; 4] = net.activation_shape(i, n).try_into().expect("NCHW");
+                lrn::lrn_backward(shape, &l, x, &g)
+            }
+            Op::Dropout { p, features } => {
+                dropout::dropout_backward(&Dropout { p }, seed, step, 0, features, &g)
+            }
+        };
+    }
+    for ((w, g), v) in state
+        .params
+        .iter_mut()
+        .zip(&grads)
+        .zip(state.momenta.iter_mut())
+    {
+        sgd::sgd_step(hyper, w, g, v);
+    }
+    result.totals[0] as f64
+}
