@@ -7,12 +7,23 @@
 //!
 //! - [`dataset`]: the [`Dataset`] trait every source implements, and [`Split`].
 //! - [`synthetic`]: the built-in ten-class data set, drawn from a seed.
+//! - [`colour_stats`]: the training set's mean RGB and colour principal components
+//!   ([`eigen`]: the 3×3 eigen solver behind them).
+//! - [`augment`]: scale jittering, random crops, flips, colour noise; the eval transform.
+//! - [`preprocessing`]: mean/std normalisation, stored with a trained model.
 //! - [`rng`]: the keyed random generator behind every random choice above.
 
+pub mod augment;
+pub mod colour_stats;
 pub mod dataset;
+pub mod eigen;
+pub mod preprocessing;
 pub mod rng;
 pub mod synthetic;
 
+pub use augment::{AugmentParams, ColourNoise, EvalTransform, TrainAugment, Transform};
+pub use colour_stats::ColourStats;
 pub use dataset::{Dataset, Split, Splits};
 pub use image::RgbImage;
+pub use preprocessing::Preprocessing;
 pub use synthetic::SyntheticDataset;
