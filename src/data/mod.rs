@@ -11,12 +11,16 @@
 //!   ([`eigen`]: the 3×3 eigen solver behind them).
 //! - [`augment`]: scale jittering, random crops, flips, colour noise; the eval transform.
 //! - [`preprocessing`]: mean/std normalisation, stored with a trained model.
+//! - [`loader`]: deterministic batches, prepared ahead by worker threads (`prefetch`).
 //! - [`rng`]: the keyed random generator behind every random choice above.
 
 pub mod augment;
 pub mod colour_stats;
 pub mod dataset;
 pub mod eigen;
+pub mod loader;
+#[cfg(not(target_arch = "wasm32"))]
+mod prefetch;
 pub mod preprocessing;
 pub mod rng;
 pub mod synthetic;
@@ -25,5 +29,6 @@ pub use augment::{AugmentParams, ColourNoise, EvalTransform, TrainAugment, Trans
 pub use colour_stats::ColourStats;
 pub use dataset::{Dataset, Split, Splits};
 pub use image::RgbImage;
+pub use loader::{epoch_order, Batch, Batches, Loader, LoaderConfig};
 pub use preprocessing::Preprocessing;
 pub use synthetic::SyntheticDataset;
