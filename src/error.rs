@@ -1,6 +1,8 @@
 //! The one error type of the crate. Each variant names what was wrong and, where
 //! there is one, the fix.
 
+use std::path::PathBuf;
+
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -41,6 +43,19 @@ pub enum Error {
 
     #[error("GPU readback failed: {0}")]
     Readback(String),
+
+    /// A data set file or folder is missing or malformed. `message` says what and the fix.
+    #[error("{}: {message}", path.display())]
+    Data { path: PathBuf, message: String },
+
+    /// One image could not be decoded and was skipped (the non-strict policy). The
+    /// loader drops such samples from their batch and lists them in `Batch::skipped`.
+    #[error("skipped {}: {message}", path.display())]
+    BadImage { path: PathBuf, message: String },
+
+    /// A background loader thread stopped without sending its batch.
+    #[error("data loader: {0}")]
+    Loader(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

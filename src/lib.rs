@@ -1,11 +1,13 @@
 //! vgg-wgpu: VGG (Simonyan & Zisserman, ICLR 2015) on a portable WebGPU compute engine.
 //!
+//! - [`data`]: data sets, the paper's augmentation, and batches (CPU only).
 //! - [`gpu`]: adapter and device choice, chunked tensors, async readback.
 //! - [`graph`]: networks as op chains, compiled into training and inference plans.
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
 
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod graph;

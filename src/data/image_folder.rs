@@ -1,0 +1,286 @@
+//! ImageNet's folder layout (also torchvision's `ImageFolder`):
+//!
+//! ```text
+//! root/train/<class>/*.{jpg,jpeg,png}
+//! root/val/<class>/*.{jpg,jpeg,png}
+//! ```
+//!
+//! Class names are the sorted names of the `train/` subfolders, and label `l` means the
+//! same class in both splits. Opening only lists files; images are decoded when asked
+//! for, so a data set of a million files opens in seconds. Grayscale, CMYK and alpha
+//! images come out as RGB (alpha is dropped). A file that cannot be decoded is, by
+//! default, reported as [`Error::BadImage`] and skipped by the loader; with `strict`
+//! it is an [`Error::Data`] that stops training.
+
+use std::fs;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use image::{ImageFormat, ImageReader, RgbImage};
+
+use super::dataset::{check_index, Dataset, Splits};
+use crate::error::{Error, Result};
+
+/// File extensions read as images (compared without case).
+pub const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+
+/// One split of an image folder.
+#[derive(Clone, Debug)]
+pub struct ImageFolder {
+    /// Every image of the split with its label, sorted by class then file name.
+    files: Vec<(PathBuf, u32)>,
+    class_names: Vec<String>,
+    strict: bool,
+}
+
+fn data_error(path: &Path, message: impl Into<String>) -> Error {
+    Error::Data {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// The visible entries of `dir`, sorted by name, as (path, is folder).
+fn list(dir: &Path) -> Result<Vec<(PathBuf, bool)>> {
+    let read =
+        fs::read_dir(dir).map_err(|e| data_error(dir, format!("cannot read the folder: {e}")))?;
+    let mut entries = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| data_error(dir, format!("cannot read the folder: {e}")))?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue; // .DS_Store, .ipynb_checkpoints, ...
+        }
+        let is_dir = path.is_dir(); // follows symbolic links
+        entries.push((path, is_dir));
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .map(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        .unwrap_or(false)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The images in one class folder; an empty folder is an error that names it.
+fn class_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let images: Vec<PathBuf> = list(dir)?
+        .into_iter()
+        .filter(|(p, is_dir)| !is_dir && is_image(p))
+        .map(|(p, _)| p)
+        .collect();
+    if images.is_empty() {
+        return Err(data_error(
+            dir,
+            "class folder has no .jpg, .jpeg or .png images: add images or remove the folder",
+        ));
+    }
+    Ok(images)
+}
+
+/// The class folders of a split folder; none is an error that says what was found.
+fn class_folders(split_dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = list(split_dir)?;
+    let loose = entries.iter().filter(|(p, d)| !d && is_image(p)).count();
+    let folders: Vec<PathBuf> = entries
+        .into_iter()
+        .filter(|(_, d)| *d)
+        .map(|(p, _)| p)
+        .collect();
+    if folders.is_empty() {
+        let found = if loose > 0 {
+            format!("found {loose} images directly inside it but no class folders")
+        } else {
+            "no images found".to_string()
+        };
+        return Err(data_error(
+            split_dir,
+            format!(
+                "{found}: put each class's images in its own subfolder, <split>/<class name>/*.jpg"
+            ),
+        ));
+    }
+    Ok(folders)
+}
+
+fn split_dir(root: &Path, name: &str) -> Result<PathBuf> {
+    let dir = root.join(name);
+    if !dir.is_dir() {
+        return Err(data_error(
+            &dir,
+            format!(
+                "no {name}/ folder: put the {name} images in {}/<class name>/*.jpg, one folder per class{}",
+                dir.display(),
+                if name == "val" { ", named as in train/" } else { "" }
+            ),
+        ));
+    }
+    Ok(dir)
+}
+
+impl ImageFolder {
+    /// Opens `root/train` and `root/val`. With `strict`, an undecodable image is an
+    /// error; without, it is skipped and reported.
+    pub fn open(root: impl AsRef<Path>, strict: bool) -> Result<Splits<ImageFolder>> {
+        let root = root.as_ref();
+        if !root.exists() {
+            return Err(data_error(
+                root,
+                "data set folder does not exist: check the path (expected root/train/<class>/*.jpg and root/val/<class>/*.jpg)",
+            ));
+        }
+        if !root.is_dir() {
+            return Err(data_error(
+                root,
+                "is a file, not a folder: give the folder that holds train/ and val/",
+            ));
+        }
+        let train_dir = split_dir(root, "train")?;
+        let val_dir = split_dir(root, "val")?;
+
+        let mut class_names = Vec::new();
+        let mut train = Vec::new();
+        for (label, dir) in class_folders(&train_dir)?.into_iter().enumerate() {
+            train.extend(class_images(&dir)?.into_iter().map(|p| (p, label as u32)));
+            class_names.push(file_name(&dir));
+        }
+
+        // Validation may lack some classes, but may not invent new ones.
+        let mut val = Vec::new();
+        for dir in class_folders(&val_dir)? {
+            let name = file_name(&dir);
+            let label = class_names.iter().position(|c| *c == name).ok_or_else(|| {
+                data_error(
+                    &dir,
+                    format!(
+                        "class folder '{name}' is not among the {} classes of train/: rename or remove it",
+                        class_names.len()
+                    ),
+                )
+            })?;
+            val.extend(class_images(&dir)?.into_iter().map(|p| (p, label as u32)));
+        }
+
+        Ok(Splits {
+            train: ImageFolder {
+                files: train,
+                class_names: class_names.clone(),
+                strict,
+            },
+            val: ImageFolder {
+                files: val,
+                class_names,
+                strict,
+            },
+        })
+    }
+
+    /// The file of image `index`.
+    pub fn path(&self, index: usize) -> Option<&Path> {
+        self.files.get(index).map(|(p, _)| p.as_path())
+    }
+}
+
+impl Dataset for ImageFolder {
+    fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    fn label(&self, index: usize) -> u32 {
+        self.files[index].1
+    }
+
+    fn image(&self, index: usize) -> Result<RgbImage> {
+        check_index("image folder", index, self.files.len())?;
+        let path = &self.files[index].0;
+        let decoded = fs::read(path)
+            .map_err(|e| format!("cannot read the file: {e}"))
+            .and_then(|bytes| decode(&bytes));
+        decoded.map_err(|reason| {
+            if self.strict {
+                data_error(
+                    path,
+                    format!("{reason}. Delete or replace the file, or open the data set without strict mode to skip such files"),
+                )
+            } else {
+                Error::BadImage {
+                    path: path.clone(),
+                    message: reason,
+                }
+            }
+        })
+    }
+}
+
+/// Decodes JPEG or PNG bytes (format from the content, not the name) into RGB.
+pub fn decode(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read the image: {e}"))?;
+    if reader.format() == Some(ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
+        // The JPEG decoder usually decodes a cut-off scan without complaint, filling
+        // the missing part; see the test below.
+        return Err("truncated JPEG: no end-of-image marker after the last scan".into());
+    }
+    let image = reader
+        .decode()
+        .map_err(|e| format!("cannot decode the image: {e}"))?;
+    Ok(image.to_rgb8())
+}
+
+/// True when no end-of-image marker (FF D9) follows the last start-of-scan marker
+/// (FF DA). Neither pair can occur inside entropy-coded data (an FF there is always
+/// followed by 00 or a restart marker), so a file cut inside its image data fails this,
+/// while trailing bytes after the end marker are allowed.
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_scan {
+        Some(start) => !bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false, // no scan at all: let the decoder report it
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{DynamicImage, Rgb};
+
+    /// Without the end-marker check, the decoder accepted every cut past the headers.
+    #[test]
+    fn every_cut_of_a_jpeg_is_rejected() {
+        let img = RgbImage::from_fn(200, 150, |x, y| {
+            Rgb([(x * 3) as u8, (y * 5) as u8, (x * y % 251) as u8])
+        });
+        let mut bytes = Cursor::new(Vec::new());
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut bytes, ImageFormat::Jpeg)
+            .unwrap();
+        let bytes = bytes.into_inner();
+        assert!(decode(&bytes).is_ok());
+        let mut with_trailer = bytes.clone();
+        with_trailer.extend_from_slice(b"trailing bytes after the end marker");
+        assert!(
+            decode(&with_trailer).is_ok(),
+            "bytes after the end marker are allowed"
+        );
+        for cut in (0..bytes.len()).step_by(97).chain([bytes.len() - 1]) {
+            assert!(
+                decode(&bytes[..cut]).is_err(),
+                "{cut} of {} bytes decoded",
+                bytes.len()
+            );
+        }
+    }
+}

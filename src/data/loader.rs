@@ -1,0 +1,362 @@
+//! Batches for training and evaluation: an epoch's sample order, cut into batches, each
+//! image transformed into one slot of an NCHW tensor.
+//!
+//! Batch `k` of an epoch is a pure function of `(dataset, transform, seed, epoch, k)`:
+//! the order is shuffled from `(seed, epoch)` and each sample is augmented from
+//! `(seed, epoch, image index)`. So batches are the same with 0, 1 or 8 worker threads,
+//! and an interrupted epoch resumes at batch `start_batch` with exactly the batches it
+//! would have had. Natively, worker threads prepare batches ahead (`prefetch.rs`);
+//! with `workers: 0`, and always on wasm32, batches are made when asked for.
+
+use std::sync::Arc;
+
+use super::augment::Transform;
+use super::dataset::Dataset;
+use super::rng::Rng;
+use crate::error::{Error, Result};
+
+/// Domain tag that keeps these streams apart from every other use of the seed.
+const TAG: u64 = 0x5348_5546; // "SHUF"
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoaderConfig {
+    pub batch_size: usize,
+    /// Seeds the epoch order and every augmentation.
+    pub seed: u64,
+    /// Shuffle the order each epoch (training); otherwise 0, 1, 2, ... (evaluation).
+    pub shuffle: bool,
+    /// Leave out the last batch when it would be smaller than `batch_size`.
+    pub drop_last: bool,
+    /// Background threads preparing batches; 0 makes them in the caller's thread.
+    /// Ignored on wasm32, which has no threads.
+    pub workers: usize,
+    /// Batches each worker may have ready ahead of the consumer.
+    pub prefetch: usize,
+}
+
+impl LoaderConfig {
+    /// Training: shuffled, every sample used, 2 workers each 2 batches ahead.
+    pub fn train(batch_size: usize, seed: u64) -> LoaderConfig {
+        LoaderConfig {
+            batch_size,
+            seed,
+            shuffle: true,
+            drop_last: false,
+            workers: 2,
+            prefetch: 2,
+        }
+    }
+
+    /// Evaluation: in order, every sample used.
+    pub fn eval(batch_size: usize) -> LoaderConfig {
+        LoaderConfig {
+            shuffle: false,
+            ..LoaderConfig::train(batch_size, 0)
+        }
+    }
+}
+
+/// One batch. `len()` is `batch_size` except for a last partial batch and when images
+/// were skipped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// Position of the batch in its epoch.
+    pub index: usize,
+    /// (len, 3, crop, crop), NCHW.
+    pub images: Vec<f32>,
+    /// (len)
+    pub labels: Vec<u32>,
+    /// Undecodable images left out of this batch, one message each naming the file.
+    pub skipped: Vec<String>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// The sample order of `epoch`: a permutation of `0..len` shuffled from `(seed, epoch)`
+/// (Fisher-Yates), or the identity without `shuffle`.
+pub fn epoch_order(len: usize, seed: u64, epoch: u64, shuffle: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    if shuffle {
+        let mut rng = Rng::from_key(&[TAG, seed, epoch]);
+        for i in (1..len).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+    }
+    order
+}
+
+/// Everything that determines an epoch's batches, shared by the worker threads.
+pub(super) struct EpochPlan {
+    dataset: Arc<dyn Dataset>,
+    transform: Transform,
+    /// (len) image indices in epoch order.
+    order: Vec<usize>,
+    batch_size: usize,
+    seed: u64,
+    epoch: u64,
+}
+
+impl EpochPlan {
+    /// Makes batch `k`.
+    pub(super) fn batch(&self, k: usize) -> Result<Batch> {
+        let lo = k * self.batch_size;
+        let hi = (lo + self.batch_size).min(self.order.len());
+        let crop = self.transform.crop() as usize;
+        let size = 3 * crop * crop; // one image, (3, crop, crop)
+        let mut batch = Batch {
+            index: k,
+            images: Vec::with_capacity((hi - lo) * size),
+            labels: Vec::with_capacity(hi - lo),
+            skipped: Vec::new(),
+        };
+        for &i in &self.order[lo..hi] {
+            let image = match self.dataset.image(i) {
+                Ok(image) => image,
+                Err(e @ Error::BadImage { .. }) => {
+                    batch.skipped.push(e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let at = batch.images.len();
+            batch.images.resize(at + size, 0.0);
+            self.transform
+                .apply(&image, self.seed, self.epoch, i, &mut batch.images[at..])?;
+            batch.labels.push(self.dataset.label(i));
+        }
+        Ok(batch)
+    }
+}
+
+/// Turns a data set into batches, epoch after epoch.
+pub struct Loader {
+    dataset: Arc<dyn Dataset>,
+    transform: Transform,
+    config: LoaderConfig,
+}
+
+impl Loader {
+    pub fn new(
+        dataset: Arc<dyn Dataset>,
+        transform: Transform,
+        config: LoaderConfig,
+    ) -> Result<Loader> {
+        if config.batch_size == 0 {
+            return Err(Error::InvalidArgument {
+                op: "loader",
+                message: "batch size must be at least 1".into(),
+            });
+        }
+        if let Transform::Train(t) = &transform {
+            t.check()?;
+        }
+        Ok(Loader {
+            dataset,
+            transform,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &LoaderConfig {
+        &self.config
+    }
+
+    pub fn dataset(&self) -> &Arc<dyn Dataset> {
+        &self.dataset
+    }
+
+    pub fn batches_per_epoch(&self) -> usize {
+        let (n, b) = (self.dataset.len(), self.config.batch_size);
+        if self.config.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
+    }
+
+    /// The batches of `epoch` from batch `start_batch` on (0 for a whole epoch).
+    pub fn epoch(&self, epoch: u64, start_batch: usize) -> Result<Batches> {
+        let end = self.batches_per_epoch();
+        if start_batch > end {
+            return Err(Error::InvalidArgument {
+                op: "loader",
+                message: format!(
+                    "cannot resume at batch {start_batch}: an epoch has {end} batches"
+                ),
+            });
+        }
+        let plan = Arc::new(EpochPlan {
+            dataset: self.dataset.clone(),
+            transform: self.transform,
+            order: epoch_order(
+                self.dataset.len(),
+                self.config.seed,
+                epoch,
+                self.config.shuffle,
+            ),
+            batch_size: self.config.batch_size,
+            seed: self.config.seed,
+            epoch,
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        let source = if self.config.workers > 0 && start_batch < end {
+            let workers = self.config.workers.min(end - start_batch);
+            let depth = self.config.prefetch.max(1);
+            Source::Prefetch(super::prefetch::Prefetch::start(
+                plan,
+                start_batch..end,
+                workers,
+                depth,
+            )?)
+        } else {
+            Source::Inline(plan)
+        };
+        #[cfg(target_arch = "wasm32")]
+        let source = Source::Inline(plan);
+        Ok(Batches {
+            next: start_batch,
+            end,
+            source,
+        })
+    }
+}
+
+enum Source {
+    Inline(Arc<EpochPlan>),
+    #[cfg(not(target_arch = "wasm32"))]
+    Prefetch(super::prefetch::Prefetch),
+}
+
+/// The batches of one epoch, in order. Ends after the first error.
+pub struct Batches {
+    next: usize,
+    end: usize,
+    source: Source,
+}
+
+impl Batches {
+    /// Batches left in this epoch.
+    pub fn remaining(&self) -> usize {
+        self.end - self.next
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Result<Batch>> {
+        if self.next >= self.end {
+            return None;
+        }
+        let k = self.next;
+        let batch = match &self.source {
+            Source::Inline(plan) => plan.batch(k),
+            #[cfg(not(target_arch = "wasm32"))]
+            Source::Prefetch(prefetch) => prefetch.recv(k),
+        };
+        self.next = if batch.is_ok() { k + 1 } else { self.end };
+        Some(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::augment::TrainAugment;
+    use crate::data::{Preprocessing, Split, SyntheticDataset};
+
+    fn loader(count: usize, batch: usize, workers: usize) -> Loader {
+        let data = SyntheticDataset::new(5, Split::Train, count, 32).unwrap();
+        let augment = TrainAugment {
+            s_min: 32,
+            s_max: 40,
+            crop: 28,
+            flip: true,
+            colour: None,
+            preprocessing: Preprocessing::mean_only([128.0; 3]),
+        };
+        let config = LoaderConfig {
+            workers,
+            ..LoaderConfig::train(batch, 11)
+        };
+        Loader::new(Arc::new(data), Transform::Train(augment), config).unwrap()
+    }
+
+    fn all(loader: &Loader, epoch: u64, start: usize) -> Vec<Batch> {
+        loader
+            .epoch(epoch, start)
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn order_is_a_seeded_permutation() {
+        let a = epoch_order(100, 1, 0, true);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_eq!(a, epoch_order(100, 1, 0, true));
+        assert_ne!(a, epoch_order(100, 1, 1, true), "epochs differ");
+        assert_ne!(a, epoch_order(100, 2, 0, true), "seeds differ");
+        assert_eq!(epoch_order(5, 1, 0, false), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn batches_identical_with_any_number_of_workers() {
+        let inline = all(&loader(45, 8, 0), 3, 0);
+        assert_eq!(inline.len(), 6);
+        assert_eq!(inline[5].len(), 5, "last partial batch");
+        assert_eq!(inline[0].images.len(), 8 * 3 * 28 * 28);
+        for workers in [1, 2, 3] {
+            assert_eq!(
+                all(&loader(45, 8, workers), 3, 0),
+                inline,
+                "{workers} workers"
+            );
+        }
+        assert_ne!(all(&loader(45, 8, 2), 4, 0), inline, "next epoch differs");
+    }
+
+    #[test]
+    fn resume_mid_epoch_gives_the_remaining_batches() {
+        let l = loader(40, 8, 2);
+        let whole = all(&l, 1, 0);
+        assert_eq!(all(&l, 1, 3), whole[3..].to_vec());
+        assert!(all(&l, 1, 5).is_empty());
+        assert!(l.epoch(1, 6).is_err());
+    }
+
+    #[test]
+    fn drop_last_and_every_sample_once() {
+        let mut l = loader(45, 8, 2);
+        let mut seen: Vec<u32> = all(&l, 0, 0)
+            .iter()
+            .flat_map(|b| b.labels.clone())
+            .collect();
+        seen.sort();
+        let mut want: Vec<u32> = (0..45).map(|i| i % 10).collect();
+        want.sort();
+        assert_eq!(seen, want);
+        l.config.drop_last = true;
+        assert_eq!(l.batches_per_epoch(), 5);
+        assert!(all(&l, 0, 0).iter().all(|b| b.len() == 8));
+    }
+
+    /// Dropping a half-read epoch stops its workers (the test would hang otherwise).
+    #[test]
+    fn abandoning_an_epoch_stops_the_workers() {
+        let l = loader(200, 4, 2);
+        let mut batches = l.epoch(0, 0).unwrap();
+        assert!(batches.next().unwrap().is_ok());
+        drop(batches);
+    }
+}

@@ -1,0 +1,242 @@
+use std::io::Cursor;
+use std::sync::Arc;
+
+use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
+use vgg_wgpu::data::{
+    Dataset, EvalTransform, ImageFolder, Loader, LoaderConfig, Preprocessing, Transform,
+};
+use vgg_wgpu::Error;
+
+use crate::temp::TempDir;
+
+fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut bytes = Cursor::new(Vec::new());
+    image.write_to(&mut bytes, format).unwrap();
+    bytes.into_inner()
+}
+
+fn jpeg(seed: u8) -> Vec<u8> {
+    let img = RgbImage::from_fn(48, 40, |x, y| {
+        Rgb([x as u8 * 5, y as u8 * 6, seed.wrapping_mul(40)])
+    });
+    encode(DynamicImage::ImageRgb8(img), ImageFormat::Jpeg)
+}
+
+/// root/train/{cat,dog}/, root/val/{cat,dog}/ with two images per class and split.
+fn small_folder(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    for split in ["train", "val"] {
+        for class in ["dog", "cat"] {
+            for i in 0..2 {
+                dir.write(&format!("{split}/{class}/{i}.jpg"), &jpeg(i));
+            }
+        }
+    }
+    dir
+}
+
+fn data_error(result: vgg_wgpu::Result<impl Sized>) -> (std::path::PathBuf, String) {
+    match result {
+        Err(Error::Data { path, message }) => (path, message),
+        Err(e) => panic!("expected a Data error, got {e}"),
+        Ok(_) => panic!("expected a Data error, got Ok"),
+    }
+}
+
+#[test]
+fn classes_are_sorted_train_folders_shared_with_val() {
+    let dir = small_folder("sorted");
+    dir.write("train/cat/notes.txt", b"not an image");
+    dir.write("train/.hidden/x.jpg", &jpeg(0));
+    let splits = ImageFolder::open(dir.path(), false).unwrap();
+    assert_eq!(splits.train.class_names(), ["cat", "dog"]);
+    assert_eq!(splits.val.class_names(), ["cat", "dog"]);
+    assert_eq!(splits.train.len(), 4);
+    let labels: Vec<u32> = (0..4).map(|i| splits.train.label(i)).collect();
+    assert_eq!(labels, [0, 0, 1, 1]);
+    assert!(splits.train.path(2).unwrap().ends_with("dog/0.jpg"));
+    assert_eq!(splits.train.image(0).unwrap().dimensions(), (48, 40));
+}
+
+#[test]
+fn val_may_lack_a_class_but_not_add_one() {
+    let dir = small_folder("val-classes");
+    std::fs::remove_dir_all(dir.path().join("val/cat")).unwrap();
+    let splits = ImageFolder::open(dir.path(), false).unwrap();
+    assert_eq!(splits.val.len(), 2);
+    assert_eq!(splits.val.label(0), 1, "dog keeps train's label");
+
+    dir.write("val/bird/0.jpg", &jpeg(0));
+    let (path, message) = data_error(ImageFolder::open(dir.path(), false));
+    assert!(path.ends_with("val/bird"), "{}", path.display());
+    assert!(
+        message.contains("'bird'") && message.contains("rename or remove"),
+        "{message}"
+    );
+}
+
+#[test]
+fn missing_root_is_named() {
+    let dir = TempDir::new("missing-root");
+    let root = dir.path().join("no-such-folder");
+    let (path, message) = data_error(ImageFolder::open(&root, false));
+    assert_eq!(path, root);
+    assert!(message.contains("does not exist"), "{message}");
+    let shown = ImageFolder::open(&root, false).unwrap_err().to_string();
+    assert!(shown.contains("no-such-folder"), "{shown}");
+}
+
+#[test]
+fn missing_train_or_val_folder_is_named() {
+    let dir = TempDir::new("no-train");
+    dir.write("val/cat/0.jpg", &jpeg(0));
+    let (path, message) = data_error(ImageFolder::open(dir.path(), false));
+    assert!(path.ends_with("train"), "{}", path.display());
+    assert!(message.contains("no train/ folder"), "{message}");
+
+    let dir = TempDir::new("no-val");
+    dir.write("train/cat/0.jpg", &jpeg(0));
+    let (path, _) = data_error(ImageFolder::open(dir.path(), false));
+    assert!(path.ends_with("val"), "{}", path.display());
+}
+
+#[test]
+fn empty_class_folder_is_named() {
+    let dir = small_folder("empty-class");
+    dir.mkdir("train/emu");
+    dir.write("train/emu/readme.txt", b"no images here");
+    let (path, message) = data_error(ImageFolder::open(dir.path(), false));
+    assert!(path.ends_with("train/emu"), "{}", path.display());
+    assert!(
+        message.contains("no .jpg, .jpeg or .png images"),
+        "{message}"
+    );
+}
+
+#[test]
+fn no_images_at_all() {
+    let dir = TempDir::new("no-images");
+    dir.mkdir("train");
+    dir.mkdir("val");
+    let (path, message) = data_error(ImageFolder::open(dir.path(), false));
+    assert!(path.ends_with("train"));
+    assert!(message.contains("no images found"), "{message}");
+
+    dir.write("train/loose.jpg", &jpeg(0));
+    let (_, message) = data_error(ImageFolder::open(dir.path(), false));
+    assert!(message.contains("1 images directly inside"), "{message}");
+}
+
+#[test]
+fn grayscale_alpha_and_misnamed_images_become_rgb() {
+    let dir = small_folder("gray");
+    let gray = GrayImage::from_fn(20, 10, |x, _| Luma([x as u8 * 10]));
+    dir.write(
+        "train/cat/gray.png",
+        &encode(DynamicImage::ImageLuma8(gray), ImageFormat::Png),
+    );
+    let rgba = RgbaImage::from_pixel(8, 8, Rgba([10, 20, 30, 0]));
+    dir.write(
+        "train/cat/rgba.png",
+        &encode(DynamicImage::ImageRgba8(rgba), ImageFormat::Png),
+    );
+    // A PNG named .jpg: the format comes from the content.
+    let png = encode(
+        DynamicImage::ImageRgb8(RgbImage::from_pixel(4, 4, Rgb([1, 2, 3]))),
+        ImageFormat::Png,
+    );
+    dir.write("train/cat/really-png.jpg", &png);
+
+    let train = ImageFolder::open(dir.path(), true).unwrap().train;
+    let find = |name: &str| {
+        (0..train.len())
+            .find(|&i| train.path(i).unwrap().ends_with(name))
+            .unwrap()
+    };
+
+    let img = train.image(find("gray.png")).unwrap();
+    assert_eq!(img.dimensions(), (20, 10));
+    assert_eq!(img.get_pixel(7, 3).0, [70, 70, 70]);
+    assert_eq!(
+        train.image(find("rgba.png")).unwrap().get_pixel(0, 0).0,
+        [10, 20, 30]
+    );
+    assert_eq!(
+        train
+            .image(find("really-png.jpg"))
+            .unwrap()
+            .get_pixel(3, 3)
+            .0,
+        [1, 2, 3]
+    );
+}
+
+fn eval_loader(dataset: ImageFolder) -> Loader {
+    let eval = EvalTransform {
+        q: 32,
+        crop: 32,
+        preprocessing: Preprocessing::mean_only([0.0; 3]),
+    };
+    let config = LoaderConfig {
+        workers: 2,
+        ..LoaderConfig::eval(3)
+    };
+    Loader::new(Arc::new(dataset), Transform::Eval(eval), config).unwrap()
+}
+
+#[test]
+fn truncated_jpeg_is_skipped_and_reported_or_fails_in_strict_mode() {
+    let dir = small_folder("truncated");
+    let whole = jpeg(9);
+    let cut = dir.write("train/dog/cut.jpg", &whole[..whole.len() * 2 / 3]);
+    let junk = dir.write("train/cat/junk.png", b"\x89PNG\r\n\x1a\nthis is not a png");
+
+    // Default: skipped. The loader leaves them out of their batch and names them.
+    let train = ImageFolder::open(dir.path(), false).unwrap().train;
+    assert_eq!(train.len(), 6, "listing does not decode");
+    let cut_index = (0..6)
+        .find(|&i| train.path(i) == Some(cut.as_path()))
+        .unwrap();
+    match train.image(cut_index) {
+        Err(Error::BadImage { path, message }) => {
+            assert_eq!(path, cut);
+            assert!(message.contains("truncated"), "{message}");
+        }
+        other => panic!("expected BadImage, got {other:?}"),
+    }
+    let batches: Vec<_> = eval_loader(train)
+        .epoch(0, 0)
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    let kept: usize = batches.iter().map(|b| b.len()).sum();
+    let skipped: Vec<&String> = batches.iter().flat_map(|b| &b.skipped).collect();
+    assert_eq!((kept, skipped.len()), (4, 2), "{skipped:?}");
+    assert!(skipped.iter().any(|m| m.contains("cut.jpg")), "{skipped:?}");
+    assert!(
+        skipped.iter().any(|m| m.contains("junk.png")),
+        "{skipped:?}"
+    );
+    for b in &batches {
+        assert_eq!(b.images.len(), b.len() * 3 * 32 * 32);
+    }
+
+    // Strict: the first bad file stops the epoch with an error naming it.
+    let strict = ImageFolder::open(dir.path(), true).unwrap().train;
+    let results: Vec<_> = eval_loader(strict).epoch(0, 0).unwrap().collect();
+    let error = results
+        .iter()
+        .find_map(|r| r.as_ref().err())
+        .expect("strict mode fails");
+    let shown = error.to_string();
+    assert!(
+        shown.contains("junk.png") || shown.contains("cut.jpg"),
+        "{shown}"
+    );
+    assert!(shown.contains("without strict mode"), "{shown}");
+    assert!(
+        results.last().unwrap().is_err(),
+        "iteration ends at the error"
+    );
+    let _ = junk;
+}
