@@ -6,7 +6,7 @@
 //! ```
 
 /// Per-channel normalisation, channels in RGB order.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Preprocessing {
     pub mean: [f32; 3],
     pub std: [f32; 3],

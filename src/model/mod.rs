@@ -1,9 +1,11 @@
 //! The VGG family of the paper's Table 1.
 
 pub mod config;
+pub mod meta;
 pub mod params;
 pub mod weights;
 
 pub use config::{Config, ConvLayer, Layer, ModelSpec};
+pub use meta::ModelMeta;
 pub use params::{ParamInfo, ParamOwner};
 pub use weights::WeightFile;

@@ -1,3 +1,5 @@
+pub mod checkpoint;
 pub mod init;
 pub mod metrics;
 pub mod schedule;
+pub mod trainer;

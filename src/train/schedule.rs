@@ -10,7 +10,8 @@ pub struct PlateauSchedule {
     pub patience: usize,
     /// Stop once the rate has been divided this many times (3 in the paper).
     pub max_reductions: usize,
-    pub best_top1_err: f64,
+    /// Best validation top-1 error so far (None before the first epoch).
+    pub best_top1_err: Option<f64>,
     pub epochs_since_best: usize,
     pub reductions: usize,
 }
@@ -31,7 +32,7 @@ impl PlateauSchedule {
             lr,
             patience,
             max_reductions,
-            best_top1_err: f64::INFINITY,
+            best_top1_err: None,
             epochs_since_best: 0,
             reductions: 0,
         }
@@ -39,8 +40,8 @@ impl PlateauSchedule {
 
     /// Records an epoch's validation top-1 error.
     pub fn observe(&mut self, val_top1_err: f64) -> Decision {
-        if val_top1_err < self.best_top1_err {
-            self.best_top1_err = val_top1_err;
+        if self.best_top1_err.is_none_or(|best| val_top1_err < best) {
+            self.best_top1_err = Some(val_top1_err);
             self.epochs_since_best = 0;
             return Decision::Continue;
         }

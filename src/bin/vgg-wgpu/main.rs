@@ -3,6 +3,7 @@
 
 mod bench;
 mod info;
+mod train;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,8 @@ impl AdapterArgs {
 enum Command {
     /// List every adapter, the one chosen, its limits and optional features.
     Info,
+    /// Train a VGG (with no arguments: a small one on the built-in data set).
+    Train(train::TrainArgs),
     /// Measure kernel throughput on this adapter.
     Bench(bench::BenchArgs),
 }
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info => info::run(&cli.adapter.choice()),
+        Command::Train(args) => open(&cli.adapter).and_then(|ctx| train::run(&ctx, args)),
         Command::Bench(args) => open(&cli.adapter).and_then(|ctx| bench::run(&ctx, args)),
     };
     match result {

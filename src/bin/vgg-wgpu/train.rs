@@ -1,0 +1,253 @@
+//! `vgg-wgpu train`: argument parsing, the progress bar and Ctrl-C around the library's
+//! training loop (`vgg_wgpu::train::trainer`).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use vgg_wgpu::error::{Error, Result};
+use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::model::Config;
+use vgg_wgpu::train::init::Init;
+use vgg_wgpu::train::trainer::{train, DataSource, Event, Outcome, TrainOptions};
+
+/// With no arguments: a small VGG (config A, widths ÷8, 32×32 input) on the built-in
+/// synthetic data set, which trains in minutes even on a CPU adapter.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// VGG configuration of the paper's Table 1: A, A-LRN, B, C, D (VGG-16) or E (VGG-19).
+    #[arg(long, default_value = "A")]
+    config: Config,
+    /// `builtin` for the synthetic data set, or a folder: ImageNet's layout
+    /// (train/<class>/*.jpg, val/<class>/*.jpg) or CIFAR-10's binary batches.
+    #[arg(long, default_value = "builtin")]
+    data: String,
+    /// Training crop, which is also the network's input size (the paper: 224).
+    #[arg(long, default_value_t = 32)]
+    crop: usize,
+    /// Training scale S, the image's smallest side before cropping: one value (e.g. 256)
+    /// or a jitter range (e.g. 256:512). Default: the crop plus 1/8.
+    #[arg(long)]
+    scale: Option<String>,
+    /// Divide every layer's width by this (1 = the paper's network; 8 for quick runs).
+    #[arg(long, default_value_t = 8)]
+    width_divisor: usize,
+    /// Stop after this many epochs (the schedule may stop training earlier).
+    #[arg(long, default_value_t = 8)]
+    epochs: usize,
+    /// Images per GPU pass.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// GPU passes whose gradients are summed per SGD step: the effective batch is
+    /// batch × accumulate (the paper: 256).
+    #[arg(long, default_value_t = 1)]
+    accumulate: usize,
+    /// Initial learning rate (the paper: 1e-2).
+    #[arg(long, default_value_t = 0.01)]
+    lr: f32,
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    /// L2 weight decay (the paper: 5e-4).
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f32,
+    /// Dropout probability of FC1 and FC2 (the paper: 0.5).
+    #[arg(long, default_value_t = 0.5)]
+    dropout: f32,
+    /// Epochs without validation improvement before the learning rate is divided by 10.
+    #[arg(long, default_value_t = 2)]
+    patience: usize,
+    /// Stop when the learning rate has been divided this many times (the paper: 3).
+    #[arg(long, default_value_t = 3)]
+    max_reductions: usize,
+    /// gaussian (N(0, 1e-2), the paper's net A), glorot, or from:<net-A checkpoint>
+    /// (the paper's deeper nets: first four convs and the FC layers from net A).
+    #[arg(long, default_value = "glorot")]
+    init: Init,
+    /// Output folder: checkpoint.safetensors, model.safetensors, metrics.jsonl.
+    #[arg(long, default_value = "runs/vgg")]
+    out: PathBuf,
+    /// Continue from OUT/checkpoint.safetensors exactly where it stopped.
+    #[arg(long)]
+    resume: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Write a checkpoint every this many steps (and at each epoch's end).
+    #[arg(long, default_value_t = 200)]
+    checkpoint_every: usize,
+    /// Log a step record to metrics.jsonl every this many steps.
+    #[arg(long, default_value_t = 10)]
+    log_every: usize,
+    /// Data-loading threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Fail on an unreadable image instead of skipping and reporting it.
+    #[arg(long)]
+    strict: bool,
+    /// Built-in data set: training images (10 classes).
+    #[arg(long, default_value_t = 5000)]
+    train_images: usize,
+    /// Built-in data set: validation images.
+    #[arg(long, default_value_t = 1000)]
+    val_images: usize,
+}
+
+/// Prints a line above the progress bar; plain output when the bar is hidden (no TTY).
+fn say(bar: &ProgressBar, line: String) {
+    bar.suspend(|| eprintln!("{line}"));
+}
+
+fn parse_scale(text: Option<&str>, crop: usize) -> Result<(u32, u32)> {
+    let bad = || Error::InvalidArgument {
+        op: "--scale",
+        message: format!(
+            "'{}' is not S or Smin:Smax, e.g. 256 or 256:512",
+            text.unwrap_or("")
+        ),
+    };
+    match text {
+        None => {
+            let s = (crop + crop / 8) as u32;
+            Ok((s, s))
+        }
+        Some(t) => {
+            let (a, b) = t.split_once(':').unwrap_or((t, t));
+            let (a, b): (u32, u32) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
+            if a > b || (a as usize) < crop {
+                return Err(Error::InvalidArgument {
+                    op: "--scale",
+                    message: format!("need crop ({crop}) ≤ Smin ≤ Smax, got {a}:{b}"),
+                });
+            }
+            Ok((a, b))
+        }
+    }
+}
+
+pub fn run(ctx: &GpuContext, args: &TrainArgs) -> Result<()> {
+    let data = match args.data.as_str() {
+        "builtin" => DataSource::Builtin {
+            train: args.train_images,
+            val: args.val_images,
+            size: args.crop as u32,
+        },
+        path => DataSource::Path(PathBuf::from(path)),
+    };
+    let opts = TrainOptions {
+        config: args.config,
+        crop: args.crop,
+        width_divisor: args.width_divisor,
+        data,
+        epochs: args.epochs,
+        batch: args.batch,
+        accumulate: args.accumulate,
+        lr: args.lr,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        dropout: args.dropout,
+        patience: args.patience,
+        max_reductions: args.max_reductions,
+        scale: parse_scale(args.scale.as_deref(), args.crop)?,
+        init: args.init.clone(),
+        out: args.out.clone(),
+        resume: args.resume,
+        seed: args.seed,
+        checkpoint_every: args.checkpoint_every,
+        log_every: args.log_every,
+        workers: args.workers,
+        strict: args.strict,
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = stop.clone();
+    ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted twice: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)");
+    })
+    .ok();
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut epochs = 0;
+    let outcome = pollster::block_on(train(ctx, &opts, &stop, &mut |event| match event {
+        Event::Started {
+            steps_per_epoch,
+            epochs: total,
+            epoch,
+            next_batch,
+            parameters,
+            train_images,
+            val_images,
+        } => {
+            epochs = total;
+            say(&bar, format!(
+                "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
+                 {steps_per_epoch} steps of {} images per epoch",
+                opts.config, opts.width_divisor, opts.crop, parameters as f64 / 1e6, opts.batch * opts.accumulate
+            ));
+            if epoch > 0 || next_batch > 0 {
+                say(
+                    &bar,
+                    format!("resuming at epoch {}, step {}", epoch + 1, next_batch + 1),
+                );
+            }
+            bar.set_length(steps_per_epoch as u64);
+            bar.set_position(next_batch as u64);
+            bar.set_prefix(format!("{}/{total}", epoch + 1));
+        }
+        Event::Step {
+            epoch,
+            batch,
+            loss,
+            top1_err,
+            lr,
+            images_per_s,
+            ..
+        } => {
+            bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+            bar.set_position(batch as u64 + 1);
+            bar.set_message(format!(
+                "loss {loss:.3} acc {:.1}% lr {lr:.0e} {images_per_s:.0} img/s",
+                100.0 * (1.0 - top1_err)
+            ));
+        }
+        Event::Validating { images, .. } => {
+            bar.set_message(format!("validating on {images} images"))
+        }
+        Event::Epoch(r) => {
+            say(&bar, format!(
+                "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
+                r.epoch,
+                r.loss,
+                100.0 * r.train_top1_err,
+                r.val_loss,
+                100.0 * r.val_top1_err,
+                100.0 * r.val_top5_err,
+                r.images_per_s,
+                r.seconds
+            ));
+            bar.reset();
+        }
+        Event::Note(text) => say(&bar, text),
+    }));
+    bar.finish_and_clear();
+    match outcome? {
+        Outcome::Finished(path) => println!("model written to {}", path.display()),
+        Outcome::Interrupted(path) => println!(
+            "interrupted: checkpoint written to {}; continue with --resume",
+            path.display()
+        ),
+    }
+    Ok(())
+}

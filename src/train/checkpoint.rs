@@ -1,0 +1,97 @@
+//! Training checkpoints: one safetensors file holding the parameters under
+//! torchvision's names (so a checkpoint is also a loadable model), the SGD momenta under
+//! `momentum.<name>`, and in its metadata the model ([`ModelMeta`]) and where training
+//! stands ([`TrainState`]). Written atomically, so a kill never leaves a broken file.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::schedule::PlateauSchedule;
+use crate::error::{Error, Result};
+use crate::graph::StepStats;
+use crate::model::{ModelMeta, WeightFile};
+
+const MOMENTUM_PREFIX: &str = "momentum.";
+const STATE_KEY: &str = "vgg_wgpu.train_state";
+
+/// Everything besides the tensors that a resumed run needs to continue exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// The epoch in progress (0-based) and the next batch of it to train on.
+    pub epoch: usize,
+    pub next_batch: usize,
+    /// SGD steps taken so far (keys the dropout masks).
+    pub global_step: u64,
+    pub seed: u64,
+    pub schedule: PlateauSchedule,
+    /// The in-progress epoch's training totals so far.
+    pub epoch_loss_sum: f64,
+    pub epoch_top1_hits: f64,
+    pub epoch_samples: usize,
+    /// Training time so far, seconds.
+    pub seconds: f64,
+}
+
+impl TrainState {
+    pub fn epoch_stats(&self) -> StepStats {
+        StepStats {
+            samples: self.epoch_samples,
+            loss_sum: self.epoch_loss_sum,
+            top1_hits: self.epoch_top1_hits,
+            top5_hits: 0.0,
+        }
+    }
+}
+
+pub struct Checkpoint {
+    pub meta: ModelMeta,
+    pub state: TrainState,
+    pub params: WeightFile,
+    pub momenta: WeightFile,
+}
+
+impl Checkpoint {
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut file = self.params.clone();
+        for (name, tensor) in &self.momenta.tensors {
+            file.tensors
+                .insert(format!("{MOMENTUM_PREFIX}{name}"), tensor.clone());
+        }
+        self.meta.write(&mut file);
+        file.metadata.insert(
+            STATE_KEY.into(),
+            serde_json::to_string(&self.state).expect("state serialises"),
+        );
+        file.save(path)
+    }
+
+    pub fn load(path: &Path) -> Result<Checkpoint> {
+        let origin = path.display().to_string();
+        let file = WeightFile::load(path)?;
+        let bad = |message: String| Error::WeightFile {
+            path: origin.clone(),
+            message,
+        };
+        let meta = ModelMeta::read(&file, &origin)?
+            .ok_or_else(|| bad("is not a vgg-wgpu checkpoint: it has no model metadata".into()))?;
+        let state_json = file.metadata.get(STATE_KEY).ok_or_else(|| {
+            bad("is a model, not a training checkpoint: it has no training state to resume".into())
+        })?;
+        let state = serde_json::from_str(state_json)
+            .map_err(|e| bad(format!("has an unreadable training state: {e}")))?;
+        let (mut params, mut momenta) = (WeightFile::default(), WeightFile::default());
+        for (name, tensor) in file.tensors {
+            match name.strip_prefix(MOMENTUM_PREFIX) {
+                Some(param) => momenta.tensors.insert(param.to_string(), tensor),
+                None => params.tensors.insert(name, tensor),
+            };
+        }
+        Ok(Checkpoint {
+            meta,
+            state,
+            params,
+            momenta,
+        })
+    }
+}
