@@ -49,6 +49,7 @@ fn tiny(out: PathBuf) -> TrainOptions {
         log_every: 1,
         workers: 1,
         strict: false,
+        normalize_std: false,
     }
 }
 

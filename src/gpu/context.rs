@@ -74,10 +74,13 @@ pub struct GpuContext {
     pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
 }
 
-/// An instance that probes only `backends`.
+/// An instance that probes only `backends`. Buffer creation past 90% of the memory
+/// budget the driver reports fails with an out-of-memory error (which plans turn into
+/// advice) instead of pushing the system into swapping or a lost device.
 pub fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor {
         backends,
+        memory_budget_thresholds: wgpu::MemoryBudgetThresholds { for_resource_creation: Some(90), for_device_loss: None },
         ..wgpu::InstanceDescriptor::new_without_display_handle()
     })
 }

@@ -13,6 +13,9 @@ pub enum Init {
     /// Glorot & Bengio (2010) uniform, biases zero: what the authors later found works
     /// without pre-training.
     Glorot,
+    /// torchvision's VGG init (He et al. 2015): conv weights N(0, 2 / fan_out), FC
+    /// weights N(0, 1e-4), biases zero. Not in the paper; keeps ReLU signals at scale.
+    Kaiming,
     /// The paper's init of deeper nets: the first four conv layers and the three FC
     /// layers from a trained net A, the rest Glorot-random.
     FromCheckpoint(String),
@@ -24,12 +27,13 @@ impl FromStr for Init {
         match s {
             "gaussian" => Ok(Init::Gaussian),
             "glorot" | "xavier" => Ok(Init::Glorot),
+            "kaiming" | "he" => Ok(Init::Kaiming),
             _ => match s.strip_prefix("from:") {
                 Some(path) if !path.is_empty() => Ok(Init::FromCheckpoint(path.to_string())),
                 _ => Err(Error::InvalidArgument {
                     op: "--init",
                     message: format!(
-                        "'{s}' is not one of gaussian, glorot, from:<net-A checkpoint>"
+                        "'{s}' is not one of gaussian, glorot, kaiming, from:<net-A checkpoint>"
                     ),
                 }),
             },
@@ -69,6 +73,12 @@ pub fn random_weights(spec: &ModelSpec, init: &Init, seed: u64) -> WeightFile {
             vec![0.0; n]
         } else if *init == Init::Gaussian {
             (0..n).map(|_| (rng.normal() * 0.1) as f32).collect()
+        } else if *init == Init::Kaiming {
+            let std = match p.shape.len() {
+                4 => (2.0 / (p.shape[0] * p.shape[2] * p.shape[3]) as f64).sqrt(),
+                _ => 0.01,
+            };
+            (0..n).map(|_| (rng.normal() * std) as f32).collect()
         } else {
             // fan_in = inputs × kernel area, fan_out = outputs × kernel area
             let receptive: usize = p.shape[2..].iter().product();

@@ -66,6 +66,9 @@ pub struct TrainOptions {
     pub workers: usize,
     /// Fail on an undecodable image instead of skipping it.
     pub strict: bool,
+    /// Also divide inputs by the training set's per-channel standard deviation (the
+    /// paper only subtracts the mean).
+    pub normalize_std: bool,
 }
 
 /// What the loop reports as it goes (the CLI draws it).
@@ -229,7 +232,10 @@ pub async fn train(
     let (s_min, s_max) = opts.scale;
     let crop = spec.input_size as u32;
     let stats = ColourStats::estimate(train_set.as_ref(), 1000)?;
-    let augment = TrainAugment::paper(&stats, s_min, s_max, crop)?;
+    let mut augment = TrainAugment::paper(&stats, s_min, s_max, crop)?;
+    if opts.normalize_std {
+        augment.preprocessing.std = [0, 1, 2].map(|c| (stats.covariance[c][c].sqrt() * 255.0) as f32);
+    }
     let preprocessing = augment.preprocessing;
     let meta = ModelMeta::new(
         spec,

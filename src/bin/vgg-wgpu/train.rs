@@ -85,6 +85,10 @@ pub struct TrainArgs {
     /// Fail on an unreadable image instead of skipping and reporting it.
     #[arg(long)]
     strict: bool,
+    /// Input normalisation: `mean` subtracts the training set's mean RGB (the paper);
+    /// `mean-std` also divides by its per-channel standard deviation.
+    #[arg(long, default_value = "mean", value_parser = ["mean", "mean-std"])]
+    normalize: String,
     /// Built-in data set: training images (10 classes).
     #[arg(long, default_value_t = 5000)]
     train_images: usize,
@@ -160,6 +164,7 @@ pub fn run(ctx: &GpuContext, args: &TrainArgs) -> Result<()> {
         log_every: args.log_every,
         workers: args.workers,
         strict: args.strict,
+        normalize_std: args.normalize == "mean-std",
     };
 
     let stop = Arc::new(AtomicBool::new(false));
