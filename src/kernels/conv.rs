@@ -158,10 +158,11 @@ pub fn conv2d_forward(
             params.o_count = w_chunk.rows.len() as u32;
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], y.row_len());
+            // One invocation per 8 output channels × 8 output columns of a row.
             let tiles = piece.rows.len()
-                * w_chunk.rows.len().div_ceil(4)
+                * w_chunk.rows.len().div_ceil(8)
                 * s.out_h()
-                * s.out_w().div_ceil(4);
+                * s.out_w().div_ceil(8);
             launches.push(Launch::new(
                 ctx,
                 &FORWARD,
