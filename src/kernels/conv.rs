@@ -209,7 +209,8 @@ pub fn conv2d_backward_data(
             params.y_offset = element_offset(piece.local_row[0], dy.row_len());
             params.x_offset = element_offset(piece.local_row[1], dx.row_len());
             params.accumulate = (i > 0) as u32;
-            let tiles = piece.rows.len() * s.in_channels.div_ceil(4) * s.in_h * s.in_w.div_ceil(4);
+            // One invocation per 8 input channels × 8 input columns of a row.
+            let tiles = piece.rows.len() * s.in_channels.div_ceil(8) * s.in_h * s.in_w.div_ceil(8);
             launches.push(Launch::new(
                 ctx,
                 &BACKWARD_DATA,
