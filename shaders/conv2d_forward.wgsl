@@ -22,7 +22,9 @@ struct ConvParams {
     out_channels: u32, out_h: u32, out_w: u32, kernel: u32,
     pad: u32, relu: u32, o_begin: u32, o_count: u32,
     // element offsets of this piece's first sample inside the bound x / y chunks
-    x_offset: u32, y_offset: u32, accumulate: u32, _pad: u32,
+    x_offset: u32, y_offset: u32, accumulate: u32,
+    // used by the weight gradient only (see conv2d_backward_weight.wgsl)
+    parts: u32, rows_per_part: u32, db_base: u32, _pad0: u32, _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
