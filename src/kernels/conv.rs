@@ -6,11 +6,20 @@
 
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
+use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
 
 const FORWARD: Shader = shader!("conv2d_forward.wgsl");
 const BACKWARD_DATA: Shader = shader!("conv2d_backward_data.wgsl");
 const BACKWARD_WEIGHT: Shader = shader!("conv2d_backward_weight.wgsl");
+const BACKWARD_WEIGHT_REDUCE: Shader = shader!("conv2d_backward_weight_reduce.wgsl");
+
+/// The weight-gradient pass splits its reduction over the N·OH rows of dy into parts
+/// until tiles × parts reach this many invocations (big images with few channels would
+/// otherwise leave most of the device idle)...
+const WEIGHT_GRAD_INVOCATIONS: usize = 16384;
+/// ...as long as the partial sums fit this many bytes (and one storage binding).
+const WEIGHT_GRAD_SCRATCH_BYTES: u64 = 32 << 20;
 
 /// Geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +103,10 @@ struct ConvParams {
     x_offset: u32,
     y_offset: u32,
     accumulate: u32,
-    _pad: u32,
+    parts: u32,
+    rows_per_part: u32,
+    db_base: u32,
+    _pad: [u32; 2],
 }
 
 impl ConvParams {
@@ -115,7 +127,10 @@ impl ConvParams {
             x_offset: 0,
             y_offset: 0,
             accumulate: 0,
-            _pad: 0,
+            parts: 1,
+            rows_per_part: (batch * s.out_h()) as u32,
+            db_base: 0,
+            _pad: [0; 2],
         }
     }
 }
@@ -158,10 +173,11 @@ pub fn conv2d_forward(
             params.o_count = w_chunk.rows.len() as u32;
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], y.row_len());
+            // One invocation per 8 output channels × 8 output columns of a row.
             let tiles = piece.rows.len()
-                * w_chunk.rows.len().div_ceil(4)
+                * w_chunk.rows.len().div_ceil(8)
                 * s.out_h()
-                * s.out_w().div_ceil(4);
+                * s.out_w().div_ceil(8);
             launches.push(Launch::new(
                 ctx,
                 &FORWARD,
@@ -208,7 +224,8 @@ pub fn conv2d_backward_data(
             params.y_offset = element_offset(piece.local_row[0], dy.row_len());
             params.x_offset = element_offset(piece.local_row[1], dx.row_len());
             params.accumulate = (i > 0) as u32;
-            let tiles = piece.rows.len() * s.in_channels.div_ceil(4) * s.in_h * s.in_w.div_ceil(4);
+            // One invocation per 8 input channels × 8 input columns of a row.
+            let tiles = piece.rows.len() * s.in_channels.div_ceil(8) * s.in_h * s.in_w.div_ceil(8);
             launches.push(Launch::new(
                 ctx,
                 &BACKWARD_DATA,
@@ -288,34 +305,136 @@ fn backward_weight(
         });
     }
 
-    let mut launches = Vec::new();
+    // One launch (plus a reduce launch when its rows are split) per weight chunk and
+    // row piece of (x, dy); the split of each is planned first to size the scratch.
     let pieces = row_pieces(&[x, dy]);
+    let kk = s.kernel * s.kernel;
+    let scratch_limit = ctx.binding_limit.min(WEIGHT_GRAD_SCRATCH_BYTES);
+    let mut plans = Vec::new();
     for w_chunk in &dweight.chunks {
         for (i, piece) in pieces.iter().enumerate() {
-            let mut params = ConvParams::new(s, piece.rows.len());
-            params.o_begin = w_chunk.rows.start as u32;
-            params.o_count = w_chunk.rows.len() as u32;
-            params.x_offset = element_offset(piece.local_row[0], x.row_len());
-            params.y_offset = element_offset(piece.local_row[1], dy.row_len());
-            params.accumulate = (add || i > 0) as u32;
-            // Weight tiles (4 output × 4 input channels at one kernel position), then
-            // one bias tile per 4 output channels.
-            let tiles_o = w_chunk.rows.len().div_ceil(4);
-            let tiles = tiles_o * s.in_channels.div_ceil(4) * s.kernel * s.kernel + tiles_o;
+            let partial_bytes = (w_chunk.rows.len() * s.in_channels * kk * 4) as u64;
+            let split = RowSplit::new(
+                piece.rows.len() * s.out_h(),
+                weight_grad_tiles(s, w_chunk.rows.len()),
+                scratch_limit / partial_bytes.max(1),
+            );
+            plans.push((w_chunk, piece, split, add || i > 0));
+        }
+    }
+    let scratch_len = |per_part: fn(&ConvShape, usize) -> usize| {
+        let split_plans = plans.iter().filter(|(_, _, split, _)| split.parts > 1);
+        let elements = split_plans.map(|(c, _, split, _)| split.parts * per_part(s, c.rows.len()));
+        (elements.max().unwrap_or(0) * 4) as u64
+    };
+    let (dw_bytes, db_bytes) = (
+        scratch_len(|s, o| o * s.in_channels * s.kernel * s.kernel),
+        scratch_len(|_, o| o),
+    );
+    let scratch = (dw_bytes > 0).then(|| {
+        (
+            new_storage_buffer(ctx, "conv dweight partial sums", dw_bytes),
+            new_storage_buffer(ctx, "conv dbias partial sums", db_bytes),
+        )
+    });
+
+    let mut launches = Vec::new();
+    for (w_chunk, piece, split, accumulate) in plans {
+        let mut params = ConvParams::new(s, piece.rows.len());
+        params.o_begin = w_chunk.rows.start as u32;
+        params.o_count = w_chunk.rows.len() as u32;
+        params.x_offset = element_offset(piece.local_row[0], x.row_len());
+        params.y_offset = element_offset(piece.local_row[1], dy.row_len());
+        params.parts = split.parts as u32;
+        params.rows_per_part = split.rows_per_part as u32;
+        // Unsplit: write (or add to) dw and db directly. Split: partial sums into the
+        // scratch buffers, then a reduce launch writes or adds.
+        let (dw_out, db_out) = match &scratch {
+            Some((dw_part, db_part)) if split.parts > 1 => (dw_part, db_part),
+            _ => {
+                params.accumulate = accumulate as u32;
+                params.db_base = w_chunk.rows.start as u32;
+                (&w_chunk.buffer, dbias_buffer)
+            }
+        };
+        launches.push(Launch::new(
+            ctx,
+            &BACKWARD_WEIGHT,
+            "conv2d_backward_weight",
+            &[
+                &uniform(ctx, "conv params", &params),
+                &x.chunks[piece.chunk[0]].buffer,
+                &dy.chunks[piece.chunk[1]].buffer,
+                dw_out,
+                db_out,
+            ],
+            weight_grad_tiles(s, w_chunk.rows.len()) * split.parts,
+        ));
+        if let Some((dw_part, db_part)) = scratch.as_ref().filter(|_| split.parts > 1) {
+            let weights = w_chunk.rows.len() * s.in_channels * kk;
+            let reduce = ReduceParams {
+                weights: weights as u32,
+                biases: w_chunk.rows.len() as u32,
+                parts: split.parts as u32,
+                o_begin: w_chunk.rows.start as u32,
+                accumulate: accumulate as u32,
+                _pad: [0; 3],
+            };
             launches.push(Launch::new(
                 ctx,
-                &BACKWARD_WEIGHT,
-                "conv2d_backward_weight",
+                &BACKWARD_WEIGHT_REDUCE,
+                "conv2d_backward_weight_reduce",
                 &[
-                    &uniform(ctx, "conv params", &params),
-                    &x.chunks[piece.chunk[0]].buffer,
-                    &dy.chunks[piece.chunk[1]].buffer,
+                    &uniform(ctx, "conv reduce params", &reduce),
+                    dw_part,
+                    db_part,
                     &w_chunk.buffer,
                     dbias_buffer,
                 ],
-                tiles,
+                weights + w_chunk.rows.len(),
             ));
         }
     }
     Ok(launches)
+}
+
+/// Invocations of one part of the weight-gradient pass for a dw chunk of `o_count`
+/// output channels: weight tiles of 8 output × 4 input channels × 3 kernel columns of
+/// one kernel row, then one bias tile per 8 output channels (see the shader).
+fn weight_grad_tiles(s: &ConvShape, o_count: usize) -> usize {
+    let tiles_o = o_count.div_ceil(8);
+    tiles_o * s.in_channels.div_ceil(4) * s.kernel * s.kernel.div_ceil(3) + tiles_o
+}
+
+/// How the weight-gradient pass splits its `rows` (n, oh) of dy into parts.
+#[derive(Clone, Copy, Debug)]
+struct RowSplit {
+    parts: usize,
+    rows_per_part: usize,
+}
+
+impl RowSplit {
+    /// Enough parts for `WEIGHT_GRAD_INVOCATIONS` with `tiles` invocations per part, at
+    /// most `max_parts` (what the scratch holds) and one row per part.
+    fn new(rows: usize, tiles: usize, max_parts: u64) -> RowSplit {
+        let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(tiles.max(1));
+        let parts = wanted.min(max_parts as usize).min(rows).max(1);
+        let rows_per_part = rows.div_ceil(parts).max(1);
+        RowSplit {
+            parts: rows.div_ceil(rows_per_part).max(1),
+            rows_per_part,
+        }
+    }
+}
+
+/// Mirrors `ReduceParams` in `conv2d_backward_weight_reduce.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ReduceParams {
+    weights: u32,
+    biases: u32,
+    parts: u32,
+    o_begin: u32,
+    accumulate: u32,
+    _pad: [u32; 3],
 }

@@ -1,4 +1,5 @@
-//! `vgg-wgpu bench kernels`: GFLOP/s of the conv kernels on VGG-16's real layer shapes.
+//! `vgg-wgpu bench kernels`: GFLOP/s of the conv kernels on VGG-16's real layer shapes,
+//! next to numpy's SGEMM on the same machine as a CPU reference (run first, separately).
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,12 @@ pub struct BenchArgs {
     /// Keep repeating each measurement until this many seconds have passed.
     #[arg(long, default_value_t = 0.5)]
     min_seconds: f64,
+    /// Only this pass (forward, data or weight); all three by default.
+    #[arg(long)]
+    pass: Option<String>,
+    /// Skip the CPU reference (numpy's SGEMM on each layer's implicit GEMM).
+    #[arg(long)]
+    no_cpu_reference: bool,
     /// Print one JSON object per measurement instead of a table.
     #[arg(long)]
     json: bool,
@@ -42,6 +49,8 @@ struct Measurement {
     pass: &'static str,
     flops: f64,
     seconds: f64,
+    /// GFLOP/s of the CPU reference on this layer's implicit GEMM, when available.
+    cpu_gflops: Option<f64>,
 }
 
 pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
@@ -58,6 +67,39 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     spec.validate()?;
     let mut layers = spec.conv_layers();
     layers.dedup();
+    let shapes: Vec<(String, ConvShape)> = layers
+        .iter()
+        .map(|l| {
+            let name = format!(
+                "conv{}-{} {}→{} @{}",
+                l.kernel, l.out_channels, l.in_channels, l.out_channels, l.size
+            );
+            let shape = ConvShape {
+                batch: args.batch,
+                in_channels: l.in_channels,
+                in_h: l.size,
+                in_w: l.size,
+                out_channels: l.out_channels,
+                kernel: l.kernel,
+                pad: l.kernel / 2,
+            };
+            (name, shape)
+        })
+        .collect();
+
+    // The CPU reference runs first, on its own, so that neither disturbs the other.
+    let cpu_gflops = if args.no_cpu_reference {
+        None
+    } else {
+        match cpu_reference::numpy_sgemm_gflops(&shapes, args.min_seconds) {
+            Ok(gflops) => Some(gflops),
+            Err(why) => {
+                eprintln!("CPU reference unavailable: {why}");
+                None
+            }
+        }
+    };
+
     if !args.json {
         println!("adapter: {}", ctx.describe());
         println!(
@@ -65,24 +107,11 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
             args.batch, args.size, args.size
         );
         println!(
-            "{:<28} {:<16} {:>9} {:>10} {:>9}",
-            "layer", "pass", "GFLOP", "ms", "GFLOP/s"
+            "{:<28} {:<16} {:>9} {:>10} {:>9} {:>9}",
+            "layer", "pass", "GFLOP", "ms", "GFLOP/s", "÷ numpy"
         );
     }
-    for l in layers {
-        let s = ConvShape {
-            batch: args.batch,
-            in_channels: l.in_channels,
-            in_h: l.size,
-            in_w: l.size,
-            out_channels: l.out_channels,
-            kernel: l.kernel,
-            pad: l.kernel / 2,
-        };
-        let name = format!(
-            "conv{}-{} {}→{} @{}",
-            l.kernel, l.out_channels, l.in_channels, l.out_channels, l.size
-        );
+    for (i, (name, s)) in shapes.iter().enumerate() {
         let x = Tensor::zeros(ctx, "x", &s.input())?;
         let w = Tensor::zeros(ctx, "w", &s.weight())?;
         let b = Tensor::zeros(ctx, "b", &[s.out_channels])?;
@@ -91,23 +120,35 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
         let dx = Tensor::zeros(ctx, "dx", &s.input())?;
         let dw = Tensor::zeros(ctx, "dw", &s.weight())?;
         let db = Tensor::zeros(ctx, "db", &[s.out_channels])?;
+        let cpu = cpu_gflops.as_ref().map(|g| g[i]);
+        if let Some(gflops) = cpu {
+            let m = Measurement {
+                layer: name.clone(),
+                pass: "numpy SGEMM (CPU)",
+                flops: s.flops(),
+                seconds: s.flops() / (gflops * 1e9),
+                cpu_gflops: None,
+            };
+            print(&m, args.json);
+        }
         let passes = [
-            ("forward", conv2d_forward(ctx, &s, true, &x, &w, &b, &y)?),
-            (
-                "backward data",
-                conv2d_backward_data(ctx, &s, &dy, &w, &dx)?,
-            ),
+            ("forward", conv2d_forward(ctx, s, true, &x, &w, &b, &y)?),
+            ("backward data", conv2d_backward_data(ctx, s, &dy, &w, &dx)?),
             (
                 "backward weight",
-                conv2d_backward_weight(ctx, &s, &x, &dy, &dw, &db)?,
+                conv2d_backward_weight(ctx, s, &x, &dy, &dw, &db)?,
             ),
         ];
         for (pass, launches) in passes {
+            if args.pass.as_deref().is_some_and(|p| !pass.contains(p)) {
+                continue;
+            }
             let m = Measurement {
                 layer: name.clone(),
                 pass,
                 flops: s.flops(),
                 seconds: time(ctx, &launches, args.min_seconds)?,
+                cpu_gflops: cpu,
             };
             print(&m, args.json);
         }
@@ -131,23 +172,106 @@ fn time(ctx: &GpuContext, launches: &[Launch], min_seconds: f64) -> Result<f64> 
 
 fn print(m: &Measurement, json: bool) {
     let gflops = m.flops / m.seconds / 1e9;
+    let ratio = m.cpu_gflops.map(|cpu| gflops / cpu);
     if json {
+        let ratio = ratio.map_or("null".to_string(), |r| format!("{r:.4}"));
         println!(
-            "{{\"layer\":\"{}\",\"pass\":\"{}\",\"gflop\":{:.4},\"seconds\":{:.6},\"gflop_per_s\":{:.3}}}",
+            "{{\"layer\":\"{}\",\"pass\":\"{}\",\"gflop\":{:.4},\"seconds\":{:.6},\"gflop_per_s\":{:.3},\"ratio_to_numpy\":{}}}",
             m.layer,
             m.pass,
             m.flops / 1e9,
             m.seconds,
-            gflops
+            gflops,
+            ratio
         );
     } else {
+        let ratio = ratio.map_or(String::new(), |r| format!("{r:.3}"));
         println!(
-            "{:<28} {:<16} {:>9.3} {:>10.2} {:>9.2}",
+            "{:<28} {:<16} {:>9.3} {:>10.2} {:>9.2} {:>9}",
             m.layer,
             m.pass,
             m.flops / 1e9,
             m.seconds * 1e3,
-            gflops
+            gflops,
+            ratio
         );
+    }
+}
+
+/// numpy's matmul (OpenBLAS or whatever BLAS it was built with) as the CPU yardstick: a
+/// plain-Rust SGEMM would understate what the CPU can do.
+mod cpu_reference {
+    use std::process::Command;
+
+    use vgg_wgpu::kernels::conv::ConvShape;
+
+    /// Times an M×K by K×N float32 matmul per shape, M, N, K being the layer's implicit
+    /// GEMM (same FLOP count as the convolution).
+    const SCRIPT: &str = r#"
+import sys, time
+import numpy as np
+min_seconds = float(sys.argv[1])
+rng = np.random.default_rng(0)
+for spec in sys.argv[2:]:
+    m, n, k = map(int, spec.split("x"))
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    for _ in range(3):  # warm-up: BLAS threads, page faults
+        a @ b
+    runs, start = 0, time.perf_counter()
+    while runs == 0 or time.perf_counter() - start < min_seconds:
+        a @ b
+        runs += 1
+    print((time.perf_counter() - start) / runs, flush=True)
+"#;
+
+    /// The layer's implicit GEMM: M = output channels, N = batch·OH·OW (output
+    /// positions), K = input channels·k² (one filter).
+    pub fn implicit_gemm(s: &ConvShape) -> [usize; 3] {
+        [
+            s.out_channels,
+            s.batch * s.out_h() * s.out_w(),
+            s.in_channels * s.kernel * s.kernel,
+        ]
+    }
+
+    /// GFLOP/s of numpy's SGEMM on each layer's implicit GEMM, via `python3 -c`; an
+    /// error says why it could not run (no python3, no numpy).
+    pub fn numpy_sgemm_gflops(
+        layers: &[(String, ConvShape)],
+        min_seconds: f64,
+    ) -> Result<Vec<f64>, String> {
+        let specs = layers.iter().map(|(_, s)| {
+            let [m, n, k] = implicit_gemm(s);
+            format!("{m}x{n}x{k}")
+        });
+        let output = Command::new("python3")
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(min_seconds.to_string())
+            .args(specs)
+            .output()
+            .map_err(|e| format!("cannot run python3: {e}"))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let last = stderr.lines().last().unwrap_or("").trim().to_string();
+            return Err(format!("python3 with numpy failed: {last}"));
+        }
+        let seconds: Vec<f64> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("unexpected output from python3: {e}"))?;
+        if seconds.len() != layers.len() {
+            return Err("python3 timed fewer shapes than asked".to_string());
+        }
+        Ok(layers
+            .iter()
+            .zip(seconds)
+            .map(|((_, s), secs)| {
+                let [m, n, k] = implicit_gemm(s);
+                2.0 * (m * n * k) as f64 / secs / 1e9
+            })
+            .collect())
     }
 }
