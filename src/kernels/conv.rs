@@ -173,10 +173,10 @@ pub fn conv2d_forward(
             params.o_count = w_chunk.rows.len() as u32;
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], y.row_len());
-            // One invocation per 8 output channels × 8 output columns of a row.
+            // One invocation per 8 output channels × 2 rows × 8 columns.
             let tiles = piece.rows.len()
                 * w_chunk.rows.len().div_ceil(8)
-                * s.out_h()
+                * s.out_h().div_ceil(2)
                 * s.out_w().div_ceil(8);
             launches.push(Launch::new(
                 ctx,
@@ -224,8 +224,11 @@ pub fn conv2d_backward_data(
             params.y_offset = element_offset(piece.local_row[0], dy.row_len());
             params.x_offset = element_offset(piece.local_row[1], dx.row_len());
             params.accumulate = (i > 0) as u32;
-            // One invocation per 8 input channels × 8 input columns of a row.
-            let tiles = piece.rows.len() * s.in_channels.div_ceil(8) * s.in_h * s.in_w.div_ceil(8);
+            // One invocation per 8 input channels × 2 rows × 8 columns.
+            let tiles = piece.rows.len()
+                * s.in_channels.div_ceil(8)
+                * s.in_h.div_ceil(2)
+                * s.in_w.div_ceil(8);
             launches.push(Launch::new(
                 ctx,
                 &BACKWARD_DATA,
