@@ -7,7 +7,7 @@ use vgg_wgpu::kernels::conv::{
 use vgg_wgpu::oracle;
 
 /// VGG's shapes in miniature plus the awkward ones: 1×1 spatial, odd sizes, sizes that
-/// are no multiple of the 4×4 tile, 1×1 kernels (config C), 7×7 (dense fc6).
+/// are no multiple of the 8×8 tile, 1×1 kernels (config C), 7×7 (dense fc6).
 pub const SHAPES: &[ConvShape] = &[
     ConvShape {
         batch: 1,
@@ -62,6 +62,17 @@ pub const SHAPES: &[ConvShape] = &[
         out_channels: 2,
         kernel: 5,
         pad: 2,
+    },
+    // Big enough that the weight gradient splits its reduction into parts (checked by
+    // the unit test `weight_gradient_of_a_large_image_is_split` in src/kernels/conv.rs).
+    ConvShape {
+        batch: 2,
+        in_channels: 3,
+        in_h: 40,
+        in_w: 36,
+        out_channels: 8,
+        kernel: 3,
+        pad: 1,
     },
 ];
 

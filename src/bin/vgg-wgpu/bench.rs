@@ -6,23 +6,38 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use vgg_wgpu::gpu::readback::wait_for_queue;
 use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::graph::{EvalPlan, Network, ParamSet, TrainPlan};
 use vgg_wgpu::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
 };
+use vgg_wgpu::kernels::sgd::SgdHyper;
 use vgg_wgpu::kernels::{submit, Launch};
 use vgg_wgpu::model::{Config, ModelSpec};
+use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::Result;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum BenchTarget {
-    /// Each distinct conv layer of VGG-16 (config D): forward and backward GFLOP/s.
+    /// Each distinct conv layer of the network (VGG-16 by default): forward and
+    /// backward GFLOP/s.
     Kernels,
+    /// Whole training steps and inference passes of the network: images/s.
+    Step,
 }
 
 #[derive(Args)]
 pub struct BenchArgs {
     #[arg(value_enum, default_value = "kernels")]
     target: BenchTarget,
+    /// VGG configuration (D = VGG-16).
+    #[arg(long, default_value = "D")]
+    config: Config,
+    /// Divide every layer's width by this.
+    #[arg(long, default_value_t = 1)]
+    width_divisor: usize,
+    /// Classes of the network's last layer (for `step`).
+    #[arg(long, default_value_t = 1000)]
+    classes: usize,
     /// Images per batch.
     #[arg(long, default_value_t = 1)]
     batch: usize,
@@ -56,15 +71,78 @@ struct Measurement {
 pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Kernels => bench_kernels(ctx, args),
+        BenchTarget::Step => bench_step(ctx, args),
     }
 }
 
-fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
+fn bench_spec(args: &BenchArgs) -> Result<ModelSpec> {
     let spec = ModelSpec {
+        config: args.config,
+        classes: args.classes,
         input_size: args.size,
-        ..ModelSpec::paper(Config::D)
+        width_divisor: args.width_divisor,
     };
     spec.validate()?;
+    Ok(spec)
+}
+
+/// Images/s of a training step (forward, loss, backward, SGD) and of inference.
+fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
+    let spec = bench_spec(args)?;
+    let net = Network::new(&spec, 0.5);
+    let weights = random_weights(&spec, &Init::Glorot, 0);
+    let params = ParamSet::upload(ctx, &spec, &weights, "random")?;
+    let train = pollster::block_on(TrainPlan::new(ctx, &net, params, args.batch, 1))?;
+    let eval = EvalPlan::new(ctx, &net, &train.params, args.batch)?;
+    let images = vec![0.5f32; args.batch * 3 * args.size * args.size];
+    let labels: Vec<u32> = (0..args.batch).map(|i| (i % args.classes) as u32).collect();
+    let hyper = SgdHyper {
+        lr: 0.0,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        grad_scale: 1.0,
+    };
+    let step_seconds = time_repeatedly(args.min_seconds, || {
+        pollster::block_on(train.step(ctx, &images, &labels, &hyper, 0, 0)).map(|_| ())
+    })?;
+    let eval_seconds = time_repeatedly(args.min_seconds, || {
+        pollster::block_on(eval.evaluate(ctx, &images, &labels)).map(|_| ())
+    })?;
+    let flops = net.flops_per_image() * args.batch as f64;
+    for (pass, seconds, flops) in [
+        ("training step", step_seconds, 3.0 * flops),
+        ("inference", eval_seconds, flops),
+    ] {
+        let images_per_s = args.batch as f64 / seconds;
+        if args.json {
+            println!(
+                "{{\"config\":\"{}\",\"width_divisor\":{},\"size\":{},\"batch\":{},\"pass\":\"{pass}\",\"seconds\":{seconds:.6},\"images_per_s\":{images_per_s:.2},\"gflop_per_s\":{:.3}}}",
+                args.config, args.width_divisor, args.size, args.batch, flops / seconds / 1e9
+            );
+        } else {
+            println!(
+                "VGG-{} ÷{} @{} batch {}: {pass:<14} {:8.2} ms  {images_per_s:8.1} images/s  {:6.2} GFLOP/s",
+                args.config, args.width_divisor, args.size, args.batch, seconds * 1e3, flops / seconds / 1e9
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Seconds per call of `f`: one warm-up call, then repeats until `min_seconds`.
+fn time_repeatedly(min_seconds: f64, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?;
+    let start = Instant::now();
+    let mut runs = 0u32;
+    while runs == 0 || start.elapsed() < Duration::from_secs_f64(min_seconds) {
+        f()?;
+        runs += 1;
+    }
+    Ok(start.elapsed().as_secs_f64() / runs as f64)
+}
+
+fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
+    let spec = bench_spec(args)?;
     let mut layers = spec.conv_layers();
     layers.dedup();
     let shapes: Vec<(String, ConvShape)> = layers
