@@ -7,7 +7,7 @@ use image::RgbImage;
 
 use super::input::Planes;
 use super::model::TestModel;
-use super::protocol::{crop_grid, mean};
+use super::protocol::{check_scales, crop_grid, mean};
 use crate::error::Result;
 use crate::gpu::GpuContext;
 
@@ -42,6 +42,7 @@ pub async fn evaluate_image(
 ) -> Result<ImagePosteriors> {
     let classes = model.spec.classes;
     let crop = model.spec.input_size;
+    check_scales(&protocol.scales, crop as u32)?;
     let mut out = ImagePosteriors::default();
     let mut features = Vec::new();
     for &q in &protocol.scales {
