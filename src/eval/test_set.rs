@@ -7,18 +7,31 @@ use std::path::Path;
 use crate::data::{Dataset, ImageFolder, Split, SyntheticDataset};
 use crate::error::{Error, Result};
 
+/// Labelled test images and a name for each (its file, or `builtin/val/<index>`).
+pub struct TestSet {
+    pub images: Box<dyn Dataset>,
+    pub names: Vec<String>,
+}
+
 /// The validation images of `data`. Undecodable files are reported, not fatal.
-pub fn open_test_set(data: &str, input_size: usize) -> Result<Box<dyn Dataset>> {
+pub fn open_test_set(data: &str, input_size: usize) -> Result<TestSet> {
     if data == "builtin" {
-        let val = SyntheticDataset::new(
-            0,
-            Split::Val,
-            SyntheticDataset::DEFAULT_VAL,
-            input_size as u32,
-        )?;
-        return Ok(Box::new(val));
+        let count = SyntheticDataset::DEFAULT_VAL;
+        let val = SyntheticDataset::new(0, Split::Val, count, input_size as u32)?;
+        return Ok(TestSet {
+            images: Box::new(val),
+            names: (0..count).map(|i| format!("builtin/val/{i}")).collect(),
+        });
     }
-    Ok(Box::new(ImageFolder::open(Path::new(data), false)?.val))
+    let val = ImageFolder::open(Path::new(data), false)?.val;
+    let names = (0..val.len())
+        .filter_map(|i| val.path(i))
+        .map(|p| p.display().to_string())
+        .collect();
+    Ok(TestSet {
+        images: Box::new(val),
+        names,
+    })
 }
 
 /// For each of the data set's labels, the model's: by class name when the model names
