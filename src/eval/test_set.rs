@@ -34,17 +34,20 @@ pub fn open_test_set(data: &str, input_size: usize) -> Result<TestSet> {
     })
 }
 
-/// For each of the data set's labels, the model's: by class name when the model names
-/// every class of the data set, else the same index (torchvision's "class i" names
-/// follow the sorted folder names of ImageNet, as an ImageFolder does).
-pub fn label_map(data_classes: &[String], model_classes: &[String]) -> Result<Vec<usize>> {
+/// For each of the data set's labels, the model's, and whether they were matched by
+/// name: by class name when the model names every class of the data set, else the same
+/// index (torchvision's "class i" names follow the sorted folder names of ImageNet, as
+/// an ImageFolder does).
+pub fn label_map(data_classes: &[String], model_classes: &[String]) -> Result<(Vec<usize>, bool)> {
     let by_name: Option<Vec<usize>> = data_classes
         .iter()
         .map(|c| model_classes.iter().position(|m| m == c))
         .collect();
     match by_name {
-        Some(map) => Ok(map),
-        None if data_classes.len() <= model_classes.len() => Ok((0..data_classes.len()).collect()),
+        Some(map) => Ok((map, true)),
+        None if data_classes.len() <= model_classes.len() => {
+            Ok(((0..data_classes.len()).collect(), false))
+        }
         None => Err(Error::InvalidArgument {
             op: "evaluation",
             message: format!(

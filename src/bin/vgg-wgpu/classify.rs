@@ -10,7 +10,7 @@ use vgg_wgpu::data::image_folder::decode;
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::heatmap::overlay;
 use vgg_wgpu::eval::input::Planes;
-use vgg_wgpu::eval::protocol::{mean, single_scale, top_k};
+use vgg_wgpu::eval::protocol::{mean, top_k};
 use vgg_wgpu::eval::{default_scales, evaluate_image, Protocol, TestModel};
 use vgg_wgpu::gpu::GpuContext;
 
@@ -63,7 +63,8 @@ pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
         let posterior = mean(&p.dense);
         let top = top_k(&posterior, args.top);
         if let Some(out) = &args.heatmap {
-            let q = single_scale(model.meta.train_scale).max(input);
+            // The largest scale gives the finest map.
+            let q = protocol.scales.iter().copied().max().unwrap_or(input);
             let planes = Planes::rescaled(&image, q, &model.meta.preprocessing)?;
             let plan = model.dense_plan(ctx, 1, planes.height, planes.width)?;
             pollster::block_on(plan.run(ctx, &planes.data))?;

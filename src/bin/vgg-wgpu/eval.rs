@@ -68,7 +68,10 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
         flip: args.flip,
     };
     let data = open_test_set(&args.data, input)?.images;
-    let labels = label_map(data.class_names(), &first.meta.class_names)?;
+    let (labels, by_name) = label_map(data.class_names(), &first.meta.class_names)?;
+    if !by_name {
+        eprintln!("note: the data set's class names are not the model's; label i is taken as the model's class i");
+    }
     let count = args.limit.unwrap_or(usize::MAX).min(data.len());
     if count == 0 {
         return Err(Error::InvalidArgument {
