@@ -80,10 +80,7 @@ pub struct GpuContext {
 pub fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor {
         backends,
-        memory_budget_thresholds: wgpu::MemoryBudgetThresholds {
-            for_resource_creation: Some(90),
-            for_device_loss: None,
-        },
+        memory_budget_thresholds: wgpu::MemoryBudgetThresholds { for_resource_creation: Some(90), for_device_loss: None },
         ..wgpu::InstanceDescriptor::new_without_display_handle()
     })
 }

@@ -234,8 +234,7 @@ pub async fn train(
     let stats = ColourStats::estimate(train_set.as_ref(), 1000)?;
     let mut augment = TrainAugment::paper(&stats, s_min, s_max, crop)?;
     if opts.normalize_std {
-        augment.preprocessing.std =
-            [0, 1, 2].map(|c| (stats.covariance[c][c].sqrt() * 255.0) as f32);
+        augment.preprocessing.std = [0, 1, 2].map(|c| (stats.covariance[c][c].sqrt() * 255.0) as f32);
     }
     let preprocessing = augment.preprocessing;
     let meta = ModelMeta::new(
