@@ -1,6 +1,7 @@
 //! vgg-wgpu: VGG (Simonyan & Zisserman, ICLR 2015) on a portable WebGPU compute engine.
 //!
 //! - [`data`]: data sets, the paper's augmentation, and batches (CPU only).
+//! - [`eval`]: the paper's testing protocol: dense, multi-crop, multi-scale, ensembles.
 //! - [`gpu`]: adapter and device choice, chunked tensors, async readback.
 //! - [`graph`]: networks as op chains, compiled into training and inference plans.
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
@@ -9,6 +10,7 @@
 
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod gpu;
 pub mod graph;
 pub mod kernels;

@@ -1,11 +1,13 @@
 //! The VGG family of the paper's Table 1.
 
 pub mod config;
+pub mod infer;
 pub mod meta;
 pub mod params;
 pub mod weights;
 
 pub use config::{Config, ConvLayer, Layer, ModelSpec};
+pub use infer::describe;
 pub use meta::ModelMeta;
 pub use params::{ParamInfo, ParamOwner};
 pub use weights::WeightFile;

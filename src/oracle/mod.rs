@@ -3,6 +3,7 @@
 //! and its backward passes are tested against [`gradcheck`]'s finite differences.
 
 pub mod conv;
+pub mod dense;
 pub mod dropout;
 pub mod gradcheck;
 pub mod linear;

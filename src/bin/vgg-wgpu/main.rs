@@ -2,6 +2,9 @@
 //! blocks on the library's futures (pollster) and turns errors into exit codes.
 
 mod bench;
+mod classify;
+mod eval;
+mod features;
 mod info;
 mod train;
 
@@ -53,6 +56,13 @@ enum Command {
     Train(train::TrainArgs),
     /// Measure kernel throughput on this adapter.
     Bench(bench::BenchArgs),
+    /// Top-1/top-5 error under the paper's testing protocols (dense, multi-crop,
+    /// multi-scale, ensembles).
+    Eval(eval::EvalArgs),
+    /// The top classes of image files, optionally with a class score heat map.
+    Classify(classify::ClassifyArgs),
+    /// Penultimate-layer features of a data set's images, written as safetensors.
+    Features(features::FeaturesArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +77,9 @@ fn main() -> ExitCode {
         Command::Info => info::run(&cli.adapter.choice()),
         Command::Train(args) => open(&cli.adapter).and_then(|ctx| train::run(&ctx, args)),
         Command::Bench(args) => open(&cli.adapter).and_then(|ctx| bench::run(&ctx, args)),
+        Command::Eval(args) => open(&cli.adapter).and_then(|ctx| eval::run(&ctx, args)),
+        Command::Classify(args) => open(&cli.adapter).and_then(|ctx| classify::run(&ctx, args)),
+        Command::Features(args) => open(&cli.adapter).and_then(|ctx| features::run(&ctx, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
