@@ -130,3 +130,18 @@ pub fn submit(ctx: &GpuContext, launches: &[Launch]) {
 pub(crate) fn element_offset(local_row: usize, row_len: usize) -> u32 {
     (local_row * row_len) as u32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fold_workgroups;
+
+    #[test]
+    fn folding_covers_every_workgroup_within_the_limit() {
+        for groups in [1, 65_535, 65_536, 131_071, 1_000_000, 4_294_967] {
+            let [x, y, z] = fold_workgroups(groups, 65_535);
+            assert!(x <= 65_535 && y <= 65_535 && z == 1, "{groups}: {x}×{y}");
+            assert!(x as u64 * y as u64 >= groups as u64, "{groups}: {x}×{y} too few");
+            assert!((x as u64 * y as u64) < groups as u64 + x as u64, "{groups}: a whole spare row");
+        }
+    }
+}

@@ -417,7 +417,7 @@ pub async fn train(
         match state.schedule.observe(record.val_top1_err) {
             Decision::Continue => {}
             Decision::Reduced(lr) => on_event(Event::Note(format!(
-                "validation error stopped improving: learning rate divided by 10, now {lr:e}"
+                "validation error stopped improving: learning rate divided by 10, now {lr:.1e}"
             ))),
             Decision::Stop => {
                 on_event(Event::Note("the learning rate has been divided the maximum number of times and validation stopped improving again: done".into()));

@@ -75,3 +75,11 @@ fn relu_rejects_mismatched_shapes() {
     assert!(relu_backward(ctx, &a, &a, &b).is_err());
     assert!(relu_backward(ctx, &a, &b, &a).is_err());
 }
+
+#[test]
+fn grids_over_65535_workgroups_are_folded() {
+    // 65,535 workgroups of 64 invocations cover 4,194,240 elements; this needs more,
+    // so the launch is folded into 2-D and every element must still be written once.
+    let shape = [2, 2_100_000];
+    check_relu(gpu(), &shape, "relu folded grid");
+}

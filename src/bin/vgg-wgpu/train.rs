@@ -35,7 +35,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 8)]
     width_divisor: usize,
     /// Stop after this many epochs (the schedule may stop training earlier).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 24)]
     epochs: usize,
     /// Images per GPU pass.
     #[arg(long, default_value_t = 32)]
