@@ -4,14 +4,16 @@
 
 use crate::error::{Error, Result};
 
-/// Test scales Q for a net trained at `train_scale` = [Smin, Smax]: {S−32, S, S+32} for
-/// a single-scale net, {Smin, (Smin+Smax)/2, Smax} for a jittered one. Scales below
-/// the training input size are raised to it (tiny nets, where S−32 < input), and
-/// duplicates dropped; the result is ascending.
+/// Test scales Q for a net trained at `train_scale` = [Smin, Smax]: {S−d, S, S+d} for a
+/// single-scale net with d = 32, the paper's, or S/8 when that is smaller (a small net
+/// trained at S = 36 would otherwise be tested at nearly twice its scale), and
+/// {Smin, (Smin+Smax)/2, Smax} for a jittered one. Scales below the training input size are raised to it, and duplicates
+/// dropped; the result is ascending.
 pub fn default_scales(train_scale: [u32; 2], input_size: u32) -> Vec<u32> {
     let [s_min, s_max] = train_scale;
     let scales = if s_min == s_max {
-        [s_min.saturating_sub(32), s_min, s_min + 32]
+        let step = ((s_min + 4) / 8).min(32);
+        [s_min.saturating_sub(step), s_min, s_min + step]
     } else {
         [s_min, (s_min + s_max) / 2, s_max]
     };
@@ -116,9 +118,9 @@ mod tests {
         assert_eq!(default_scales([256, 256], 224), [224, 256, 288]);
         assert_eq!(default_scales([384, 384], 224), [352, 384, 416]);
         assert_eq!(default_scales([256, 512], 224), [256, 384, 512]);
-        // A tiny net trained at S = 36 on 32-pixel crops: S − 32 is raised to 32.
-        assert_eq!(default_scales([36, 36], 32), [32, 36, 68]);
-        assert_eq!(default_scales([32, 32], 32), [32, 64]);
+        // A tiny net trained at S = 36 on 32-pixel crops: d = S/8 ≈ 5.
+        assert_eq!(default_scales([36, 36], 32), [32, 36, 41]);
+        assert_eq!(default_scales([32, 32], 32), [32, 36]);
         assert_eq!(single_scale([256, 512]), 384);
         assert!(check_scales(&[31, 64], 32).is_err());
         assert!(check_scales(&[], 32).is_err());

@@ -29,7 +29,7 @@ pub struct EvalArgs {
     /// 5×5 crops × 2 flips per scale through the plain network.
     #[arg(long)]
     multi_crop: bool,
-    /// Test scales Q, e.g. 256,384,512. Default: {S−32, S, S+32} or {Smin, mid, Smax}
+    /// Test scales Q, e.g. 256,384,512. Default: {S−32, S, S+32} (S/8 instead of 32 for S < 256) or {Smin, mid, Smax}
     /// from the first model's training scale, at least its input size.
     #[arg(long, value_delimiter = ',')]
     scales: Vec<u32>,
