@@ -106,19 +106,7 @@ pub fn conv2d_backward(s: &ConvShape, x: &[f32], weight: &[f32], dy: &[f32]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oracle::gradcheck::{numeric_gradient, project, relative_error};
-
-    fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::oracle::gradcheck::{numeric_gradient, project, pseudo_random, relative_error};
 
     #[test]
     fn backward_matches_finite_differences() {
