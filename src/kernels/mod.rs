@@ -140,8 +140,14 @@ mod tests {
         for groups in [1, 65_535, 65_536, 131_071, 1_000_000, 4_294_967] {
             let [x, y, z] = fold_workgroups(groups, 65_535);
             assert!(x <= 65_535 && y <= 65_535 && z == 1, "{groups}: {x}×{y}");
-            assert!(x as u64 * y as u64 >= groups as u64, "{groups}: {x}×{y} too few");
-            assert!((x as u64 * y as u64) < groups as u64 + x as u64, "{groups}: a whole spare row");
+            assert!(
+                x as u64 * y as u64 >= groups as u64,
+                "{groups}: {x}×{y} too few"
+            );
+            assert!(
+                (x as u64 * y as u64) < groups as u64 + x as u64,
+                "{groups}: a whole spare row"
+            );
         }
     }
 }
