@@ -80,15 +80,27 @@ impl TrainPlan {
                 message: "batch and accumulation must be at least 1".into(),
             });
         }
-        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        // Buffers past the memory budget fail with an out-of-memory error, and whatever
+        // used them afterwards with validation errors: catch both rather than let wgpu's
+        // default handler panic.
+        let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out_of_memory = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let plan = Self::build(ctx, net, params, micro_batch, accumulation);
-        if scope.pop().await.is_some() {
+        let oom = out_of_memory.pop().await;
+        let invalid = validation.pop().await;
+        if oom.is_some() {
             return Err(Error::InvalidArgument {
                 op: "training plan",
                 message: format!(
                     "a micro-batch of {micro_batch} images does not fit in the GPU's memory; \
                      use a smaller --batch with --accumulate to keep the same effective batch"
                 ),
+            });
+        }
+        if let Some(e) = invalid {
+            return Err(Error::InvalidArgument {
+                op: "training plan",
+                message: format!("the GPU rejected the plan: {e}"),
             });
         }
         plan
