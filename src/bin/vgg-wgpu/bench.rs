@@ -109,24 +109,94 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
         pollster::block_on(eval.evaluate(ctx, &images, &labels)).map(|_| ())
     })?;
     let flops = net.flops_per_image() * args.batch as f64;
-    for (pass, seconds, flops) in [
-        ("training step", step_seconds, 3.0 * flops),
-        ("inference", eval_seconds, flops),
-    ] {
+    let torch = match args.no_cpu_reference {
+        true => None,
+        false => pytorch_reference(args)
+            .map_err(|why| eprintln!("PyTorch reference unavailable: {why}"))
+            .ok(),
+    };
+    let passes = [
+        (
+            "training step",
+            step_seconds,
+            3.0 * flops,
+            torch.map(|t| t.0),
+        ),
+        ("inference", eval_seconds, flops, torch.map(|t| t.1)),
+    ];
+    for (pass, seconds, flops, torch_images_per_s) in passes {
         let images_per_s = args.batch as f64 / seconds;
+        let ratio = torch_images_per_s.map(|t| images_per_s / t);
         if args.json {
             println!(
-                "{{\"config\":\"{}\",\"width_divisor\":{},\"size\":{},\"batch\":{},\"pass\":\"{pass}\",\"seconds\":{seconds:.6},\"images_per_s\":{images_per_s:.2},\"gflop_per_s\":{:.3}}}",
-                args.config, args.width_divisor, args.size, args.batch, flops / seconds / 1e9
+                "{{\"config\":\"{}\",\"width_divisor\":{},\"size\":{},\"batch\":{},\"pass\":\"{pass}\",\"seconds\":{seconds:.6},\"images_per_s\":{images_per_s:.2},\"gflop_per_s\":{:.3},\"pytorch_cpu_images_per_s\":{},\"ratio_to_pytorch\":{}}}",
+                args.config,
+                args.width_divisor,
+                args.size,
+                args.batch,
+                flops / seconds / 1e9,
+                json_number(torch_images_per_s),
+                json_number(ratio)
             );
         } else {
+            let reference = match (torch_images_per_s, ratio) {
+                (Some(t), Some(r)) => {
+                    format!("  (PyTorch on the CPU: {t:.1} images/s, ratio {r:.2})")
+                }
+                _ => String::new(),
+            };
             println!(
-                "VGG-{} ÷{} @{} batch {}: {pass:<14} {:8.2} ms  {images_per_s:8.1} images/s  {:6.2} GFLOP/s",
-                args.config, args.width_divisor, args.size, args.batch, seconds * 1e3, flops / seconds / 1e9
+                "VGG-{} ÷{} @{} batch {}: {pass:<14} {:8.2} ms  {images_per_s:8.1} images/s  {:6.2} GFLOP/s{reference}",
+                args.config,
+                args.width_divisor,
+                args.size,
+                args.batch,
+                seconds * 1e3,
+                flops / seconds / 1e9
             );
         }
     }
     Ok(())
+}
+
+fn json_number(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}"))
+        .unwrap_or_else(|| "null".into())
+}
+
+/// Training-step and inference images/s of the same network in PyTorch on the CPU
+/// (`benches/pytorch_step.py`, run with `python3 -c`).
+fn pytorch_reference(args: &BenchArgs) -> std::result::Result<(f64, f64), String> {
+    const SCRIPT: &str = include_str!("../../../benches/pytorch_step.py");
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .args(["--config", args.config.name()])
+        .args(["--width-divisor", &args.width_divisor.to_string()])
+        .args(["--size", &args.size.to_string()])
+        .args(["--batch", &args.batch.to_string()])
+        .args(["--classes", &args.classes.to_string()])
+        .args(["--min-seconds", &args.min_seconds.max(1.0).to_string()])
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!(
+            "python3 with torch failed: {}",
+            stderr.lines().last().unwrap_or("").trim()
+        ));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("unexpected output from python3: {e}"))?;
+    let field = |name: &str| {
+        json[name]
+            .as_f64()
+            .ok_or_else(|| format!("no {name} in the PyTorch output"))
+    };
+    Ok((
+        field("train_images_per_s")?,
+        field("inference_images_per_s")?,
+    ))
 }
 
 /// Seconds per call of `f`: one warm-up call, then repeats until `min_seconds`.
