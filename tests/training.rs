@@ -122,10 +122,10 @@ fn loss_falls_on_a_tiny_net() {
             val: 8,
             size: 32,
         },
-        epochs: 30,
+        epochs: 15,
         batch: 16,
         accumulate: 1,
-        lr: 0.01,
+        lr: 0.003,
         dropout: 0.0,
         patience: 100,
         scale: (32, 32),
@@ -134,9 +134,10 @@ fn loss_falls_on_a_tiny_net() {
     let (outcome, losses) = run(&ctx, &opts, None);
     outcome.unwrap();
     println!("losses: {losses:?}");
-    let first = losses[0];
-    let last = losses[losses.len() - 1];
-    assert!(last < 0.7 * first, "loss went from {first} to {last}");
+    // Means of the first and of the last three steps: single steps are noisy.
+    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
+    let (first, last) = (mean(&losses[..3]), mean(&losses[losses.len() - 3..]));
+    assert!(last < 0.75 * first, "loss went from {first} to {last} (means of 3 steps)");
 }
 
 #[test]
