@@ -137,7 +137,10 @@ fn loss_falls_on_a_tiny_net() {
     // Means of the first and of the last three steps: single steps are noisy.
     let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
     let (first, last) = (mean(&losses[..3]), mean(&losses[losses.len() - 3..]));
-    assert!(last < 0.75 * first, "loss went from {first} to {last} (means of 3 steps)");
+    assert!(
+        last < 0.75 * first,
+        "loss went from {first} to {last} (means of 3 steps)"
+    );
 }
 
 #[test]
