@@ -117,8 +117,9 @@ impl GpuContext {
                 adapter: adapter_info.name.clone(),
                 reason: e.to_string(),
             })?;
-        let binding_limit =
-            (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size);
+        let binding_limit = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         Ok(GpuContext {
             device,
             queue,

@@ -161,7 +161,7 @@ impl ModelSpec {
                 message,
             })
         };
-        if self.input_size == 0 || self.input_size % 32 != 0 {
+        if self.input_size == 0 || !self.input_size.is_multiple_of(32) {
             return bad(format!(
                 "input size {} is not a positive multiple of 32 (VGG has five 2×2 pools)",
                 self.input_size

@@ -65,7 +65,7 @@ impl InitRng {
 
 /// Fresh random parameters for `spec`.
 pub fn random_weights(spec: &ModelSpec, init: &Init, seed: u64) -> WeightFile {
-    let mut rng = InitRng(seed ^ 0x5EED_0F_1A17);
+    let mut rng = InitRng(seed ^ 0x5E_ED0F_1A17);
     let mut file = WeightFile::default();
     for p in spec.parameters() {
         let n: usize = p.shape.iter().product();

@@ -1,7 +1,7 @@
 //! The training loop: data → [`TrainPlan`] steps → validation per epoch → the paper's
 //! learning-rate schedule, with metrics, checkpoints and exact resumption.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -386,17 +386,13 @@ pub async fn train(
             if batch.is_empty() {
                 continue;
             }
-            if !eval_plans.contains_key(&batch.len()) {
-                eval_plans.insert(
-                    batch.len(),
-                    EvalPlan::new(ctx, &net, &plan.params, batch.len())?,
-                );
-            }
-            val.add(
-                &eval_plans[&batch.len()]
-                    .evaluate(ctx, &batch.images, &batch.labels)
-                    .await?,
-            );
+            let eval = match eval_plans.entry(batch.len()) {
+                Entry::Occupied(plan) => plan.into_mut(),
+                Entry::Vacant(slot) => {
+                    slot.insert(EvalPlan::new(ctx, &net, &plan.params, batch.len())?)
+                }
+            };
+            val.add(&eval.evaluate(ctx, &batch.images, &batch.labels).await?);
         }
         let train = state.epoch_stats();
         let record = EpochRecord {
