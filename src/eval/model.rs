@@ -3,7 +3,6 @@
 //! time an input shape needs it and reused after.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -39,7 +38,7 @@ impl TestModel {
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn load(ctx: &GpuContext, path: &Path) -> Result<TestModel> {
+    pub fn load(ctx: &GpuContext, path: &std::path::Path) -> Result<TestModel> {
         Self::new(ctx, &WeightFile::load(path)?, &path.display().to_string())
     }
 
