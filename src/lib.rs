@@ -7,6 +7,7 @@
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
+//! - `web` (wasm32 only): the browser API behind the page in `web/`.
 
 pub mod data;
 pub mod error;
@@ -17,5 +18,7 @@ pub mod kernels;
 pub mod model;
 pub mod oracle;
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use error::{Error, Result};

@@ -71,6 +71,9 @@ pub struct GpuContext {
     /// Largest buffer a tensor chunk may use, in bytes: the smaller of the storage
     /// binding limit and the buffer size limit. Tests lower it to force splitting.
     pub binding_limit: u64,
+    /// The instance the adapter came from: the browser backend needs it alive as long
+    /// as the device ("A valid external Instance reference no longer exists").
+    _instance: Option<wgpu::Instance>,
     pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
 }
 
@@ -97,8 +100,10 @@ pub async fn list_adapters(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
 impl GpuContext {
     /// Opens the chosen adapter with its real limits and the optional features it has.
     pub async fn new(choice: &AdapterChoice) -> Result<GpuContext> {
-        let adapter = choose_adapter(choice).await?;
-        Self::from_adapter(adapter).await
+        let (instance, adapter) = choose_adapter(choice).await?;
+        let mut ctx = Self::from_adapter(adapter).await?;
+        ctx._instance = Some(instance);
+        Ok(ctx)
     }
 
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
@@ -127,6 +132,7 @@ impl GpuContext {
             limits,
             features,
             binding_limit,
+            _instance: None,
             pipelines: Mutex::new(HashMap::new()),
         })
     }
@@ -170,7 +176,7 @@ pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
 }
 
-async fn choose_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
+async fn choose_adapter(choice: &AdapterChoice) -> Result<(wgpu::Instance, wgpu::Adapter)> {
     let backends = choice.backends()?;
     let no_adapter = || Error::NoAdapter {
         filter: choice.describe(),
@@ -178,17 +184,22 @@ async fn choose_adapter(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
     #[cfg(not(target_arch = "wasm32"))]
     if let Some(wanted) = &choice.name_contains {
         let wanted = wanted.to_ascii_lowercase();
-        return list_adapters(backends)
+        let instance = new_instance(backends);
+        let adapter = instance
+            .enumerate_adapters(backends)
             .await
             .into_iter()
             .find(|a| a.get_info().name.to_ascii_lowercase().contains(&wanted))
-            .ok_or_else(no_adapter);
+            .ok_or_else(no_adapter)?;
+        return Ok((instance, adapter));
     }
-    new_instance(backends)
+    let instance = new_instance(backends);
+    let adapter = instance
         .request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()
         })
         .await
-        .map_err(|_| no_adapter())
+        .map_err(|_| no_adapter())?;
+    Ok((instance, adapter))
 }

@@ -1,0 +1,193 @@
+// End-to-end test of the page (run by .ci/run after web/build.sh): Debian's Chromium,
+// headless, on its SwiftShader WebGPU adapter, driven by playwright-core.
+//
+// 1. Serves web/ from a local static server and opens the page.
+// 2. Classifies ten validation images of the built-in data set with the bundled model
+//    (clicking the page's sample buttons) and checks that every class probability equals
+//    `vgg-wgpu classify --json` on the same PNG files and weights (max |diff| <= 1e-4), and
+//    that the top-1 classes agree; prints the time one classification takes.
+// 3. Trains in the page, checks that the loss falls, and that pausing stops the steps.
+// 4. Opens the page with WebGPU hidden and checks the message and that samples still show.
+// Screenshots go to web/test-artifacts/.
+//
+// Environment: CHROMIUM (default /usr/bin/chromium), VGG_WGPU (a built vgg-wgpu binary;
+// default `cargo run --release`), TRAIN_STEPS (default 40), TRAIN_IMAGES (default 64).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const web = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.dirname(web);
+const artifacts = path.join(web, 'test-artifacts');
+fs.mkdirSync(artifacts, { recursive: true });
+const TOLERANCE = 1e-4;
+const TRAIN_STEPS = Number(process.env.TRAIN_STEPS ?? 40);
+const TRAIN_IMAGES = Number(process.env.TRAIN_IMAGES ?? 64);
+const SAMPLES = 10;
+
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures++;
+}
+
+// --- A static file server for web/ ---------------------------------------------------------
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.safetensors': 'application/octet-stream',
+};
+const server = http.createServer((req, res) => {
+  let file = path.join(web, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+  if (!file.startsWith(web)) return res.writeHead(403).end();
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+  fs.readFile(file, (err, data) => {
+    if (err) return res.writeHead(404).end();
+    res.writeHead(200, {
+      'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'content-length': data.length,
+    });
+    res.end(data);
+  });
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+// --- The browser --------------------------------------------------------------------------
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vgg-wgpu-chromium-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: false, // the flags below choose the new headless mode themselves
+  args: [
+    '--headless=new',
+    '--no-sandbox',
+    '--enable-unsafe-webgpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+  viewport: { width: 1000, height: 1300 },
+});
+context.setDefaultTimeout(600_000);
+
+try {
+  const page = await context.newPage();
+  page.on('console', (m) => console.log(`  [page] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => ['ready', 'no-webgpu', 'error'].includes(window.demo?.status));
+  console.log(`  ${await page.textContent('#adapter')}`);
+  console.log(`  ${await page.textContent('#model-status')}`);
+  check((await page.evaluate(() => window.demo.status)) === 'ready', 'the page opened WebGPU and loaded the bundled model');
+
+  // --- Classification vs the native CLI ---
+  const files = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const png = await page.evaluate((i) => Array.from(window.demo.samplePng(i, 96)), i);
+    const file = path.join(artifacts, `sample-${i}.png`);
+    fs.writeFileSync(file, Buffer.from(png));
+    files.push(file);
+  }
+  const classify = ['classify', '--json', '--top', '10', '--weights', path.join(web, 'model.safetensors'), ...files];
+  const [command, args] = process.env.VGG_WGPU
+    ? [process.env.VGG_WGPU, classify]
+    : ['cargo', ['run', '--release', '--locked', '-q', '--', ...classify]];
+  const native = JSON.parse(
+    execFileSync(command, args, {
+      cwd: root,
+      env: { XDG_RUNTIME_DIR: '/tmp', ...process.env },
+      encoding: 'utf8',
+    }),
+  );
+  const classes = 10; // the built-in data set's; val image i has label i % 10
+  let maxDiff = 0;
+  let agree = 0;
+  let correct = 0;
+  const times = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    await page.evaluate(() => (window.demo.result = null));
+    await page.click(`#samples button[data-index="${i}"]`);
+    await page.waitForFunction(() => window.demo.result !== null);
+    const got = await page.evaluate(() => window.demo.result);
+    times.push(got);
+    const want = native[i].top;
+    for (const { class: c, probability } of want) {
+      maxDiff = Math.max(maxDiff, Math.abs(got.probabilities[c] - probability));
+    }
+    agree += got.classes[0] === want[0].class;
+    correct += got.classes[0] === i % classes;
+    console.log(
+      `  sample ${i}: page top-1 ${got.names[0]} ${(100 * got.probabilities[got.classes[0]]).toFixed(2)}%, ` +
+        `native ${want[0].name} ${(100 * want[0].probability).toFixed(2)}%; ${got.ms.toFixed(0)} ms`,
+    );
+  }
+  check(agree === SAMPLES, `top-1 class equals the native classify's on ${agree}/${SAMPLES} images`);
+  check(correct >= 8, `top-1 is the true class on ${correct}/${SAMPLES} validation images`);
+  check(maxDiff <= TOLERANCE, `max |p_page - p_native| over all classes = ${maxDiff.toExponential(2)} (<= ${TOLERANCE})`);
+
+  // Warm timing: the plans exist after the first image; classify one image again.
+  const warm = [];
+  for (let k = 0; k < 3; k++) {
+    await page.evaluate(() => (window.demo.result = null));
+    await page.click('#samples button[data-index="3"]');
+    await page.waitForFunction(() => window.demo.result !== null);
+    warm.push(await page.evaluate(() => window.demo.result));
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(
+    `  classification time: first image ${times[0].ms.toFixed(0)} ms (compiles the dense plans); ` +
+      `warm ${warm.map((r) => r.ms.toFixed(0)).join(', ')} ms in all, ` +
+      `network ${warm.map((r) => (1000 * r.evalSeconds).toFixed(0)).join(', ')} ms`,
+  );
+  fs.writeFileSync(
+    path.join(artifacts, 'timing.json'),
+    JSON.stringify({ first_ms: times[0].ms, warm_ms: warm.map((r) => r.ms), median_warm_ms: median(warm.map((r) => r.ms)) }, null, 1),
+  );
+
+  // --- Training ---
+  await page.fill('#train-images', String(TRAIN_IMAGES));
+  await page.click('#train-start');
+  await page.waitForFunction((n) => window.demo.steps.length >= n, TRAIN_STEPS);
+  await page.click('#train-start'); // pause
+  await page.waitForTimeout(500); // a step in flight may still finish
+  const paused = await page.evaluate(() => window.demo.steps.length);
+  await page.waitForTimeout(3000);
+  const steps = await page.evaluate(() => window.demo.steps);
+  check(steps.length === paused, `pause stops training (${paused} steps, then ${steps.length} after 3 s)`);
+  const meanLoss = (s) => s.reduce((a, t) => a + t.loss, 0) / s.length;
+  const first = meanLoss(steps.slice(0, 10));
+  const last = meanLoss(steps.slice(-10));
+  const rate = steps.slice(-10).reduce((a, t) => a + t.imagesPerS, 0) / 10;
+  console.log(`  training: ${steps.length} steps, ${rate.toFixed(0)} images/s over the last 10`);
+  check(last < first - 0.05, `the loss falls: mean of the first 10 steps ${first.toFixed(3)}, of the last 10 ${last.toFixed(3)}`);
+  await page.screenshot({ path: path.join(artifacts, 'screenshot.png'), fullPage: true });
+
+  // --- Without WebGPU ---
+  const bare = await context.newPage();
+  await bare.addInitScript(() => delete Navigator.prototype.gpu);
+  await bare.goto(url);
+  await bare.waitForFunction(() => ['ready', 'no-webgpu', 'error'].includes(window.demo?.status));
+  const banner = await bare.textContent('#no-webgpu');
+  const samples = await bare.locator('#samples img').count();
+  check(
+    (await bare.evaluate(() => window.demo.status)) === 'no-webgpu' &&
+      (await bare.isVisible('#no-webgpu')) && banner.includes('--enable-unsafe-webgpu') && samples === 10,
+    `without WebGPU the page says so and stays usable (${samples} samples shown)`,
+  );
+  await bare.screenshot({ path: path.join(artifacts, 'no-webgpu.png') });
+} finally {
+  await context.close();
+  server.close();
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+}
+
+console.log(failures ? `\n${failures} check(s) failed` : '\nweb e2e passed');
+process.exit(failures ? 1 : 0);
