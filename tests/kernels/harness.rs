@@ -109,3 +109,29 @@ pub fn check(name: &str, gpu: &[f32], reference: &[f32], tolerance: f64) {
         worst.join(", ")
     );
 }
+
+/// Asserts |gpu[i] − reference[i]| ≤ bound[i] for every element, for kernels whose
+/// error is best bounded element by element (a cancelling sum is only as exact as its
+/// terms are large); prints the largest error as a fraction of its bound.
+pub fn check_within(name: &str, gpu: &[f32], reference: &[f32], bound: &[f64]) {
+    assert_eq!(gpu.len(), reference.len(), "{name}: length");
+    assert_eq!(bound.len(), reference.len(), "{name}: bound length");
+    let mut worst = (0.0f64, 0usize);
+    for (i, ((&a, &b), &limit)) in gpu.iter().zip(reference).zip(bound).enumerate() {
+        let error = (a as f64 - b as f64).abs();
+        let used = if error == 0.0 { 0.0 } else { error / limit };
+        assert!(
+            used <= 1.0,
+            "{name}: [{i}] gpu {a} vs oracle {b}: error {error:.3e} > bound {limit:.3e}"
+        );
+        if used > worst.0 {
+            worst = (used, i);
+        }
+    }
+    println!(
+        "{name}: worst error {:.2} of its bound (element {}) over {} elements",
+        worst.0,
+        worst.1,
+        gpu.len()
+    );
+}
