@@ -134,3 +134,92 @@ pub fn train_step(
     }
     result.totals[0] as f64
 }
+
+/// How far a training forward pass on `images` stays from the points where ReLU and
+/// max-pool switch branch, in units of each layer's RMS: the smallest |pre-activation|
+/// of a ReLU, and the smallest gap between a pool window's maximum and its runner-up
+/// (exact ties, such as zeros after a ReLU, are excluded: both sides send them to the
+/// first maximum). fp32 rounding moves values by about 1e-7 of that scale; where the
+/// margin is far above it the GPU and the oracle take the same branches, so their
+/// gradients agree to rounding, while one flipped branch changes a gradient by a term.
+pub fn kink_margin(
+    net: &Network,
+    params: &[Vec<f32>],
+    images: &[f32],
+    n: usize,
+    dropout: Option<(u32, u32)>,
+) -> f64 {
+    let acts = forward(net, params, images, n, dropout);
+    let mut margin = f64::INFINITY;
+    for (i, op) in net.ops.iter().enumerate() {
+        let x = &acts[i];
+        let pre_activation = match *op {
+            Op::Conv { param, .. } => {
+                let s = Network::conv_shape(op, n).expect("conv");
+                Some(conv::conv2d_forward(
+                    &s,
+                    false,
+                    x,
+                    &params[param],
+                    &params[param + 1],
+                ))
+            }
+            Op::Linear {
+                relu: true, param, ..
+            } => {
+                let s = Network::linear_shape(op, n).expect("linear");
+                Some(linear::linear_forward(
+                    &s,
+                    false,
+                    x,
+                    &params[param],
+                    &params[param + 1],
+                ))
+            }
+            Op::MaxPool { .. } => {
+                let s = Network::pool_shape(op, n).expect("pool");
+                margin = margin.min(pool_gap(&s, x) / rms(x));
+                None
+            }
+            _ => None,
+        };
+        if let Some(z) = pre_activation {
+            let smallest = z
+                .iter()
+                .map(|v| v.abs() as f64)
+                .fold(f64::INFINITY, f64::min);
+            margin = margin.min(smallest / rms(&z));
+        }
+    }
+    margin
+}
+
+fn rms(values: &[f32]) -> f64 {
+    let sum: f64 = values.iter().map(|&v| (v as f64).powi(2)).sum();
+    (sum / values.len().max(1) as f64)
+        .sqrt()
+        .max(f64::MIN_POSITIVE)
+}
+
+/// The smallest gap between the largest and second-largest values of any 2×2 window
+/// whose two largest values differ.
+fn pool_gap(s: &crate::kernels::pool::PoolShape, x: &[f32]) -> f64 {
+    let mut gap = f64::INFINITY;
+    for plane in 0..s.batch * s.channels {
+        for oh in 0..s.out_h() {
+            for ow in 0..s.out_w() {
+                let mut window: Vec<f32> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                    .iter()
+                    .map(|(dh, dw)| {
+                        x[plane * s.in_h * s.in_w + (2 * oh + dh) * s.in_w + 2 * ow + dw]
+                    })
+                    .collect();
+                window.sort_by(|a, b| b.total_cmp(a));
+                if window[0] != window[1] {
+                    gap = gap.min((window[0] - window[1]) as f64);
+                }
+            }
+        }
+    }
+    gap
+}

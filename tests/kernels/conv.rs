@@ -92,10 +92,13 @@ fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
         &conv2d_forward(ctx, s, relu, &xt, &wt, &bt, &yt).unwrap(),
     );
     let expected = oracle::conv::conv2d_forward(s, relu, &x, &w, &b);
-    check(
+    // The same sums over the inputs' absolute values: the scale of their rounding.
+    let magnitude = oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
+    check_scaled(
         &format!("conv2d forward {s:?} relu={relu}"),
         &read(ctx, &yt),
         &expected,
+        &magnitude,
         FORWARD_TOLERANCE,
     );
 }
@@ -143,15 +146,17 @@ fn check_backward(ctx: &GpuContext, s: &ConvShape, seed_name: &str) {
     launches.extend(conv2d_backward_weight(ctx, s, &xt, &dyt, &dwt, &dbt).unwrap());
     run(ctx, &launches);
     let expected = oracle::conv::conv2d_backward(s, &x, &w, &dy);
-    for (name, t, reference) in [
-        ("dx", &dxt, &expected.dx),
-        ("dweight", &dwt, &expected.dweight),
-        ("dbias", &dbt, &expected.dbias),
+    let magnitudes = oracle::conv::conv2d_backward(s, &abs(&x), &abs(&w), &abs(&dy));
+    for (name, t, reference, magnitude) in [
+        ("dx", &dxt, &expected.dx, &magnitudes.dx),
+        ("dweight", &dwt, &expected.dweight, &magnitudes.dweight),
+        ("dbias", &dbt, &expected.dbias, &magnitudes.dbias),
     ] {
-        check(
+        check_scaled(
             &format!("conv2d backward {name} {s:?}"),
             &read(ctx, t),
             reference,
+            magnitude,
             BACKWARD_TOLERANCE,
         );
     }
@@ -214,17 +219,21 @@ fn check_backward_weight_accumulate(ctx: &GpuContext, s: &ConvShape, seed_name: 
     let w_unused = vec![0.0; s.weight().iter().product()];
     let g1 = oracle::conv::conv2d_backward(s, &x1, &w_unused, &dy1);
     let g2 = oracle::conv::conv2d_backward(s, &x2, &w_unused, &dy2);
+    let m1 = oracle::conv::conv2d_backward(s, &abs(&x1), &w_unused, &abs(&dy1));
+    let m2 = oracle::conv::conv2d_backward(s, &abs(&x2), &w_unused, &abs(&dy2));
     let plus = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| a + b).collect::<Vec<_>>();
-    check(
+    check_scaled(
         &format!("conv2d accumulate dweight {s:?}"),
         &read(ctx, &dwt),
         &plus(&g1.dweight, &g2.dweight),
+        &plus(&m1.dweight, &m2.dweight),
         BACKWARD_TOLERANCE,
     );
-    check(
+    check_scaled(
         &format!("conv2d accumulate dbias {s:?}"),
         &read(ctx, &dbt),
         &plus(&g1.dbias, &g2.dbias),
+        &plus(&m1.dbias, &m2.dbias),
         BACKWARD_TOLERANCE,
     );
 }

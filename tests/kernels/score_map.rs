@@ -42,10 +42,11 @@ fn check_spatial_mean(ctx: &GpuContext, s: &ScoreMapShape, seed_name: &str) {
     let mt = upload(ctx, "score map", &s.map(), &map);
     let yt = poisoned(ctx, "class scores", &s.scores());
     run(ctx, &spatial_mean(ctx, s, &mt, &yt).unwrap());
-    check(
+    check_scaled(
         &format!("spatial mean {s:?}"),
         &read(ctx, &yt),
         &oracle::score_map::spatial_mean(s, &map),
+        &oracle::score_map::spatial_mean(s, &abs(&map)),
         FORWARD_TOLERANCE,
     );
 }
