@@ -33,7 +33,7 @@ async fn run() -> vgg_wgpu::Result<()> {
         "random init",
     )?;
     let batch = 32;
-    let plan = TrainPlan::new(&ctx, &net, params, batch, 1).await?;
+    let plan = TrainPlan::new(&ctx, &net, params, batch, 1, 1).await?;
 
     // Raw pixels minus a mid-grey, no augmentation: the trainer does the paper's recipe.
     let data = SyntheticDataset::new(0, Split::Train, 20 * batch, 32)?;

@@ -331,7 +331,7 @@ impl Trainer {
         let batches = loader.epoch(0, 0)?;
         let weights = random_weights(&spec, &Init::Glorot, seed as u64);
         let params = ParamSet::upload(&ctx, &spec, &weights, "initial weights")?;
-        let plan = TrainPlan::new(&ctx, &Network::new(&spec, 0.5), params, batch, 1).await?;
+        let plan = TrainPlan::new(&ctx, &Network::new(&spec, 0.5), params, batch, 1, 1).await?;
         Ok(Trainer {
             ctx,
             plan,

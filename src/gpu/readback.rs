@@ -52,3 +52,18 @@ pub fn wait_for_queue(ctx: &GpuContext) -> Result<()> {
     let _ = ctx;
     Ok(())
 }
+
+/// Native: block until the work of `submission` is done and its map callbacks have
+/// fired. Web: a no-op, the browser calls back on its own.
+pub fn wait_for_submission(ctx: &GpuContext, submission: &wgpu::SubmissionIndex) -> Result<()> {
+    #[cfg(not(target_arch = "wasm32"))]
+    ctx.device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(submission.clone()),
+            timeout: None,
+        })
+        .map_err(|e| Error::Readback(e.to_string()))?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = (ctx, submission);
+    Ok(())
+}

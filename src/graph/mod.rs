@@ -4,6 +4,7 @@
 //! dense evaluation on whole images), and a step only
 //! writes inputs and a few uniforms, records, and submits.
 
+pub mod data_parallel;
 pub mod dense_plan;
 pub mod eval_plan;
 mod forward;
@@ -11,6 +12,7 @@ pub mod network;
 pub mod param_set;
 pub mod train_plan;
 
+pub use data_parallel::{AllReduce, DataParallel, ExchangeStats, SingleProcess};
 pub use dense_plan::{DenseOutput, DensePlan};
 pub use eval_plan::EvalPlan;
 pub use network::{Network, Op};

@@ -1,7 +1,9 @@
 //! Training, compiled once: forward, softmax cross-entropy, the backward pass derived
 //! from the forward chain, and SGD. A step writes the batch and a few uniforms, records
 //! every dispatch of a micro-batch into one command encoder, submits once per
-//! micro-batch, and reads back only the loss and hit counts.
+//! micro-batch and once for the update, and reads back only the loss and hit counts.
+//! A replica of data-parallel training ([`super::data_parallel`]) runs the same plan
+//! in two halves, gradients then update, with the gradient exchange between them.
 
 use super::forward::forward_launches;
 use super::network::{Network, Op};
@@ -50,8 +52,14 @@ pub struct TrainPlan {
     pub micro_batch: usize,
     /// Micro-batches whose gradients are summed before one SGD update.
     pub accumulation: usize,
+    /// Replicas whose gradients are summed before each update (1 without data
+    /// parallelism): the loss gradient is scaled by 1 / (micro_batch × accumulation ×
+    /// replicas), the global batch.
+    pub replicas: usize,
     pub params: ParamSet,
     pub momenta: ParamSet,
+    /// The gradient of the mean loss, complete after the last micro-batch.
+    pub gradients: ParamSet,
     input: Tensor,
     labels: Tensor,
     rng: DropoutRng,
@@ -59,25 +67,30 @@ pub struct TrainPlan {
     forward: Vec<Launch>,
     /// Backward launches that overwrite the gradients ([0]) or add to them ([1]).
     backward: [Vec<Launch>; 2],
+    /// For each list of `backward`, each op's end in it and the parameter pair
+    /// (weight index; its bias follows) whose gradient that op completes.
+    backward_ends: [Vec<(usize, Option<usize>)>; 2],
     totals: Tensor,
     /// (accumulation, 3): each micro-batch's loss totals, read once per step.
     step_totals: Tensor,
 }
 
 impl TrainPlan {
-    /// Compiles training of `net` starting from `params`. The gradient is the mean over
-    /// all `micro_batch × accumulation` samples of a step.
+    /// Compiles training of `net` starting from `params`, one replica of `replicas`.
+    /// The gradient is the mean over all `micro_batch × accumulation × replicas`
+    /// samples of a step.
     pub async fn new(
         ctx: &GpuContext,
         net: &Network,
         params: ParamSet,
         micro_batch: usize,
         accumulation: usize,
+        replicas: usize,
     ) -> Result<TrainPlan> {
-        if micro_batch == 0 || accumulation == 0 {
+        if micro_batch == 0 || accumulation == 0 || replicas == 0 {
             return Err(Error::InvalidArgument {
                 op: "training plan",
-                message: "batch and accumulation must be at least 1".into(),
+                message: "batch, accumulation and replicas must be at least 1".into(),
             });
         }
         // Buffers past the memory budget fail with an out-of-memory error, and whatever
@@ -85,7 +98,7 @@ impl TrainPlan {
         // default handler panic.
         let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out_of_memory = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let plan = Self::build(ctx, net, params, micro_batch, accumulation);
+        let plan = Self::build(ctx, net, params, micro_batch, accumulation, replicas);
         let oom = out_of_memory.pop().await;
         let invalid = validation.pop().await;
         if oom.is_some() {
@@ -112,6 +125,7 @@ impl TrainPlan {
         params: ParamSet,
         n: usize,
         accumulation: usize,
+        replicas: usize,
     ) -> Result<TrainPlan> {
         let ops = &net.ops;
         let acts: Vec<Tensor> = (0..=ops.len())
@@ -169,7 +183,7 @@ impl TrainPlan {
 
         let mut forward = forward_launches(ctx, net, &params, &acts, n, Some(&rng))?;
         let loss_shape = LossShape { batch: n, classes };
-        let grad_scale = 1.0 / (n * accumulation) as f32;
+        let grad_scale = 1.0 / (n * accumulation * replicas) as f32;
         let outputs = LossOutputs {
             dlogits: grad_tensors.get(dlogits),
             stats: &stats,
@@ -185,7 +199,8 @@ impl TrainPlan {
         )?);
 
         let mut backward = [Vec::new(), Vec::new()];
-        for (mode, launches) in backward.iter_mut().enumerate() {
+        let mut backward_ends = [Vec::new(), Vec::new()];
+        for (mode, (launches, ends)) in backward.iter_mut().zip(&mut backward_ends).enumerate() {
             let accumulate = mode == 1;
             for step in &steps {
                 let op = &ops[step.op];
@@ -257,6 +272,11 @@ impl TrainPlan {
                         )?);
                     }
                 }
+                let completes = match *op {
+                    Op::Conv { param, .. } | Op::Linear { param, .. } => Some(param),
+                    _ => None,
+                };
+                ends.push((launches.len(), completes));
             }
         }
 
@@ -281,17 +301,29 @@ impl TrainPlan {
             net: net.clone(),
             micro_batch: n,
             accumulation,
+            replicas,
             params,
             momenta,
+            gradients: grads,
             input: acts[0].clone(),
             labels,
             rng,
             sgd,
             forward,
             backward,
+            backward_ends,
             totals,
             step_totals,
         })
+    }
+
+    /// The weight indices of the parameter pairs in the order the backward pass
+    /// finishes their gradients (the last layer's first).
+    pub fn gradient_order(&self) -> Vec<usize> {
+        self.backward_ends[0]
+            .iter()
+            .filter_map(|&(_, p)| p)
+            .collect()
     }
 
     /// Samples per SGD update.
@@ -310,6 +342,31 @@ impl TrainPlan {
         seed: u32,
         step: u32,
     ) -> Result<StepStats> {
+        self.submit_gradients(ctx, images, labels, seed, step, 0, &mut |_, _| false)?;
+        self.submit_update(ctx, hyper);
+        self.read_stats(ctx).await
+    }
+
+    /// The first half of a step: writes each micro-batch of `images` (batch, 3, S, S)
+    /// and `labels` (batch) and submits its forward and backward passes, leaving the
+    /// gradient of this plan's share of the loss in [`Self::gradients`]. `sample_base`
+    /// is the global index of this plan's first sample (dropout masks are keyed by it).
+    ///
+    /// In the last micro-batch, after each op that completes a parameter pair's
+    /// gradient, `at_gradient(weight index, encoder)` may record more commands (a copy
+    /// of finished gradients); when it returns true the work so far is submitted, and
+    /// that submission's index is returned, in order, so the caller can wait for it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_gradients(
+        &self,
+        ctx: &GpuContext,
+        images: &[f32],
+        labels: &[u32],
+        seed: u32,
+        step: u32,
+        sample_base: usize,
+        at_gradient: &mut dyn FnMut(usize, &mut wgpu::CommandEncoder) -> bool,
+    ) -> Result<Vec<wgpu::SubmissionIndex>> {
         let n = self.micro_batch;
         let image_len = self.input.row_len();
         if labels.len() != self.batch() || images.len() != self.batch() * image_len {
@@ -324,15 +381,32 @@ impl TrainPlan {
                 ),
             });
         }
-        self.sgd.set(ctx, hyper);
+        let mut submissions = Vec::new();
         for k in 0..self.accumulation {
             self.input
                 .write_f32(ctx, &images[k * n * image_len..(k + 1) * n * image_len])?;
             self.labels.write_u32(ctx, &labels[k * n..(k + 1) * n])?;
-            self.rng.set(ctx, seed, step, (k * n) as u32);
+            self.rng.set(ctx, seed, step, (sample_base + k * n) as u32);
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             record(&self.forward, &mut encoder);
-            record(&self.backward[(k > 0) as usize], &mut encoder);
+            let mode = (k > 0) as usize;
+            if k + 1 < self.accumulation {
+                record(&self.backward[mode], &mut encoder);
+            } else {
+                let mut start = 0;
+                for &(end, completes) in &self.backward_ends[mode] {
+                    record(&self.backward[mode][start..end], &mut encoder);
+                    start = end;
+                    let Some(param) = completes else { continue };
+                    if at_gradient(param, &mut encoder) {
+                        let done = std::mem::replace(
+                            &mut encoder,
+                            ctx.device.create_command_encoder(&Default::default()),
+                        );
+                        submissions.push(ctx.queue.submit([done.finish()]));
+                    }
+                }
+            }
             encoder.copy_buffer_to_buffer(
                 &self.totals.chunks[0].buffer,
                 0,
@@ -340,11 +414,21 @@ impl TrainPlan {
                 (k * STATS * 4) as u64,
                 (STATS * 4) as u64,
             );
-            if k + 1 == self.accumulation {
-                record(&self.sgd.launches, &mut encoder);
-            }
             ctx.queue.submit([encoder.finish()]);
         }
+        Ok(submissions)
+    }
+
+    /// The second half of a step: the SGD update with [`Self::gradients`].
+    pub fn submit_update(&self, ctx: &GpuContext, hyper: &SgdHyper) {
+        self.sgd.set(ctx, hyper);
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        record(&self.sgd.launches, &mut encoder);
+        ctx.queue.submit([encoder.finish()]);
+    }
+
+    /// Loss and hit counts of the last step's samples on this plan.
+    pub async fn read_stats(&self, ctx: &GpuContext) -> Result<StepStats> {
         let totals = self.step_totals.read_f32(ctx).await?;
         let mut stats = StepStats {
             samples: self.batch(),

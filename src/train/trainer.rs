@@ -278,7 +278,7 @@ pub async fn train(
     // GPU: the compiled training plan, and inference plans per batch size for validation.
     let net = Network::new(spec, opts.dropout);
     let params = ParamSet::upload(ctx, spec, &weights, "initial weights")?;
-    let plan = TrainPlan::new(ctx, &net, params, opts.batch, opts.accumulate).await?;
+    let plan = TrainPlan::new(ctx, &net, params, opts.batch, opts.accumulate, 1).await?;
     if let Some(c) = &resumed {
         plan.momenta.write(ctx, &c.momenta)?;
     }

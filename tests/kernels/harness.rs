@@ -18,6 +18,11 @@ pub fn gpu() -> &'static GpuContext {
     GPU.get_or_init(|| open_gpu(None))
 }
 
+/// A device of its own on the same adapter, as data-parallel replicas have.
+pub fn separate_gpu() -> GpuContext {
+    open_gpu(None)
+}
+
 /// A separate device whose tensors split into chunks of at most `bytes` bytes.
 pub fn gpu_with_binding_limit(bytes: u64) -> GpuContext {
     open_gpu(Some(bytes))

@@ -3,6 +3,7 @@
 mod harness;
 
 mod conv;
+mod data_parallel;
 mod dropout;
 mod linear;
 mod loss;

@@ -33,7 +33,8 @@ fn check_training(
     let net = Network::new(spec, 0.5);
     let initial = random_weights(spec, &Init::Glorot, 3);
     let params = ParamSet::upload(ctx, spec, &initial, "initial").unwrap();
-    let plan = pollster::block_on(TrainPlan::new(ctx, &net, params, micro, accumulation)).unwrap();
+    let plan =
+        pollster::block_on(TrainPlan::new(ctx, &net, params, micro, accumulation, 1)).unwrap();
     let mut oracle = OracleState::new(&net, &initial);
     let batch = micro * accumulation;
     let image_len = 3 * spec.input_size * spec.input_size;

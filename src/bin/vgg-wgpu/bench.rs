@@ -92,7 +92,7 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let net = Network::new(&spec, 0.5);
     let weights = random_weights(&spec, &Init::Glorot, 0);
     let params = ParamSet::upload(ctx, &spec, &weights, "random")?;
-    let train = pollster::block_on(TrainPlan::new(ctx, &net, params, args.batch, 1))?;
+    let train = pollster::block_on(TrainPlan::new(ctx, &net, params, args.batch, 1, 1))?;
     let eval = EvalPlan::new(ctx, &net, &train.params, args.batch)?;
     let images = vec![0.5f32; args.batch * 3 * args.size * args.size];
     let labels: Vec<u32> = (0..args.batch).map(|i| (i % args.classes) as u32).collect();
