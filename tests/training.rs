@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
+use vgg_wgpu::graph::SingleProcess;
 use vgg_wgpu::model::{Config, WeightFile};
 use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::trainer::{model_path, train, DataSource, Event, Outcome, TrainOptions};
@@ -58,9 +59,18 @@ fn run(
     opts: &TrainOptions,
     stop_after_steps: Option<usize>,
 ) -> (vgg_wgpu::Result<Outcome>, Vec<f64>) {
+    run_on(std::slice::from_ref(ctx), opts, stop_after_steps)
+}
+
+/// As `run`, with one data-parallel replica on each of `devices`.
+fn run_on(
+    devices: &[GpuContext],
+    opts: &TrainOptions,
+    stop_after_steps: Option<usize>,
+) -> (vgg_wgpu::Result<Outcome>, Vec<f64>) {
     let stop = AtomicBool::new(false);
     let mut losses = Vec::new();
-    let outcome = pollster::block_on(train(ctx, opts, &stop, &mut |event| {
+    let outcome = pollster::block_on(train(devices, &SingleProcess, opts, &stop, &mut |event| {
         if let Event::Step { loss, .. } = event {
             losses.push(loss);
             if Some(losses.len()) == stop_after_steps {
@@ -110,6 +120,68 @@ fn interrupted_run_resumes_to_identical_weights() {
         .lines()
         .filter(|l| l.contains("\"kind\":\"epoch\""))
         .all(|l| l.contains("val_top1_err") && l.contains("val_top5_err")));
+}
+
+/// Largest ‖a − b‖ / ‖b‖ over the tensors of two weight files.
+fn weights_difference(a: &WeightFile, b: &WeightFile) -> f64 {
+    let mut worst: f64 = 0.0;
+    for (name, (_, values)) in &b.tensors {
+        let other = &a.tensors[name].1;
+        let diff: f64 = values
+            .iter()
+            .zip(other)
+            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+            .sum();
+        let norm: f64 = values.iter().map(|x| (*x as f64).powi(2)).sum();
+        worst = worst.max((diff / norm.max(f64::MIN_POSITIVE)).sqrt());
+    }
+    worst
+}
+
+#[test]
+fn two_devices_train_like_one_and_resume_on_one() {
+    let one = tiny(out_dir("one-device"));
+    let (outcome, losses) = run(&gpu(), &one, None);
+    assert!(matches!(outcome.unwrap(), Outcome::Finished(_)));
+
+    // 2 replicas (each 2 images of every pass of 4) until step 5, then 1 device.
+    let two = tiny(out_dir("two-devices"));
+    let (outcome, first) = run_on(&[gpu(), gpu()], &two, Some(5));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    let resumed = TrainOptions {
+        resume: true,
+        ..two.clone()
+    };
+    let (outcome, rest) = run(&gpu(), &resumed, None);
+    assert!(matches!(outcome.unwrap(), Outcome::Finished(_)));
+    let all = [first, rest].concat();
+    assert_eq!(all.len(), losses.len());
+    for (step, (a, b)) in all.iter().zip(&losses).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * b.abs(),
+            "step {step}: loss {a} vs {b}"
+        );
+    }
+    let difference = weights_difference(
+        &WeightFile::load(&model_path(&two.out)).unwrap(),
+        &WeightFile::load(&model_path(&one.out)).unwrap(),
+    );
+    println!("2 devices then 1 vs 1 device: weights differ by {difference:.2e} (relative)");
+    assert!(difference <= 1e-5, "weights differ by {difference:e}");
+}
+
+#[test]
+fn a_batch_that_does_not_split_over_the_devices_is_refused() {
+    let opts = TrainOptions {
+        batch: 3,
+        ..tiny(out_dir("uneven"))
+    };
+    let (outcome, _) = run_on(&[gpu(), gpu()], &opts, None);
+    let message = outcome.unwrap_err().to_string();
+    assert!(
+        message.contains("--batch 3") && message.contains("multiple of 2"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -32,6 +32,10 @@ pub struct LoaderConfig {
     pub workers: usize,
     /// Batches each worker may have ready ahead of the consumer.
     pub prefetch: usize,
+    /// (index, count): make only share `index` of `count` equal contiguous shares of
+    /// every batch, the part one process of data-parallel training takes. (0, 1) is
+    /// the whole batch. Every share is augmented as in the whole batch.
+    pub shard: (usize, usize),
 }
 
 impl LoaderConfig {
@@ -44,6 +48,7 @@ impl LoaderConfig {
             drop_last: false,
             workers: 2,
             prefetch: 2,
+            shard: (0, 1),
         }
     }
 
@@ -100,6 +105,7 @@ pub(super) struct EpochPlan {
     /// (len) image indices in epoch order.
     order: Vec<usize>,
     batch_size: usize,
+    shard: (usize, usize),
     seed: u64,
     epoch: u64,
 }
@@ -109,6 +115,11 @@ impl EpochPlan {
     pub(super) fn batch(&self, k: usize) -> Result<Batch> {
         let lo = k * self.batch_size;
         let hi = (lo + self.batch_size).min(self.order.len());
+        let (index, count) = self.shard;
+        let (lo, hi) = (
+            lo + (hi - lo) * index / count,
+            lo + (hi - lo) * (index + 1) / count,
+        );
         let crop = self.transform.crop() as usize;
         let size = 3 * crop * crop; // one image, (3, crop, crop)
         let mut batch = Batch {
@@ -153,6 +164,16 @@ impl Loader {
             return Err(Error::InvalidArgument {
                 op: "loader",
                 message: "batch size must be at least 1".into(),
+            });
+        }
+        let (index, count) = config.shard;
+        if index >= count || !config.batch_size.is_multiple_of(count) {
+            return Err(Error::InvalidArgument {
+                op: "loader",
+                message: format!(
+                    "share {index} of {count} of a batch of {}: the batch must split into {count} equal shares",
+                    config.batch_size
+                ),
             });
         }
         if let Transform::Train(t) = &transform {
@@ -203,6 +224,7 @@ impl Loader {
                 self.config.shuffle,
             ),
             batch_size: self.config.batch_size,
+            shard: self.config.shard,
             seed: self.config.seed,
             epoch,
         });
@@ -358,5 +380,41 @@ mod tests {
         let mut batches = l.epoch(0, 0).unwrap();
         assert!(batches.next().unwrap().is_ok());
         drop(batches);
+    }
+
+    #[test]
+    fn shards_of_a_batch_put_together_are_the_batch() {
+        let whole = all(&loader(24, 8, 0), 1, 0);
+        let shards: Vec<Vec<Batch>> = (0..4)
+            .map(|index| {
+                let l = loader(24, 8, 2);
+                let config = LoaderConfig {
+                    shard: (index, 4),
+                    ..*l.config()
+                };
+                let sharded = Loader::new(l.dataset().clone(), l.transform, config).unwrap();
+                all(&sharded, 1, 0)
+            })
+            .collect();
+        for (k, batch) in whole.iter().enumerate() {
+            let mut images = Vec::new();
+            let mut labels = Vec::new();
+            for shard in &shards {
+                assert_eq!(shard[k].len(), 2);
+                images.extend_from_slice(&shard[k].images);
+                labels.extend_from_slice(&shard[k].labels);
+            }
+            assert_eq!(
+                images, batch.images,
+                "batch {k}: same images, same augmentation"
+            );
+            assert_eq!(labels, batch.labels);
+        }
+        let l = loader(24, 8, 0);
+        let uneven = LoaderConfig {
+            shard: (0, 3),
+            ..*l.config()
+        };
+        assert!(Loader::new(l.dataset().clone(), l.transform, uneven).is_err());
     }
 }

@@ -172,6 +172,73 @@ impl GpuContext {
     }
 }
 
+/// Devices for data-parallel training, from `which`: `all` — every adapter of the kind
+/// the default choice opens (all discrete GPUs when there are any), narrowed by the
+/// choice's name filter — or indices into `vgg-wgpu info`'s list such as `0,1`. An index
+/// may repeat: each listing opens a device of its own, even on one adapter.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn open_devices(choice: &AdapterChoice, which: &str) -> Result<Vec<GpuContext>> {
+    let backends = choice.backends()?;
+    let adapters = list_adapters(backends).await;
+    let bad = |message: String| Error::InvalidArgument {
+        op: "--devices",
+        message,
+    };
+    let indices: Vec<usize> = match which.trim() {
+        "all" => {
+            let (_, preferred) = choose_adapter(choice).await?;
+            let kind = preferred.get_info().device_type;
+            let wanted = choice.name_contains.as_deref().map(str::to_ascii_lowercase);
+            (0..adapters.len())
+                .filter(|&i| {
+                    let info = adapters[i].get_info();
+                    info.device_type == kind
+                        && wanted
+                            .as_ref()
+                            .is_none_or(|w| info.name.to_ascii_lowercase().contains(w))
+                })
+                .collect()
+        }
+        list => list
+            .split(',')
+            .map(|part| {
+                let i: usize = part.trim().parse().map_err(|_| {
+                    bad(format!(
+                        "'{part}' is not an adapter index; give `all` or indices from `vgg-wgpu info`, e.g. 0,1"
+                    ))
+                })?;
+                if i >= adapters.len() {
+                    return Err(bad(format!(
+                        "adapter {i} does not exist: `vgg-wgpu info` lists {} adapter(s), numbered from 0",
+                        adapters.len()
+                    )));
+                }
+                Ok(i)
+            })
+            .collect::<Result<_>>()?,
+    };
+    if indices.is_empty() {
+        return Err(Error::NoAdapter {
+            filter: choice.describe(),
+        });
+    }
+    let mut devices = Vec::new();
+    for i in indices {
+        // A fresh instance per device, so that repeated indices give separate devices.
+        let instance = new_instance(backends);
+        let adapter = instance
+            .enumerate_adapters(backends)
+            .await
+            .into_iter()
+            .nth(i)
+            .ok_or_else(|| bad(format!("adapter {i} disappeared while opening devices")))?;
+        let mut ctx = GpuContext::from_adapter(adapter).await?;
+        ctx._instance = Some(instance);
+        devices.push(ctx);
+    }
+    Ok(devices)
+}
+
 pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
 }

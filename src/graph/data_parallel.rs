@@ -4,8 +4,8 @@
 //! finishes them, in a fixed replica order; every replica then applies the same SGD
 //! update to the same weights, so the replicas never drift apart.
 //!
-//! Across processes (MPI), each process sums its own replicas first and an
-//! [`AllReduce`] sums the processes' buckets.
+//! Across processes (MPI), each process sums its own replicas first and a
+//! [`Collective`] sums the processes' buckets.
 
 use std::time::Instant;
 
@@ -25,28 +25,39 @@ use crate::model::WeightFile;
 /// while the GPU still computes the later ones.
 pub const DEFAULT_BUCKET_BYTES: usize = 4 << 20;
 
-/// Sums a bucket of gradients across processes, in place, leaving the same bits on
-/// every process.
-pub trait AllReduce {
-    fn all_reduce_sum(&self, values: &mut [f32]) -> Result<()>;
+/// The processes of one training job and what they do together.
+pub trait Collective {
+    /// This process's place, 0 to `processes() − 1`; process 0 writes the outputs.
+    fn rank(&self) -> usize;
     /// Processes taking part (1 for a single process).
     fn processes(&self) -> usize;
+    /// Sums `values` across processes in place, leaving the same bits on every one.
+    fn all_reduce_sum(&self, values: &mut [f32]) -> Result<()>;
     /// Bytes this process sends and receives to sum `elements` values.
     fn bytes_exchanged(&self, elements: usize) -> u64;
+    /// Fails on every process, naming the difference, unless all of them were given
+    /// the same `description` (of their configuration).
+    fn agree(&self, description: &str) -> Result<()>;
 }
 
 /// One process: nothing to exchange.
 pub struct SingleProcess;
 
-impl AllReduce for SingleProcess {
-    fn all_reduce_sum(&self, _: &mut [f32]) -> Result<()> {
-        Ok(())
+impl Collective for SingleProcess {
+    fn rank(&self) -> usize {
+        0
     }
     fn processes(&self) -> usize {
         1
     }
+    fn all_reduce_sum(&self, _: &mut [f32]) -> Result<()> {
+        Ok(())
+    }
     fn bytes_exchanged(&self, _: usize) -> u64 {
         0
+    }
+    fn agree(&self, _: &str) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -200,10 +211,10 @@ impl<'a> DataParallel<'a> {
         seed: u32,
         step: u32,
         sample_base: usize,
-        reduce: &dyn AllReduce,
+        reduce: &dyn Collective,
     ) -> Result<(StepStats, ExchangeStats)> {
         let per_replica = self.plans[0].batch();
-        if labels.len() != self.batch() || images.len() % self.batch().max(1) != 0 {
+        if labels.len() != self.batch() || !images.len().is_multiple_of(self.batch().max(1)) {
             return Err(Error::InvalidArgument {
                 op: "data-parallel step",
                 message: format!(

@@ -12,7 +12,7 @@ pub mod network;
 pub mod param_set;
 pub mod train_plan;
 
-pub use data_parallel::{AllReduce, DataParallel, ExchangeStats, SingleProcess};
+pub use data_parallel::{Collective, DataParallel, ExchangeStats, SingleProcess};
 pub use dense_plan::{DenseOutput, DensePlan};
 pub use eval_plan::EvalPlan;
 pub use network::{Network, Op};

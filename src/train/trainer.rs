@@ -1,4 +1,5 @@
-//! The training loop: data → [`TrainPlan`] steps → validation per epoch → the paper's
+//! The training loop: data → [`DataParallel`] steps (one replica per device, one
+//! share of every batch per process) → validation per epoch → the paper's
 //! learning-rate schedule, with metrics, checkpoints and exact resumption.
 
 use std::collections::hash_map::{Entry, HashMap};
@@ -17,7 +18,8 @@ use crate::data::{
 };
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::graph::{EvalPlan, Network, ParamSet, StepStats, TrainPlan};
+use crate::graph::data_parallel::DEFAULT_BUCKET_BYTES;
+use crate::graph::{Collective, DataParallel, EvalPlan, Network, StepStats};
 use crate::kernels::sgd::SgdHyper;
 use crate::model::{Config, ModelMeta, ModelSpec, WeightFile};
 
@@ -41,7 +43,9 @@ pub struct TrainOptions {
     pub data: DataSource,
     /// Stop after this many epochs (the schedule may stop earlier).
     pub epochs: usize,
-    /// Images per GPU pass, and passes accumulated per SGD step.
+    /// Images per GPU pass over all replicas (each of R replicas takes batch / R),
+    /// and passes accumulated per SGD step: the step's batch is batch × accumulate
+    /// however many replicas share it.
     pub batch: usize,
     pub accumulate: usize,
     pub lr: f32,
@@ -149,13 +153,41 @@ pub fn open_data(
 }
 
 /// Trains as `opts` says until the end, or until `stop` is set (then checkpoints and
-/// returns [`Outcome::Interrupted`]).
+/// returns [`Outcome::Interrupted`]), with one replica on each of `devices` and, across
+/// processes, `collective` (process 0 alone writes checkpoints, metrics and the model).
 pub async fn train(
-    ctx: &GpuContext,
+    devices: &[GpuContext],
+    collective: &dyn Collective,
     opts: &TrainOptions,
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
+    let ctx = devices.first().ok_or(Error::InvalidArgument {
+        op: "train",
+        message: "no device to train on".into(),
+    })?;
+    let writer = collective.rank() == 0;
+    let replicas = devices.len() * collective.processes();
+    if !opts.batch.is_multiple_of(replicas) {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: format!(
+                "--batch {} does not split evenly over {replicas} replicas ({} device(s) × {} process(es)); \
+                 use a multiple of {replicas}",
+                opts.batch,
+                devices.len(),
+                collective.processes()
+            ),
+        });
+    }
+    // Every process must train the same thing; only the loader's threads may differ.
+    collective.agree(&format!(
+        "{:?}",
+        TrainOptions {
+            workers: 0,
+            ..opts.clone()
+        }
+    ))?;
     let io = |path: &Path, what: &str, e: std::io::Error| Error::Io {
         path: path.display().to_string(),
         message: format!("{what}: {e}"),
@@ -248,6 +280,7 @@ pub async fn train(
     let loader_config = LoaderConfig {
         drop_last: true,
         workers: opts.workers,
+        shard: (collective.rank(), collective.processes()),
         ..LoaderConfig::train(step_batch, opts.seed)
     };
     let loader = Loader::new(train_set.clone(), Transform::Train(augment), loader_config)?;
@@ -275,15 +308,30 @@ pub async fn train(
         });
     }
 
-    // GPU: the compiled training plan, and inference plans per batch size for validation.
+    // GPU: the compiled training plans, and inference plans per batch size for
+    // validation on the first device (every replica holds the same weights).
     let net = Network::new(spec, opts.dropout);
-    let params = ParamSet::upload(ctx, spec, &weights, "initial weights")?;
-    let plan = TrainPlan::new(ctx, &net, params, opts.batch, opts.accumulate, 1).await?;
+    let parallel = DataParallel::new(
+        devices,
+        &net,
+        &weights,
+        opts.batch / replicas,
+        opts.accumulate,
+        collective.processes(),
+        DEFAULT_BUCKET_BYTES,
+    )
+    .await?;
     if let Some(c) = &resumed {
-        plan.momenta.write(ctx, &c.momenta)?;
+        for (ctx, plan) in devices.iter().zip(&parallel.plans) {
+            plan.momenta.write(ctx, &c.momenta)?;
+        }
     }
+    let plan = &parallel.plans[0];
     let mut eval_plans: HashMap<usize, EvalPlan> = HashMap::new();
-    let mut metrics = MetricsLog::open(&opts.out.join("metrics.jsonl"))?;
+    let mut metrics = match writer {
+        true => Some(MetricsLog::open(&opts.out.join("metrics.jsonl"))?),
+        false => None,
+    };
     on_event(Event::Started {
         steps_per_epoch,
         epochs: opts.epochs,
@@ -309,8 +357,18 @@ pub async fn train(
                 )));
             }
             state.next_batch = batch.index + 1;
-            if batch.len() != step_batch {
-                skipped_steps += 1; // unreadable images made it short; the plan's batch is fixed
+            // Processes skip a step together (a short share: unreadable images; the
+            // plan's batch is fixed) and stop together.
+            let mut flags = [
+                (batch.len() != parallel.batch()) as u32 as f32,
+                stop.load(Ordering::SeqCst) as u32 as f32,
+            ];
+            if collective.processes() > 1 {
+                collective.all_reduce_sum(&mut flags)?;
+            }
+            let interrupted = flags[1] > 0.0;
+            if flags[0] > 0.0 {
+                skipped_steps += 1;
                 continue;
             }
             let hyper = SgdHyper {
@@ -319,16 +377,32 @@ pub async fn train(
                 weight_decay: opts.weight_decay,
                 grad_scale: 1.0,
             };
-            let stats = plan
+            let (local, _) = parallel
                 .step(
-                    ctx,
                     &batch.images,
                     &batch.labels,
                     &hyper,
                     seed32,
                     state.global_step as u32,
+                    collective.rank() * parallel.batch(),
+                    collective,
                 )
                 .await?;
+            // The step's statistics over every process's share.
+            let mut totals = [
+                local.loss_sum as f32,
+                local.top1_hits as f32,
+                local.top5_hits as f32,
+            ];
+            if collective.processes() > 1 {
+                collective.all_reduce_sum(&mut totals)?;
+            }
+            let stats = StepStats {
+                samples: local.samples * collective.processes(),
+                loss_sum: totals[0] as f64,
+                top1_hits: totals[1] as f64,
+                top5_hits: totals[2] as f64,
+            };
             state.global_step += 1;
             state.epoch_loss_sum += stats.loss_sum;
             state.epoch_top1_hits += stats.top1_hits;
@@ -347,7 +421,10 @@ pub async fn train(
                 lr: state.schedule.lr,
                 images_per_s,
             });
-            if opts.log_every > 0 && state.global_step % opts.log_every as u64 == 0 {
+            if let Some(metrics) = metrics
+                .as_mut()
+                .filter(|_| opts.log_every > 0 && state.global_step % opts.log_every as u64 == 0)
+            {
                 metrics.write(&StepRecord {
                     kind: "step",
                     epoch,
@@ -358,12 +435,12 @@ pub async fn train(
                     images_per_s,
                 })?;
             }
-            let interrupted = stop.load(Ordering::SeqCst);
-            if interrupted
-                || (opts.checkpoint_every > 0
-                    && state.global_step % opts.checkpoint_every as u64 == 0)
+            if writer
+                && (interrupted
+                    || (opts.checkpoint_every > 0
+                        && state.global_step % opts.checkpoint_every as u64 == 0))
             {
-                checkpoint_now(ctx, &plan, &meta, &state, &ckpt_path).await?;
+                checkpoint_now(ctx, plan, &meta, &state, &ckpt_path).await?;
             }
             if interrupted {
                 return Ok(Outcome::Interrupted(ckpt_path));
@@ -408,7 +485,9 @@ pub async fn train(
             val_top5_err: 1.0 - val.top5_hits / val.samples.max(1) as f64,
             seconds: state.seconds,
         };
-        metrics.write(&record)?;
+        if let Some(metrics) = metrics.as_mut() {
+            metrics.write(&record)?;
+        }
         on_event(Event::Epoch(&record));
         match state.schedule.observe(record.val_top1_err) {
             Decision::Continue => {}
@@ -425,19 +504,23 @@ pub async fn train(
         state.epoch_loss_sum = 0.0;
         state.epoch_top1_hits = 0.0;
         state.epoch_samples = 0;
-        checkpoint_now(ctx, &plan, &meta, &state, &ckpt_path).await?;
+        if writer {
+            checkpoint_now(ctx, plan, &meta, &state, &ckpt_path).await?;
+        }
     }
 
-    let mut model = plan.params.download(ctx).await?;
-    meta.write(&mut model);
     let path = model_path(&opts.out);
-    model.save(&path)?;
+    if writer {
+        let mut model = plan.params.download(ctx).await?;
+        meta.write(&mut model);
+        model.save(&path)?;
+    }
     Ok(Outcome::Finished(path))
 }
 
 async fn checkpoint_now(
     ctx: &GpuContext,
-    plan: &TrainPlan,
+    plan: &crate::graph::TrainPlan,
     meta: &ModelMeta,
     state: &TrainState,
     path: &Path,

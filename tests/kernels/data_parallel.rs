@@ -33,7 +33,7 @@ fn batches(steps: u32) -> Vec<(Vec<f32>, Vec<u32>)> {
                 .iter()
                 .map(|v| v * 50.0)
                 .collect();
-            let labels = (0..8).map(|i| ((i * 3 + step) % 7) as u32).collect();
+            let labels = (0..8).map(|i| (i * 3 + step) % 7).collect();
             (images, labels)
         })
         .collect()

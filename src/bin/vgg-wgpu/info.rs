@@ -6,11 +6,11 @@ use vgg_wgpu::Result;
 
 pub fn run(choice: &AdapterChoice) -> Result<()> {
     let adapters = pollster::block_on(list_adapters(choice.backends()?));
-    println!("adapters:");
-    for a in &adapters {
+    println!("adapters (numbered for --devices):");
+    for (i, a) in adapters.iter().enumerate() {
         let info = a.get_info();
         println!(
-            "  {}  driver: {} {}",
+            "  [{i}] {}  driver: {} {}",
             describe_adapter(&info),
             info.driver,
             info.driver_info

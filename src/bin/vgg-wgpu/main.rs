@@ -11,6 +11,7 @@ mod train;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use vgg_wgpu::gpu::context::open_devices as open_devices_of;
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
 
 #[derive(Parser)]
@@ -75,7 +76,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info => info::run(&cli.adapter.choice()),
-        Command::Train(args) => open(&cli.adapter).and_then(|ctx| train::run(&ctx, args)),
+        Command::Train(args) => match &args.devices {
+            Some(which) => open_devices(&cli.adapter, which).and_then(|d| train::run(&d, args)),
+            None => open(&cli.adapter).and_then(|ctx| train::run(&[ctx], args)),
+        },
         Command::Bench(args) => open(&cli.adapter).and_then(|ctx| bench::run(&ctx, args)),
         Command::Eval(args) => open(&cli.adapter).and_then(|ctx| eval::run(&ctx, args)),
         Command::Classify(args) => open(&cli.adapter).and_then(|ctx| classify::run(&ctx, args)),
@@ -88,6 +92,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn open_devices(adapter: &AdapterArgs, which: &str) -> vgg_wgpu::Result<Vec<GpuContext>> {
+    let devices = pollster::block_on(open_devices_of(&adapter.choice(), which))?;
+    for (i, ctx) in devices.iter().enumerate() {
+        eprintln!("device {i}: {}", ctx.describe());
+    }
+    Ok(devices)
 }
 
 fn open(adapter: &AdapterArgs) -> vgg_wgpu::Result<GpuContext> {

@@ -9,6 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::graph::SingleProcess;
 use vgg_wgpu::model::Config;
 use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::trainer::{train, DataSource, Event, Outcome, TrainOptions};
@@ -37,7 +38,7 @@ pub struct TrainArgs {
     /// Stop after this many epochs (the schedule may stop training earlier).
     #[arg(long, default_value_t = 24)]
     epochs: usize,
-    /// Images per GPU pass.
+    /// Images per GPU pass, over all devices: with N devices each takes batch / N.
     #[arg(long, default_value_t = 32)]
     batch: usize,
     /// GPU passes whose gradients are summed per SGD step: the effective batch is
@@ -89,6 +90,12 @@ pub struct TrainArgs {
     /// `mean-std` also divides by its per-channel standard deviation.
     #[arg(long, default_value = "mean", value_parser = ["mean", "mean-std"])]
     normalize: String,
+    /// Data-parallel training on several devices: `all` (every GPU of the best kind),
+    /// or adapter indices from `vgg-wgpu info`, e.g. 0,1; an index may repeat (several
+    /// devices on one adapter). Each takes a share of every batch; gradients are summed
+    /// and every device applies the same update. Default: the one chosen adapter.
+    #[arg(long)]
+    pub devices: Option<String>,
     /// Built-in data set: training images (10 classes).
     #[arg(long, default_value_t = 5000)]
     train_images: usize,
@@ -132,7 +139,7 @@ fn parse_scale(text: Option<&str>, crop: usize) -> Result<(u32, u32)> {
     }
 }
 
-pub fn run(ctx: &GpuContext, args: &TrainArgs) -> Result<()> {
+pub fn run(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
     let data = match args.data.as_str() {
         "builtin" => DataSource::Builtin {
             train: args.train_images,
@@ -185,53 +192,54 @@ pub fn run(ctx: &GpuContext, args: &TrainArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     let mut epochs = 0;
-    let outcome = pollster::block_on(train(ctx, &opts, &stop, &mut |event| match event {
-        Event::Started {
-            steps_per_epoch,
-            epochs: total,
-            epoch,
-            next_batch,
-            parameters,
-            train_images,
-            val_images,
-        } => {
-            epochs = total;
-            say(&bar, format!(
+    let outcome = pollster::block_on(train(devices, &SingleProcess, &opts, &stop, &mut |event| {
+        match event {
+            Event::Started {
+                steps_per_epoch,
+                epochs: total,
+                epoch,
+                next_batch,
+                parameters,
+                train_images,
+                val_images,
+            } => {
+                epochs = total;
+                say(&bar, format!(
                 "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
                  {steps_per_epoch} steps of {} images per epoch",
                 opts.config, opts.width_divisor, opts.crop, parameters as f64 / 1e6, opts.batch * opts.accumulate
             ));
-            if epoch > 0 || next_batch > 0 {
-                say(
-                    &bar,
-                    format!("resuming at epoch {}, step {}", epoch + 1, next_batch + 1),
-                );
+                if epoch > 0 || next_batch > 0 {
+                    say(
+                        &bar,
+                        format!("resuming at epoch {}, step {}", epoch + 1, next_batch + 1),
+                    );
+                }
+                bar.set_length(steps_per_epoch as u64);
+                bar.set_position(next_batch as u64);
+                bar.set_prefix(format!("{}/{total}", epoch + 1));
             }
-            bar.set_length(steps_per_epoch as u64);
-            bar.set_position(next_batch as u64);
-            bar.set_prefix(format!("{}/{total}", epoch + 1));
-        }
-        Event::Step {
-            epoch,
-            batch,
-            loss,
-            top1_err,
-            lr,
-            images_per_s,
-            ..
-        } => {
-            bar.set_prefix(format!("{}/{epochs}", epoch + 1));
-            bar.set_position(batch as u64 + 1);
-            bar.set_message(format!(
-                "loss {loss:.3} acc {:.1}% lr {lr:.0e} {images_per_s:.0} img/s",
-                100.0 * (1.0 - top1_err)
-            ));
-        }
-        Event::Validating { images, .. } => {
-            bar.set_message(format!("validating on {images} images"))
-        }
-        Event::Epoch(r) => {
-            say(&bar, format!(
+            Event::Step {
+                epoch,
+                batch,
+                loss,
+                top1_err,
+                lr,
+                images_per_s,
+                ..
+            } => {
+                bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+                bar.set_position(batch as u64 + 1);
+                bar.set_message(format!(
+                    "loss {loss:.3} acc {:.1}% lr {lr:.0e} {images_per_s:.0} img/s",
+                    100.0 * (1.0 - top1_err)
+                ));
+            }
+            Event::Validating { images, .. } => {
+                bar.set_message(format!("validating on {images} images"))
+            }
+            Event::Epoch(r) => {
+                say(&bar, format!(
                 "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
                 r.epoch,
                 r.loss,
@@ -242,9 +250,10 @@ pub fn run(ctx: &GpuContext, args: &TrainArgs) -> Result<()> {
                 r.images_per_s,
                 r.seconds
             ));
-            bar.reset();
+                bar.reset();
+            }
+            Event::Note(text) => say(&bar, text),
         }
-        Event::Note(text) => say(&bar, text),
     }));
     bar.finish_and_clear();
     match outcome? {
