@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use vgg_wgpu::gpu::readback::wait_for_queue;
-use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::gpu::{AdapterChoice, GpuContext, Tensor};
 use vgg_wgpu::graph::{EvalPlan, Network, ParamSet, TrainPlan};
 use vgg_wgpu::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
@@ -23,6 +23,9 @@ pub enum BenchTarget {
     Kernels,
     /// Whole training steps and inference passes of the network: images/s.
     Step,
+    /// Data-parallel training with 1 and with --replicas devices on the chosen adapter:
+    /// images/s, bytes exchanged and exchange time per step, scaling efficiency.
+    Replicas,
 }
 
 #[derive(Args)]
@@ -31,22 +34,22 @@ pub struct BenchArgs {
     target: BenchTarget,
     /// VGG configuration (D = VGG-16).
     #[arg(long, default_value = "D")]
-    config: Config,
+    pub config: Config,
     /// Divide every layer's width by this.
     #[arg(long, default_value_t = 1)]
-    width_divisor: usize,
+    pub width_divisor: usize,
     /// Classes of the network's last layer (for `step`).
     #[arg(long, default_value_t = 1000)]
-    classes: usize,
+    pub classes: usize,
     /// Images per batch.
     #[arg(long, default_value_t = 1)]
-    batch: usize,
+    pub batch: usize,
     /// Input size of the network (224 = the paper's; smaller is quicker on a CPU adapter).
     #[arg(long, default_value_t = 224)]
-    size: usize,
+    pub size: usize,
     /// Keep repeating each measurement until this many seconds have passed.
     #[arg(long, default_value_t = 0.5)]
-    min_seconds: f64,
+    pub min_seconds: f64,
     /// Only this pass (forward, data or weight); all three by default.
     #[arg(long)]
     pass: Option<String>,
@@ -55,7 +58,10 @@ pub struct BenchArgs {
     no_cpu_reference: bool,
     /// Print one JSON object per measurement instead of a table.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
+    /// Replicas to compare with one (for `replicas`).
+    #[arg(long, default_value_t = 2)]
+    pub replicas: usize,
 }
 
 /// One timed kernel run on one layer.
@@ -68,14 +74,15 @@ struct Measurement {
     cpu_gflops: Option<f64>,
 }
 
-pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
+pub fn run(ctx: &GpuContext, choice: &AdapterChoice, args: &BenchArgs) -> Result<()> {
     match args.target {
         BenchTarget::Kernels => bench_kernels(ctx, args),
         BenchTarget::Step => bench_step(ctx, args),
+        BenchTarget::Replicas => super::bench_replicas::run(ctx, choice, args),
     }
 }
 
-fn bench_spec(args: &BenchArgs) -> Result<ModelSpec> {
+pub fn bench_spec(args: &BenchArgs) -> Result<ModelSpec> {
     let spec = ModelSpec {
         config: args.config,
         classes: args.classes,
@@ -200,7 +207,7 @@ fn pytorch_reference(args: &BenchArgs) -> std::result::Result<(f64, f64), String
 }
 
 /// Seconds per call of `f`: one warm-up call, then repeats until `min_seconds`.
-fn time_repeatedly(min_seconds: f64, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+pub fn time_repeatedly(min_seconds: f64, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?;
     let start = Instant::now();
     let mut runs = 0u32;

@@ -2,6 +2,7 @@
 //! blocks on the library's futures (pollster) and turns errors into exit codes.
 
 mod bench;
+mod bench_replicas;
 mod classify;
 mod eval;
 mod features;
@@ -80,7 +81,9 @@ fn main() -> ExitCode {
             Some(which) => open_devices(&cli.adapter, which).and_then(|d| train::run(&d, args)),
             None => open(&cli.adapter).and_then(|ctx| train::run(&[ctx], args)),
         },
-        Command::Bench(args) => open(&cli.adapter).and_then(|ctx| bench::run(&ctx, args)),
+        Command::Bench(args) => {
+            open(&cli.adapter).and_then(|ctx| bench::run(&ctx, &cli.adapter.choice(), args))
+        }
         Command::Eval(args) => open(&cli.adapter).and_then(|ctx| eval::run(&ctx, args)),
         Command::Classify(args) => open(&cli.adapter).and_then(|ctx| classify::run(&ctx, args)),
         Command::Features(args) => open(&cli.adapter).and_then(|ctx| features::run(&ctx, args)),
