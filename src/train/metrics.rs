@@ -18,6 +18,11 @@ pub struct StepRecord {
     pub top1_err: f64,
     pub lr: f32,
     pub images_per_s: f64,
+    /// Data-parallel training: bytes of gradients this process moved between devices,
+    /// host and other processes in the step, and the host time it took (0 with one
+    /// replica).
+    pub exchange_bytes: u64,
+    pub exchange_seconds: f64,
 }
 
 #[derive(Serialize)]

@@ -377,7 +377,7 @@ pub async fn train(
                 weight_decay: opts.weight_decay,
                 grad_scale: 1.0,
             };
-            let (local, _) = parallel
+            let (local, exchange) = parallel
                 .step(
                     &batch.images,
                     &batch.labels,
@@ -433,6 +433,8 @@ pub async fn train(
                     top1_err,
                     lr: state.schedule.lr,
                     images_per_s,
+                    exchange_bytes: exchange.bytes,
+                    exchange_seconds: exchange.seconds,
                 })?;
             }
             if writer
