@@ -357,17 +357,13 @@ pub async fn train(
                 )));
             }
             state.next_batch = batch.index + 1;
-            // Processes skip a step together (a short share: unreadable images; the
-            // plan's batch is fixed) and stop together.
-            let mut flags = [
-                (batch.len() != parallel.batch()) as u32 as f32,
-                stop.load(Ordering::SeqCst) as u32 as f32,
-            ];
+            // Processes skip a step together when any share is short (unreadable
+            // images; the plan's batch is fixed).
+            let mut short = [(batch.len() != parallel.batch()) as u32 as f32];
             if collective.processes() > 1 {
-                collective.all_reduce_sum(&mut flags)?;
+                collective.all_reduce_sum(&mut short)?;
             }
-            let interrupted = flags[1] > 0.0;
-            if flags[0] > 0.0 {
+            if short[0] > 0.0 {
                 skipped_steps += 1;
                 continue;
             }
@@ -437,6 +433,12 @@ pub async fn train(
                     exchange_seconds: exchange.seconds,
                 })?;
             }
+            // Stop after this step if any process was asked to.
+            let mut stop_requests = [stop.load(Ordering::SeqCst) as u32 as f32];
+            if collective.processes() > 1 {
+                collective.all_reduce_sum(&mut stop_requests)?;
+            }
+            let interrupted = stop_requests[0] > 0.0;
             if writer
                 && (interrupted
                     || (opts.checkpoint_every > 0
