@@ -71,3 +71,49 @@ impl ModelMeta {
         weights.metadata.insert(Self::KEY.to_string(), json);
     }
 }
+
+/// Class names from a text file, one per line in the model's class order (blank lines
+/// ignored); exactly `classes` of them.
+pub fn read_class_names(path: &std::path::Path, classes: usize) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Data {
+        path: path.to_path_buf(),
+        message: format!("cannot read the class names file: {e}"),
+    })?;
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if names.len() != classes {
+        return Err(Error::Data {
+            path: path.to_path_buf(),
+            message: format!(
+                "has {} class names but the model has {classes} classes; give one name per line, in the model's class order",
+                names.len()
+            ),
+        });
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod class_names_tests {
+    use super::read_class_names;
+
+    #[test]
+    fn a_names_file_gives_one_name_per_line_and_must_match_the_classes() {
+        let path = std::env::temp_dir().join(format!("vgg-wgpu-names-{}.txt", std::process::id()));
+        std::fs::write(&path, "tench\n goldfish \n\nshark\n").unwrap();
+        assert_eq!(
+            read_class_names(&path, 3).unwrap(),
+            vec!["tench", "goldfish", "shark"]
+        );
+        let error = read_class_names(&path, 1000).unwrap_err().to_string();
+        assert!(
+            error.contains("has 3 class names but the model has 1000"),
+            "{error}"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}
