@@ -6,7 +6,7 @@
 //! rank applies the same update. Rank 0 alone writes checkpoints, metrics and
 //! progress.
 //!
-//! [`MpiWorld`] (feature `mpi`, native only) is the whole interface to MPI: rank and
+//! `MpiWorld` (feature `mpi`, native only) is the whole interface to MPI: rank and
 //! size, an all-reduce sum of `f32`s, a check that all ranks agree on a
 //! configuration, a byte broadcast and a barrier. Every collective takes a timeout
 //! and is polled against it, so a peer that hangs yields
