@@ -56,6 +56,12 @@ pub enum Error {
     /// A background loader thread stopped without sending its batch.
     #[error("data loader: {0}")]
     Loader(String),
+
+    /// Data-parallel training across processes (`crate::distributed`): MPI could not
+    /// start, a collective timed out (a peer died or hung), or the ranks disagree.
+    /// `message` names the rank(s) involved.
+    #[error("{message}")]
+    Distributed { message: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,6 +1,7 @@
 //! vgg-wgpu: VGG (Simonyan & Zisserman, ICLR 2015) on a portable WebGPU compute engine.
 //!
 //! - [`data`]: data sets, the paper's augmentation, and batches (CPU only).
+//! - [`distributed`]: data-parallel training across processes (MPI, feature `mpi`).
 //! - [`eval`]: the paper's testing protocol: dense, multi-crop, multi-scale, ensembles.
 //! - [`gpu`]: adapter and device choice, chunked tensors, async readback.
 //! - [`graph`]: networks as op chains, compiled into training and inference plans.
@@ -10,6 +11,7 @@
 //! - `web` (wasm32 only): the browser API behind the page in `web/`.
 
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod eval;
 pub mod gpu;
