@@ -20,9 +20,11 @@
 use std::time::Duration;
 
 #[cfg(all(feature = "mpi", not(target_arch = "wasm32")))]
+mod collective;
+#[cfg(all(feature = "mpi", not(target_arch = "wasm32")))]
 mod mpi;
 #[cfg(all(feature = "mpi", not(target_arch = "wasm32")))]
-pub use self::mpi::MpiWorld;
+pub use self::{collective::MpiCollective, mpi::MpiWorld};
 
 /// The error of a collective that did not finish within `timeout` on `rank`.
 /// `operation` names it for the user ("gradient exchange", "barrier", ...).

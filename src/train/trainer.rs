@@ -181,13 +181,16 @@ pub async fn train(
         });
     }
     // Every process must train the same thing; only the loader's threads may differ.
-    collective.agree(&format!(
+    // `name=value` fields, so that a difference is reported by name.
+    let description = format!(
         "{:?}",
         TrainOptions {
             workers: 0,
             ..opts.clone()
         }
-    ))?;
+    )
+    .replace(": ", "=");
+    collective.agree(&description)?;
     let io = |path: &Path, what: &str, e: std::io::Error| Error::Io {
         path: path.display().to_string(),
         message: format!("{what}: {e}"),

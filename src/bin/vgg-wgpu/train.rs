@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::gpu::GpuContext;
-use vgg_wgpu::graph::SingleProcess;
+use vgg_wgpu::graph::{Collective, SingleProcess};
 use vgg_wgpu::model::Config;
 use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::trainer::{train, DataSource, Event, Outcome, TrainOptions};
@@ -96,6 +96,16 @@ pub struct TrainArgs {
     /// and every device applies the same update. Default: the one chosen adapter.
     #[arg(long)]
     pub devices: Option<String>,
+    /// Data-parallel training across processes started by `mpirun -np N`: each takes
+    /// 1/N of every batch, gradients are summed over processes, process 0 alone writes
+    /// the outputs and shows progress. Needs a build with `--features mpi`.
+    #[arg(long)]
+    distributed: bool,
+    /// With --distributed: seconds any exchange may wait for the other processes
+    /// before failing (a process that hangs or died); the first step also waits for
+    /// every process to compile its shaders.
+    #[arg(long, default_value_t = 600.0)]
+    exchange_timeout: f64,
     /// Built-in data set: training images (10 classes).
     #[arg(long, default_value_t = 5000)]
     train_images: usize,
@@ -140,6 +150,41 @@ fn parse_scale(text: Option<&str>, crop: usize) -> Result<(u32, u32)> {
 }
 
 pub fn run(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
+    if args.distributed {
+        return run_distributed(devices, args);
+    }
+    train_with(devices, &SingleProcess, args)
+}
+
+#[cfg(feature = "mpi")]
+fn run_distributed(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
+    use vgg_wgpu::distributed::{MpiCollective, MpiWorld};
+    let collective = MpiCollective {
+        world: MpiWorld::init()?,
+        timeout: std::time::Duration::from_secs_f64(args.exchange_timeout),
+    };
+    train_with(devices, &collective, args).map_err(|e| match collective.rank() {
+        0 => e,
+        rank => Error::Distributed {
+            message: format!("process {rank}: {e}"),
+        },
+    })
+}
+
+#[cfg(not(feature = "mpi"))]
+fn run_distributed(_: &[GpuContext], _: &TrainArgs) -> Result<()> {
+    Err(Error::InvalidArgument {
+        op: "--distributed",
+        message: "this build has no MPI support: build with `cargo build --release --features mpi` \
+                  (Open MPI needed: `apt-get install openmpi-bin libopenmpi-dev`), then start it with \
+                  `mpirun -np N vgg-wgpu train --distributed ...`"
+            .into(),
+    })
+}
+
+/// Trains with progress on standard error; processes other than 0 stay quiet.
+fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainArgs) -> Result<()> {
+    let quiet = collective.rank() != 0;
     let data = match args.data.as_str() {
         "builtin" => DataSource::Builtin {
             train: args.train_images,
@@ -185,15 +230,19 @@ pub fn run(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
     })
     .ok();
 
-    let bar = ProgressBar::new(0);
+    let bar = match quiet {
+        true => ProgressBar::hidden(),
+        false => ProgressBar::new(0),
+    };
     bar.set_style(
         ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
     let mut epochs = 0;
-    let outcome = pollster::block_on(train(devices, &SingleProcess, &opts, &stop, &mut |event| {
+    let outcome = pollster::block_on(train(devices, collective, &opts, &stop, &mut |event| {
         match event {
+            _ if quiet => {}
             Event::Started {
                 steps_per_epoch,
                 epochs: total,
@@ -257,6 +306,7 @@ pub fn run(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
     }));
     bar.finish_and_clear();
     match outcome? {
+        _ if quiet => {}
         Outcome::Finished(path) => println!("model written to {}", path.display()),
         Outcome::Interrupted(path) => println!(
             "interrupted: checkpoint written to {}; continue with --resume",
