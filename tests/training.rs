@@ -122,22 +122,6 @@ fn interrupted_run_resumes_to_identical_weights() {
         .all(|l| l.contains("val_top1_err") && l.contains("val_top5_err")));
 }
 
-/// Largest ‖a − b‖ / ‖b‖ over the tensors of two weight files.
-fn weights_difference(a: &WeightFile, b: &WeightFile) -> f64 {
-    let mut worst: f64 = 0.0;
-    for (name, (_, values)) in &b.tensors {
-        let other = &a.tensors[name].1;
-        let diff: f64 = values
-            .iter()
-            .zip(other)
-            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-            .sum();
-        let norm: f64 = values.iter().map(|x| (*x as f64).powi(2)).sum();
-        worst = worst.max((diff / norm.max(f64::MIN_POSITIVE)).sqrt());
-    }
-    worst
-}
-
 #[test]
 fn two_devices_train_like_one_and_resume_on_one() {
     let one = tiny(out_dir("one-device"));
@@ -162,10 +146,9 @@ fn two_devices_train_like_one_and_resume_on_one() {
             "step {step}: loss {a} vs {b}"
         );
     }
-    let difference = weights_difference(
-        &WeightFile::load(&model_path(&two.out)).unwrap(),
-        &WeightFile::load(&model_path(&one.out)).unwrap(),
-    );
+    let difference = WeightFile::load(&model_path(&two.out))
+        .unwrap()
+        .max_relative_difference(&WeightFile::load(&model_path(&one.out)).unwrap());
     println!("2 devices then 1 vs 1 device: weights differ by {difference:.2e} (relative)");
     assert!(difference <= 1e-5, "weights differ by {difference:e}");
 }

@@ -92,6 +92,24 @@ impl WeightFile {
 
     /// Checks that every parameter of `spec` is present with its shape. The error names
     /// the first missing or mismatched tensor and both shapes.
+    /// The largest ‖self − other‖ / ‖other‖ over `other`'s tensors (each must be in
+    /// `self` with the same length): how far two trainings of one model ended apart.
+    pub fn max_relative_difference(&self, other: &WeightFile) -> f64 {
+        let mut worst: f64 = 0.0;
+        for (name, (_, values)) in &other.tensors {
+            let ours = &self.tensors[name].1;
+            assert_eq!(ours.len(), values.len(), "tensor {name}: lengths differ");
+            let diff: f64 = ours
+                .iter()
+                .zip(values)
+                .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                .sum();
+            let norm: f64 = values.iter().map(|b| (*b as f64).powi(2)).sum();
+            worst = worst.max((diff / norm.max(f64::MIN_POSITIVE)).sqrt());
+        }
+        worst
+    }
+
     pub fn check_matches(&self, spec: &ModelSpec, origin: &str) -> Result<()> {
         for p in spec.parameters() {
             match self.tensors.get(&p.name) {
