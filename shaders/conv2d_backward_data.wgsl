@@ -11,10 +11,10 @@
 //
 // This is conv2d_forward.wgsl run on dy with the kernel flipped (fh = K − 1 − kh,
 // fw = K − 1 − kw) and padding K − 1 − pad, and has the same tiling: one invocation
-// computes 8 input channels × 2 rows × 8 adjacent columns of dx; for each output channel
-// o and flipped kernel row fh it loads the 8 dy values under each tile row once and
-// slides them one column per fw, so each step costs 8 weight loads + 2 dy loads for 128
-// multiply-adds. The accumulators are indexed with constants only (see the forward).
+// computes 8 input channels × 2 rows (TILE_H; 1 on SwiftShader) × 8 adjacent columns of
+// dx; for each output channel o and flipped kernel row fh it loads the 8 dy values under
+// each tile row once and slides them one column per fw, so each step costs 8 weight
+// loads + 2 dy loads for 128 multiply-adds. The accumulators are indexed with constants only (see the forward).
 
 struct ConvParams {
     batch: u32, in_channels: u32, in_h: u32, in_w: u32,
@@ -32,7 +32,9 @@ struct ConvParams {
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>; // (N, C, H, W)
 
 const TILE_C: u32 = 8u; // input channels per invocation
-const TILE_H: u32 = 2u; // input rows per invocation
+// dx rows per invocation: 2, or 1 where the pipeline overrides it (SwiftShader, see
+// conv2d_forward.wgsl).
+override TILE_H: u32 = 2u;
 const TILE_W: u32 = 8u; // input columns per invocation
 
 // 8 channels × 8 columns of one dx row: <channels><columns>, lo/hi = 0..3 / 4..7.
@@ -93,7 +95,7 @@ fn conv2d_backward_data(@builtin(workgroup_id) wid: vec3<u32>,
     let w_hi = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), last) * kk;
 
     var top = RowTile();    // dx row ih0
-    var bottom = RowTile(); // dx row ih0 + 1
+    var bottom = RowTile(); // dx row ih0 + 1 (when TILE_H is 2)
     let flip_pad = i32(p.kernel) - 1 - i32(p.pad);
     let col0 = i32(iw0) - flip_pad; // dy column under tile column 0 at fw = 0
     let last_row = i32(p.out_h) - 1;
@@ -103,7 +105,7 @@ fn conv2d_backward_data(@builtin(workgroup_id) wid: vec3<u32>,
             let oh = i32(ih0 + fh) - flip_pad; // dy row under the top row
             let top_inside = oh >= 0 && oh <= last_row;
             let bottom_inside = oh + 1 >= 0 && oh + 1 <= last_row;
-            if (!top_inside && !bottom_inside) { continue; }
+            if (!top_inside && (TILE_H == 1u || !bottom_inside)) { continue; }
             let top_row = dy_plane + u32(clamp(oh, 0, last_row)) * p.out_w;
             let bottom_row = dy_plane + u32(clamp(oh + 1, 0, last_row)) * p.out_w;
             var g_top = window(top_row, top_inside, col0);
@@ -119,13 +121,13 @@ fn conv2d_backward_data(@builtin(workgroup_id) wid: vec3<u32>,
                 let wv_lo = vec4<f32>(w[w_lo.x + k], w[w_lo.y + k], w[w_lo.z + k], w[w_lo.w + k]);
                 let wv_hi = vec4<f32>(w[w_hi.x + k], w[w_hi.y + k], w[w_hi.z + k], w[w_hi.w + k]);
                 top = multiply_add(top, wv_lo, wv_hi, g_top);
-                bottom = multiply_add(bottom, wv_lo, wv_hi, g_bottom);
+                if (TILE_H == 2u) { bottom = multiply_add(bottom, wv_lo, wv_hi, g_bottom); }
             }
         }
     }
 
     store_row(n, c0, ih0, iw0, top);
-    if (ih0 + 1u < p.in_h) { store_row(n, c0, ih0 + 1u, iw0, bottom); }
+    if (TILE_H == 2u && ih0 + 1u < p.in_h) { store_row(n, c0, ih0 + 1u, iw0, bottom); }
 }
 
 // A row tile into dx (constant indices only: see the header).

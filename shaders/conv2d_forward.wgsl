@@ -5,12 +5,12 @@
 // The weight may be one chunk of a larger tensor: it then holds output channels
 // [o_begin, o_begin + o_count) and this dispatch writes only those channels.
 //
-// Tiling: one invocation computes 8 output channels × 2 output rows × 8 adjacent output
-// columns, 128 accumulators held as 4×4 matrices. For each input channel c and kernel
-// row kh it loads the 8 inputs under each tile row once, then slides those windows one
-// column per kernel column kw (one new load each), so each (c, kh, kw) step costs 8
-// weight loads + 2 input loads for 128 multiply-adds (a second row cut CPU time by a
-// fifth against one row: the weights are loaded once for both). Why: on CPU adapters (lavapipe) every
+// Tiling: one invocation computes 8 output channels × 2 output rows (TILE_H; 1 on
+// SwiftShader) × 8 adjacent output columns, 128 accumulators held as 4×4 matrices. For
+// each input channel c and kernel row kh it loads the 8 inputs under each tile row once,
+// then slides those windows one column per kernel column kw (one new load each), so each
+// (c, kh, kw) step costs 8 weight loads + 2 input loads for 128 multiply-adds (a second
+// row cut CPU time by a fifth against one row: the weights are loaded once for both). Why: on CPU adapters (lavapipe) every
 // invocation is one SIMD lane and each storage load is a per-lane scalar loop, so
 // multiply-adds per loaded value decide the speed; no workgroup memory or barriers
 // (the costliest thing there). Columns and channels past the edge of the output are
@@ -35,7 +35,10 @@ struct ConvParams {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;   // (N, O, OH, OW)
 
 const TILE_O: u32 = 8u; // output channels per invocation
-const TILE_H: u32 = 2u; // output rows per invocation
+// Output rows per invocation: 2, or 1 where the pipeline overrides it (SwiftShader: its
+// Subzero compiler takes minutes and over 10 GB on 2 rows' 128 accumulators live across
+// the loops, and Chromium's GPU process dies; 64 compile in about a second).
+override TILE_H: u32 = 2u;
 const TILE_W: u32 = 8u; // output columns per invocation
 
 // 8 channels × 8 columns of one output row: <channels><columns>, lo/hi = 0..3 / 4..7.
@@ -98,7 +101,7 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>,
     let w_hi = min(vec4<u32>(o0) + vec4<u32>(4u, 5u, 6u, 7u), last) * filter_len;
 
     var top = RowTile();    // output row oh0
-    var bottom = RowTile(); // output row oh0 + 1
+    var bottom = RowTile(); // output row oh0 + 1 (when TILE_H is 2)
     let col0 = i32(ox0) - i32(p.pad); // input column under tile column 0 at kw = 0
     let last_row = i32(p.in_h) - 1;
     for (var c = 0u; c < p.in_channels; c++) {
@@ -107,7 +110,7 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>,
             let ih = i32(oh0 + kh) - i32(p.pad); // input row under the top row
             let top_inside = ih >= 0 && ih <= last_row;
             let bottom_inside = ih + 1 >= 0 && ih + 1 <= last_row;
-            if (!top_inside && !bottom_inside) { continue; }
+            if (!top_inside && (TILE_H == 1u || !bottom_inside)) { continue; }
             let top_row = x_plane + u32(clamp(ih, 0, last_row)) * p.in_w;
             let bottom_row = x_plane + u32(clamp(ih + 1, 0, last_row)) * p.in_w;
             var x_top = window(top_row, top_inside, col0);
@@ -122,13 +125,13 @@ fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>,
                 let wv_lo = vec4<f32>(w[w_lo.x + k], w[w_lo.y + k], w[w_lo.z + k], w[w_lo.w + k]);
                 let wv_hi = vec4<f32>(w[w_hi.x + k], w[w_hi.y + k], w[w_hi.z + k], w[w_hi.w + k]);
                 top = multiply_add(top, wv_lo, wv_hi, x_top);
-                bottom = multiply_add(bottom, wv_lo, wv_hi, x_bottom);
+                if (TILE_H == 2u) { bottom = multiply_add(bottom, wv_lo, wv_hi, x_bottom); }
             }
         }
     }
 
     store_row(n, o0, oh0, ox0, top);
-    if (oh0 + 1u < p.out_h) { store_row(n, o0, oh0 + 1u, ox0, bottom); }
+    if (TILE_H == 2u && oh0 + 1u < p.out_h) { store_row(n, o0, oh0 + 1u, ox0, bottom); }
 }
 
 // A row tile into y (constant indices only: see the header).

@@ -66,10 +66,23 @@ impl Gpu {
         Ok(Gpu { ctx: Rc::new(ctx) })
     }
 
-    /// "name (backend, device type)" and the storage binding limit.
+    /// "name (backend, device type)", the storage binding limit and the conv tile
+    /// height. Browsers may leave the name empty (Chromium's SwiftShader does).
     pub fn describe(&self) -> String {
         let limit = self.ctx.binding_limit as f64 / (1 << 20) as f64;
-        format!("{}; tensors split at {limit:.0} MiB", self.ctx.describe())
+        let info = &self.ctx.adapter_info;
+        let name = match (info.name.is_empty(), info.device_type) {
+            (false, _) => self.ctx.describe(),
+            (true, wgpu::DeviceType::Cpu) => {
+                "the browser's fallback CPU adapter (SwiftShader in Chromium)".to_string()
+            }
+            (true, _) => "an unnamed adapter".to_string(),
+        };
+        let rows = match self.ctx.conv_tile_rows {
+            1 => "1 row".to_string(),
+            n => format!("{n} rows"),
+        };
+        format!("{name}; tensors split at {limit:.0} MiB; conv tiles of {rows}")
     }
 
     /// A classifier for the safetensors bytes of any weight file the CLI reads.
@@ -178,6 +191,8 @@ impl Classifier {
             width: heatmap.width(),
             height: heatmap.height(),
             heatmap: heatmap.into_raw(),
+            map_width: w as u32,
+            map_height: h as u32,
         })
     }
 }
@@ -263,6 +278,9 @@ pub struct Classification {
     pub heatmap: Vec<u8>,
     pub width: u32,
     pub height: u32,
+    /// Cells of the score map drawn (the finest scale's): 1×1 draws one colour.
+    pub map_width: u32,
+    pub map_height: u32,
 }
 
 /// Training of `vgg-wgpu train`'s default network on the built-in data set, driven one

@@ -12,6 +12,7 @@ const demo = (window.demo = {
   model: null, // describe() of the classifier in use
   result: null, // the last classification
   steps: [], // one report per training step
+  stepping: false, // a training step is running on the GPU
   samplePng: null,
 });
 
@@ -149,6 +150,13 @@ $('weights-file').addEventListener('change', async (event) => {
 
 // --- Classify ---------------------------------------------------------------------------
 
+// JPEG and PNG go to the engine, which decodes them exactly as `vgg-wgpu classify` does;
+// other formats (WebP, GIF, ...) are decoded by the browser.
+function engineDecodes(bytes) {
+  const starts = (...magic) => magic.every((b, i) => bytes[i] === b);
+  return starts(0xff, 0xd8, 0xff) || starts(0x89, 0x50, 0x4e, 0x47);
+}
+
 async function classifyBlob(blob, source) {
   if (!gpu) {
     say('classify-status', 'Classifying needs WebGPU (see above).', true);
@@ -159,23 +167,24 @@ async function classifyBlob(blob, source) {
     return;
   }
   say('classify-status', `Classifying ${source}…`);
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  const start = performance.now();
-  let r;
   try {
-    r = await onGpu(() => classifier.classify(bytes, 5));
-  } catch (e) {
-    // Formats the engine does not decode (WebP, GIF, ...): let the browser decode them.
-    const rgba = await browserDecode(blob).catch(() => null);
-    if (!rgba) {
-      say('classify-status', `${source}: ${e.message ?? e}`, true);
-      return;
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    const start = performance.now();
+    let r;
+    if (engineDecodes(bytes)) {
+      r = await onGpu(() => classifier.classify(bytes, 5));
+    } else {
+      const rgba = await browserDecode(blob).catch(() => {
+        throw new Error('not an image this browser can decode');
+      });
+      r = await onGpu(() => classifier.classifyRgba(rgba.width, rgba.height, rgba.data, 5));
     }
-    r = await onGpu(() => classifier.classifyRgba(rgba.width, rgba.height, rgba.data, 5));
+    const ms = performance.now() - start;
+    showResult(r, source, ms);
+    r.free();
+  } catch (e) {
+    say('classify-status', `${source}: ${e.message ?? e}`, true);
   }
-  const ms = performance.now() - start;
-  showResult(r, source, ms);
-  r.free();
 }
 
 async function browserDecode(blob) {
@@ -198,8 +207,11 @@ function showResult(r, source, ms) {
   canvas.height = r.height;
   const pixels = new ImageData(new Uint8ClampedArray(r.heatmap), r.width, r.height);
   canvas.getContext('2d').putImageData(pixels, 0, 0);
+  const cells = `${r.map_height}×${r.map_width}`;
   $('heatmap-caption').textContent =
-    `Score map of “${names[0]}” over ${source}: red where the network sees it most.`;
+    r.map_width * r.map_height > 1
+      ? `Score map of “${names[0]}” (${cells} cells, finest scale) over ${source}: red where the network sees it most.`
+      : `Score map of “${names[0]}” over ${source}: one cell at this image size, so one colour.`;
 
   const list = $('top5');
   list.innerHTML = '';
@@ -298,7 +310,6 @@ function drawChart() {
     g.fillText(`${25 * k}%`, w - pad.r + 6, y + 4);
   }
   g.fillText(`step ${steps.length}`, w - pad.r - 50, h - 6);
-  g.fillText('loss', pad.l + 4, h - 6);
   // Exponential moving averages, so the per-batch noise does not hide the trend.
   const line = (values, y, colour) => {
     g.strokeStyle = colour;
@@ -317,14 +328,15 @@ function drawChart() {
     line(steps.map((s) => s.accuracy), ya, '#e0752d');
   }
   g.fillStyle = '#2f6fde';
-  g.fillText('— loss', pad.l + 40, h - 6);
+  g.fillText('— loss (left axis)', pad.l + 4, h - 6);
   g.fillStyle = '#e0752d';
-  g.fillText('— batch accuracy', pad.l + 90, h - 6);
+  g.fillText('— batch accuracy (right axis)', pad.l + 120, h - 6);
 }
 
 async function trainLoop() {
   while (training) {
-    const r = await onGpu(() => trainer.step());
+    demo.stepping = true;
+    const r = await onGpu(() => trainer.step()).finally(() => (demo.stepping = false));
     const s = { step: r.step, epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, imagesPerS: r.images_per_s };
     r.free();
     demo.steps.push(s);
@@ -374,16 +386,24 @@ $('train-start').addEventListener('click', async () => {
 $('lr').addEventListener('change', () => trainer?.setLearningRate(Number($('lr').value)));
 
 $('train-use').addEventListener('click', async () => {
-  const next = await onGpu(() => trainer.classifier());
-  setClassifier(next, `the network trained here (step ${demo.steps.length})`);
+  try {
+    const next = await onGpu(() => trainer.classifier());
+    setClassifier(next, `the network trained here (step ${demo.steps.length})`);
+  } catch (e) {
+    say('train-status', `No classifier from the trained network: ${e.message ?? e}`, true);
+  }
 });
 
 $('train-save').addEventListener('click', async () => {
-  const bytes = await onGpu(() => trainer.safetensors());
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([bytes]));
-  a.download = `vgg-a-builtin-step${demo.steps.length}.safetensors`;
-  a.click();
+  try {
+    const bytes = await onGpu(() => trainer.safetensors());
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([bytes]));
+    a.download = `vgg-a-builtin-step${demo.steps.length}.safetensors`;
+    a.click();
+  } catch (e) {
+    say('train-status', `No weights file: ${e.message ?? e}`, true);
+  }
 });
 
 // --- Start ------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 # Builds the page's wasm package: the library compiled for wasm32-unknown-unknown as a
 # cdylib, bound by wasm-bindgen (--target web) into web/pkg. Serve web/ with any static
 # file server afterwards, e.g. `python3 -m http.server -d web 8000`.
+# `build.sh --tools-only` only installs what the build needs (.ci/setup uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tools_only=false
+[ "${1:-}" = --tools-only ] && tools_only=true
 
 # The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
 version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
@@ -20,6 +23,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $version"; then
 fi
 rustup target list --installed | grep -qx wasm32-unknown-unknown ||
   rustup target add wasm32-unknown-unknown
+$tools_only && exit 0
 
 # `cargo rustc --crate-type cdylib` keeps the library an rlib for every other build.
 cargo rustc --locked --release --lib --target wasm32-unknown-unknown --crate-type cdylib

@@ -71,10 +71,36 @@ pub struct GpuContext {
     /// Largest buffer a tensor chunk may use, in bytes: the smaller of the storage
     /// binding limit and the buffer size limit. Tests lower it to force splitting.
     pub binding_limit: u64,
-    /// The instance the adapter came from: the browser backend needs it alive as long
-    /// as the device ("A valid external Instance reference no longer exists").
+    /// Rows of the output each invocation of conv2d forward / backward data computes
+    /// (the shaders' `TILE_H` override): 2, or 1 on SwiftShader (see
+    /// [`conv_tile_rows`]). Tests set it to run both variants.
+    pub conv_tile_rows: u32,
+    /// The instance the adapter came from, kept as long as the device. (Chromium's "A
+    /// valid external Instance reference no longer exists" was not about this one: it
+    /// follows a crash of the GPU process, see [`conv_tile_rows`].)
     _instance: Option<wgpu::Instance>,
-    pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
+    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+/// A pipeline: shader file, entry point, and its override constants (name, value bits).
+type PipelineKey = (&'static str, &'static str, Vec<(&'static str, u64)>);
+
+/// The conv tile height for an adapter: 1 on SwiftShader (natively its name says so; in
+/// a browser it is Chromium's fallback adapter, reported as a CPU), else 2. SwiftShader's
+/// Subzero compiler needs minutes and over 10 GB of memory for the two-row conv kernels
+/// (128 accumulators live across their loops): in Chromium the GPU process dies, the
+/// page loses its device ("A valid external Instance reference no longer exists") and
+/// every pending `map_async` fails. One row (64 accumulators) compiles in under a
+/// second.
+pub fn conv_tile_rows(info: &wgpu::AdapterInfo) -> u32 {
+    let swiftshader = info.name.to_ascii_lowercase().contains("swiftshader")
+        || (info.backend == wgpu::Backend::BrowserWebGpu
+            && info.device_type == wgpu::DeviceType::Cpu);
+    if swiftshader {
+        1
+    } else {
+        2
+    }
 }
 
 /// An instance that probes only `backends`. Buffer creation past 90% of the memory
@@ -128,6 +154,7 @@ impl GpuContext {
         Ok(GpuContext {
             device,
             queue,
+            conv_tile_rows: conv_tile_rows(&adapter_info),
             adapter_info,
             limits,
             features,
@@ -143,9 +170,25 @@ impl GpuContext {
         source: &crate::kernels::Shader,
         entry: &'static str,
     ) -> wgpu::ComputePipeline {
+        self.pipeline_with_constants(source, entry, &[])
+    }
+
+    /// [`GpuContext::pipeline`] with values for the shader's `override` constants,
+    /// compiled once per context and set of values.
+    pub fn pipeline_with_constants(
+        &self,
+        source: &crate::kernels::Shader,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+    ) -> wgpu::ComputePipeline {
+        let key = (
+            source.name,
+            entry,
+            constants.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
+        );
         let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
         cache
-            .entry((source.name, entry))
+            .entry(key)
             .or_insert_with(|| {
                 let module = self
                     .device
@@ -159,7 +202,10 @@ impl GpuContext {
                         layout: None,
                         module: &module,
                         entry_point: Some(entry),
-                        compilation_options: Default::default(),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            constants,
+                            ..Default::default()
+                        },
                         cache: None,
                     })
             })

@@ -151,6 +151,17 @@ pub(crate) fn single_chunk<'a>(t: &'a Tensor, op: &'static str) -> Result<&'a wg
     }
 }
 
+/// The context's conv tile height, which the shaders support only as 1 or 2.
+fn tile_rows(ctx: &GpuContext, op: &'static str) -> Result<u32> {
+    match ctx.conv_tile_rows {
+        rows @ (1 | 2) => Ok(rows),
+        rows => Err(Error::InvalidArgument {
+            op,
+            message: format!("conv_tile_rows is {rows}; the shaders take 1 or 2"),
+        }),
+    }
+}
+
 /// y = conv(x, weight) + bias, then ReLU when `relu`.
 pub fn conv2d_forward(
     ctx: &GpuContext,
@@ -178,15 +189,17 @@ pub fn conv2d_forward(
             params.o_count = w_chunk.rows.len() as u32;
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], y.row_len());
-            // One invocation per 8 output channels × 2 rows × 8 columns.
+            // One invocation per 8 output channels × TILE_H rows × 8 columns.
+            let rows = tile_rows(ctx, OP)?;
             let tiles = piece.rows.len()
                 * w_chunk.rows.len().div_ceil(8)
-                * s.out_h().div_ceil(2)
+                * s.out_h().div_ceil(rows as usize)
                 * s.out_w().div_ceil(8);
-            launches.push(Launch::new(
+            launches.push(Launch::with_constants(
                 ctx,
                 &FORWARD,
                 "conv2d_forward",
+                &[("TILE_H", rows as f64)],
                 &[
                     &uniform(ctx, "conv params", &params),
                     &x.chunks[piece.chunk[0]].buffer,
@@ -229,15 +242,17 @@ pub fn conv2d_backward_data(
             params.y_offset = element_offset(piece.local_row[0], dy.row_len());
             params.x_offset = element_offset(piece.local_row[1], dx.row_len());
             params.accumulate = (i > 0) as u32;
-            // One invocation per 8 input channels × 2 rows × 8 columns.
+            // One invocation per 8 input channels × TILE_H rows × 8 columns.
+            let rows = tile_rows(ctx, OP)?;
             let tiles = piece.rows.len()
                 * s.in_channels.div_ceil(8)
-                * s.in_h.div_ceil(2)
+                * s.in_h.div_ceil(rows as usize)
                 * s.in_w.div_ceil(8);
-            launches.push(Launch::new(
+            launches.push(Launch::with_constants(
                 ctx,
                 &BACKWARD_DATA,
                 "conv2d_backward_data",
+                &[("TILE_H", rows as f64)],
                 &[
                     &uniform(ctx, "conv params", &params),
                     &dy.chunks[piece.chunk[0]].buffer,

@@ -55,7 +55,19 @@ impl Launch {
         buffers: &[&wgpu::Buffer],
         invocations: usize,
     ) -> Launch {
-        let pipeline = ctx.pipeline(shader, entry);
+        Self::with_constants(ctx, shader, entry, &[], buffers, invocations)
+    }
+
+    /// [`Launch::new`] with values for the shader's `override` constants.
+    pub fn with_constants(
+        ctx: &GpuContext,
+        shader: &Shader,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+        buffers: &[&wgpu::Buffer],
+        invocations: usize,
+    ) -> Launch {
+        let pipeline = ctx.pipeline_with_constants(shader, entry, constants);
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()

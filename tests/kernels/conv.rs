@@ -127,6 +127,28 @@ fn forward_with_chunked_tensors_matches_oracle() {
     check_forward(&ctx, &s, true, "conv forward chunked");
 }
 
+#[test]
+fn forward_with_one_row_tiles_matches_oracle() {
+    // The variant SwiftShader gets (its compiler cannot take two rows), on every shape,
+    // then with every tensor chunked as above.
+    let ctx = gpu_with_conv_tile_rows(1);
+    for (i, s) in SHAPES.iter().enumerate() {
+        check_forward(&ctx, s, i % 2 == 1, "conv forward one row");
+    }
+    let mut ctx = gpu_with_binding_limit(2048);
+    ctx.conv_tile_rows = 1;
+    let s = ConvShape {
+        batch: 5,
+        in_channels: 4,
+        in_h: 6,
+        in_w: 5,
+        out_channels: 17,
+        kernel: 3,
+        pad: 1,
+    };
+    check_forward(&ctx, &s, true, "conv forward one row chunked");
+}
+
 /// dx, dweight and dbias from the two backward kernels against the oracle, on fresh
 /// random x, weight and dy.
 fn check_backward(ctx: &GpuContext, s: &ConvShape, seed_name: &str) {
@@ -196,6 +218,27 @@ fn backward_with_chunked_tensors_matches_oracle() {
         "the binding limit must split every tensor involved"
     );
     check_backward(&ctx, &s, "conv backward chunked");
+}
+
+#[test]
+fn backward_with_one_row_tiles_matches_oracle() {
+    // The variant SwiftShader gets, on every shape, then with every tensor chunked.
+    let ctx = gpu_with_conv_tile_rows(1);
+    for s in SHAPES {
+        check_backward(&ctx, s, "conv backward one row");
+    }
+    let mut ctx = gpu_with_binding_limit(2048);
+    ctx.conv_tile_rows = 1;
+    let s = ConvShape {
+        batch: 5,
+        in_channels: 4,
+        in_h: 6,
+        in_w: 5,
+        out_channels: 17,
+        kernel: 3,
+        pad: 1,
+    };
+    check_backward(&ctx, &s, "conv backward one row chunked");
 }
 
 /// Overwrites dweight and dbias with the gradients of one batch (x1, dy1), then adds

@@ -28,6 +28,14 @@ pub fn gpu_with_binding_limit(bytes: u64) -> GpuContext {
     open_gpu(Some(bytes))
 }
 
+/// A separate device whose conv kernels compute `rows` output rows per invocation (1 is
+/// what SwiftShader gets, see `vgg_wgpu::gpu::context::conv_tile_rows`).
+pub fn gpu_with_conv_tile_rows(rows: u32) -> GpuContext {
+    let mut ctx = open_gpu(None);
+    ctx.conv_tile_rows = rows;
+    ctx
+}
+
 fn open_gpu(binding_limit: Option<u64>) -> GpuContext {
     let choice = AdapterChoice {
         backend: std::env::var("VGG_WGPU_BACKEND").ok(),

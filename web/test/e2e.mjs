@@ -6,9 +6,12 @@
 //    (clicking the page's sample buttons) and checks that every class probability equals
 //    `vgg-wgpu classify --json` on the same PNG files and weights (max |diff| <= 1e-4), and
 //    that the top-1 classes agree; prints the time one classification takes.
-// 3. Trains in the page, checks that the loss falls, and that pausing stops the steps.
+// 3. Trains in the page, checks that the loss falls and that pausing stops the steps;
+//    screenshot of the page. Then classifies with the trained network, downloads its
+//    weights and checks that the native classify with that file gives the same
+//    probabilities.
 // 4. Opens the page with WebGPU hidden and checks the message and that samples still show.
-// Screenshots go to web/test-artifacts/.
+// The main page must log no errors. Screenshots and timings go to web/test-artifacts/.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), VGG_WGPU (a built vgg-wgpu binary;
 // default `cargo run --release`), TRAIN_STEPS (default 40), TRAIN_IMAGES (default 64).
@@ -80,8 +83,15 @@ context.setDefaultTimeout(600_000);
 
 try {
   const page = await context.newPage();
-  page.on('console', (m) => console.log(`  [page] ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
+  const errors = [];
+  page.on('console', (m) => {
+    console.log(`  [page] ${m.text()}`);
+    if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => {
+    console.log(`  [page error] ${e.message}`);
+    errors.push(e.message);
+  });
   await page.goto(url);
   await page.waitForFunction(() => ['ready', 'no-webgpu', 'error'].includes(window.demo?.status));
   console.log(`  ${await page.textContent('#adapter')}`);
@@ -96,32 +106,38 @@ try {
     fs.writeFileSync(file, Buffer.from(png));
     files.push(file);
   }
-  const classify = ['classify', '--json', '--top', '10', '--weights', path.join(web, 'model.safetensors'), ...files];
-  const [command, args] = process.env.VGG_WGPU
-    ? [process.env.VGG_WGPU, classify]
-    : ['cargo', ['run', '--release', '--locked', '-q', '--', ...classify]];
-  const native = JSON.parse(
-    execFileSync(command, args, {
-      cwd: root,
-      env: { XDG_RUNTIME_DIR: '/tmp', ...process.env },
-      encoding: 'utf8',
-    }),
-  );
   const classes = 10; // the built-in data set's; val image i has label i % 10
+  const nativeClassify = (weights, images) => {
+    const classify = ['classify', '--json', '--top', String(classes), '--weights', weights, ...images];
+    const [command, args] = process.env.VGG_WGPU
+      ? [process.env.VGG_WGPU, classify]
+      : ['cargo', ['run', '--release', '--locked', '-q', '--', ...classify]];
+    return JSON.parse(
+      execFileSync(command, args, {
+        cwd: root,
+        env: { XDG_RUNTIME_DIR: '/tmp', ...process.env },
+        encoding: 'utf8',
+      }),
+    );
+  };
+  const native = nativeClassify(path.join(web, 'model.safetensors'), files);
+  const classifySample = async (i) => {
+    await page.evaluate(() => (window.demo.result = null));
+    await page.click(`#samples button[data-index="${i}"]`);
+    await page.waitForFunction(() => window.demo.result !== null);
+    return page.evaluate(() => window.demo.result);
+  };
+  const maxAbsDiff = (got, want) =>
+    Math.max(...want.map(({ class: c, probability }) => Math.abs(got.probabilities[c] - probability)));
   let maxDiff = 0;
   let agree = 0;
   let correct = 0;
   const times = [];
   for (let i = 0; i < SAMPLES; i++) {
-    await page.evaluate(() => (window.demo.result = null));
-    await page.click(`#samples button[data-index="${i}"]`);
-    await page.waitForFunction(() => window.demo.result !== null);
-    const got = await page.evaluate(() => window.demo.result);
+    const got = await classifySample(i);
     times.push(got);
     const want = native[i].top;
-    for (const { class: c, probability } of want) {
-      maxDiff = Math.max(maxDiff, Math.abs(got.probabilities[c] - probability));
-    }
+    maxDiff = Math.max(maxDiff, maxAbsDiff(got, want));
     agree += got.classes[0] === want[0].class;
     correct += got.classes[0] === i % classes;
     console.log(
@@ -135,12 +151,7 @@ try {
 
   // Warm timing: the plans exist after the first image; classify one image again.
   const warm = [];
-  for (let k = 0; k < 3; k++) {
-    await page.evaluate(() => (window.demo.result = null));
-    await page.click('#samples button[data-index="3"]');
-    await page.waitForFunction(() => window.demo.result !== null);
-    warm.push(await page.evaluate(() => window.demo.result));
-  }
+  for (let k = 0; k < 3; k++) warm.push(await classifySample(3));
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(
     `  classification time: first image ${times[0].ms.toFixed(0)} ms (compiles the dense plans); ` +
@@ -149,7 +160,16 @@ try {
   );
   fs.writeFileSync(
     path.join(artifacts, 'timing.json'),
-    JSON.stringify({ first_ms: times[0].ms, warm_ms: warm.map((r) => r.ms), median_warm_ms: median(warm.map((r) => r.ms)) }, null, 1),
+    JSON.stringify(
+      {
+        max_abs_diff: maxDiff,
+        first_ms: times[0].ms,
+        warm_ms: warm.map((r) => r.ms),
+        median_warm_ms: median(warm.map((r) => r.ms)),
+      },
+      null,
+      1,
+    ),
   );
 
   // --- Training ---
@@ -157,7 +177,7 @@ try {
   await page.click('#train-start');
   await page.waitForFunction((n) => window.demo.steps.length >= n, TRAIN_STEPS);
   await page.click('#train-start'); // pause
-  await page.waitForTimeout(500); // a step in flight may still finish
+  await page.waitForFunction(() => !window.demo.stepping); // a step in flight finishes
   const paused = await page.evaluate(() => window.demo.steps.length);
   await page.waitForTimeout(3000);
   const steps = await page.evaluate(() => window.demo.steps);
@@ -166,9 +186,33 @@ try {
   const first = meanLoss(steps.slice(0, 10));
   const last = meanLoss(steps.slice(-10));
   const rate = steps.slice(-10).reduce((a, t) => a + t.imagesPerS, 0) / 10;
-  console.log(`  training: ${steps.length} steps, ${rate.toFixed(0)} images/s over the last 10`);
+  console.log(
+    `  training: ${steps.length} steps of ${await page.inputValue('#batch')} images ` +
+      `(${TRAIN_IMAGES} training images), ${rate.toFixed(0)} images/s over the last 10; ` +
+      `loss of step 1 ${steps[0].loss.toFixed(3)}, of step ${steps.length} ${steps.at(-1).loss.toFixed(3)}`,
+  );
   check(last < first - 0.05, `the loss falls: mean of the first 10 steps ${first.toFixed(3)}, of the last 10 ${last.toFixed(3)}`);
-  await page.screenshot({ path: path.join(artifacts, 'screenshot.png'), fullPage: true });
+  await page.screenshot({ path: path.join(artifacts, 'page.png'), fullPage: true });
+  fs.writeFileSync(
+    path.join(artifacts, 'training.json'),
+    JSON.stringify({ steps, mean_loss_first_10: first, mean_loss_last_10: last }, null, 1),
+  );
+
+  // The trained network: classify in the page, download its weights, classify natively.
+  await page.click('#train-use');
+  await page.waitForFunction(() => document.querySelector('#model-status').textContent.includes('trained here'));
+  const trainedResult = await classifySample(0);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#train-save')]);
+  const trainedFile = path.join(artifacts, 'trained.safetensors');
+  await download.saveAs(trainedFile);
+  const trainedNative = nativeClassify(trainedFile, [files[0]])[0].top;
+  const trainedDiff = maxAbsDiff(trainedResult, trainedNative);
+  check(
+    trainedResult.classes[0] === trainedNative[0].class && trainedDiff <= TOLERANCE,
+    `the trained network's downloaded weights classify natively as in the page ` +
+      `(top-1 ${trainedNative[0].name}, max |diff| ${trainedDiff.toExponential(2)})`,
+  );
+  check(errors.length === 0, `the page logged no errors or warnings (${errors.length})`);
 
   // --- Without WebGPU ---
   const bare = await context.newPage();
