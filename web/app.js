@@ -265,6 +265,39 @@ document.addEventListener('paste', (e) => {
   if (files.length) fromFiles(files);
 });
 
+// The webcam, where the browser has one and the user allows it (a secure context:
+// https or localhost). A frame is classified like a pasted PNG.
+let webcamStream = null;
+$('webcam-start').addEventListener('click', async () => {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    say('classify-status', 'This browser offers no webcam access here (it needs https or localhost).', true);
+    return;
+  }
+  try {
+    webcamStream = await navigator.mediaDevices.getUserMedia({ video: true });
+  } catch (e) {
+    say('classify-status', `No webcam: ${e.message || e.name}.`, true);
+    return;
+  }
+  $('webcam-video').srcObject = webcamStream;
+  $('webcam').hidden = false;
+  say('classify-status', '');
+});
+$('webcam-snap').addEventListener('click', () => {
+  const video = $('webcam-video');
+  if (!video.videoWidth) return; // no frame yet
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);
+  canvas.toBlob((blob) => blob && classifyBlob(blob, 'the webcam frame'), 'image/png');
+});
+$('webcam-stop').addEventListener('click', () => {
+  webcamStream?.getTracks().forEach((t) => t.stop());
+  webcamStream = null;
+  $('webcam').hidden = true;
+});
+
 function showSamples() {
   const classes = builtinClasses();
   const box = $('samples');

@@ -76,6 +76,9 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     '--disable-component-update',
     '--disable-sync',
     '--no-first-run',
+    // A fake camera (a moving test pattern) that needs no permission prompt.
+    '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream',
   ],
   viewport: { width: 1000, height: 1300 },
 });
@@ -171,6 +174,20 @@ try {
       1,
     ),
   );
+
+  // --- The webcam: Chromium's fake camera ---
+  await page.evaluate(() => (window.demo.result = null));
+  await page.click('#webcam-start');
+  await page.waitForFunction(() => document.querySelector('#webcam-video').videoWidth > 0);
+  await page.click('#webcam-snap');
+  await page.waitForFunction(() => window.demo.result !== null);
+  const frame = await page.evaluate(() => window.demo.result);
+  const total = frame.probabilities.reduce((a, p) => a + p, 0);
+  check(
+    frame.source === 'the webcam frame' && Math.abs(total - 1) < 1e-3,
+    `a webcam frame (Chromium's fake camera) is classified: top-1 ${frame.names[0]}, probabilities sum to ${total.toFixed(4)}`,
+  );
+  await page.click('#webcam-stop');
 
   // --- Training ---
   await page.fill('#train-images', String(TRAIN_IMAGES));
