@@ -1,6 +1,7 @@
 //! `vgg-wgpu train --distributed` under `mpirun` (feature `mpi`; needs Open MPI's
 //! `mpirun`, see .ci/setup): 2 processes give the weights of 1, a run resumes with a
-//! different number of processes, processes started with different configurations
+//! different number of processes, processes with several devices each agree too,
+//! processes started with different configurations
 //! refuse to start, and a process that dies ends the job with the checkpoint intact.
 //!
 //!     cargo test --features mpi --test mpi_training -- --nocapture
@@ -184,4 +185,31 @@ fn a_process_that_dies_ends_the_job_and_leaves_the_checkpoint_intact() {
     );
     // The last checkpoint is whole: it loads as a model.
     WeightFile::load(&checkpoint).expect("the last checkpoint is intact");
+}
+
+#[test]
+fn two_processes_of_two_devices_each_give_the_weights_of_one_device() {
+    let single = out_dir("one-device");
+    check(
+        "1 process, 1 device",
+        Command::new(EXE)
+            .args(tiny_args(&single, 1))
+            .output()
+            .unwrap(),
+    );
+    // 4 replicas: each of 2 processes splits its 4 images of every 8 over 2 devices.
+    let four = out_dir("four-replicas");
+    check(
+        "mpirun -np 2 with --devices 0,0",
+        mpirun(2)
+            .arg(EXE)
+            .args(tiny_args(&four, 1))
+            .args(["--distributed", "--devices", "0,0"])
+            .output()
+            .unwrap(),
+    );
+    let load = |dir: &Path| WeightFile::load(&dir.join("model.safetensors")).unwrap();
+    let difference = load(&four).max_relative_difference(&load(&single));
+    println!("2 processes × 2 devices vs 1 device: weights differ by {difference:.2e} (relative)");
+    assert!(difference <= 1e-5, "weights differ by {difference:e}");
 }
