@@ -1,8 +1,8 @@
 //! `vgg-wgpu train --distributed` under `mpirun` (feature `mpi`; needs Open MPI's
-//! `mpirun`, see .ci/setup): 2 processes give the weights of 1, a run resumes with a
-//! different number of processes, processes with several devices each agree too,
-//! processes started with different configurations
-//! refuse to start, and a process that dies ends the job with the checkpoint intact.
+//! `mpirun`, see .ci/setup): 2 processes give the weights of 1, also with 2 devices
+//! each, a run resumes with a different number of processes, processes started with
+//! different configurations refuse to start, and a process that dies ends the job with
+//! the checkpoint intact.
 //!
 //!     cargo test --features mpi --test mpi_training -- --nocapture
 
