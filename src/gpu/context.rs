@@ -71,10 +71,18 @@ pub struct GpuContext {
     /// Largest buffer a tensor chunk may use, in bytes: the smaller of the storage
     /// binding limit and the buffer size limit. Tests lower it to force splitting.
     pub binding_limit: u64,
+    /// Whether kernels may use subgroup operations: the adapter has them, with
+    /// subgroups of at least 8 invocations (what the subgroup kernels assume), and
+    /// `VGG_WGPU_NO_SUBGROUPS` is not set. Tests clear it to check the fallbacks.
+    pub subgroup_kernels: bool,
     /// The instance the adapter came from: the browser backend needs it alive as long
     /// as the device ("A valid external Instance reference no longer exists").
     _instance: Option<wgpu::Instance>,
-    pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
+    /// Compiled pipelines by shader, entry point and override constants (as bits).
+    #[allow(clippy::type_complexity)]
+    pipelines: Mutex<
+        HashMap<(&'static str, &'static str, Vec<(&'static str, u64)>), wgpu::ComputePipeline>,
+    >,
 }
 
 /// An instance that probes only `backends`. Buffer creation past 90% of the memory
@@ -125,6 +133,9 @@ impl GpuContext {
         let binding_limit = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
+        let subgroup_kernels = features.contains(wgpu::Features::SUBGROUP)
+            && adapter_info.subgroup_min_size >= 8
+            && std::env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none();
         Ok(GpuContext {
             device,
             queue,
@@ -132,6 +143,7 @@ impl GpuContext {
             limits,
             features,
             binding_limit,
+            subgroup_kernels,
             _instance: None,
             pipelines: Mutex::new(HashMap::new()),
         })
@@ -143,9 +155,25 @@ impl GpuContext {
         source: &crate::kernels::Shader,
         entry: &'static str,
     ) -> wgpu::ComputePipeline {
+        self.pipeline_with(source, entry, &[])
+    }
+
+    /// The compute pipeline for `entry` in `source` with the given values of its
+    /// `override` constants, compiled once per context and set of values.
+    pub fn pipeline_with(
+        &self,
+        source: &crate::kernels::Shader,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+    ) -> wgpu::ComputePipeline {
+        let key = (
+            source.name,
+            entry,
+            constants.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
+        );
         let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
         cache
-            .entry((source.name, entry))
+            .entry(key)
             .or_insert_with(|| {
                 let module = self
                     .device
@@ -159,7 +187,10 @@ impl GpuContext {
                         layout: None,
                         module: &module,
                         entry_point: Some(entry),
-                        compilation_options: Default::default(),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            constants,
+                            ..Default::default()
+                        },
                         cache: None,
                     })
             })

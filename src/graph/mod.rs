@@ -13,6 +13,7 @@ pub mod train_plan;
 
 pub use dense_plan::{DenseOutput, DensePlan};
 pub use eval_plan::EvalPlan;
+pub use forward::Span;
 pub use network::{Network, Op};
 pub use param_set::ParamSet;
 pub use train_plan::{StepStats, TrainPlan};

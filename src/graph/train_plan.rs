@@ -3,7 +3,7 @@
 //! every dispatch of a micro-batch into one command encoder, submits once per
 //! micro-batch, and reads back only the loss and hit counts.
 
-use super::forward::forward_launches;
+use super::forward::{forward_launches, push_span, Span};
 use super::network::{Network, Op};
 use super::param_set::ParamSet;
 use crate::error::{Error, Result};
@@ -21,6 +21,8 @@ use crate::kernels::lrn::lrn_backward;
 use crate::kernels::pool::maxpool2d_backward;
 use crate::kernels::relu::relu_backward;
 use crate::kernels::sgd::{SgdHyper, SgdStep};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::kernels::{profile, ProfileClock};
 use crate::kernels::{record, Launch};
 
 /// What one step measured, summed over its samples.
@@ -60,6 +62,9 @@ pub struct TrainPlan {
     /// Backward launches that overwrite the gradients ([0]) or add to them ([1]).
     backward: [Vec<Launch>; 2],
     totals: Tensor,
+    /// Which launches of forward, then backward[0], then the SGD launches belong to
+    /// which op (for [`TrainPlan::profile`]).
+    spans: Vec<Span>,
     /// (accumulation, 3): each micro-batch's loss totals, read once per step.
     step_totals: Tensor,
 }
@@ -167,7 +172,8 @@ impl TrainPlan {
         }
         let grad_tensors = arena.allocate(ctx);
 
-        let mut forward = forward_launches(ctx, net, &params, &acts, n, Some(&rng))?;
+        let (mut forward, mut spans) = forward_launches(ctx, net, &params, &acts, n, Some(&rng))?;
+        let loss_start = forward.len();
         let loss_shape = LossShape { batch: n, classes };
         let grad_scale = 1.0 / (n * accumulation) as f32;
         let outputs = LossOutputs {
@@ -183,11 +189,18 @@ impl TrainPlan {
             &labels,
             &outputs,
         )?);
+        push_span(
+            &mut spans,
+            "softmax cross-entropy".into(),
+            loss_start,
+            forward.len(),
+        );
 
         let mut backward = [Vec::new(), Vec::new()];
         for (mode, launches) in backward.iter_mut().enumerate() {
             let accumulate = mode == 1;
             for step in &steps {
+                let start = launches.len();
                 let op = &ops[step.op];
                 let dy = grad_tensors.get(step.output_grad);
                 let dz = step.pre_relu.map(|r| grad_tensors.get(r)).unwrap_or(dy);
@@ -257,6 +270,11 @@ impl TrainPlan {
                         )?);
                     }
                 }
+                if mode == 0 {
+                    let base = forward.len();
+                    let name = format!("backward {}", op.name());
+                    push_span(&mut spans, name, base + start, base + launches.len());
+                }
             }
         }
 
@@ -277,6 +295,9 @@ impl TrainPlan {
         {
             sgd.add(ctx, w, g, v)?;
         }
+        let sgd_start = forward.len() + backward[0].len();
+        let sgd_end = sgd_start + sgd.launches.len();
+        push_span(&mut spans, "sgd".into(), sgd_start, sgd_end);
         Ok(TrainPlan {
             net: net.clone(),
             micro_batch: n,
@@ -290,6 +311,7 @@ impl TrainPlan {
             forward,
             backward,
             totals,
+            spans,
             step_totals,
         })
     }
@@ -356,6 +378,32 @@ impl TrainPlan {
             stats.top5_hits += row[2] as f64;
         }
         Ok(stats)
+    }
+}
+
+impl TrainPlan {
+    /// Seconds of each op's launches in one training step (forward, loss, backward,
+    /// SGD; on whatever the buffers hold), summed per op in step order, and how they
+    /// were timed. Each launch runs in its own compute pass.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile(&self, ctx: &GpuContext) -> Result<(Vec<(String, f64)>, ProfileClock)> {
+        let all = self
+            .forward
+            .iter()
+            .chain(&self.backward[0])
+            .chain(&self.sgd.launches);
+        let (seconds, clock) = profile(ctx, all)?;
+        let per_op = self
+            .spans
+            .iter()
+            .map(|s| (s.name.clone(), seconds[s.launches.clone()].iter().sum()))
+            .collect();
+        Ok((per_op, clock))
+    }
+
+    /// Launches in one training step with a single micro-batch.
+    pub fn launch_count(&self) -> usize {
+        self.forward.len() + self.backward[0].len() + self.sgd.launches.len()
     }
 }
 

@@ -4,6 +4,8 @@
 //! x (N, C, H, W), weight (O, C, K, K), bias (O), y (N, O, OH, OW), stride 1,
 //! OH = H + 2·pad − K + 1. Activations may be chunked along N, the weight along O.
 
+use bytemuck::Zeroable;
+
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
@@ -11,6 +13,7 @@ use crate::gpu::{row_pieces, GpuContext, Tensor};
 
 const FORWARD: Shader = shader!("conv2d_forward.wgsl");
 const BACKWARD_DATA: Shader = shader!("conv2d_backward_data.wgsl");
+const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
 const BACKWARD_WEIGHT: Shader = shader!("conv2d_backward_weight.wgsl");
 const BACKWARD_WEIGHT_REDUCE: Shader = shader!("conv2d_backward_weight_reduce.wgsl");
 
@@ -140,6 +143,125 @@ impl ConvParams {
     }
 }
 
+/// Mirrors `Params` in `conv2d_subgroup.wgsl`: forward and input gradient as one
+/// convolution of a source s into a target t (see the shader's header).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SubgroupParams {
+    batch: u32,
+    s_count: u32,
+    s_h: u32,
+    s_w: u32,
+    t_count: u32,
+    t_h: u32,
+    t_w: u32,
+    kernel: u32,
+    /// May be negative for the input gradient (K − 1 − pad).
+    pad: i32,
+    relu: u32,
+    accumulate: u32,
+    has_bias: u32,
+    s_channels: u32,
+    s0: u32,
+    t_channels: u32,
+    t0: u32,
+    s_offset: u32,
+    t_offset: u32,
+    w_t_stride: u32,
+    w_s_stride: u32,
+    flip: u32,
+    _pad: [u32; 3],
+}
+
+impl SubgroupParams {
+    /// y = conv(x, w) for the output channels `o` of a weight chunk, batch `batch`.
+    fn forward(s: &ConvShape, batch: usize, o: std::ops::Range<usize>) -> SubgroupParams {
+        let kk = s.kernel * s.kernel;
+        SubgroupParams {
+            batch: batch as u32,
+            s_count: s.in_channels as u32,
+            s_h: s.in_h as u32,
+            s_w: s.in_w as u32,
+            t_count: o.len() as u32,
+            t_h: s.out_h() as u32,
+            t_w: s.out_w() as u32,
+            kernel: s.kernel as u32,
+            pad: s.pad as i32,
+            s_channels: s.in_channels as u32,
+            t_channels: s.out_channels as u32,
+            t0: o.start as u32,
+            w_t_stride: (s.in_channels * kk) as u32,
+            w_s_stride: kk as u32,
+            ..Zeroable::zeroed()
+        }
+    }
+
+    /// dx = the sum over the output channels `o` of a weight chunk of dy convolved with
+    /// the flipped, transposed weight, batch `batch`.
+    fn backward_data(s: &ConvShape, batch: usize, o: std::ops::Range<usize>) -> SubgroupParams {
+        let kk = s.kernel * s.kernel;
+        SubgroupParams {
+            batch: batch as u32,
+            s_count: o.len() as u32,
+            s_h: s.out_h() as u32,
+            s_w: s.out_w() as u32,
+            t_count: s.in_channels as u32,
+            t_h: s.in_h as u32,
+            t_w: s.in_w as u32,
+            kernel: s.kernel as u32,
+            pad: s.kernel as i32 - 1 - s.pad as i32,
+            s_channels: s.out_channels as u32,
+            s0: o.start as u32,
+            t_channels: s.in_channels as u32,
+            w_t_stride: kk as u32,
+            w_s_stride: (s.in_channels * kk) as u32,
+            flip: 1,
+            ..Zeroable::zeroed()
+        }
+    }
+
+    /// One dispatch: workgroups of 64 tiles (1 row × 8 columns, or 2 rows × 4 columns
+    /// for targets at most 4 columns wide) × blocks of 16 target channels.
+    fn launch(
+        &self,
+        ctx: &GpuContext,
+        source: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        target: &wgpu::Buffer,
+    ) -> Launch {
+        let rows = match std::env::var("VGG_WGPU_CONV_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            Some(r) => r,
+            None => {
+                if self.t_w <= 4 {
+                    2
+                } else {
+                    1
+                }
+            }
+        };
+        let tiles = (self.batch * self.t_h.div_ceil(rows) * self.t_w.div_ceil(8 / rows)) as usize;
+        let workgroups = tiles.div_ceil(64) * (self.t_count as usize).div_ceil(16);
+        Launch::with_constants(
+            ctx,
+            &SUBGROUP,
+            "conv2d_subgroup",
+            &[("ROWS", rows as f64)],
+            &[
+                &uniform(ctx, "conv params", self),
+                source,
+                weight,
+                bias,
+                target,
+            ],
+            workgroups * 64,
+        )
+    }
+}
+
 /// The one chunk of a tensor that must not be split (biases, small weights).
 pub(crate) fn single_chunk<'a>(t: &'a Tensor, op: &'static str) -> Result<&'a wgpu::Buffer> {
     match t.chunks.as_slice() {
@@ -172,6 +294,23 @@ pub fn conv2d_forward(
     let mut launches = Vec::new();
     for piece in row_pieces(&[x, y]) {
         for w_chunk in &weight.chunks {
+            if ctx.subgroup_kernels {
+                let params = SubgroupParams {
+                    relu: relu as u32,
+                    has_bias: 1,
+                    s_offset: element_offset(piece.local_row[0], x.row_len()),
+                    t_offset: element_offset(piece.local_row[1], y.row_len()),
+                    ..SubgroupParams::forward(s, piece.rows.len(), w_chunk.rows.clone())
+                };
+                launches.push(params.launch(
+                    ctx,
+                    &x.chunks[piece.chunk[0]].buffer,
+                    &w_chunk.buffer,
+                    bias_buffer,
+                    &y.chunks[piece.chunk[1]].buffer,
+                ));
+                continue;
+            }
             let mut params = ConvParams::new(s, piece.rows.len());
             params.relu = relu as u32;
             params.o_begin = w_chunk.rows.start as u32;
@@ -223,6 +362,23 @@ pub fn conv2d_backward_data(
     let mut launches = Vec::new();
     for piece in row_pieces(&[dy, dx]) {
         for (i, w_chunk) in weight.chunks.iter().enumerate() {
+            if ctx.subgroup_kernels {
+                let params = SubgroupParams {
+                    accumulate: (i > 0) as u32,
+                    s_offset: element_offset(piece.local_row[0], dy.row_len()),
+                    t_offset: element_offset(piece.local_row[1], dx.row_len()),
+                    ..SubgroupParams::backward_data(s, piece.rows.len(), w_chunk.rows.clone())
+                };
+                // No bias: the weight stands in for the unused binding.
+                launches.push(params.launch(
+                    ctx,
+                    &dy.chunks[piece.chunk[0]].buffer,
+                    &w_chunk.buffer,
+                    &w_chunk.buffer,
+                    &dx.chunks[piece.chunk[1]].buffer,
+                ));
+                continue;
+            }
             let mut params = ConvParams::new(s, piece.rows.len());
             params.o_begin = w_chunk.rows.start as u32;
             params.o_count = w_chunk.rows.len() as u32;

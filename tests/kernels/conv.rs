@@ -63,6 +63,16 @@ pub const SHAPES: &[ConvShape] = &[
         kernel: 5,
         pad: 2,
     },
+    // Narrow enough for the subgroup kernel's 2-row × 4-column tile, odd height.
+    ConvShape {
+        batch: 3,
+        in_channels: 20,
+        in_h: 5,
+        in_w: 3,
+        out_channels: 18,
+        kernel: 3,
+        pad: 1,
+    },
     // Big enough that the weight gradient splits its reduction into parts (checked by
     // the unit test `weight_gradient_of_a_large_image_is_split` in src/kernels/conv.rs).
     ConvShape {
@@ -122,6 +132,15 @@ fn forward_with_chunked_tensors_matches_oracle() {
         pad: 1,
     };
     check_forward(&ctx, &s, true, "conv forward chunked");
+}
+
+#[test]
+fn forward_and_backward_without_subgroups_match_oracle() {
+    let ctx = gpu_without_subgroups();
+    for (i, s) in SHAPES.iter().enumerate() {
+        check_forward(&ctx, s, i % 2 == 0, "conv forward without subgroups");
+        check_backward(&ctx, s, "conv backward without subgroups");
+    }
 }
 
 /// dx, dweight and dbias from the two backward kernels against the oracle, on fresh

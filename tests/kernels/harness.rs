@@ -23,6 +23,14 @@ pub fn gpu_with_binding_limit(bytes: u64) -> GpuContext {
     open_gpu(Some(bytes))
 }
 
+/// A separate device on which kernels use no subgroup operations: the fallbacks that
+/// adapters without subgroups (or with subgroups under 8 invocations) run.
+pub fn gpu_without_subgroups() -> GpuContext {
+    let mut ctx = open_gpu(None);
+    ctx.subgroup_kernels = false;
+    ctx
+}
+
 fn open_gpu(binding_limit: Option<u64>) -> GpuContext {
     let choice = AdapterChoice {
         backend: std::env::var("VGG_WGPU_BACKEND").ok(),

@@ -11,7 +11,7 @@ use vgg_wgpu::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
 };
 use vgg_wgpu::kernels::sgd::SgdHyper;
-use vgg_wgpu::kernels::{submit, Launch};
+use vgg_wgpu::kernels::{submit, Launch, ProfileClock};
 use vgg_wgpu::model::{Config, ModelSpec};
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::Result;
@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// Print one JSON object per measurement instead of a table.
     #[arg(long)]
     json: bool,
+    /// With `step`: also time each op of one training step (GPU timestamps where the
+    /// adapter has them, otherwise each dispatch alone by wall clock).
+    #[arg(long)]
+    profile: bool,
 }
 
 /// One timed kernel run on one layer.
@@ -108,6 +112,9 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let eval_seconds = time_repeatedly(args.min_seconds, || {
         pollster::block_on(eval.evaluate(ctx, &images, &labels)).map(|_| ())
     })?;
+    if args.profile {
+        print_profile(ctx, &train, args.json)?;
+    }
     let flops = net.flops_per_image() * args.batch as f64;
     let torch = match args.no_cpu_reference {
         true => None,
@@ -155,6 +162,53 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
                 flops / seconds / 1e9
             );
         }
+    }
+    Ok(())
+}
+
+/// Each op's share of one training step, measured over a few steps (the median).
+fn print_profile(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> {
+    const RUNS: usize = 5;
+    let mut runs = Vec::new();
+    for _ in 0..RUNS {
+        runs.push(train.profile(ctx)?);
+    }
+    let clock = runs[0].1;
+    let names: Vec<String> = runs[0].0.iter().map(|(n, _)| n.clone()).collect();
+    let medians: Vec<f64> = (0..names.len())
+        .map(|i| {
+            let mut t: Vec<f64> = runs.iter().map(|r| r.0[i].1).collect();
+            t.sort_by(f64::total_cmp);
+            t[RUNS / 2]
+        })
+        .collect();
+    let total: f64 = medians.iter().sum();
+    let clock_name = match clock {
+        ProfileClock::Timestamps => "GPU timestamps",
+        ProfileClock::WallClock => "wall clock per dispatch (no timestamp queries)",
+    };
+    if !json {
+        println!(
+            "profile of one training step ({} dispatches; {clock_name}; median of {RUNS}):",
+            train.launch_count()
+        );
+    }
+    for (name, seconds) in names.iter().zip(&medians) {
+        if json {
+            println!(
+                "{{\"profile\":\"{name}\",\"seconds\":{seconds:.6},\"share\":{:.4},\"clock\":\"{clock:?}\"}}",
+                seconds / total
+            );
+        } else {
+            println!(
+                "  {name:<34} {:8.3} ms {:5.1}%",
+                seconds * 1e3,
+                100.0 * seconds / total
+            );
+        }
+    }
+    if !json {
+        println!("  {:<34} {:8.3} ms", "sum", total * 1e3);
     }
     Ok(())
 }
