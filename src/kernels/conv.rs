@@ -15,6 +15,7 @@ const FORWARD: Shader = shader!("conv2d_forward.wgsl");
 const BACKWARD_DATA: Shader = shader!("conv2d_backward_data.wgsl");
 const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
 const BACKWARD_WEIGHT: Shader = shader!("conv2d_backward_weight.wgsl");
+const BACKWARD_WEIGHT_SUBGROUP: Shader = shader!("conv2d_backward_weight_subgroup.wgsl");
 const BACKWARD_WEIGHT_REDUCE: Shader = shader!("conv2d_backward_weight_reduce.wgsl");
 
 /// The weight-gradient pass splits its reduction over the N·OH rows of dy into parts
@@ -473,6 +474,11 @@ fn backward_weight(
     // row piece of (x, dy); the split of each is planned first to size the scratch.
     let pieces = row_pieces(&[x, dy]);
     let kk = s.kernel * s.kernel;
+    let subgroups = ctx.subgroup_kernels && subgroup_weight_tiles(s) >= SUBGROUP_WEIGHT_MIN_TILES;
+    let invocations = |o_count: usize| match subgroups {
+        true => o_count.div_ceil(16) * subgroup_weight_tiles(s).div_ceil(64) * 64,
+        false => weight_grad_tiles(s, o_count),
+    };
     let scratch_limit = ctx.binding_limit.min(WEIGHT_GRAD_SCRATCH_BYTES);
     let mut plans = Vec::new();
     for w_chunk in &dweight.chunks {
@@ -481,7 +487,7 @@ fn backward_weight(
             let split = RowSplit::new(
                 piece.rows.len() * s.out_h(),
                 s.out_w(),
-                weight_grad_tiles(s, w_chunk.rows.len()),
+                invocations(w_chunk.rows.len()),
                 scratch_limit / partial_bytes.max(1),
             );
             plans.push((w_chunk, piece, split, add || i > 0));
@@ -522,10 +528,14 @@ fn backward_weight(
                 (&w_chunk.buffer, dbias_buffer)
             }
         };
+        let (shader, entry) = match subgroups {
+            true => (&BACKWARD_WEIGHT_SUBGROUP, "conv2d_backward_weight_subgroup"),
+            false => (&BACKWARD_WEIGHT, "conv2d_backward_weight"),
+        };
         launches.push(Launch::new(
             ctx,
-            &BACKWARD_WEIGHT,
-            "conv2d_backward_weight",
+            shader,
+            entry,
             &[
                 &uniform(ctx, "conv params", &params),
                 &x.chunks[piece.chunk[0]].buffer,
@@ -533,7 +543,7 @@ fn backward_weight(
                 dw_out,
                 db_out,
             ],
-            weight_grad_tiles(s, w_chunk.rows.len()) * split.parts,
+            invocations(w_chunk.rows.len()) * split.parts,
         ));
         if let Some((dw_part, db_part)) = scratch.as_ref().filter(|_| split.parts > 1) {
             let weights = w_chunk.rows.len() * s.in_channels * kk;
@@ -570,6 +580,18 @@ fn weight_grad_tiles(s: &ConvShape, o_count: usize) -> usize {
     let tiles_o = o_count.div_ceil(8);
     tiles_o * s.in_channels.div_ceil(4) * s.kernel * s.kernel.div_ceil(3) + tiles_o
 }
+
+/// Invocations per block of 16 output channels of the subgroup weight-gradient kernel
+/// before rounding up to whole workgroups: 2 input channels × 3 kernel columns of one
+/// kernel row each.
+fn subgroup_weight_tiles(s: &ConvShape) -> usize {
+    s.in_channels.div_ceil(2) * s.kernel * s.kernel.div_ceil(3)
+}
+
+/// Below this many invocations per block of output channels (a 3×3 conv with fewer
+/// than 22 input channels, e.g. the first layer), the subgroup weight-gradient kernel
+/// would leave over half of each 64-invocation workgroup idle: the other one runs.
+const SUBGROUP_WEIGHT_MIN_TILES: usize = 32;
 
 /// How the weight-gradient pass splits its `rows` (n, oh) of dy into parts.
 #[derive(Clone, Copy, Debug)]

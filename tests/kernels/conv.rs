@@ -73,6 +73,17 @@ pub const SHAPES: &[ConvShape] = &[
         kernel: 3,
         pad: 1,
     },
+    // Enough input channels for the subgroup weight-gradient kernel, and an image big
+    // enough that its reduction splits into parts.
+    ConvShape {
+        batch: 2,
+        in_channels: 24,
+        in_h: 40,
+        in_w: 36,
+        out_channels: 20,
+        kernel: 3,
+        pad: 1,
+    },
     // Big enough that the weight gradient splits its reduction into parts (checked by
     // the unit test `weight_gradient_of_a_large_image_is_split` in src/kernels/conv.rs).
     ConvShape {
@@ -282,4 +293,35 @@ fn backward_weight_accumulate_with_chunked_tensors() {
         "the binding limit must split every tensor involved"
     );
     check_backward_weight_accumulate(&ctx, &s, "conv accumulate chunked");
+}
+
+#[test]
+fn many_channels_with_chunked_tensors_match_oracle() {
+    // 8 KiB chunks with 24 input channels (the subgroup weight-gradient kernel's range):
+    // x and dx (2880 B a sample) split 2 + 2 + 1, dy (2040 B a sample) 4 + 1, the
+    // weight and dweight (864 B a filter) 9 + 8 filters.
+    let ctx = gpu_with_binding_limit(8192);
+    let s = ConvShape {
+        batch: 5,
+        in_channels: 24,
+        in_h: 6,
+        in_w: 5,
+        out_channels: 17,
+        kernel: 3,
+        pad: 1,
+    };
+    let chunks = |shape: &[usize]| {
+        vgg_wgpu::gpu::Tensor::zeros(&ctx, "probe", shape)
+            .unwrap()
+            .chunks
+            .len()
+    };
+    assert_eq!(
+        [chunks(&s.input()), chunks(&s.output()), chunks(&s.weight())],
+        [3, 2, 2],
+        "the binding limit must split every tensor involved"
+    );
+    check_forward(&ctx, &s, true, "conv forward chunked, many channels");
+    check_backward(&ctx, &s, "conv backward chunked, many channels");
+    check_backward_weight_accumulate(&ctx, &s, "conv accumulate chunked, many channels");
 }
