@@ -47,7 +47,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;        // (t_channels) when has_bias
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;   // (N, t_channels, t_h, t_w)
 
-const TILE_T: u32 = 16u; // target channels per invocation (and per workgroup)
+// Target channels per invocation (and per workgroup): 16, or 32 (256 accumulators: each
+// source value loaded feeds twice as many multiply-adds, at the cost of spills).
+override TILE_T: u32 = 16u;
 // Tile shape, chosen per layer by the launcher: 1 row × 8 columns, or 2 rows × 4
 // columns (images 4 or fewer columns wide would leave half the 8-wide tile idle).
 override ROWS: u32 = 1u;
@@ -121,16 +123,20 @@ fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
     let n = tile / (tiles_x * tiles_y);
     let j0 = t_block * TILE_T; // first target channel, local to this dispatch
 
-    // This invocation's share of the filter loads: channels j0 + l and j0 + 8 + l
-    // (channels past t_count repeat the last).
+    // This invocation's share of the filter loads: channels j0 + l, j0 + 8 + l (and
+    // j0 + 16 + l, j0 + 24 + l with TILE_T = 32; channels past t_count repeat the last).
     let l = lane % 8u;
     let last = p.t_count - 1u;
     let g_a = min(j0 + l, last) * p.w_t_stride;
     let g_b = min(j0 + 8u + l, last) * p.w_t_stride;
+    let g_c = min(j0 + 16u + l, last) * p.w_t_stride;
+    let g_d = min(j0 + 24u + l, last) * p.w_t_stride;
     let kk = p.kernel * p.kernel;
 
     var lo = RowTile(); // target channels j0 .. j0 + 7
     var hi = RowTile(); // target channels j0 + 8 .. j0 + 15
+    var lo2 = RowTile(); // with TILE_T = 32: target channels j0 + 16 .. j0 + 23
+    var hi2 = RowTile(); // and j0 + 24 .. j0 + 31
     let col0 = i32(ox0) - p.pad; // source column under tile column 0 at kw = 0
     let last_row = i32(p.s_h) - 1;
     let plane = p.s_h * p.s_w;
@@ -150,17 +156,33 @@ fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
                 }
                 let tap = kh * p.kernel + kw;
                 let at = g_i + select(tap, kk - 1u - tap, p.flip != 0u);
-                let mine = vec2<f32>(w[g_a + at], w[g_b + at]);
-                let f0 = subgroupBroadcast(mine, 0u);
-                let f1 = subgroupBroadcast(mine, 1u);
-                let f2 = subgroupBroadcast(mine, 2u);
-                let f3 = subgroupBroadcast(mine, 3u);
-                let f4 = subgroupBroadcast(mine, 4u);
-                let f5 = subgroupBroadcast(mine, 5u);
-                let f6 = subgroupBroadcast(mine, 6u);
-                let f7 = subgroupBroadcast(mine, 7u);
-                lo = multiply_add(lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
-                hi = multiply_add(hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
+                if (TILE_T == 16u) {
+                    let mine = vec2<f32>(w[g_a + at], w[g_b + at]);
+                    let f0 = subgroupBroadcast(mine, 0u);
+                    let f1 = subgroupBroadcast(mine, 1u);
+                    let f2 = subgroupBroadcast(mine, 2u);
+                    let f3 = subgroupBroadcast(mine, 3u);
+                    let f4 = subgroupBroadcast(mine, 4u);
+                    let f5 = subgroupBroadcast(mine, 5u);
+                    let f6 = subgroupBroadcast(mine, 6u);
+                    let f7 = subgroupBroadcast(mine, 7u);
+                    lo = multiply_add(lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
+                    hi = multiply_add(hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
+                } else {
+                    let mine = vec4<f32>(w[g_a + at], w[g_b + at], w[g_c + at], w[g_d + at]);
+                    let f0 = subgroupBroadcast(mine, 0u);
+                    let f1 = subgroupBroadcast(mine, 1u);
+                    let f2 = subgroupBroadcast(mine, 2u);
+                    let f3 = subgroupBroadcast(mine, 3u);
+                    let f4 = subgroupBroadcast(mine, 4u);
+                    let f5 = subgroupBroadcast(mine, 5u);
+                    let f6 = subgroupBroadcast(mine, 6u);
+                    let f7 = subgroupBroadcast(mine, 7u);
+                    lo = multiply_add(lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
+                    hi = multiply_add(hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
+                    lo2 = multiply_add(lo2, vec4<f32>(f0.z, f1.z, f2.z, f3.z), vec4<f32>(f4.z, f5.z, f6.z, f7.z), v);
+                    hi2 = multiply_add(hi2, vec4<f32>(f0.w, f1.w, f2.w, f3.w), vec4<f32>(f4.w, f5.w, f6.w, f7.w), v);
+                }
             }
         }
     }
@@ -168,6 +190,10 @@ fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
     if (tile_raw >= tiles) { return; }
     store_row(n, j0, oh0, ox0, lo);
     store_row(n, j0 + 8u, oh0, ox0, hi);
+    if (TILE_T == 32u) {
+        store_row(n, j0 + 16u, oh0, ox0, lo2);
+        store_row(n, j0 + 24u, oh0, ox0, hi2);
+    }
 }
 
 // A tile of 8 channels from `j` into dst (constant indices only: see the header).

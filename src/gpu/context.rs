@@ -75,6 +75,9 @@ pub struct GpuContext {
     /// subgroups of at least 8 invocations (what the subgroup kernels assume), and
     /// `VGG_WGPU_NO_SUBGROUPS` is not set. Tests clear it to check the fallbacks.
     pub subgroup_kernels: bool,
+    /// A fixed tile shape (rows, target channels) for the subgroup conv kernel instead
+    /// of the autotuner's choice (tests set it to cover every shape).
+    pub conv_tile: Option<(u32, u32)>,
     /// The instance the adapter came from: the browser backend needs it alive as long
     /// as the device ("A valid external Instance reference no longer exists").
     _instance: Option<wgpu::Instance>,
@@ -144,6 +147,7 @@ impl GpuContext {
             features,
             binding_limit,
             subgroup_kernels,
+            conv_tile: None,
             _instance: None,
             pipelines: Mutex::new(HashMap::new()),
         })

@@ -16,4 +16,6 @@ pub use eval_plan::EvalPlan;
 pub use forward::Span;
 pub use network::{Network, Op};
 pub use param_set::ParamSet;
+#[cfg(not(target_arch = "wasm32"))]
+pub use train_plan::StepProfile;
 pub use train_plan::{StepStats, TrainPlan};

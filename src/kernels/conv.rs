@@ -6,7 +6,7 @@
 
 use bytemuck::Zeroable;
 
-use super::{element_offset, shader, uniform, Launch, Shader};
+use super::{element_offset, shader, tune, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -221,8 +221,106 @@ impl SubgroupParams {
         }
     }
 
-    /// One dispatch: workgroups of 64 tiles (1 row × 8 columns, or 2 rows × 4 columns
-    /// for targets at most 4 columns wide) × blocks of 16 target channels.
+    /// The tile shape (rows, target channels): `GpuContext::conv_tile`, or
+    /// `VGG_WGPU_CONV_ROWS` (1 or 2) and
+    /// `VGG_WGPU_CONV_TILE_T` (16 or 32) fix them; otherwise the autotuner picks among
+    /// the shapes that fit (see [`super::tune`]), by default 2 rows × 4 columns for
+    /// targets at most 4 columns wide and 32 channels when there are that many.
+    fn tile(&self, ctx: &GpuContext) -> (u32, u32) {
+        if let Some(tile) = ctx.conv_tile {
+            return tile;
+        }
+        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+        let mut candidates = Vec::new();
+        for rows in [1, 2] {
+            for tile_t in [16, 32] {
+                let fixed = |name, v| env(name).is_none_or(|f| f == v);
+                if fixed("VGG_WGPU_CONV_ROWS", rows)
+                    && fixed("VGG_WGPU_CONV_TILE_T", tile_t)
+                    && (rows == 1 || self.t_h > 1)
+                    && (tile_t == 16 || self.t_count > 16)
+                {
+                    candidates.push((rows, tile_t));
+                }
+            }
+        }
+        let default_rows = if self.t_w <= 4 { 2 } else { 1 };
+        let default_t = if self.t_count >= 32 { 32 } else { 16 };
+        let default = candidates
+            .iter()
+            .position(|&c| c == (default_rows, default_t))
+            .unwrap_or(0);
+        let Some(&fallback) = candidates.get(default) else {
+            // Fixed to a shape that does not fit: take it as given.
+            return (
+                env("VGG_WGPU_CONV_ROWS").unwrap_or(default_rows),
+                env("VGG_WGPU_CONV_TILE_T").unwrap_or(default_t),
+            );
+        };
+        if candidates.len() < 2 {
+            return fallback;
+        }
+        let constants: Vec<tune::Constants> = candidates
+            .iter()
+            .map(|&(r, t)| vec![("ROWS", r as f64), ("TILE_T", t as f64)])
+            .collect();
+        let class = format!(
+            "conv2d k{} source channels {} target {}×{}×{}",
+            self.kernel,
+            match self.s_count {
+                0..=8 => "≤8",
+                9..=32 => "≤32",
+                _ => ">32",
+            },
+            self.t_count,
+            self.t_h.min(8),
+            self.t_w
+        );
+        let proxy = self.proxy(ctx);
+        let index = tune::choose(ctx, &SUBGROUP, &class, &constants, default, |c| {
+            proxy.seconds(ctx, c)
+        });
+        candidates[index]
+    }
+
+    /// A smaller problem of the same class for the autotuner to time: about 1024 target
+    /// pixels, at most 32 source channels, the same widths and channel counts.
+    fn proxy(&self, ctx: &GpuContext) -> Proxy {
+        let kk = self.kernel * self.kernel;
+        let t_h = self.t_h.min(1024u32.div_ceil(self.t_w)).max(1);
+        let batch = self.batch.min(1024u32.div_ceil(t_h * self.t_w)).max(1);
+        let s_count = self.s_count.min(32);
+        let s_h = self.s_h.min(t_h + self.kernel);
+        let params = SubgroupParams {
+            batch,
+            s_count,
+            s_h,
+            t_h,
+            accumulate: 0,
+            has_bias: 1,
+            s_channels: s_count,
+            s0: 0,
+            t_channels: self.t_count,
+            t0: 0,
+            s_offset: 0,
+            t_offset: 0,
+            w_t_stride: s_count * kk,
+            w_s_stride: kk,
+            ..*self
+        };
+        let buffer =
+            |label, elements: u32| new_storage_buffer(ctx, label, (elements.max(1) as u64) * 4);
+        Proxy {
+            source: buffer("tuning source", batch * s_count * s_h * self.s_w),
+            weight: buffer("tuning weight", self.t_count * s_count * kk),
+            bias: buffer("tuning bias", self.t_count),
+            target: buffer("tuning target", batch * self.t_count * t_h * self.t_w),
+            params,
+        }
+    }
+
+    /// One dispatch: workgroups of 64 tiles (1 row × 8 columns, or 2 rows × 4 columns)
+    /// × blocks of 16 or 32 target channels, as [`SubgroupParams::tile`] chooses.
     fn launch(
         &self,
         ctx: &GpuContext,
@@ -231,26 +329,29 @@ impl SubgroupParams {
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Launch {
-        let rows = match std::env::var("VGG_WGPU_CONV_ROWS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            Some(r) => r,
-            None => {
-                if self.t_w <= 4 {
-                    2
-                } else {
-                    1
-                }
-            }
-        };
+        let (rows, tile_t) = self.tile(ctx);
+        self.launch_with(ctx, rows, tile_t, source, weight, bias, target)
+    }
+
+    /// [`SubgroupParams::launch`] with a given tile shape.
+    #[allow(clippy::too_many_arguments)]
+    fn launch_with(
+        &self,
+        ctx: &GpuContext,
+        rows: u32,
+        tile_t: u32,
+        source: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        target: &wgpu::Buffer,
+    ) -> Launch {
         let tiles = (self.batch * self.t_h.div_ceil(rows) * self.t_w.div_ceil(8 / rows)) as usize;
-        let workgroups = tiles.div_ceil(64) * (self.t_count as usize).div_ceil(16);
+        let workgroups = tiles.div_ceil(64) * (self.t_count as usize).div_ceil(tile_t as usize);
         Launch::with_constants(
             ctx,
             &SUBGROUP,
             "conv2d_subgroup",
-            &[("ROWS", rows as f64)],
+            &[("ROWS", rows as f64), ("TILE_T", tile_t as f64)],
             &[
                 &uniform(ctx, "conv params", self),
                 source,
@@ -260,6 +361,52 @@ impl SubgroupParams {
             ],
             workgroups * 64,
         )
+    }
+}
+
+/// Buffers and parameters of a problem the autotuner times.
+struct Proxy {
+    params: SubgroupParams,
+    source: wgpu::Buffer,
+    weight: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    target: wgpu::Buffer,
+}
+
+impl Proxy {
+    /// Wall-clock seconds of one run with the tile shape in `constants` (native only).
+    fn seconds(&self, ctx: &GpuContext, constants: &tune::Constants) -> Option<f64> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let value = |name| {
+                constants
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|c| c.1 as u32)
+            };
+            let launch = self.params.launch_with(
+                ctx,
+                value("ROWS")?,
+                value("TILE_T")?,
+                &self.source,
+                &self.weight,
+                &self.bias,
+                &self.target,
+            );
+            let run = || {
+                super::submit(ctx, std::slice::from_ref(&launch));
+                crate::gpu::readback::wait_for_queue(ctx).ok()
+            };
+            run()?; // warm-up
+            let start = std::time::Instant::now();
+            run()?;
+            Some(start.elapsed().as_secs_f64())
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = (ctx, constants);
+            None
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod pool;
 pub mod relu;
 pub mod score_map;
 pub mod sgd;
+pub mod tune;
 
 use crate::gpu::GpuContext;
 

@@ -146,6 +146,20 @@ fn forward_with_chunked_tensors_matches_oracle() {
 }
 
 #[test]
+fn every_subgroup_tile_shape_matches_oracle() {
+    // The shapes the autotuner chooses among: 1 row × 8 columns or 2 rows × 4 columns,
+    // 16 or 32 target channels.
+    for tile in [(1, 16), (1, 32), (2, 16), (2, 32)] {
+        let ctx = gpu_with_conv_tile(tile);
+        for (i, s) in SHAPES.iter().enumerate() {
+            let name = format!("conv tile {tile:?}");
+            check_forward(&ctx, s, i % 2 == 0, &name);
+            check_backward(&ctx, s, &name);
+        }
+    }
+}
+
+#[test]
 fn forward_and_backward_without_subgroups_match_oracle() {
     let ctx = gpu_without_subgroups();
     for (i, s) in SHAPES.iter().enumerate() {

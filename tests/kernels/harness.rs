@@ -31,6 +31,14 @@ pub fn gpu_without_subgroups() -> GpuContext {
     ctx
 }
 
+/// A separate device on which the subgroup conv kernel uses the tile shape `tile`
+/// (rows, target channels) instead of the autotuner's choice.
+pub fn gpu_with_conv_tile(tile: (u32, u32)) -> GpuContext {
+    let mut ctx = open_gpu(None);
+    ctx.conv_tile = Some(tile);
+    ctx
+}
+
 fn open_gpu(binding_limit: Option<u64>) -> GpuContext {
     let choice = AdapterChoice {
         backend: std::env::var("VGG_WGPU_BACKEND").ok(),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use vgg_wgpu::gpu::readback::wait_for_queue;
 use vgg_wgpu::gpu::{GpuContext, Tensor};
-use vgg_wgpu::graph::{EvalPlan, Network, ParamSet, TrainPlan};
+use vgg_wgpu::graph::{EvalPlan, Network, ParamSet, StepProfile, TrainPlan};
 use vgg_wgpu::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
 };
@@ -166,49 +166,56 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Each op's share of one training step, measured over a few steps (the median).
+/// Each op's and each kernel's share of one training step, measured over a few steps
+/// (the median of each).
 fn print_profile(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> {
     const RUNS: usize = 5;
     let mut runs = Vec::new();
     for _ in 0..RUNS {
         runs.push(train.profile(ctx)?);
     }
-    let clock = runs[0].1;
-    let names: Vec<String> = runs[0].0.iter().map(|(n, _)| n.clone()).collect();
-    let medians: Vec<f64> = (0..names.len())
-        .map(|i| {
-            let mut t: Vec<f64> = runs.iter().map(|r| r.0[i].1).collect();
-            t.sort_by(f64::total_cmp);
-            t[RUNS / 2]
-        })
-        .collect();
-    let total: f64 = medians.iter().sum();
+    let clock = runs[0].clock;
+    let median = |pick: fn(&StepProfile) -> &Vec<(String, f64)>| -> Vec<(String, f64)> {
+        (0..pick(&runs[0]).len())
+            .map(|i| {
+                let mut t: Vec<f64> = runs.iter().map(|r| pick(r)[i].1).collect();
+                t.sort_by(f64::total_cmp);
+                (pick(&runs[0])[i].0.clone(), t[RUNS / 2])
+            })
+            .collect()
+    };
     let clock_name = match clock {
         ProfileClock::Timestamps => "GPU timestamps",
         ProfileClock::WallClock => "wall clock per dispatch (no timestamp queries)",
     };
-    if !json {
-        println!(
-            "profile of one training step ({} dispatches; {clock_name}; median of {RUNS}):",
-            train.launch_count()
-        );
-    }
-    for (name, seconds) in names.iter().zip(&medians) {
-        if json {
+    for (kind, rows) in [
+        ("op", median(|p| &p.per_op)),
+        ("kernel", median(|p| &p.per_kernel)),
+    ] {
+        let total: f64 = rows.iter().map(|(_, t)| t).sum();
+        if !json {
             println!(
-                "{{\"profile\":\"{name}\",\"seconds\":{seconds:.6},\"share\":{:.4},\"clock\":\"{clock:?}\"}}",
-                seconds / total
-            );
-        } else {
-            println!(
-                "  {name:<34} {:8.3} ms {:5.1}%",
-                seconds * 1e3,
-                100.0 * seconds / total
+                "one training step by {kind} ({} dispatches; {clock_name}; median of {RUNS}):",
+                train.launch_count()
             );
         }
-    }
-    if !json {
-        println!("  {:<34} {:8.3} ms", "sum", total * 1e3);
+        for (name, seconds) in &rows {
+            if json {
+                println!(
+                    "{{\"profile_{kind}\":\"{name}\",\"seconds\":{seconds:.6},\"share\":{:.4},\"clock\":\"{clock:?}\"}}",
+                    seconds / total
+                );
+            } else {
+                println!(
+                    "  {name:<34} {:8.3} ms {:5.1}%",
+                    seconds * 1e3,
+                    100.0 * seconds / total
+                );
+            }
+        }
+        if !json {
+            println!("  {:<34} {:8.3} ms", "sum", total * 1e3);
+        }
     }
     Ok(())
 }
