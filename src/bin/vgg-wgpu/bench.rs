@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use vgg_wgpu::gpu::readback::wait_for_queue;
 use vgg_wgpu::gpu::{GpuContext, Tensor};
-use vgg_wgpu::graph::{EvalPlan, Network, ParamSet, StepProfile, TrainPlan};
+use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, Op, ParamSet, StepProfile, TrainPlan};
 use vgg_wgpu::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
 };
@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// Print one JSON object per measurement instead of a table.
     #[arg(long)]
     json: bool,
+    /// With `step`: the image side for dense (fully convolutional) evaluation; default
+    /// the input size.
+    #[arg(long)]
+    dense_size: Option<usize>,
     /// With `step`: also time each op of one training step (GPU timestamps where the
     /// adapter has them, otherwise each dispatch alone by wall clock).
     #[arg(long)]
@@ -112,6 +116,13 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let eval_seconds = time_repeatedly(args.min_seconds, || {
         pollster::block_on(eval.evaluate(ctx, &images, &labels)).map(|_| ())
     })?;
+    let dense_size = args.dense_size.unwrap_or(args.size);
+    let dense = DensePlan::new(ctx, &net, &train.params, args.batch, dense_size, dense_size)?;
+    let dense_images = vec![0.5f32; args.batch * 3 * dense_size * dense_size];
+    let dense_seconds = time_repeatedly(args.min_seconds, || {
+        pollster::block_on(dense.run(ctx, &dense_images)).map(|_| ())
+    })?;
+    let dense_flops = dense_flops_per_image(&net, dense_size) * args.batch as f64;
     if args.profile {
         print_profile(ctx, &train, args.json)?;
     }
@@ -130,6 +141,7 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
             torch.map(|t| t.0),
         ),
         ("inference", eval_seconds, flops, torch.map(|t| t.1)),
+        ("dense eval", dense_seconds, dense_flops, None),
     ];
     for (pass, seconds, flops, torch_images_per_s) in passes {
         let images_per_s = args.batch as f64 / seconds;
@@ -218,6 +230,37 @@ fn print_profile(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// Forward FLOPs of one image of side `side` in dense evaluation: the convs on the
+/// whole image, then FC1–FC3 as convolutions on the (side/32 − s + 1)² positions of
+/// the last feature map (s = input size / 32).
+fn dense_flops_per_image(net: &Network, side: usize) -> f64 {
+    let mut flops = 0.0;
+    let mut size = side;
+    let mut positions = 1.0;
+    let s = (net.spec.input_size / 32).max(1);
+    for op in &net.ops {
+        match *op {
+            Op::Conv {
+                in_channels,
+                out_channels,
+                kernel,
+                ..
+            } => flops += 2.0 * (size * size * out_channels * in_channels * kernel * kernel) as f64,
+            Op::MaxPool { .. } => {
+                size /= 2;
+                positions = ((size + 1).saturating_sub(s)).max(1) as f64;
+            }
+            Op::Linear {
+                in_features,
+                out_features,
+                ..
+            } => flops += 2.0 * positions * (in_features * out_features) as f64,
+            _ => {}
+        }
+    }
+    flops
 }
 
 fn json_number(v: Option<f64>) -> String {
