@@ -19,8 +19,8 @@
 // Tiling: one invocation computes 16 target channels × 8 adjacent columns of one row,
 // or × 4 columns of 2 rows (override ROWS = 2; for narrow images), 128 accumulators
 // ( constant indices only: a private variable indexed at run time stays
-// in memory on lavapipe, 3× slower). All invocations of a workgroup share the same 16
-// target channels, so every invocation of a subgroup needs the same 16 filter values at
+// in memory on lavapipe, 3× slower). Runs of SHARE invocations (whole subgroups) share
+// the same 16 target channels, so every invocation of a subgroup needs the same 16 filter values at
 // each (i, kh, kw): invocation l of each group of 8 loads those of channels l and 8 + l,
 // and subgroupBroadcast hands them to the others. On CPU adapters (lavapipe: one SIMD
 // lane per invocation, every storage load a per-lane scalar loop) this turns 16 loads
@@ -50,6 +50,10 @@ struct Params {
 // Target channels per invocation (and per workgroup): 16, or 32 (256 accumulators: each
 // source value loaded feeds twice as many multiply-adds, at the cost of spills).
 override TILE_T: u32 = 16u;
+// Invocations sharing one block of target channels: 64 (the workgroup) or any power of
+// two from 8 that is at least the adapter's largest subgroup (lavapipe: 8), so that
+// small images with few tiles still fill the workgroup.
+override SHARE: u32 = 64u;
 // Tile shape, chosen per layer by the launcher: 1 row × 8 columns, or 2 rows × 4
 // columns (images 4 or fewer columns wide would leave half the 8-wide tile idle).
 override ROWS: u32 = 1u;
@@ -107,16 +111,21 @@ fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
                    @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32,
                    @builtin(subgroup_invocation_id) lane: u32) {
-    // Workgroups: target-channel blocks fastest, then blocks of 64 tiles.
+    // Each run of SHARE invocations (a multiple of the subgroup size) shares one block
+    // of target channels and covers SHARE consecutive tiles; such units are numbered
+    // with target-channel blocks fastest.
     let group = wid.x + wid.y * nwg.x;
     let blocks_t = (p.t_count + TILE_T - 1u) / TILE_T;
-    let t_block = group % blocks_t;
     let cols = 8u / ROWS; // tile columns
     let tiles_x = (p.t_w + cols - 1u) / cols;
     let tiles_y = (p.t_h + ROWS - 1u) / ROWS;
     let tiles = p.batch * tiles_y * tiles_x;
-    let tile_raw = (group / blocks_t) * 64u + lid;
-    let tile = min(tile_raw, tiles - 1u); // past the end: a copy of the last, not stored
+    let units = blocks_t * ((tiles + SHARE - 1u) / SHARE);
+    let unit_raw = group * (64u / SHARE) + lid / SHARE;
+    let unit = min(unit_raw, units - 1u); // past the end: a copy of the last, not stored
+    let t_block = unit % blocks_t;
+    let tile_raw = (unit / blocks_t) * SHARE + lid % SHARE;
+    let tile = min(tile_raw, tiles - 1u); // likewise
 
     let ox0 = (tile % tiles_x) * cols;
     let oh0 = ((tile / tiles_x) % tiles_y) * ROWS;
@@ -187,7 +196,7 @@ fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
 
-    if (tile_raw >= tiles) { return; }
+    if (tile_raw >= tiles || unit_raw >= units) { return; }
     store_row(n, j0, oh0, ox0, lo);
     store_row(n, j0 + 8u, oh0, ox0, hi);
     if (TILE_T == 32u) {

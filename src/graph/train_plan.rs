@@ -64,6 +64,7 @@ pub struct TrainPlan {
     totals: Tensor,
     /// Which launches of forward, then backward[0], then the SGD launches belong to
     /// which op (for [`TrainPlan::profile`]).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     spans: Vec<Span>,
     /// (accumulation, 3): each micro-batch's loss totals, read once per step.
     step_totals: Tensor,

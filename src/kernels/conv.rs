@@ -6,7 +6,9 @@
 
 use bytemuck::Zeroable;
 
-use super::{element_offset, shader, tune, uniform, Launch, Shader};
+#[cfg(not(target_arch = "wasm32"))]
+use super::tune;
+use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -257,9 +259,16 @@ impl SubgroupParams {
                 env("VGG_WGPU_CONV_TILE_T").unwrap_or(default_t),
             );
         };
-        if candidates.len() < 2 {
+        if candidates.len() < 2 || cfg!(target_arch = "wasm32") {
             return fallback;
         }
+        self.tuned(ctx, &candidates, default)
+    }
+
+    /// The autotuner's choice among `candidates` (rows, target channels) for this
+    /// problem's class, `default` when it cannot measure.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn tuned(&self, ctx: &GpuContext, candidates: &[(u32, u32)], default: usize) -> (u32, u32) {
         let constants: Vec<tune::Constants> = candidates
             .iter()
             .map(|&(r, t)| vec![("ROWS", r as f64), ("TILE_T", t as f64)])
@@ -283,8 +292,15 @@ impl SubgroupParams {
         candidates[index]
     }
 
+    /// No autotuning in the browser (no blocking waits to time with).
+    #[cfg(target_arch = "wasm32")]
+    fn tuned(&self, _: &GpuContext, candidates: &[(u32, u32)], default: usize) -> (u32, u32) {
+        candidates[default]
+    }
+
     /// A smaller problem of the same class for the autotuner to time: about 1024 target
     /// pixels, at most 32 source channels, the same widths and channel counts.
+    #[cfg(not(target_arch = "wasm32"))]
     fn proxy(&self, ctx: &GpuContext) -> Proxy {
         let kk = self.kernel * self.kernel;
         let t_h = self.t_h.min(1024u32.div_ceil(self.t_w)).max(1);
@@ -346,12 +362,18 @@ impl SubgroupParams {
         target: &wgpu::Buffer,
     ) -> Launch {
         let tiles = (self.batch * self.t_h.div_ceil(rows) * self.t_w.div_ceil(8 / rows)) as usize;
-        let workgroups = tiles.div_ceil(64) * (self.t_count as usize).div_ceil(tile_t as usize);
+        let share = share_width(ctx);
+        let units = tiles.div_ceil(share) * (self.t_count as usize).div_ceil(tile_t as usize);
+        let workgroups = units.div_ceil(64 / share);
         Launch::with_constants(
             ctx,
             &SUBGROUP,
             "conv2d_subgroup",
-            &[("ROWS", rows as f64), ("TILE_T", tile_t as f64)],
+            &[
+                ("ROWS", rows as f64),
+                ("TILE_T", tile_t as f64),
+                ("SHARE", share as f64),
+            ],
             &[
                 &uniform(ctx, "conv params", self),
                 source,
@@ -364,7 +386,18 @@ impl SubgroupParams {
     }
 }
 
+/// How many consecutive invocations of the subgroup conv kernel share one block of
+/// target channels: the adapter's largest subgroup rounded up to a power of two, at
+/// least 8 and at most the 64 of a workgroup.
+fn share_width(ctx: &GpuContext) -> usize {
+    (ctx.adapter_info.subgroup_max_size as usize)
+        .max(8)
+        .next_power_of_two()
+        .min(64)
+}
+
 /// Buffers and parameters of a problem the autotuner times.
+#[cfg(not(target_arch = "wasm32"))]
 struct Proxy {
     params: SubgroupParams,
     source: wgpu::Buffer,
@@ -373,10 +406,10 @@ struct Proxy {
     target: wgpu::Buffer,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Proxy {
-    /// Wall-clock seconds of one run with the tile shape in `constants` (native only).
+    /// Wall-clock seconds of one run with the tile shape in `constants`.
     fn seconds(&self, ctx: &GpuContext, constants: &tune::Constants) -> Option<f64> {
-        #[cfg(not(target_arch = "wasm32"))]
         {
             let value = |name| {
                 constants
@@ -397,15 +430,9 @@ impl Proxy {
                 super::submit(ctx, std::slice::from_ref(&launch));
                 crate::gpu::readback::wait_for_queue(ctx).ok()
             };
-            run()?; // warm-up
             let start = std::time::Instant::now();
             run()?;
             Some(start.elapsed().as_secs_f64())
-        }
-        #[cfg(target_arch = "wasm32")]
-        {
-            let _ = (ctx, constants);
-            None
         }
     }
 }
