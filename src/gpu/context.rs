@@ -71,10 +71,19 @@ pub struct GpuContext {
     /// Largest buffer a tensor chunk may use, in bytes: the smaller of the storage
     /// binding limit and the buffer size limit. Tests lower it to force splitting.
     pub binding_limit: u64,
-    /// Rows of the output each invocation of conv2d forward / backward data computes
-    /// (the shaders' `TILE_H` override): 2, or 1 on SwiftShader (see
-    /// [`conv_tile_rows`]). Tests set it to run both variants.
+    /// Rows of the output each invocation of the fallback conv2d forward / backward
+    /// data kernels computes (the shaders' `TILE_H` override): 2, or 1 on SwiftShader
+    /// (see [`conv_tile_rows`]). Tests set it to run both variants.
     pub conv_tile_rows: u32,
+    /// Whether kernels may use subgroup operations: the adapter has them, with
+    /// subgroups of at least 8 invocations (what the subgroup kernels assume), it is
+    /// not SwiftShader (whose compiler the wide subgroup tiles would overwhelm, as the
+    /// two-row tiles did), and `VGG_WGPU_NO_SUBGROUPS` is not set. Tests clear it to
+    /// check the fallbacks.
+    pub subgroup_kernels: bool,
+    /// A fixed tile shape (rows, target channels) for the subgroup conv kernel instead
+    /// of the autotuner's choice (tests set it to cover every shape).
+    pub conv_tile: Option<(u32, u32)>,
     /// The instance the adapter came from, kept as long as the device. (Chromium's "A
     /// valid external Instance reference no longer exists" was not about this one: it
     /// follows a crash of the GPU process, see [`conv_tile_rows`].)
@@ -85,18 +94,22 @@ pub struct GpuContext {
 /// A pipeline: shader file, entry point, and its override constants (name, value bits).
 type PipelineKey = (&'static str, &'static str, Vec<(&'static str, u64)>);
 
-/// The conv tile height for an adapter: 1 on SwiftShader (natively its name says so; in
-/// a browser it is Chromium's fallback adapter, reported as a CPU), else 2. SwiftShader's
-/// Subzero compiler needs minutes and over 10 GB of memory for the two-row conv kernels
-/// (128 accumulators live across their loops): in Chromium the GPU process dies, the
-/// page loses its device ("A valid external Instance reference no longer exists") and
-/// every pending `map_async` fails. One row (64 accumulators) compiles in under a
-/// second.
-pub fn conv_tile_rows(info: &wgpu::AdapterInfo) -> u32 {
-    let swiftshader = info.name.to_ascii_lowercase().contains("swiftshader")
+/// SwiftShader: natively its name says so; in a browser it is Chromium's fallback
+/// adapter, reported as a CPU.
+fn is_swiftshader(info: &wgpu::AdapterInfo) -> bool {
+    info.name.to_ascii_lowercase().contains("swiftshader")
         || (info.backend == wgpu::Backend::BrowserWebGpu
-            && info.device_type == wgpu::DeviceType::Cpu);
-    if swiftshader {
+            && info.device_type == wgpu::DeviceType::Cpu)
+}
+
+/// The fallback conv tile height for an adapter: 1 on SwiftShader, else 2.
+/// SwiftShader's Subzero compiler needs minutes and over 10 GB of memory for the
+/// two-row conv kernels (128 accumulators live across their loops): in Chromium the GPU
+/// process dies, the page loses its device ("A valid external Instance reference no
+/// longer exists") and every pending `map_async` fails. One row (64 accumulators)
+/// compiles in under a second.
+pub fn conv_tile_rows(info: &wgpu::AdapterInfo) -> u32 {
+    if is_swiftshader(info) {
         1
     } else {
         2
@@ -151,6 +164,10 @@ impl GpuContext {
         let binding_limit = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
+        let subgroup_kernels = features.contains(wgpu::Features::SUBGROUP)
+            && adapter_info.subgroup_min_size >= 8
+            && !is_swiftshader(&adapter_info)
+            && std::env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none();
         Ok(GpuContext {
             device,
             queue,
@@ -159,6 +176,8 @@ impl GpuContext {
             limits,
             features,
             binding_limit,
+            subgroup_kernels,
+            conv_tile: None,
             _instance: None,
             pipelines: Mutex::new(HashMap::new()),
         })
@@ -170,12 +189,12 @@ impl GpuContext {
         source: &crate::kernels::Shader,
         entry: &'static str,
     ) -> wgpu::ComputePipeline {
-        self.pipeline_with_constants(source, entry, &[])
+        self.pipeline_with(source, entry, &[])
     }
 
-    /// [`GpuContext::pipeline`] with values for the shader's `override` constants,
-    /// compiled once per context and set of values.
-    pub fn pipeline_with_constants(
+    /// The compute pipeline for `entry` in `source` with the given values of its
+    /// `override` constants, compiled once per context and set of values.
+    pub fn pipeline_with(
         &self,
         source: &crate::kernels::Shader,
         entry: &'static str,

@@ -64,7 +64,7 @@ impl EvalPlan {
         let logits = &acts[ops.len()];
         let classes = net.spec.classes;
 
-        let forward = forward_launches(ctx, net, params, &acts, batch, None)?;
+        let (forward, _) = forward_launches(ctx, net, params, &acts, batch, None)?;
         let labels = Tensor::zeros(ctx, "labels", &[batch])?;
         let dlogits = Tensor::zeros(ctx, "unused dlogits", &[batch, classes])?;
         let stats = Tensor::zeros(ctx, "loss stats", &[batch, STATS])?;

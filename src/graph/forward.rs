@@ -12,6 +12,23 @@ use crate::kernels::lrn::lrn_forward;
 use crate::kernels::pool::maxpool2d_forward;
 use crate::kernels::Launch;
 
+/// A named run of consecutive launches in a plan (one op's share), for profiles.
+#[derive(Clone, Debug)]
+pub struct Span {
+    pub name: String,
+    pub launches: std::ops::Range<usize>,
+}
+
+/// Appends to `spans` a span named `name` covering launches from `start` to `end`.
+pub(crate) fn push_span(spans: &mut Vec<Span>, name: String, start: usize, end: usize) {
+    if end > start {
+        spans.push(Span {
+            name,
+            launches: start..end,
+        });
+    }
+}
+
 /// Op `i` reads `acts[i]` and writes `acts[i + 1]`. With `dropout` None (inference)
 /// dropout ops record nothing, and the caller makes `acts[i + 1]` the same tensor as
 /// `acts[i]`.
@@ -22,10 +39,12 @@ pub(crate) fn forward_launches(
     acts: &[Tensor],
     batch: usize,
     dropout: Option<&DropoutRng>,
-) -> Result<Vec<Launch>> {
+) -> Result<(Vec<Launch>, Vec<Span>)> {
     let mut launches = Vec::new();
+    let mut spans = Vec::new();
     for (i, op) in net.ops.iter().enumerate() {
         let (x, y) = (&acts[i], &acts[i + 1]);
+        let start = launches.len();
         match *op {
             Op::Conv { param, .. } => {
                 let s = Network::conv_shape(op, batch).expect("conv op");
@@ -56,6 +75,12 @@ pub(crate) fn forward_launches(
                 }
             }
         }
+        push_span(
+            &mut spans,
+            format!("forward {}", op.name()),
+            start,
+            launches.len(),
+        );
     }
-    Ok(launches)
+    Ok((launches, spans))
 }

@@ -15,6 +15,9 @@ pub mod train_plan;
 pub use data_parallel::{Collective, DataParallel, ExchangeStats, SingleProcess};
 pub use dense_plan::{DenseOutput, DensePlan};
 pub use eval_plan::EvalPlan;
+pub use forward::Span;
 pub use network::{Network, Op};
 pub use param_set::ParamSet;
+#[cfg(not(target_arch = "wasm32"))]
+pub use train_plan::StepProfile;
 pub use train_plan::{StepStats, TrainPlan};

@@ -39,6 +39,29 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// A short name for profiles: "conv3 64→128 @56", "maxpool 64 @32", "fc 512→10".
+    pub fn name(&self) -> String {
+        match *self {
+            Op::Conv {
+                in_channels,
+                out_channels,
+                kernel,
+                size,
+                ..
+            } => format!("conv{kernel} {in_channels}→{out_channels} @{size}"),
+            Op::Lrn(_) => "lrn".to_string(),
+            Op::MaxPool { channels, size } => format!("maxpool {channels} @{size}"),
+            Op::Linear {
+                in_features,
+                out_features,
+                ..
+            } => format!("fc {in_features}→{out_features}"),
+            Op::Dropout { features, .. } => format!("dropout {features}"),
+        }
+    }
+}
+
 /// The ops of a network plus the shape of every activation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {

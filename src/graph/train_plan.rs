@@ -5,7 +5,7 @@
 //! A replica of data-parallel training ([`super::data_parallel`]) runs the same plan
 //! in two halves, gradients then update, with the gradient exchange between them.
 
-use super::forward::forward_launches;
+use super::forward::{forward_launches, push_span, Span};
 use super::network::{Network, Op};
 use super::param_set::ParamSet;
 use crate::error::{Error, Result};
@@ -23,6 +23,8 @@ use crate::kernels::lrn::lrn_backward;
 use crate::kernels::pool::maxpool2d_backward;
 use crate::kernels::relu::relu_backward;
 use crate::kernels::sgd::{SgdHyper, SgdStep};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::kernels::{profile, ProfileClock};
 use crate::kernels::{record, Launch};
 
 /// What one step measured, summed over its samples.
@@ -71,6 +73,10 @@ pub struct TrainPlan {
     /// (weight index; its bias follows) whose gradient that op completes.
     backward_ends: [Vec<(usize, Option<usize>)>; 2],
     totals: Tensor,
+    /// Which launches of forward, then backward[0], then the SGD launches belong to
+    /// which op (for [`TrainPlan::profile`]).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    spans: Vec<Span>,
     /// (accumulation, 3): each micro-batch's loss totals, read once per step.
     step_totals: Tensor,
 }
@@ -181,7 +187,8 @@ impl TrainPlan {
         }
         let grad_tensors = arena.allocate(ctx);
 
-        let mut forward = forward_launches(ctx, net, &params, &acts, n, Some(&rng))?;
+        let (mut forward, mut spans) = forward_launches(ctx, net, &params, &acts, n, Some(&rng))?;
+        let loss_start = forward.len();
         let loss_shape = LossShape { batch: n, classes };
         let grad_scale = 1.0 / (n * accumulation * replicas) as f32;
         let outputs = LossOutputs {
@@ -197,12 +204,19 @@ impl TrainPlan {
             &labels,
             &outputs,
         )?);
+        push_span(
+            &mut spans,
+            "softmax cross-entropy".into(),
+            loss_start,
+            forward.len(),
+        );
 
         let mut backward = [Vec::new(), Vec::new()];
         let mut backward_ends = [Vec::new(), Vec::new()];
         for (mode, (launches, ends)) in backward.iter_mut().zip(&mut backward_ends).enumerate() {
             let accumulate = mode == 1;
             for step in &steps {
+                let start = launches.len();
                 let op = &ops[step.op];
                 let dy = grad_tensors.get(step.output_grad);
                 let dz = step.pre_relu.map(|r| grad_tensors.get(r)).unwrap_or(dy);
@@ -277,6 +291,11 @@ impl TrainPlan {
                     _ => None,
                 };
                 ends.push((launches.len(), completes));
+                if mode == 0 {
+                    let base = forward.len();
+                    let name = format!("backward {}", op.name());
+                    push_span(&mut spans, name, base + start, base + launches.len());
+                }
             }
         }
 
@@ -297,6 +316,9 @@ impl TrainPlan {
         {
             sgd.add(ctx, w, g, v)?;
         }
+        let sgd_start = forward.len() + backward[0].len();
+        let sgd_end = sgd_start + sgd.launches.len();
+        push_span(&mut spans, "sgd".into(), sgd_start, sgd_end);
         Ok(TrainPlan {
             net: net.clone(),
             micro_batch: n,
@@ -313,6 +335,7 @@ impl TrainPlan {
             backward,
             backward_ends,
             totals,
+            spans,
             step_totals,
         })
     }
@@ -441,6 +464,56 @@ impl TrainPlan {
         }
         Ok(stats)
     }
+}
+
+impl TrainPlan {
+    /// Seconds of each op's launches in one training step (forward, loss, backward,
+    /// SGD; on whatever the buffers hold), summed per op in step order; the same summed
+    /// per kernel (entry point); and how they were timed. Each launch runs in its own
+    /// compute pass.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile(&self, ctx: &GpuContext) -> Result<StepProfile> {
+        let all: Vec<&Launch> = self
+            .forward
+            .iter()
+            .chain(&self.backward[0])
+            .chain(&self.sgd.launches)
+            .collect();
+        let (seconds, clock) = profile(ctx, all.iter().copied())?;
+        let per_op = self
+            .spans
+            .iter()
+            .map(|s| (s.name.clone(), seconds[s.launches.clone()].iter().sum()))
+            .collect();
+        let mut per_kernel: Vec<(String, f64)> = Vec::new();
+        for (launch, t) in all.iter().zip(&seconds) {
+            match per_kernel.iter_mut().find(|(name, _)| name == launch.label) {
+                Some((_, sum)) => *sum += t,
+                None => per_kernel.push((launch.label.to_string(), *t)),
+            }
+        }
+        Ok(StepProfile {
+            per_op,
+            per_kernel,
+            clock,
+        })
+    }
+
+    /// Launches in one training step with a single micro-batch.
+    pub fn launch_count(&self) -> usize {
+        self.forward.len() + self.backward[0].len() + self.sgd.launches.len()
+    }
+}
+
+/// Where one training step's time goes: see [`TrainPlan::profile`].
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Clone, Debug)]
+pub struct StepProfile {
+    /// (op, seconds) in step order.
+    pub per_op: Vec<(String, f64)>,
+    /// (kernel entry point, seconds) in order of first use.
+    pub per_kernel: Vec<(String, f64)>,
+    pub clock: ProfileClock,
 }
 
 /// One op's share of the backward pass: which gradient tensors it reads and writes.

@@ -4,6 +4,10 @@
 //! x (N, C, H, W), weight (O, C, K, K), bias (O), y (N, O, OH, OW), stride 1,
 //! OH = H + 2·pad − K + 1. Activations may be chunked along N, the weight along O.
 
+use bytemuck::Zeroable;
+
+#[cfg(not(target_arch = "wasm32"))]
+use super::tune;
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
@@ -11,7 +15,9 @@ use crate::gpu::{row_pieces, GpuContext, Tensor};
 
 const FORWARD: Shader = shader!("conv2d_forward.wgsl");
 const BACKWARD_DATA: Shader = shader!("conv2d_backward_data.wgsl");
+const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
 const BACKWARD_WEIGHT: Shader = shader!("conv2d_backward_weight.wgsl");
+const BACKWARD_WEIGHT_SUBGROUP: Shader = shader!("conv2d_backward_weight_subgroup.wgsl");
 const BACKWARD_WEIGHT_REDUCE: Shader = shader!("conv2d_backward_weight_reduce.wgsl");
 
 /// The weight-gradient pass splits its reduction over the N·OH rows of dy into parts
@@ -140,6 +146,297 @@ impl ConvParams {
     }
 }
 
+/// Mirrors `Params` in `conv2d_subgroup.wgsl`: forward and input gradient as one
+/// convolution of a source s into a target t (see the shader's header).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SubgroupParams {
+    batch: u32,
+    s_count: u32,
+    s_h: u32,
+    s_w: u32,
+    t_count: u32,
+    t_h: u32,
+    t_w: u32,
+    kernel: u32,
+    /// May be negative for the input gradient (K − 1 − pad).
+    pad: i32,
+    relu: u32,
+    accumulate: u32,
+    has_bias: u32,
+    s_channels: u32,
+    s0: u32,
+    t_channels: u32,
+    t0: u32,
+    s_offset: u32,
+    t_offset: u32,
+    w_t_stride: u32,
+    w_s_stride: u32,
+    flip: u32,
+    _pad: [u32; 3],
+}
+
+impl SubgroupParams {
+    /// y = conv(x, w) for the output channels `o` of a weight chunk, batch `batch`.
+    fn forward(s: &ConvShape, batch: usize, o: std::ops::Range<usize>) -> SubgroupParams {
+        let kk = s.kernel * s.kernel;
+        SubgroupParams {
+            batch: batch as u32,
+            s_count: s.in_channels as u32,
+            s_h: s.in_h as u32,
+            s_w: s.in_w as u32,
+            t_count: o.len() as u32,
+            t_h: s.out_h() as u32,
+            t_w: s.out_w() as u32,
+            kernel: s.kernel as u32,
+            pad: s.pad as i32,
+            s_channels: s.in_channels as u32,
+            t_channels: s.out_channels as u32,
+            t0: o.start as u32,
+            w_t_stride: (s.in_channels * kk) as u32,
+            w_s_stride: kk as u32,
+            ..Zeroable::zeroed()
+        }
+    }
+
+    /// dx = the sum over the output channels `o` of a weight chunk of dy convolved with
+    /// the flipped, transposed weight, batch `batch`.
+    fn backward_data(s: &ConvShape, batch: usize, o: std::ops::Range<usize>) -> SubgroupParams {
+        let kk = s.kernel * s.kernel;
+        SubgroupParams {
+            batch: batch as u32,
+            s_count: o.len() as u32,
+            s_h: s.out_h() as u32,
+            s_w: s.out_w() as u32,
+            t_count: s.in_channels as u32,
+            t_h: s.in_h as u32,
+            t_w: s.in_w as u32,
+            kernel: s.kernel as u32,
+            pad: s.kernel as i32 - 1 - s.pad as i32,
+            s_channels: s.out_channels as u32,
+            s0: o.start as u32,
+            t_channels: s.in_channels as u32,
+            w_t_stride: kk as u32,
+            w_s_stride: (s.in_channels * kk) as u32,
+            flip: 1,
+            ..Zeroable::zeroed()
+        }
+    }
+
+    /// The tile shape (rows, target channels): `GpuContext::conv_tile`, or
+    /// `VGG_WGPU_CONV_ROWS` (1 or 2) and
+    /// `VGG_WGPU_CONV_TILE_T` (16 or 32) fix them; otherwise the autotuner picks among
+    /// the shapes that fit (see [`super::tune`]), by default 2 rows × 4 columns for
+    /// targets at most 4 columns wide and 32 channels when there are that many.
+    fn tile(&self, ctx: &GpuContext) -> (u32, u32) {
+        if let Some(tile) = ctx.conv_tile {
+            return tile;
+        }
+        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+        let mut candidates = Vec::new();
+        for rows in [1, 2] {
+            for tile_t in [16, 32] {
+                let fixed = |name, v| env(name).is_none_or(|f| f == v);
+                if fixed("VGG_WGPU_CONV_ROWS", rows)
+                    && fixed("VGG_WGPU_CONV_TILE_T", tile_t)
+                    && (rows == 1 || self.t_h > 1)
+                    && (tile_t == 16 || self.t_count > 16)
+                {
+                    candidates.push((rows, tile_t));
+                }
+            }
+        }
+        let default_rows = if self.t_w <= 4 { 2 } else { 1 };
+        let default_t = if self.t_count >= 32 { 32 } else { 16 };
+        let default = candidates
+            .iter()
+            .position(|&c| c == (default_rows, default_t))
+            .unwrap_or(0);
+        let Some(&fallback) = candidates.get(default) else {
+            // Fixed to a shape that does not fit: take it as given.
+            return (
+                env("VGG_WGPU_CONV_ROWS").unwrap_or(default_rows),
+                env("VGG_WGPU_CONV_TILE_T").unwrap_or(default_t),
+            );
+        };
+        if candidates.len() < 2 || cfg!(target_arch = "wasm32") {
+            return fallback;
+        }
+        self.tuned(ctx, &candidates, default)
+    }
+
+    /// The autotuner's choice among `candidates` (rows, target channels) for this
+    /// problem's class, `default` when it cannot measure.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn tuned(&self, ctx: &GpuContext, candidates: &[(u32, u32)], default: usize) -> (u32, u32) {
+        let constants: Vec<tune::Constants> = candidates
+            .iter()
+            .map(|&(r, t)| vec![("ROWS", r as f64), ("TILE_T", t as f64)])
+            .collect();
+        let class = format!(
+            "conv2d k{} source channels {} target {}×{}×{}",
+            self.kernel,
+            match self.s_count {
+                0..=8 => "≤8",
+                9..=32 => "≤32",
+                _ => ">32",
+            },
+            self.t_count,
+            self.t_h.min(8),
+            self.t_w
+        );
+        let proxy = self.proxy(ctx);
+        let index = tune::choose(ctx, &SUBGROUP, &class, &constants, default, |c| {
+            proxy.seconds(ctx, c)
+        });
+        candidates[index]
+    }
+
+    /// No autotuning in the browser (no blocking waits to time with).
+    #[cfg(target_arch = "wasm32")]
+    fn tuned(&self, _: &GpuContext, candidates: &[(u32, u32)], default: usize) -> (u32, u32) {
+        candidates[default]
+    }
+
+    /// A smaller problem of the same class for the autotuner to time: about 1024 target
+    /// pixels, at most 32 source channels, the same widths and channel counts.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn proxy(&self, ctx: &GpuContext) -> Proxy {
+        let kk = self.kernel * self.kernel;
+        let t_h = self.t_h.min(1024u32.div_ceil(self.t_w)).max(1);
+        let batch = self.batch.min(1024u32.div_ceil(t_h * self.t_w)).max(1);
+        let s_count = self.s_count.min(32);
+        let s_h = self.s_h.min(t_h + self.kernel);
+        let params = SubgroupParams {
+            batch,
+            s_count,
+            s_h,
+            t_h,
+            accumulate: 0,
+            has_bias: 1,
+            s_channels: s_count,
+            s0: 0,
+            t_channels: self.t_count,
+            t0: 0,
+            s_offset: 0,
+            t_offset: 0,
+            w_t_stride: s_count * kk,
+            w_s_stride: kk,
+            ..*self
+        };
+        let buffer =
+            |label, elements: u32| new_storage_buffer(ctx, label, (elements.max(1) as u64) * 4);
+        Proxy {
+            source: buffer("tuning source", batch * s_count * s_h * self.s_w),
+            weight: buffer("tuning weight", self.t_count * s_count * kk),
+            bias: buffer("tuning bias", self.t_count),
+            target: buffer("tuning target", batch * self.t_count * t_h * self.t_w),
+            params,
+        }
+    }
+
+    /// One dispatch: workgroups of 64 tiles (1 row × 8 columns, or 2 rows × 4 columns)
+    /// × blocks of 16 or 32 target channels, as [`SubgroupParams::tile`] chooses.
+    fn launch(
+        &self,
+        ctx: &GpuContext,
+        source: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        target: &wgpu::Buffer,
+    ) -> Launch {
+        let (rows, tile_t) = self.tile(ctx);
+        self.launch_with(ctx, rows, tile_t, source, weight, bias, target)
+    }
+
+    /// [`SubgroupParams::launch`] with a given tile shape.
+    #[allow(clippy::too_many_arguments)]
+    fn launch_with(
+        &self,
+        ctx: &GpuContext,
+        rows: u32,
+        tile_t: u32,
+        source: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        target: &wgpu::Buffer,
+    ) -> Launch {
+        let tiles = (self.batch * self.t_h.div_ceil(rows) * self.t_w.div_ceil(8 / rows)) as usize;
+        let share = share_width(ctx);
+        let units = tiles.div_ceil(share) * (self.t_count as usize).div_ceil(tile_t as usize);
+        let workgroups = units.div_ceil(64 / share);
+        Launch::with_constants(
+            ctx,
+            &SUBGROUP,
+            "conv2d_subgroup",
+            &[
+                ("ROWS", rows as f64),
+                ("TILE_T", tile_t as f64),
+                ("SHARE", share as f64),
+            ],
+            &[
+                &uniform(ctx, "conv params", self),
+                source,
+                weight,
+                bias,
+                target,
+            ],
+            workgroups * 64,
+        )
+    }
+}
+
+/// How many consecutive invocations of the subgroup conv kernel share one block of
+/// target channels: the adapter's largest subgroup rounded up to a power of two, at
+/// least 8 and at most the 64 of a workgroup.
+fn share_width(ctx: &GpuContext) -> usize {
+    (ctx.adapter_info.subgroup_max_size as usize)
+        .max(8)
+        .next_power_of_two()
+        .min(64)
+}
+
+/// Buffers and parameters of a problem the autotuner times.
+#[cfg(not(target_arch = "wasm32"))]
+struct Proxy {
+    params: SubgroupParams,
+    source: wgpu::Buffer,
+    weight: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    target: wgpu::Buffer,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Proxy {
+    /// Wall-clock seconds of one run with the tile shape in `constants`.
+    fn seconds(&self, ctx: &GpuContext, constants: &tune::Constants) -> Option<f64> {
+        {
+            let value = |name| {
+                constants
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|c| c.1 as u32)
+            };
+            let launch = self.params.launch_with(
+                ctx,
+                value("ROWS")?,
+                value("TILE_T")?,
+                &self.source,
+                &self.weight,
+                &self.bias,
+                &self.target,
+            );
+            let run = || {
+                super::submit(ctx, std::slice::from_ref(&launch));
+                crate::gpu::readback::wait_for_queue(ctx).ok()
+            };
+            let start = std::time::Instant::now();
+            run()?;
+            Some(start.elapsed().as_secs_f64())
+        }
+    }
+}
+
 /// The one chunk of a tensor that must not be split (biases, small weights).
 pub(crate) fn single_chunk<'a>(t: &'a Tensor, op: &'static str) -> Result<&'a wgpu::Buffer> {
     match t.chunks.as_slice() {
@@ -183,6 +480,23 @@ pub fn conv2d_forward(
     let mut launches = Vec::new();
     for piece in row_pieces(&[x, y]) {
         for w_chunk in &weight.chunks {
+            if ctx.subgroup_kernels {
+                let params = SubgroupParams {
+                    relu: relu as u32,
+                    has_bias: 1,
+                    s_offset: element_offset(piece.local_row[0], x.row_len()),
+                    t_offset: element_offset(piece.local_row[1], y.row_len()),
+                    ..SubgroupParams::forward(s, piece.rows.len(), w_chunk.rows.clone())
+                };
+                launches.push(params.launch(
+                    ctx,
+                    &x.chunks[piece.chunk[0]].buffer,
+                    &w_chunk.buffer,
+                    bias_buffer,
+                    &y.chunks[piece.chunk[1]].buffer,
+                ));
+                continue;
+            }
             let mut params = ConvParams::new(s, piece.rows.len());
             params.relu = relu as u32;
             params.o_begin = w_chunk.rows.start as u32;
@@ -236,6 +550,23 @@ pub fn conv2d_backward_data(
     let mut launches = Vec::new();
     for piece in row_pieces(&[dy, dx]) {
         for (i, w_chunk) in weight.chunks.iter().enumerate() {
+            if ctx.subgroup_kernels {
+                let params = SubgroupParams {
+                    accumulate: (i > 0) as u32,
+                    s_offset: element_offset(piece.local_row[0], dy.row_len()),
+                    t_offset: element_offset(piece.local_row[1], dx.row_len()),
+                    ..SubgroupParams::backward_data(s, piece.rows.len(), w_chunk.rows.clone())
+                };
+                // No bias: the weight stands in for the unused binding.
+                launches.push(params.launch(
+                    ctx,
+                    &dy.chunks[piece.chunk[0]].buffer,
+                    &w_chunk.buffer,
+                    &w_chunk.buffer,
+                    &dx.chunks[piece.chunk[1]].buffer,
+                ));
+                continue;
+            }
             let mut params = ConvParams::new(s, piece.rows.len());
             params.o_begin = w_chunk.rows.start as u32;
             params.o_count = w_chunk.rows.len() as u32;
@@ -332,6 +663,11 @@ fn backward_weight(
     // row piece of (x, dy); the split of each is planned first to size the scratch.
     let pieces = row_pieces(&[x, dy]);
     let kk = s.kernel * s.kernel;
+    let subgroups = ctx.subgroup_kernels && subgroup_weight_tiles(s) >= SUBGROUP_WEIGHT_MIN_TILES;
+    let invocations = |o_count: usize| match subgroups {
+        true => o_count.div_ceil(16) * subgroup_weight_tiles(s).div_ceil(64) * 64,
+        false => weight_grad_tiles(s, o_count),
+    };
     let scratch_limit = ctx.binding_limit.min(WEIGHT_GRAD_SCRATCH_BYTES);
     let mut plans = Vec::new();
     for w_chunk in &dweight.chunks {
@@ -340,7 +676,7 @@ fn backward_weight(
             let split = RowSplit::new(
                 piece.rows.len() * s.out_h(),
                 s.out_w(),
-                weight_grad_tiles(s, w_chunk.rows.len()),
+                invocations(w_chunk.rows.len()),
                 scratch_limit / partial_bytes.max(1),
             );
             plans.push((w_chunk, piece, split, add || i > 0));
@@ -381,10 +717,14 @@ fn backward_weight(
                 (&w_chunk.buffer, dbias_buffer)
             }
         };
+        let (shader, entry) = match subgroups {
+            true => (&BACKWARD_WEIGHT_SUBGROUP, "conv2d_backward_weight_subgroup"),
+            false => (&BACKWARD_WEIGHT, "conv2d_backward_weight"),
+        };
         launches.push(Launch::new(
             ctx,
-            &BACKWARD_WEIGHT,
-            "conv2d_backward_weight",
+            shader,
+            entry,
             &[
                 &uniform(ctx, "conv params", &params),
                 &x.chunks[piece.chunk[0]].buffer,
@@ -392,7 +732,7 @@ fn backward_weight(
                 dw_out,
                 db_out,
             ],
-            weight_grad_tiles(s, w_chunk.rows.len()) * split.parts,
+            invocations(w_chunk.rows.len()) * split.parts,
         ));
         if let Some((dw_part, db_part)) = scratch.as_ref().filter(|_| split.parts > 1) {
             let weights = w_chunk.rows.len() * s.in_channels * kk;
@@ -429,6 +769,18 @@ fn weight_grad_tiles(s: &ConvShape, o_count: usize) -> usize {
     let tiles_o = o_count.div_ceil(8);
     tiles_o * s.in_channels.div_ceil(4) * s.kernel * s.kernel.div_ceil(3) + tiles_o
 }
+
+/// Invocations per block of 16 output channels of the subgroup weight-gradient kernel
+/// before rounding up to whole workgroups: 2 input channels × 3 kernel columns of one
+/// kernel row each.
+fn subgroup_weight_tiles(s: &ConvShape) -> usize {
+    s.in_channels.div_ceil(2) * s.kernel * s.kernel.div_ceil(3)
+}
+
+/// Below this many invocations per block of output channels (a 3×3 conv with fewer
+/// than 22 input channels, e.g. the first layer), the subgroup weight-gradient kernel
+/// would leave over half of each 64-invocation workgroup idle: the other one runs.
+const SUBGROUP_WEIGHT_MIN_TILES: usize = 32;
 
 /// How the weight-gradient pass splits its `rows` (n, oh) of dy into parts.
 #[derive(Clone, Copy, Debug)]

@@ -12,6 +12,20 @@ use crate::error::{Error, Result};
 use crate::gpu::{row_pieces, GpuContext, Tensor};
 
 const LINEAR: Shader = shader!("linear.wgsl");
+const LINEAR_SUBGROUP: Shader = shader!("linear_subgroup.wgsl");
+
+/// Whether `linear_subgroup.wgsl` can run a dispatch: subgroups of 8 or more and rows
+/// read as vec4 (K a multiple of 4).
+fn subgroup_path(ctx: &GpuContext, s: &LinearShape) -> bool {
+    ctx.subgroup_kernels && s.in_features.is_multiple_of(4)
+}
+
+/// Whether the backward products of `linear_subgroup.wgsl` can read dy's columns of the
+/// weight chunk holding outputs `o` as vec4: O and the chunk's first output multiples
+/// of 4.
+fn dy_columns_aligned(s: &LinearShape, o: &std::ops::Range<usize>) -> bool {
+    s.out_features.is_multiple_of(4) && o.start.is_multiple_of(4)
+}
 
 /// Geometry of one fully connected layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,11 +132,23 @@ pub fn linear_forward(
             params.o_count = w_chunk.rows.len() as u32;
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], y.row_len());
-            let tiles = piece.rows.len().div_ceil(4) * w_chunk.rows.len().div_ceil(4);
+            let (shader, entry, invocations) = match subgroup_path(ctx, s) {
+                // Workgroups of 8 rows × 64 invocations of 4 outputs.
+                true => (
+                    &LINEAR_SUBGROUP,
+                    "linear_forward_subgroup",
+                    piece.rows.len().div_ceil(8) * w_chunk.rows.len().div_ceil(256) * 64,
+                ),
+                false => (
+                    &LINEAR,
+                    "linear_forward",
+                    piece.rows.len().div_ceil(4) * w_chunk.rows.len().div_ceil(4),
+                ),
+            };
             launches.push(Launch::new(
                 ctx,
-                &LINEAR,
-                "linear_forward",
+                shader,
+                entry,
                 &[
                     &uniform(ctx, "linear params", &params),
                     &x.chunks[piece.chunk[0]].buffer,
@@ -130,7 +156,7 @@ pub fn linear_forward(
                     bias_buffer,
                     &y.chunks[piece.chunk[1]].buffer,
                 ],
-                tiles,
+                invocations,
             ));
         }
     }
@@ -167,18 +193,33 @@ pub fn linear_backward_data(
             params.accumulate = (i > 0) as u32;
             params.x_offset = element_offset(piece.local_row[0], dx.row_len());
             params.y_offset = element_offset(piece.local_row[1], dy.row_len());
-            let tiles = piece.rows.len().div_ceil(4) * s.in_features.div_ceil(4);
+            let (shader, entry, invocations) = match subgroup_path(ctx, s)
+                && dy_columns_aligned(s, &w_chunk.rows)
+                && w_chunk.rows.len().is_multiple_of(4)
+            {
+                // Workgroups of 8 rows × 64 invocations of 4 features.
+                true => (
+                    &LINEAR_SUBGROUP,
+                    "linear_backward_data_subgroup",
+                    piece.rows.len().div_ceil(8) * (s.in_features / 4).div_ceil(64) * 64,
+                ),
+                false => (
+                    &LINEAR,
+                    "linear_backward_data",
+                    piece.rows.len().div_ceil(4) * s.in_features.div_ceil(4),
+                ),
+            };
             launches.push(Launch::new(
                 ctx,
-                &LINEAR,
-                "linear_backward_data",
+                shader,
+                entry,
                 &[
                     &uniform(ctx, "linear params", &params),
                     &dy.chunks[piece.chunk[1]].buffer,
                     &w_chunk.buffer,
                     &dx.chunks[piece.chunk[0]].buffer,
                 ],
-                tiles,
+                invocations,
             ));
         }
     }
@@ -248,18 +289,31 @@ fn backward_weight(
             params.accumulate = (add || i > 0) as u32;
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], dy.row_len());
-            let tiles = w_chunk.rows.len().div_ceil(4) * s.in_features.div_ceil(4);
+            let (shader, entry, invocations) =
+                match subgroup_path(ctx, s) && dy_columns_aligned(s, &w_chunk.rows) {
+                    // Workgroups of 8 outputs × 64 invocations of 4 features.
+                    true => (
+                        &LINEAR_SUBGROUP,
+                        "linear_backward_weight_subgroup",
+                        w_chunk.rows.len().div_ceil(8) * (s.in_features / 4).div_ceil(64) * 64,
+                    ),
+                    false => (
+                        &LINEAR,
+                        "linear_backward_weight",
+                        w_chunk.rows.len().div_ceil(4) * s.in_features.div_ceil(4),
+                    ),
+                };
             launches.push(Launch::new(
                 ctx,
-                &LINEAR,
-                "linear_backward_weight",
+                shader,
+                entry,
                 &[
                     &uniform(ctx, "linear params", &params),
                     &x.chunks[piece.chunk[0]].buffer,
                     &dy.chunks[piece.chunk[1]].buffer,
                     &w_chunk.buffer,
                 ],
-                tiles,
+                invocations,
             ));
         }
     }

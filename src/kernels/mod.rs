@@ -13,6 +13,7 @@ pub mod pool;
 pub mod relu;
 pub mod score_map;
 pub mod sgd;
+pub mod tune;
 
 use crate::gpu::GpuContext;
 
@@ -55,7 +56,7 @@ impl Launch {
         buffers: &[&wgpu::Buffer],
         invocations: usize,
     ) -> Launch {
-        Self::with_constants(ctx, shader, entry, &[], buffers, invocations)
+        Launch::with_constants(ctx, shader, entry, &[], buffers, invocations)
     }
 
     /// [`Launch::new`] with values for the shader's `override` constants.
@@ -67,7 +68,7 @@ impl Launch {
         buffers: &[&wgpu::Buffer],
         invocations: usize,
     ) -> Launch {
-        let pipeline = ctx.pipeline_with_constants(shader, entry, constants);
+        let pipeline = ctx.pipeline_with(shader, entry, constants);
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -136,6 +137,86 @@ pub fn submit(ctx: &GpuContext, launches: &[Launch]) {
     let mut encoder = ctx.device.create_command_encoder(&Default::default());
     record(launches, &mut encoder);
     ctx.queue.submit([encoder.finish()]);
+}
+
+/// How [`profile`] timed the dispatches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileClock {
+    /// GPU timestamps written before and after each dispatch (`TIMESTAMP_QUERY`).
+    Timestamps,
+    /// The adapter has no timestamp queries: each dispatch submitted alone and waited
+    /// for, wall clock (includes the submission's fixed cost).
+    WallClock,
+}
+
+/// Seconds each of `launches` takes, run in order as they would be (each in its own
+/// compute pass, so later ones see what earlier ones wrote), plus how they were timed.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn profile<'a>(
+    ctx: &GpuContext,
+    launches: impl IntoIterator<Item = &'a Launch>,
+) -> crate::Result<(Vec<f64>, ProfileClock)> {
+    use crate::gpu::readback::{read_bytes, wait_for_queue};
+    let launches: Vec<&Launch> = launches.into_iter().collect();
+    if launches.is_empty() {
+        return Ok((Vec::new(), ProfileClock::Timestamps));
+    }
+    if !ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+        let mut seconds = Vec::with_capacity(launches.len());
+        for l in launches {
+            wait_for_queue(ctx)?;
+            let start = std::time::Instant::now();
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            record(std::slice::from_ref(l), &mut encoder);
+            ctx.queue.submit([encoder.finish()]);
+            wait_for_queue(ctx)?;
+            seconds.push(start.elapsed().as_secs_f64());
+        }
+        return Ok((seconds, ProfileClock::WallClock));
+    }
+    let count = 2 * launches.len() as u32;
+    let mut seconds = Vec::with_capacity(launches.len());
+    // A query set holds at most 4096 queries: profile in batches.
+    for batch in launches.chunks(2048) {
+        let count = count.min(2 * batch.len() as u32);
+        let queries = ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let resolved = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile timestamps"),
+            size: count as u64 * 8,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        for (i, l) in batch.iter().enumerate() {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(l.label),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: &queries,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                }),
+            });
+            pass.set_pipeline(&l.pipeline);
+            pass.set_bind_group(0, &l.bind_group, &[]);
+            let [x, y, z] = l.workgroups;
+            pass.dispatch_workgroups(x, y, z);
+        }
+        encoder.resolve_query_set(&queries, 0..count, &resolved, 0);
+        ctx.queue.submit([encoder.finish()]);
+        let bytes = pollster::block_on(read_bytes(ctx, &resolved, count as u64 * 8))?;
+        let period = ctx.queue.get_timestamp_period() as f64 * 1e-9;
+        let tick = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        seconds.extend(
+            bytes
+                .chunks_exact(16)
+                .map(|t| tick(&t[8..]).saturating_sub(tick(&t[..8])) as f64 * period),
+        );
+    }
+    Ok((seconds, ProfileClock::Timestamps))
 }
 
 /// Offset in elements of `local_row` rows into a chunk, as the u32 the shaders take.

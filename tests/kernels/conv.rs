@@ -63,6 +63,27 @@ pub const SHAPES: &[ConvShape] = &[
         kernel: 5,
         pad: 2,
     },
+    // Narrow enough for the subgroup kernel's 2-row × 4-column tile, odd height.
+    ConvShape {
+        batch: 3,
+        in_channels: 20,
+        in_h: 5,
+        in_w: 3,
+        out_channels: 18,
+        kernel: 3,
+        pad: 1,
+    },
+    // Enough input channels for the subgroup weight-gradient kernel, and an image big
+    // enough that its reduction splits into parts.
+    ConvShape {
+        batch: 2,
+        in_channels: 24,
+        in_h: 40,
+        in_w: 36,
+        out_channels: 20,
+        kernel: 3,
+        pad: 1,
+    },
     // Big enough that the weight gradient splits its reduction into parts (checked by
     // the unit test `weight_gradient_of_a_large_image_is_split` in src/kernels/conv.rs).
     ConvShape {
@@ -136,6 +157,7 @@ fn forward_with_one_row_tiles_matches_oracle() {
         check_forward(&ctx, s, i % 2 == 1, "conv forward one row");
     }
     let mut ctx = gpu_with_binding_limit(2048);
+    ctx.subgroup_kernels = false;
     ctx.conv_tile_rows = 1;
     let s = ConvShape {
         batch: 5,
@@ -147,6 +169,29 @@ fn forward_with_one_row_tiles_matches_oracle() {
         pad: 1,
     };
     check_forward(&ctx, &s, true, "conv forward one row chunked");
+}
+
+#[test]
+fn every_subgroup_tile_shape_matches_oracle() {
+    // The shapes the autotuner chooses among: 1 row × 8 columns or 2 rows × 4 columns,
+    // 16 or 32 target channels.
+    for tile in [(1, 16), (1, 32), (2, 16), (2, 32)] {
+        let ctx = gpu_with_conv_tile(tile);
+        for (i, s) in SHAPES.iter().enumerate() {
+            let name = format!("conv tile {tile:?}");
+            check_forward(&ctx, s, i % 2 == 0, &name);
+            check_backward(&ctx, s, &name);
+        }
+    }
+}
+
+#[test]
+fn forward_and_backward_without_subgroups_match_oracle() {
+    let ctx = gpu_without_subgroups();
+    for (i, s) in SHAPES.iter().enumerate() {
+        check_forward(&ctx, s, i % 2 == 0, "conv forward without subgroups");
+        check_backward(&ctx, s, "conv backward without subgroups");
+    }
 }
 
 /// dx, dweight and dbias from the two backward kernels against the oracle, on fresh
@@ -228,6 +273,7 @@ fn backward_with_one_row_tiles_matches_oracle() {
         check_backward(&ctx, s, "conv backward one row");
     }
     let mut ctx = gpu_with_binding_limit(2048);
+    ctx.subgroup_kernels = false;
     ctx.conv_tile_rows = 1;
     let s = ConvShape {
         batch: 5,
@@ -315,4 +361,35 @@ fn backward_weight_accumulate_with_chunked_tensors() {
         "the binding limit must split every tensor involved"
     );
     check_backward_weight_accumulate(&ctx, &s, "conv accumulate chunked");
+}
+
+#[test]
+fn many_channels_with_chunked_tensors_match_oracle() {
+    // 8 KiB chunks with 24 input channels (the subgroup weight-gradient kernel's range):
+    // x and dx (2880 B a sample) split 2 + 2 + 1, dy (2040 B a sample) 4 + 1, the
+    // weight and dweight (864 B a filter) 9 + 8 filters.
+    let ctx = gpu_with_binding_limit(8192);
+    let s = ConvShape {
+        batch: 5,
+        in_channels: 24,
+        in_h: 6,
+        in_w: 5,
+        out_channels: 17,
+        kernel: 3,
+        pad: 1,
+    };
+    let chunks = |shape: &[usize]| {
+        vgg_wgpu::gpu::Tensor::zeros(&ctx, "probe", shape)
+            .unwrap()
+            .chunks
+            .len()
+    };
+    assert_eq!(
+        [chunks(&s.input()), chunks(&s.output()), chunks(&s.weight())],
+        [3, 2, 2],
+        "the binding limit must split every tensor involved"
+    );
+    check_forward(&ctx, &s, true, "conv forward chunked, many channels");
+    check_backward(&ctx, &s, "conv backward chunked, many channels");
+    check_backward_weight_accumulate(&ctx, &s, "conv accumulate chunked, many channels");
 }

@@ -28,11 +28,28 @@ pub fn gpu_with_binding_limit(bytes: u64) -> GpuContext {
     open_gpu(Some(bytes))
 }
 
-/// A separate device whose conv kernels compute `rows` output rows per invocation (1 is
-/// what SwiftShader gets, see `vgg_wgpu::gpu::context::conv_tile_rows`).
+/// A separate device whose fallback conv kernels (those without subgroups) compute
+/// `rows` output rows per invocation (1 is what SwiftShader gets, see
+/// `vgg_wgpu::gpu::context::conv_tile_rows`).
 pub fn gpu_with_conv_tile_rows(rows: u32) -> GpuContext {
-    let mut ctx = open_gpu(None);
+    let mut ctx = gpu_without_subgroups();
     ctx.conv_tile_rows = rows;
+    ctx
+}
+
+/// A separate device on which kernels use no subgroup operations: the fallbacks that
+/// adapters without subgroups (or with subgroups under 8 invocations) run.
+pub fn gpu_without_subgroups() -> GpuContext {
+    let mut ctx = open_gpu(None);
+    ctx.subgroup_kernels = false;
+    ctx
+}
+
+/// A separate device on which the subgroup conv kernel uses the tile shape `tile`
+/// (rows, target channels) instead of the autotuner's choice.
+pub fn gpu_with_conv_tile(tile: (u32, u32)) -> GpuContext {
+    let mut ctx = open_gpu(None);
+    ctx.conv_tile = Some(tile);
     ctx
 }
 

@@ -24,6 +24,10 @@ pub const SHAPES: &[LinearShape] = &[
     shape(2, 3, 1),
     shape(4, 8, 12),
     shape(7, 130, 3),
+    // Multiples of 4 (the subgroup kernels' vec4 rows): K an odd multiple of 4, rows
+    // not a multiple of 8, more than 256 outputs (two workgroups of 64 × 4).
+    shape(11, 68, 260),
+    shape(9, 516, 20),
 ];
 
 fn check_linear(ctx: &GpuContext, s: &LinearShape, relu: bool, seed_name: &str) {
@@ -95,6 +99,29 @@ fn linear_with_chunked_tensors_matches_oracle() {
     }
     check_linear(&ctx, &s, true, "linear chunked");
     check_linear(&ctx, &s, false, "linear chunked");
+}
+
+#[test]
+fn linear_with_chunks_of_four_rows_matches_oracle() {
+    // 576-byte chunks with sizes that are multiples of 4 (the subgroup kernels' range):
+    // x and dx (144 B a row) split every 4 rows, y and dy (112 B a row) every 5, the
+    // weight and its gradient (144 B a row) every 4 output rows, so every weight chunk
+    // starts at a multiple of 4 and row pieces of (x, y) are 4, 1, 3 and 1 rows.
+    let ctx = gpu_with_binding_limit(576);
+    let s = shape(9, 36, 28);
+    for (t, rows_per_chunk) in [(s.input(), 4), (s.output(), 5), (s.weight(), 4)] {
+        let probe = vgg_wgpu::gpu::Tensor::zeros(&ctx, "probe", &t).unwrap();
+        assert_eq!(probe.chunks.len(), t[0].div_ceil(rows_per_chunk));
+    }
+    check_linear(&ctx, &s, true, "linear chunks of four");
+}
+
+#[test]
+fn linear_without_subgroups_matches_oracle() {
+    let ctx = gpu_without_subgroups();
+    for (i, s) in SHAPES.iter().enumerate() {
+        check_linear(&ctx, s, i % 2 == 0, "linear without subgroups");
+    }
 }
 
 #[test]

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use vgg_wgpu::gpu::readback::wait_for_queue;
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext, Tensor};
-use vgg_wgpu::graph::{EvalPlan, Network, ParamSet, TrainPlan};
+use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, Op, ParamSet, StepProfile, TrainPlan};
 use vgg_wgpu::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
 };
 use vgg_wgpu::kernels::sgd::SgdHyper;
-use vgg_wgpu::kernels::{submit, Launch};
+use vgg_wgpu::kernels::{submit, Launch, ProfileClock};
 use vgg_wgpu::model::{Config, ModelSpec};
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::Result;
@@ -62,6 +62,14 @@ pub struct BenchArgs {
     /// Replicas to compare with one (for `replicas`).
     #[arg(long, default_value_t = 2)]
     pub replicas: usize,
+    /// With `step`: the image side for dense (fully convolutional) evaluation; default
+    /// the input size.
+    #[arg(long)]
+    dense_size: Option<usize>,
+    /// With `step`: also time each op of one training step (GPU timestamps where the
+    /// adapter has them, otherwise each dispatch alone by wall clock).
+    #[arg(long)]
+    profile: bool,
 }
 
 /// One timed kernel run on one layer.
@@ -115,6 +123,16 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let eval_seconds = time_repeatedly(args.min_seconds, || {
         pollster::block_on(eval.evaluate(ctx, &images, &labels)).map(|_| ())
     })?;
+    let dense_size = args.dense_size.unwrap_or(args.size);
+    let dense = DensePlan::new(ctx, &net, &train.params, args.batch, dense_size, dense_size)?;
+    let dense_images = vec![0.5f32; args.batch * 3 * dense_size * dense_size];
+    let dense_seconds = time_repeatedly(args.min_seconds, || {
+        pollster::block_on(dense.run(ctx, &dense_images)).map(|_| ())
+    })?;
+    let dense_flops = dense_flops_per_image(&net, dense_size) * args.batch as f64;
+    if args.profile {
+        print_profile(ctx, &train, args.json)?;
+    }
     let flops = net.flops_per_image() * args.batch as f64;
     let torch = match args.no_cpu_reference {
         true => None,
@@ -130,6 +148,7 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
             torch.map(|t| t.0),
         ),
         ("inference", eval_seconds, flops, torch.map(|t| t.1)),
+        ("dense eval", dense_seconds, dense_flops, None),
     ];
     for (pass, seconds, flops, torch_images_per_s) in passes {
         let images_per_s = args.batch as f64 / seconds;
@@ -164,6 +183,91 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each op's and each kernel's share of one training step, measured over a few steps
+/// (the median of each).
+fn print_profile(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> {
+    const RUNS: usize = 5;
+    let mut runs = Vec::new();
+    for _ in 0..RUNS {
+        runs.push(train.profile(ctx)?);
+    }
+    let clock = runs[0].clock;
+    let median = |pick: fn(&StepProfile) -> &Vec<(String, f64)>| -> Vec<(String, f64)> {
+        (0..pick(&runs[0]).len())
+            .map(|i| {
+                let mut t: Vec<f64> = runs.iter().map(|r| pick(r)[i].1).collect();
+                t.sort_by(f64::total_cmp);
+                (pick(&runs[0])[i].0.clone(), t[RUNS / 2])
+            })
+            .collect()
+    };
+    let clock_name = match clock {
+        ProfileClock::Timestamps => "GPU timestamps",
+        ProfileClock::WallClock => "wall clock per dispatch (no timestamp queries)",
+    };
+    for (kind, rows) in [
+        ("op", median(|p| &p.per_op)),
+        ("kernel", median(|p| &p.per_kernel)),
+    ] {
+        let total: f64 = rows.iter().map(|(_, t)| t).sum();
+        if !json {
+            println!(
+                "one training step by {kind} ({} dispatches; {clock_name}; median of {RUNS}):",
+                train.launch_count()
+            );
+        }
+        for (name, seconds) in &rows {
+            if json {
+                println!(
+                    "{{\"profile_{kind}\":\"{name}\",\"seconds\":{seconds:.6},\"share\":{:.4},\"clock\":\"{clock:?}\"}}",
+                    seconds / total
+                );
+            } else {
+                println!(
+                    "  {name:<34} {:8.3} ms {:5.1}%",
+                    seconds * 1e3,
+                    100.0 * seconds / total
+                );
+            }
+        }
+        if !json {
+            println!("  {:<34} {:8.3} ms", "sum", total * 1e3);
+        }
+    }
+    Ok(())
+}
+
+/// Forward FLOPs of one image of side `side` in dense evaluation: the convs on the
+/// whole image, then FC1–FC3 as convolutions on the (side/32 − s + 1)² positions of
+/// the last feature map (s = input size / 32).
+fn dense_flops_per_image(net: &Network, side: usize) -> f64 {
+    let mut flops = 0.0;
+    let mut size = side;
+    let mut positions = 1.0;
+    let s = (net.spec.input_size / 32).max(1);
+    for op in &net.ops {
+        match *op {
+            Op::Conv {
+                in_channels,
+                out_channels,
+                kernel,
+                ..
+            } => flops += 2.0 * (size * size * out_channels * in_channels * kernel * kernel) as f64,
+            Op::MaxPool { .. } => {
+                size /= 2;
+                positions = ((size + 1).saturating_sub(s)).max(1) as f64;
+            }
+            Op::Linear {
+                in_features,
+                out_features,
+                ..
+            } => flops += 2.0 * positions * (in_features * out_features) as f64,
+            _ => {}
+        }
+    }
+    flops
 }
 
 fn json_number(v: Option<f64>) -> String {

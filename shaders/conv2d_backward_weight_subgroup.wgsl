@@ -1,0 +1,182 @@
+// Conv2d backward, weight and bias gradients, for adapters with subgroups of at least 8
+// invocations (conv2d_backward_weight.wgsl otherwise, and for layers with few input
+// channels, which would leave most of a workgroup idle here).
+//
+//   x (N, C, H, W)   dy (N, O, OH, OW)   dw (O, C, K, K)   db (O),  OH = H + 2·pad − K + 1
+//
+//   dw[o, c, kh, kw] = Σ_{n, oh, ow} dy[n, o, oh, ow] · x[n, c, oh + kh − pad, ow + kw − pad]
+//   db[o]            = Σ_{n, oh, ow} dy[n, o, oh, ow]
+//
+// Same contract as conv2d_backward_weight.wgsl (same ConvParams): dw may be one chunk of
+// output channels [o_begin, o_begin + o_count); the N·OH rows of dy may be split into
+// `parts` ranges of `rows_per_part` rows, each writing its partial sums into scratch
+// buffers that conv2d_backward_weight_reduce.wgsl adds up in a fixed order.
+//
+// Tiling: a workgroup owns 16 output channels and one part; each invocation owns
+// 16 output channels × 2 input channels × 3 adjacent kernel columns of one kernel row
+// (96 accumulators) and steps along the output rows of its part. All invocations of a
+// subgroup need the same 16 dy values at each step: invocation l of each group of 8
+// loads those of channels l and 8 + l and subgroupBroadcast hands them to the others
+// (on lavapipe every storage load is a per-lane scalar loop, so loads bound the speed).
+// A step costs 2 dy loads + 2 input loads (the 3 kernel columns see a window of 3 inputs
+// that slides by one) for 96 multiply-adds. The bias sums ride along: every invocation
+// adds up the 16 dy values, the workgroup's first one stores them.
+//
+// Subgroup operations need uniform control flow: every invocation runs the whole loop
+// (rows outside the input and invocations past the last tile use clamped indices and
+// zeros, and the latter store nothing).
+
+struct ConvParams {
+    batch: u32, in_channels: u32, in_h: u32, in_w: u32,
+    out_channels: u32, out_h: u32, out_w: u32, kernel: u32,
+    pad: u32, relu: u32, o_begin: u32, o_count: u32,
+    // element offsets of this piece's first sample inside the bound x / dy chunks
+    x_offset: u32, y_offset: u32, accumulate: u32, parts: u32,
+    // rows (n, oh) per part; index of the chunk's first channel in db_out
+    rows_per_part: u32, db_base: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: ConvParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;            // (N, C, H, W)
+@group(0) @binding(2) var<storage, read> dy: array<f32>;           // (N, O, OH, OW)
+@group(0) @binding(3) var<storage, read_write> dw_out: array<f32>; // (parts, o_count, C, K, K)
+@group(0) @binding(4) var<storage, read_write> db_out: array<f32>; // (O) or (parts, o_count)
+
+const TILE_O: u32 = 16u; // output channels per workgroup and invocation
+const TILE_C: u32 = 2u;  // input channels per invocation
+const TILE_KW: u32 = 3u; // kernel columns per invocation
+
+// Column q of the result: g[q] · v, g[q] holding output channels 4q .. 4q + 3.
+fn scaled(g0: vec4<f32>, g1: vec4<f32>, g2: vec4<f32>, g3: vec4<f32>, v: f32) -> mat4x4<f32> {
+    return mat4x4<f32>(g0 * v, g1 * v, g2 * v, g3 * v);
+}
+
+// x at column `col` of the rows starting at `row0` / `row1`; 0 in the padding.
+fn inputs_at(row0: u32, row1: u32, inside: bool, col: i32) -> vec2<f32> {
+    let ok = inside && col >= 0 && col < i32(p.in_w);
+    let at = u32(clamp(col, 0, i32(p.in_w) - 1));
+    return select(vec2<f32>(0.0), vec2<f32>(x[row0 + at], x[row1 + at]), ok);
+}
+
+@compute @workgroup_size(64)
+fn conv2d_backward_weight_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
+                                   @builtin(num_workgroups) nwg: vec3<u32>,
+                                   @builtin(local_invocation_index) lid: u32,
+                                   @builtin(subgroup_invocation_id) lane: u32) {
+    // Workgroups: output-channel blocks fastest, then blocks of 64 tiles, then parts.
+    let group = wid.x + wid.y * nwg.x;
+    let kw_blocks = (p.kernel + TILE_KW - 1u) / TILE_KW;
+    let tiles_c = (p.in_channels + TILE_C - 1u) / TILE_C;
+    let tiles = tiles_c * p.kernel * kw_blocks;
+    let tile_groups = (tiles + 63u) / 64u;
+    let blocks_o = (p.o_count + TILE_O - 1u) / TILE_O;
+    let o0 = (group % blocks_o) * TILE_O; // local to the dw chunk
+    let tile_group = (group / blocks_o) % tile_groups;
+    let part = group / (blocks_o * tile_groups);
+    let tile_raw = tile_group * 64u + lid;
+    let tile = min(tile_raw, tiles - 1u); // past the end: a copy of the last, not stored
+
+    let kw0 = (tile % kw_blocks) * TILE_KW;
+    let kh = (tile / kw_blocks) % p.kernel;
+    let c0 = (tile / (kw_blocks * p.kernel)) * TILE_C;
+
+    let row_begin = part * p.rows_per_part;
+    let row_end = min(row_begin + p.rows_per_part, p.batch * p.out_h);
+
+    // This invocation's share of the dy loads: channels o0 + l and o0 + 8 + l (channels
+    // past o_count repeat the last).
+    let dy_plane = p.out_h * p.out_w;
+    let x_plane = p.in_h * p.in_w;
+    let l = lane % 8u;
+    let o_last = p.o_count - 1u;
+    let dy_a = (p.o_begin + min(o0 + l, o_last)) * dy_plane;
+    let dy_b = (p.o_begin + min(o0 + 8u + l, o_last)) * dy_plane;
+    let c_last = p.in_channels - 1u;
+    let x_a = min(c0, c_last) * x_plane;
+    let x_b = min(c0 + 1u, c_last) * x_plane;
+
+    // acc<t>_<j>: kernel column kw0 + t, input channel c0 + j; columns of 4 output channels.
+    var acc0_0 = mat4x4<f32>();
+    var acc0_1 = mat4x4<f32>();
+    var acc1_0 = mat4x4<f32>();
+    var acc1_1 = mat4x4<f32>();
+    var acc2_0 = mat4x4<f32>();
+    var acc2_1 = mat4x4<f32>();
+    var bias = mat4x4<f32>();
+    let col0 = i32(kw0) - i32(p.pad); // input column under output column 0 at kw0
+    for (var r = row_begin; r < row_end; r++) {
+        let n = r / p.out_h;
+        let oh = r % p.out_h;
+        let ih = i32(oh + kh) - i32(p.pad);
+        let inside = ih >= 0 && ih < i32(p.in_h);
+        let x_row = p.x_offset + n * p.in_channels * x_plane + u32(clamp(ih, 0, i32(p.in_h) - 1)) * p.in_w;
+        let dy_row = p.y_offset + n * p.out_channels * dy_plane + oh * p.out_w;
+        // Inputs under kernel columns kw0, kw0 + 1, kw0 + 2 at output column 0.
+        var x0 = inputs_at(x_row + x_a, x_row + x_b, inside, col0);
+        var x1 = inputs_at(x_row + x_a, x_row + x_b, inside, col0 + 1);
+        var x2 = inputs_at(x_row + x_a, x_row + x_b, inside, col0 + 2);
+        for (var ow = 0u; ow < p.out_w; ow++) {
+            if (ow > 0u) { // slide the window one column right
+                x0 = x1;
+                x1 = x2;
+                x2 = inputs_at(x_row + x_a, x_row + x_b, inside, col0 + 2 + i32(ow));
+            }
+            let at = dy_row + ow;
+            let mine = vec2<f32>(dy[at + dy_a], dy[at + dy_b]);
+            let f0 = subgroupBroadcast(mine, 0u);
+            let f1 = subgroupBroadcast(mine, 1u);
+            let f2 = subgroupBroadcast(mine, 2u);
+            let f3 = subgroupBroadcast(mine, 3u);
+            let f4 = subgroupBroadcast(mine, 4u);
+            let f5 = subgroupBroadcast(mine, 5u);
+            let f6 = subgroupBroadcast(mine, 6u);
+            let f7 = subgroupBroadcast(mine, 7u);
+            let g0 = vec4<f32>(f0.x, f1.x, f2.x, f3.x);
+            let g1 = vec4<f32>(f4.x, f5.x, f6.x, f7.x);
+            let g2 = vec4<f32>(f0.y, f1.y, f2.y, f3.y);
+            let g3 = vec4<f32>(f4.y, f5.y, f6.y, f7.y);
+            acc0_0 += scaled(g0, g1, g2, g3, x0.x);
+            acc0_1 += scaled(g0, g1, g2, g3, x0.y);
+            acc1_0 += scaled(g0, g1, g2, g3, x1.x);
+            acc1_1 += scaled(g0, g1, g2, g3, x1.y);
+            acc2_0 += scaled(g0, g1, g2, g3, x2.x);
+            acc2_1 += scaled(g0, g1, g2, g3, x2.y);
+            bias += mat4x4<f32>(g0, g1, g2, g3);
+        }
+    }
+
+    if (tile_raw >= tiles) { return; }
+    store_tap(part, o0, c0, kh, kw0, acc0_0);
+    store_tap(part, o0, c0 + 1u, kh, kw0, acc0_1);
+    store_tap(part, o0, c0, kh, kw0 + 1u, acc1_0);
+    store_tap(part, o0, c0 + 1u, kh, kw0 + 1u, acc1_1);
+    store_tap(part, o0, c0, kh, kw0 + 2u, acc2_0);
+    store_tap(part, o0, c0 + 1u, kh, kw0 + 2u, acc2_1);
+    if (tile_raw == 0u) { store_bias(p.db_base + part * p.o_count, o0, bias); }
+}
+
+// dw_out at (c, kh, kw) for the 16 output channels from o0 (column q of m: channels
+// o0 + 4q .. o0 + 4q + 3); skips what lies outside dw.
+fn store_tap(part: u32, o0: u32, c: u32, kh: u32, kw: u32, m: mat4x4<f32>) {
+    if (kw >= p.kernel || c >= p.in_channels) { return; }
+    let kk = p.kernel * p.kernel;
+    let part_base = part * p.o_count * p.in_channels * kk;
+    for (var i = 0u; i < TILE_O; i++) {
+        if (o0 + i >= p.o_count) { return; }
+        let at = part_base + ((o0 + i) * p.in_channels + c) * kk + kh * p.kernel + kw;
+        var v = m[i / 4u][i % 4u];
+        if (p.accumulate != 0u) { v += dw_out[at]; }
+        dw_out[at] = v;
+    }
+}
+
+// db_out[base + o0 + i] for the 16 output channels from o0 inside the chunk.
+fn store_bias(base: u32, o0: u32, m: mat4x4<f32>) {
+    for (var i = 0u; i < TILE_O; i++) {
+        if (o0 + i >= p.o_count) { return; }
+        let at = base + o0 + i;
+        var v = m[i / 4u][i % 4u];
+        if (p.accumulate != 0u) { v += db_out[at]; }
+        db_out[at] = v;
+    }
+}

@@ -1,0 +1,238 @@
+// Conv2d forward and input gradient in one kernel, for adapters with subgroups of at
+// least 8 invocations (the launchers in src/kernels/conv.rs fall back to
+// conv2d_forward.wgsl and conv2d_backward_data.wgsl otherwise).
+//
+// Both passes are the same stride-1 convolution of a source s with a filter g:
+//
+//   t[n, t0 + j, oh, ow] (+)= Σ_{i, kh, kw} s[n, s0 + i, oh + kh − pad, ow + kw − pad] · g(j, i, kh, kw)
+//
+//   forward:        s = x (N, C, H, W),  t = y (N, O, OH, OW),  g(j, i, kh, kw) = w[j, i, kh, kw],
+//                   pad = pad, plus bias and the optional ReLU; j over the weight chunk's
+//                   output channels (t0 = o_begin), i over all C
+//   input gradient: s = dy (N, O, OH, OW),  t = dx (N, C, H, W),
+//                   g(j, i, kh, kw) = w[i, j, K − 1 − kh, K − 1 − kw], pad = K − 1 − pad;
+//                   j over all C, i over the weight chunk's output channels (s0 = o_begin),
+//                   adding to dx for every chunk after the first (`accumulate`)
+//
+// so g(j, i, tap) = w[j · w_t_stride + i · w_s_stride + (flip ? K² − 1 − tap : tap)].
+//
+// Tiling: one invocation computes 16 target channels × 8 adjacent columns of one row,
+// or × 4 columns of 2 rows (override ROWS = 2; for narrow images), 128 accumulators
+// ( constant indices only: a private variable indexed at run time stays
+// in memory on lavapipe, 3× slower). Runs of SHARE invocations (whole subgroups) share
+// the same 16 target channels, so every invocation of a subgroup needs the same 16 filter values at
+// each (i, kh, kw): invocation l of each group of 8 loads those of channels l and 8 + l,
+// and subgroupBroadcast hands them to the others. On CPU adapters (lavapipe: one SIMD
+// lane per invocation, every storage load a per-lane scalar loop) this turns 16 loads
+// per tap into 2, and loads are what bounds the speed. Each step along kw costs 2 filter
+// loads + ROWS source loads (the source window slides by one) for 128 multiply-adds.
+//
+// Subgroup operations need uniform control flow: every invocation runs the whole loop
+// (invocations past the last tile compute a clamped copy and store nothing).
+
+struct Params {
+    batch: u32, s_count: u32, s_h: u32, s_w: u32,
+    t_count: u32, t_h: u32, t_w: u32, kernel: u32,
+    pad: i32, relu: u32, accumulate: u32, has_bias: u32, // pad < 0 crops
+    // channels of the bound s / t tensors and the first one this dispatch reads / writes
+    s_channels: u32, s0: u32, t_channels: u32, t0: u32,
+    // element offsets of this piece's first sample inside the bound s / t chunks
+    s_offset: u32, t_offset: u32,
+    w_t_stride: u32, w_s_stride: u32, flip: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;         // (N, s_channels, s_h, s_w)
+@group(0) @binding(2) var<storage, read> w: array<f32>;           // the weight chunk
+@group(0) @binding(3) var<storage, read> bias: array<f32>;        // (t_channels) when has_bias
+@group(0) @binding(4) var<storage, read_write> dst: array<f32>;   // (N, t_channels, t_h, t_w)
+
+// Target channels per invocation (and per workgroup): 16, or 32 (256 accumulators: each
+// source value loaded feeds twice as many multiply-adds, at the cost of spills).
+override TILE_T: u32 = 16u;
+// Invocations sharing one block of target channels: 64 (the workgroup) or any power of
+// two from 8 that is at least the adapter's largest subgroup (lavapipe: 8), so that
+// small images with few tiles still fill the workgroup.
+override SHARE: u32 = 64u;
+// Tile shape, chosen per layer by the launcher: 1 row × 8 columns, or 2 rows × 4
+// columns (images 4 or fewer columns wide would leave half the 8-wide tile idle).
+override ROWS: u32 = 1u;
+
+// 8 channels × 8 columns of one row: <channels><columns>, lo/hi = 0..3 / 4..7.
+struct RowTile { ll: mat4x4<f32>, lh: mat4x4<f32>, hl: mat4x4<f32>, hh: mat4x4<f32> }
+// 8 consecutive source values of one row: columns 0..3 and 4..7.
+struct Window { lo: vec4<f32>, hi: vec4<f32> }
+
+// u ⊗ v: column j is u · v[j] (u: 4 channels, v: 4 columns).
+fn outer(u: vec4<f32>, v: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(u * v.x, u * v.y, u * v.z, u * v.w);
+}
+
+// t + (filter values of 8 channels) ⊗ (8 source values).
+fn multiply_add(t: RowTile, g_lo: vec4<f32>, g_hi: vec4<f32>, v: Window) -> RowTile {
+    return RowTile(t.ll + outer(g_lo, v.lo), t.lh + outer(g_lo, v.hi),
+                   t.hl + outer(g_hi, v.lo), t.hh + outer(g_hi, v.hi));
+}
+
+// src at column `col` of the row starting at element `row`; 0 in the padding (columns
+// outside the row, or the whole row when `row_inside` is false).
+fn source_at(row: u32, row_inside: bool, col: i32) -> f32 {
+    let inside = row_inside && col >= 0 && col < i32(p.s_w);
+    return select(0.0, src[row + u32(clamp(col, 0, i32(p.s_w) - 1))], inside);
+}
+
+// The 8 source values of the tile at column `col`: 8 of `row0`, or with ROWS = 2, 4 of
+// `row0` and 4 of `row1`.
+fn window(row0: u32, in0: bool, row1: u32, in1: bool, col: i32) -> Window {
+    if (ROWS == 1u) {
+        return Window(vec4<f32>(source_at(row0, in0, col), source_at(row0, in0, col + 1),
+                                source_at(row0, in0, col + 2), source_at(row0, in0, col + 3)),
+                      vec4<f32>(source_at(row0, in0, col + 4), source_at(row0, in0, col + 5),
+                                source_at(row0, in0, col + 6), source_at(row0, in0, col + 7)));
+    }
+    return Window(vec4<f32>(source_at(row0, in0, col), source_at(row0, in0, col + 1),
+                            source_at(row0, in0, col + 2), source_at(row0, in0, col + 3)),
+                  vec4<f32>(source_at(row1, in1, col), source_at(row1, in1, col + 1),
+                            source_at(row1, in1, col + 2), source_at(row1, in1, col + 3)));
+}
+
+// The window one column further right: the source values at column `col` (the new last
+// one) enter at the end of each tile row.
+fn slide(v: Window, row0: u32, in0: bool, row1: u32, in1: bool, col: i32) -> Window {
+    if (ROWS == 1u) {
+        return Window(vec4<f32>(v.lo.yzw, v.hi.x), vec4<f32>(v.hi.yzw, source_at(row0, in0, col)));
+    }
+    return Window(vec4<f32>(v.lo.yzw, source_at(row0, in0, col)),
+                  vec4<f32>(v.hi.yzw, source_at(row1, in1, col)));
+}
+
+@compute @workgroup_size(64)
+fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
+                   @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32,
+                   @builtin(subgroup_invocation_id) lane: u32) {
+    // Each run of SHARE invocations (a multiple of the subgroup size) shares one block
+    // of target channels and covers SHARE consecutive tiles; such units are numbered
+    // with target-channel blocks fastest.
+    let group = wid.x + wid.y * nwg.x;
+    let blocks_t = (p.t_count + TILE_T - 1u) / TILE_T;
+    let cols = 8u / ROWS; // tile columns
+    let tiles_x = (p.t_w + cols - 1u) / cols;
+    let tiles_y = (p.t_h + ROWS - 1u) / ROWS;
+    let tiles = p.batch * tiles_y * tiles_x;
+    let units = blocks_t * ((tiles + SHARE - 1u) / SHARE);
+    let unit_raw = group * (64u / SHARE) + lid / SHARE;
+    let unit = min(unit_raw, units - 1u); // past the end: a copy of the last, not stored
+    let t_block = unit % blocks_t;
+    let tile_raw = (unit / blocks_t) * SHARE + lid % SHARE;
+    let tile = min(tile_raw, tiles - 1u); // likewise
+
+    let ox0 = (tile % tiles_x) * cols;
+    let oh0 = ((tile / tiles_x) % tiles_y) * ROWS;
+    let n = tile / (tiles_x * tiles_y);
+    let j0 = t_block * TILE_T; // first target channel, local to this dispatch
+
+    // This invocation's share of the filter loads: channels j0 + l, j0 + 8 + l (and
+    // j0 + 16 + l, j0 + 24 + l with TILE_T = 32; channels past t_count repeat the last).
+    let l = lane % 8u;
+    let last = p.t_count - 1u;
+    let g_a = min(j0 + l, last) * p.w_t_stride;
+    let g_b = min(j0 + 8u + l, last) * p.w_t_stride;
+    let g_c = min(j0 + 16u + l, last) * p.w_t_stride;
+    let g_d = min(j0 + 24u + l, last) * p.w_t_stride;
+    let kk = p.kernel * p.kernel;
+
+    var lo = RowTile(); // target channels j0 .. j0 + 7
+    var hi = RowTile(); // target channels j0 + 8 .. j0 + 15
+    var lo2 = RowTile(); // with TILE_T = 32: target channels j0 + 16 .. j0 + 23
+    var hi2 = RowTile(); // and j0 + 24 .. j0 + 31
+    let col0 = i32(ox0) - p.pad; // source column under tile column 0 at kw = 0
+    let last_row = i32(p.s_h) - 1;
+    let plane = p.s_h * p.s_w;
+    for (var i = 0u; i < p.s_count; i++) {
+        let s_plane = p.s_offset + (n * p.s_channels + p.s0 + i) * plane;
+        let g_i = i * p.w_s_stride;
+        for (var kh = 0u; kh < p.kernel; kh++) {
+            let ih = i32(oh0 + kh) - p.pad; // source row under the tile's first row
+            let in0 = ih >= 0 && ih <= last_row;
+            let in1 = ih + 1 >= 0 && ih + 1 <= last_row;
+            let row0 = s_plane + u32(clamp(ih, 0, last_row)) * p.s_w;
+            let row1 = s_plane + u32(clamp(ih + 1, 0, last_row)) * p.s_w;
+            var v = window(row0, in0, row1, in1, col0);
+            for (var kw = 0u; kw < p.kernel; kw++) {
+                if (kw > 0u) {
+                    v = slide(v, row0, in0, row1, in1, col0 + i32(cols) - 1 + i32(kw));
+                }
+                let tap = kh * p.kernel + kw;
+                let at = g_i + select(tap, kk - 1u - tap, p.flip != 0u);
+                if (TILE_T == 16u) {
+                    let mine = vec2<f32>(w[g_a + at], w[g_b + at]);
+                    let f0 = subgroupBroadcast(mine, 0u);
+                    let f1 = subgroupBroadcast(mine, 1u);
+                    let f2 = subgroupBroadcast(mine, 2u);
+                    let f3 = subgroupBroadcast(mine, 3u);
+                    let f4 = subgroupBroadcast(mine, 4u);
+                    let f5 = subgroupBroadcast(mine, 5u);
+                    let f6 = subgroupBroadcast(mine, 6u);
+                    let f7 = subgroupBroadcast(mine, 7u);
+                    lo = multiply_add(lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
+                    hi = multiply_add(hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
+                } else {
+                    let mine = vec4<f32>(w[g_a + at], w[g_b + at], w[g_c + at], w[g_d + at]);
+                    let f0 = subgroupBroadcast(mine, 0u);
+                    let f1 = subgroupBroadcast(mine, 1u);
+                    let f2 = subgroupBroadcast(mine, 2u);
+                    let f3 = subgroupBroadcast(mine, 3u);
+                    let f4 = subgroupBroadcast(mine, 4u);
+                    let f5 = subgroupBroadcast(mine, 5u);
+                    let f6 = subgroupBroadcast(mine, 6u);
+                    let f7 = subgroupBroadcast(mine, 7u);
+                    lo = multiply_add(lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
+                    hi = multiply_add(hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
+                    lo2 = multiply_add(lo2, vec4<f32>(f0.z, f1.z, f2.z, f3.z), vec4<f32>(f4.z, f5.z, f6.z, f7.z), v);
+                    hi2 = multiply_add(hi2, vec4<f32>(f0.w, f1.w, f2.w, f3.w), vec4<f32>(f4.w, f5.w, f6.w, f7.w), v);
+                }
+            }
+        }
+    }
+
+    if (tile_raw >= tiles || unit_raw >= units) { return; }
+    store_row(n, j0, oh0, ox0, lo);
+    store_row(n, j0 + 8u, oh0, ox0, hi);
+    if (TILE_T == 32u) {
+        store_row(n, j0 + 16u, oh0, ox0, lo2);
+        store_row(n, j0 + 24u, oh0, ox0, hi2);
+    }
+}
+
+// A tile of 8 channels from `j` into dst (constant indices only: see the header).
+// Tile columns 4..7 are columns 4..7 of row oh, or with ROWS = 2 columns 0..3 of oh + 1.
+fn store_row(n: u32, j: u32, oh: u32, ox0: u32, t: RowTile) {
+    store_column(n, j, oh, ox0, t.ll[0], t.hl[0]);
+    store_column(n, j, oh, ox0 + 1u, t.ll[1], t.hl[1]);
+    store_column(n, j, oh, ox0 + 2u, t.ll[2], t.hl[2]);
+    store_column(n, j, oh, ox0 + 3u, t.ll[3], t.hl[3]);
+    let oh_hi = oh + ROWS - 1u;
+    let ox_hi = ox0 + 4u - 4u * (ROWS - 1u);
+    if (oh_hi >= p.t_h) { return; }
+    store_column(n, j, oh_hi, ox_hi, t.lh[0], t.hh[0]);
+    store_column(n, j, oh_hi, ox_hi + 1u, t.lh[1], t.hh[1]);
+    store_column(n, j, oh_hi, ox_hi + 2u, t.lh[2], t.hh[2]);
+    store_column(n, j, oh_hi, ox_hi + 3u, t.lh[3], t.hh[3]);
+}
+
+// dst at column `ox` for channels j .. j + 3 (`lo`) and j + 4 .. j + 7 (`hi`): plus the
+// bias and the optional ReLU, or added to what dst holds; skips what lies outside.
+fn store_column(n: u32, j: u32, oh: u32, ox: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (ox >= p.t_w) { return; }
+    for (var k = 0u; k < 8u; k++) {
+        if (j + k >= p.t_count) { return; }
+        let channel = p.t0 + j + k;
+        let at = p.t_offset + ((n * p.t_channels + channel) * p.t_h + oh) * p.t_w + ox;
+        var v = select(hi[k % 4u], lo[k % 4u], k < 4u);
+        if (p.has_bias != 0u) { v += bias[channel]; }
+        if (p.relu != 0u) { v = max(v, 0.0); }
+        if (p.accumulate != 0u) { v += dst[at]; }
+        dst[at] = v;
+    }
+}
