@@ -97,6 +97,30 @@ pub const SHAPES: &[ConvShape] = &[
     },
 ];
 
+/// A small shape for the chunked tests: with 2 KiB bindings x and dx (480 B a sample)
+/// split 4 + 1, y and dy (2040 B a sample) into single samples, the weight and dweight
+/// (144 B a filter) into 14 + 3 filters.
+const CHUNKED: ConvShape = ConvShape {
+    batch: 5,
+    in_channels: 4,
+    in_h: 6,
+    in_w: 5,
+    out_channels: 17,
+    kernel: 3,
+    pad: 1,
+};
+
+/// How many chunks the input, output and weight of `s` take on `ctx`.
+fn chunk_counts(ctx: &GpuContext, s: &ConvShape) -> [usize; 3] {
+    let chunks = |shape: &[usize]| {
+        vgg_wgpu::gpu::Tensor::zeros(ctx, "probe", shape)
+            .unwrap()
+            .chunks
+            .len()
+    };
+    [chunks(&s.input()), chunks(&s.output()), chunks(&s.weight())]
+}
+
 fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
     let mut rng = rng(seed_name);
     let x = random(&mut rng, s.input().iter().product());
@@ -136,15 +160,7 @@ fn forward_with_chunked_tensors_matches_oracle() {
     // 2 KiB chunks: the input (480 B a sample) splits 4 + 1, the output (2040 B a
     // sample) into single samples, the weight (144 B a filter) into 14 + 3 filters.
     let ctx = gpu_with_binding_limit(2048);
-    let s = ConvShape {
-        batch: 5,
-        in_channels: 4,
-        in_h: 6,
-        in_w: 5,
-        out_channels: 17,
-        kernel: 3,
-        pad: 1,
-    };
+    let s = CHUNKED;
     check_forward(&ctx, &s, true, "conv forward chunked");
 }
 
@@ -159,15 +175,7 @@ fn forward_with_one_row_tiles_matches_oracle() {
     let mut ctx = gpu_with_binding_limit(2048);
     ctx.subgroup_kernels = false;
     ctx.conv_tile_rows = 1;
-    let s = ConvShape {
-        batch: 5,
-        in_channels: 4,
-        in_h: 6,
-        in_w: 5,
-        out_channels: 17,
-        kernel: 3,
-        pad: 1,
-    };
+    let s = CHUNKED;
     check_forward(&ctx, &s, true, "conv forward one row chunked");
 }
 
@@ -242,23 +250,9 @@ fn backward_with_chunked_tensors_matches_oracle() {
     // single samples, so (x, dy) and (dy, dx) meet in 5 row pieces; the weight and
     // dweight (144 B a filter) split into 14 + 3 filters; dbias (68 B) stays whole.
     let ctx = gpu_with_binding_limit(2048);
-    let s = ConvShape {
-        batch: 5,
-        in_channels: 4,
-        in_h: 6,
-        in_w: 5,
-        out_channels: 17,
-        kernel: 3,
-        pad: 1,
-    };
-    let chunks = |shape: &[usize]| {
-        vgg_wgpu::gpu::Tensor::zeros(&ctx, "probe", shape)
-            .unwrap()
-            .chunks
-            .len()
-    };
+    let s = CHUNKED;
     assert_eq!(
-        [chunks(&s.input()), chunks(&s.output()), chunks(&s.weight())],
+        chunk_counts(&ctx, &s),
         [2, 5, 2],
         "the binding limit must split every tensor involved"
     );
@@ -275,15 +269,7 @@ fn backward_with_one_row_tiles_matches_oracle() {
     let mut ctx = gpu_with_binding_limit(2048);
     ctx.subgroup_kernels = false;
     ctx.conv_tile_rows = 1;
-    let s = ConvShape {
-        batch: 5,
-        in_channels: 4,
-        in_h: 6,
-        in_w: 5,
-        out_channels: 17,
-        kernel: 3,
-        pad: 1,
-    };
+    let s = CHUNKED;
     check_backward(&ctx, &s, "conv backward one row chunked");
 }
 
@@ -340,23 +326,9 @@ fn backward_weight_accumulate_with_chunked_tensors() {
     // single samples, dweight into 14 + 3 filters, so every launch of the accumulating
     // pass, the first included, adds.
     let ctx = gpu_with_binding_limit(2048);
-    let s = ConvShape {
-        batch: 5,
-        in_channels: 4,
-        in_h: 6,
-        in_w: 5,
-        out_channels: 17,
-        kernel: 3,
-        pad: 1,
-    };
-    let chunks = |shape: &[usize]| {
-        vgg_wgpu::gpu::Tensor::zeros(&ctx, "probe", shape)
-            .unwrap()
-            .chunks
-            .len()
-    };
+    let s = CHUNKED;
     assert_eq!(
-        [chunks(&s.input()), chunks(&s.output()), chunks(&s.weight())],
+        chunk_counts(&ctx, &s),
         [2, 5, 2],
         "the binding limit must split every tensor involved"
     );
@@ -378,14 +350,8 @@ fn many_channels_with_chunked_tensors_match_oracle() {
         kernel: 3,
         pad: 1,
     };
-    let chunks = |shape: &[usize]| {
-        vgg_wgpu::gpu::Tensor::zeros(&ctx, "probe", shape)
-            .unwrap()
-            .chunks
-            .len()
-    };
     assert_eq!(
-        [chunks(&s.input()), chunks(&s.output()), chunks(&s.weight())],
+        chunk_counts(&ctx, &s),
         [3, 2, 2],
         "the binding limit must split every tensor involved"
     );

@@ -101,6 +101,29 @@ pub fn bench_spec(args: &BenchArgs) -> Result<ModelSpec> {
     Ok(spec)
 }
 
+/// A timed training step's batch and hyper-parameters: constant images, labels
+/// cycling through the classes, and a zero learning rate so the weights stay put.
+pub struct StepInputs {
+    pub images: Vec<f32>,
+    pub labels: Vec<u32>,
+    pub hyper: SgdHyper,
+}
+
+impl StepInputs {
+    pub fn new(args: &BenchArgs) -> StepInputs {
+        StepInputs {
+            images: vec![0.5f32; args.batch * 3 * args.size * args.size],
+            labels: (0..args.batch).map(|i| (i % args.classes) as u32).collect(),
+            hyper: SgdHyper {
+                lr: 0.0,
+                momentum: 0.9,
+                weight_decay: 0.0,
+                grad_scale: 1.0,
+            },
+        }
+    }
+}
+
 /// Images/s of a training step (forward, loss, backward, SGD) and of inference.
 fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let spec = bench_spec(args)?;
@@ -109,14 +132,11 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let params = ParamSet::upload(ctx, &spec, &weights, "random")?;
     let train = pollster::block_on(TrainPlan::new(ctx, &net, params, args.batch, 1, 1))?;
     let eval = EvalPlan::new(ctx, &net, &train.params, args.batch)?;
-    let images = vec![0.5f32; args.batch * 3 * args.size * args.size];
-    let labels: Vec<u32> = (0..args.batch).map(|i| (i % args.classes) as u32).collect();
-    let hyper = SgdHyper {
-        lr: 0.0,
-        momentum: 0.9,
-        weight_decay: 0.0,
-        grad_scale: 1.0,
-    };
+    let StepInputs {
+        images,
+        labels,
+        hyper,
+    } = StepInputs::new(args);
     let step_seconds = time_repeatedly(args.min_seconds, || {
         pollster::block_on(train.step(ctx, &images, &labels, &hyper, 0, 0)).map(|_| ())
     })?;

@@ -6,11 +6,10 @@ use vgg_wgpu::gpu::context::open_devices;
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
 use vgg_wgpu::graph::data_parallel::DEFAULT_BUCKET_BYTES;
 use vgg_wgpu::graph::{DataParallel, ExchangeStats, Network, SingleProcess};
-use vgg_wgpu::kernels::sgd::SgdHyper;
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::{Error, Result};
 
-use super::bench::{bench_spec, time_repeatedly, BenchArgs};
+use super::bench::{bench_spec, time_repeatedly, BenchArgs, StepInputs};
 
 /// What one configuration measured per step.
 struct Scaling {
@@ -38,14 +37,11 @@ pub fn run(ctx: &GpuContext, choice: &AdapterChoice, args: &BenchArgs) -> Result
     let spec = bench_spec(args)?;
     let net = Network::new(&spec, 0.5);
     let weights = random_weights(&spec, &Init::Glorot, 0);
-    let images = vec![0.5f32; args.batch * 3 * args.size * args.size];
-    let labels: Vec<u32> = (0..args.batch).map(|i| (i % args.classes) as u32).collect();
-    let hyper = SgdHyper {
-        lr: 0.0,
-        momentum: 0.9,
-        weight_decay: 0.0,
-        grad_scale: 1.0,
-    };
+    let StepInputs {
+        images,
+        labels,
+        hyper,
+    } = StepInputs::new(args);
     let mut results = Vec::new();
     for replicas in [1, n] {
         let list = vec![index.to_string(); replicas].join(",");
