@@ -9,6 +9,7 @@ pub mod dropout;
 pub mod linear;
 pub mod loss;
 pub mod lrn;
+pub mod peak;
 pub mod pool;
 pub mod relu;
 pub mod score_map;

@@ -10,6 +10,7 @@ pub mod linear;
 pub mod loss;
 pub mod lrn;
 pub mod network;
+pub mod peak;
 pub mod pool;
 pub mod relu;
 pub mod score_map;

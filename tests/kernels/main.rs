@@ -8,6 +8,7 @@ mod dropout;
 mod linear;
 mod loss;
 mod lrn;
+mod peak;
 mod pool;
 mod relu;
 mod score_map;

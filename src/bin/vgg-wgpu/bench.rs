@@ -1,5 +1,6 @@
 //! `vgg-wgpu bench kernels`: GFLOP/s of the conv kernels on VGG-16's real layer shapes,
-//! next to numpy's SGEMM on the same machine as a CPU reference (run first, separately).
+//! next to numpy's SGEMM on the same machine as a CPU reference (run first, separately)
+//! and to the adapter's own multiply-add peak (`bench peak`, run first too).
 
 use std::time::{Duration, Instant};
 
@@ -19,13 +20,16 @@ use vgg_wgpu::Result;
 #[derive(Clone, Copy, ValueEnum)]
 pub enum BenchTarget {
     /// Each distinct conv layer of the network (VGG-16 by default): forward and
-    /// backward GFLOP/s.
+    /// backward GFLOP/s, as a share of numpy's SGEMM and of the adapter's peak.
     Kernels,
     /// Whole training steps and inference passes of the network: images/s.
     Step,
     /// Data-parallel training with 1 and with --replicas devices on the chosen adapter:
     /// images/s, bytes exchanged and exchange time per step, scaling efficiency.
     Replicas,
+    /// The adapter's own ceilings: fp32 multiply-add GFLOP/s on values in registers,
+    /// storage loads per second, and numpy's SGEMM on the CPU for scale.
+    Peak,
 }
 
 #[derive(Args)]
@@ -55,7 +59,7 @@ pub struct BenchArgs {
     pass: Option<String>,
     /// Skip the CPU reference (numpy's SGEMM on each layer's implicit GEMM).
     #[arg(long)]
-    no_cpu_reference: bool,
+    pub no_cpu_reference: bool,
     /// Print one JSON object per measurement instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -80,6 +84,8 @@ struct Measurement {
     seconds: f64,
     /// GFLOP/s of the CPU reference on this layer's implicit GEMM, when available.
     cpu_gflops: Option<f64>,
+    /// The adapter's multiply-add peak in GFLOP/s (`bench peak`), when measured.
+    peak_gflops: Option<f64>,
 }
 
 pub fn run(ctx: &GpuContext, choice: &AdapterChoice, args: &BenchArgs) -> Result<()> {
@@ -87,6 +93,7 @@ pub fn run(ctx: &GpuContext, choice: &AdapterChoice, args: &BenchArgs) -> Result
         BenchTarget::Kernels => bench_kernels(ctx, args),
         BenchTarget::Step => bench_step(ctx, args),
         BenchTarget::Replicas => super::bench_replicas::run(ctx, choice, args),
+        BenchTarget::Peak => super::bench_peak::run(ctx, args),
     }
 }
 
@@ -370,7 +377,11 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let cpu_gflops = if args.no_cpu_reference {
         None
     } else {
-        match cpu_reference::numpy_sgemm_gflops(&shapes, args.min_seconds) {
+        let gemms: Vec<[usize; 3]> = shapes
+            .iter()
+            .map(|(_, s)| cpu_reference::implicit_gemm(s))
+            .collect();
+        match cpu_reference::numpy_sgemm_gflops(&gemms, args.min_seconds) {
             Ok(gflops) => Some(gflops),
             Err(why) => {
                 eprintln!("CPU reference unavailable: {why}");
@@ -379,15 +390,17 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
         }
     };
 
+    let peak = super::bench_peak::fma_gflops(ctx, args.min_seconds)?;
     if !args.json {
         println!("adapter: {}", ctx.describe());
+        println!("multiply-add peak of the adapter (bench peak): {peak:.2} GFLOP/s");
         println!(
             "VGG-16 conv layers, batch {}, input {}×{}",
             args.batch, args.size, args.size
         );
         println!(
-            "{:<28} {:<16} {:>9} {:>10} {:>9} {:>9}",
-            "layer", "pass", "GFLOP", "ms", "GFLOP/s", "÷ numpy"
+            "{:<28} {:<16} {:>9} {:>10} {:>9} {:>9} {:>7}",
+            "layer", "pass", "GFLOP", "ms", "GFLOP/s", "÷ numpy", "÷ peak"
         );
     }
     for (i, (name, s)) in shapes.iter().enumerate() {
@@ -407,6 +420,7 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
                 flops: s.flops(),
                 seconds: s.flops() / (gflops * 1e9),
                 cpu_gflops: None,
+                peak_gflops: None,
             };
             print(&m, args.json);
         }
@@ -428,6 +442,7 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
                 flops: s.flops(),
                 seconds: time(ctx, &launches, args.min_seconds)?,
                 cpu_gflops: cpu,
+                peak_gflops: Some(peak),
             };
             print(&m, args.json);
         }
@@ -436,7 +451,7 @@ fn bench_kernels(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
 }
 
 /// Seconds per run of `launches`: one warm-up run, then repeats until `min_seconds`.
-fn time(ctx: &GpuContext, launches: &[Launch], min_seconds: f64) -> Result<f64> {
+pub fn time(ctx: &GpuContext, launches: &[Launch], min_seconds: f64) -> Result<f64> {
     submit(ctx, launches);
     wait_for_queue(ctx)?;
     let start = Instant::now();
@@ -452,34 +467,37 @@ fn time(ctx: &GpuContext, launches: &[Launch], min_seconds: f64) -> Result<f64> 
 fn print(m: &Measurement, json: bool) {
     let gflops = m.flops / m.seconds / 1e9;
     let ratio = m.cpu_gflops.map(|cpu| gflops / cpu);
+    let of_peak = m.peak_gflops.map(|peak| gflops / peak);
     if json {
-        let ratio = ratio.map_or("null".to_string(), |r| format!("{r:.4}"));
         println!(
-            "{{\"layer\":\"{}\",\"pass\":\"{}\",\"gflop\":{:.4},\"seconds\":{:.6},\"gflop_per_s\":{:.3},\"ratio_to_numpy\":{}}}",
+            "{{\"layer\":\"{}\",\"pass\":\"{}\",\"gflop\":{:.4},\"seconds\":{:.6},\"gflop_per_s\":{:.3},\"ratio_to_numpy\":{},\"ratio_to_adapter_peak\":{}}}",
             m.layer,
             m.pass,
             m.flops / 1e9,
             m.seconds,
             gflops,
-            ratio
+            json_number(ratio),
+            json_number(of_peak)
         );
     } else {
         let ratio = ratio.map_or(String::new(), |r| format!("{r:.3}"));
+        let of_peak = of_peak.map_or(String::new(), |r| format!("{r:.3}"));
         println!(
-            "{:<28} {:<16} {:>9.3} {:>10.2} {:>9.2} {:>9}",
+            "{:<28} {:<16} {:>9.3} {:>10.2} {:>9.2} {:>9} {:>7}",
             m.layer,
             m.pass,
             m.flops / 1e9,
             m.seconds * 1e3,
             gflops,
-            ratio
+            ratio,
+            of_peak
         );
     }
 }
 
 /// numpy's matmul (OpenBLAS or whatever BLAS it was built with) as the CPU yardstick: a
 /// plain-Rust SGEMM would understate what the CPU can do.
-mod cpu_reference {
+pub mod cpu_reference {
     use std::process::Command;
 
     use vgg_wgpu::kernels::conv::ConvShape;
@@ -514,16 +532,10 @@ for spec in sys.argv[2:]:
         ]
     }
 
-    /// GFLOP/s of numpy's SGEMM on each layer's implicit GEMM, via `python3 -c`; an
-    /// error says why it could not run (no python3, no numpy).
-    pub fn numpy_sgemm_gflops(
-        layers: &[(String, ConvShape)],
-        min_seconds: f64,
-    ) -> Result<Vec<f64>, String> {
-        let specs = layers.iter().map(|(_, s)| {
-            let [m, n, k] = implicit_gemm(s);
-            format!("{m}x{n}x{k}")
-        });
+    /// GFLOP/s of numpy's SGEMM on each [M, N, K], via `python3 -c`; an error says why
+    /// it could not run (no python3, no numpy).
+    pub fn numpy_sgemm_gflops(gemms: &[[usize; 3]], min_seconds: f64) -> Result<Vec<f64>, String> {
+        let specs = gemms.iter().map(|[m, n, k]| format!("{m}x{n}x{k}"));
         let output = Command::new("python3")
             .arg("-c")
             .arg(SCRIPT)
@@ -541,16 +553,13 @@ for spec in sys.argv[2:]:
             .map(|l| l.trim().parse::<f64>())
             .collect::<Result<_, _>>()
             .map_err(|e| format!("unexpected output from python3: {e}"))?;
-        if seconds.len() != layers.len() {
+        if seconds.len() != gemms.len() {
             return Err("python3 timed fewer shapes than asked".to_string());
         }
-        Ok(layers
+        Ok(gemms
             .iter()
             .zip(seconds)
-            .map(|((_, s), secs)| {
-                let [m, n, k] = implicit_gemm(s);
-                2.0 * (m * n * k) as f64 / secs / 1e9
-            })
+            .map(|([m, n, k], secs)| 2.0 * (m * n * k) as f64 / secs / 1e9)
             .collect())
     }
 }

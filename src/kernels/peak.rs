@@ -1,0 +1,105 @@
+//! The adapter-ceiling launchers for `vgg-wgpu bench peak`: `shaders/peak.wgsl`.
+//! Oracle: `src/oracle/peak.rs`.
+//!
+//! # Shapes
+//! fma_peak: x (count) → out (count); load_peak: src (a power of two) → out (count).
+//! Both single-chunk.
+
+use super::conv::single_chunk;
+use super::{shader, uniform, Launch, Shader};
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, Tensor};
+
+const PEAK: Shader = shader!("peak.wgsl");
+
+/// Floating-point operations of one `fma_peak` invocation per iteration: 2 steps × 16
+/// chains × 4 lanes × (multiply + add).
+pub const FMA_PEAK_FLOPS_PER_ITERATION: f64 = 256.0;
+
+/// Loads of one `load_peak` invocation per iteration.
+pub const LOADS_PER_ITERATION: u32 = 4;
+
+/// Mirrors `PeakParams` in `shaders/peak.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PeakParams {
+    count: u32,
+    iterations: u32,
+    src_mask: u32,
+    _pad: u32,
+}
+
+/// One invocation per element of `x`: `iterations` × 256 multiply-add flops on values
+/// held in registers; `out` gets what the chains sum to.
+pub fn fma_peak(
+    ctx: &GpuContext,
+    x: &Tensor,
+    out: &Tensor,
+    iterations: u32,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "fma peak";
+    out.expect_shape(OP, "output", &x.shape)?;
+    let params = PeakParams {
+        count: x.len() as u32,
+        iterations,
+        src_mask: 0,
+        _pad: 0,
+    };
+    launch(
+        ctx,
+        "fma_peak",
+        params,
+        single_chunk(x, OP)?,
+        single_chunk(out, OP)?,
+    )
+}
+
+/// One invocation per element of `out`: 4 × `iterations` loads from `src` each, consecutive
+/// invocations reading consecutive floats; `out` gets their sums.
+pub fn load_peak(
+    ctx: &GpuContext,
+    src: &Tensor,
+    out: &Tensor,
+    iterations: u32,
+) -> Result<Vec<Launch>> {
+    const OP: &str = "load peak";
+    if !src.len().is_power_of_two() {
+        return Err(Error::InvalidArgument {
+            op: OP,
+            message: format!(
+                "the source has {} elements; it needs a power of two",
+                src.len()
+            ),
+        });
+    }
+    let params = PeakParams {
+        count: out.len() as u32,
+        iterations,
+        src_mask: src.len() as u32 - 1,
+        _pad: 0,
+    };
+    launch(
+        ctx,
+        "load_peak",
+        params,
+        single_chunk(src, OP)?,
+        single_chunk(out, OP)?,
+    )
+}
+
+fn launch(
+    ctx: &GpuContext,
+    entry: &'static str,
+    params: PeakParams,
+    src: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+) -> Result<Vec<Launch>> {
+    let p = uniform(ctx, "peak params", &params);
+    Ok(vec![Launch::new(
+        ctx,
+        &PEAK,
+        entry,
+        &[&p, src, out],
+        params.count as usize,
+    )])
+}
