@@ -19,7 +19,7 @@ case "${1:-}" in
 build)
     mkdir -p "$here"
     cargo build --release --locked --bin vgg-wgpu
-    cp target/release/vgg-wgpu "$here/"
+    cp "${CARGO_TARGET_DIR:-target}/release/vgg-wgpu" "$here/"
     tests=$(cargo test --release --locked --test kernels --no-run --message-format=json |
         python3 -c 'import json, sys
 for line in sys.stdin:
