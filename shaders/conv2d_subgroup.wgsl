@@ -57,6 +57,10 @@ override SHARE: u32 = 64u;
 // Tile shape, chosen per layer by the launcher: 1 row × 8 columns, or 2 rows × 4
 // columns (images 4 or fewer columns wide would leave half the 8-wide tile idle).
 override ROWS: u32 = 1u;
+// 3×3 filters with the taps written out, no loop over them: on lavapipe a loop with a
+// run-time trip count stores every accumulator through the execution mask at each
+// iteration, which costs more than the multiply-adds (2.6× on a microbenchmark).
+override UNROLL_3X3: bool = false;
 
 // 8 channels × 8 columns of one row: <channels><columns>, lo/hi = 0..3 / 4..7.
 struct RowTile { ll: mat4x4<f32>, lh: mat4x4<f32>, hl: mat4x4<f32>, hh: mat4x4<f32> }
@@ -106,6 +110,76 @@ fn slide(v: Window, row0: u32, in0: bool, row1: u32, in1: bool, col: i32) -> Win
                   vec4<f32>(v.hi.yzw, source_at(row1, in1, col)));
 }
 
+// The accumulators of one invocation: TILE_T target channels × 8 tile positions.
+struct Tile {
+    lo: RowTile,  // target channels j0 .. j0 + 7
+    hi: RowTile,  // with TILE_T ≥ 16: j0 + 8 .. j0 + 15
+    lo2: RowTile, // with TILE_T = 32: j0 + 16 .. j0 + 23
+    hi2: RowTile, // and j0 + 24 .. j0 + 31
+}
+
+// acc plus the taps (kh, 0 .. kernel) of one source plane: the window of source row
+// oh0 + kh − pad (and the next, with ROWS = 2) slides along kw. `g` holds the offsets
+// of this invocation's filter values for that plane.
+fn taps_of_row(acc: Tile, s_plane: u32, oh0: u32, col0: i32, g: vec4<u32>, kh: u32,
+               kernel: u32) -> Tile {
+    let last_row = i32(p.s_h) - 1;
+    let ih = i32(oh0 + kh) - p.pad; // source row under the tile's first row
+    let in0 = ih >= 0 && ih <= last_row;
+    let in1 = ih + 1 >= 0 && ih + 1 <= last_row;
+    let row0 = s_plane + u32(clamp(ih, 0, last_row)) * p.s_w;
+    let row1 = s_plane + u32(clamp(ih + 1, 0, last_row)) * p.s_w;
+    let cols = 8u / ROWS;
+    var v = window(row0, in0, row1, in1, col0);
+    var t = tap(acc, g, kh * kernel, kernel, v);
+    if (UNROLL_3X3) {
+        v = slide(v, row0, in0, row1, in1, col0 + i32(cols));
+        t = tap(t, g, kh * 3u + 1u, 3u, v);
+        v = slide(v, row0, in0, row1, in1, col0 + i32(cols) + 1);
+        return tap(t, g, kh * 3u + 2u, 3u, v);
+    }
+    for (var kw = 1u; kw < kernel; kw++) {
+        v = slide(v, row0, in0, row1, in1, col0 + i32(cols) - 1 + i32(kw));
+        t = tap(t, g, kh * kernel + kw, kernel, v);
+    }
+    return t;
+}
+
+// acc plus one filter tap times the window v: every invocation loads the tap's filter
+// values of its own channels (offsets g) and subgroupBroadcast hands each to the others.
+fn tap(acc: Tile, g: vec4<u32>, tap: u32, kernel: u32, v: Window) -> Tile {
+    let at = select(tap, kernel * kernel - 1u - tap, p.flip != 0u);
+    var t = acc;
+    if (TILE_T == 16u) {
+        let mine = vec2<f32>(w[g.x + at], w[g.y + at]);
+        let f0 = subgroupBroadcast(mine, 0u);
+        let f1 = subgroupBroadcast(mine, 1u);
+        let f2 = subgroupBroadcast(mine, 2u);
+        let f3 = subgroupBroadcast(mine, 3u);
+        let f4 = subgroupBroadcast(mine, 4u);
+        let f5 = subgroupBroadcast(mine, 5u);
+        let f6 = subgroupBroadcast(mine, 6u);
+        let f7 = subgroupBroadcast(mine, 7u);
+        t.lo = multiply_add(t.lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
+        t.hi = multiply_add(t.hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
+    } else {
+        let mine = vec4<f32>(w[g.x + at], w[g.y + at], w[g.z + at], w[g.w + at]);
+        let f0 = subgroupBroadcast(mine, 0u);
+        let f1 = subgroupBroadcast(mine, 1u);
+        let f2 = subgroupBroadcast(mine, 2u);
+        let f3 = subgroupBroadcast(mine, 3u);
+        let f4 = subgroupBroadcast(mine, 4u);
+        let f5 = subgroupBroadcast(mine, 5u);
+        let f6 = subgroupBroadcast(mine, 6u);
+        let f7 = subgroupBroadcast(mine, 7u);
+        t.lo = multiply_add(t.lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
+        t.hi = multiply_add(t.hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
+        t.lo2 = multiply_add(t.lo2, vec4<f32>(f0.z, f1.z, f2.z, f3.z), vec4<f32>(f4.z, f5.z, f6.z, f7.z), v);
+        t.hi2 = multiply_add(t.hi2, vec4<f32>(f0.w, f1.w, f2.w, f3.w), vec4<f32>(f4.w, f5.w, f6.w, f7.w), v);
+    }
+    return t;
+}
+
 @compute @workgroup_size(64)
 fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
                    @builtin(num_workgroups) nwg: vec3<u32>,
@@ -132,76 +206,34 @@ fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
     let n = tile / (tiles_x * tiles_y);
     let j0 = t_block * TILE_T; // first target channel, local to this dispatch
 
-    // This invocation's share of the filter loads: channels j0 + l, j0 + 8 + l (and
-    // j0 + 16 + l, j0 + 24 + l with TILE_T = 32; channels past t_count repeat the last).
+    // This invocation's share of the filter: the offsets of target channels j0 + l,
+    // j0 + 8 + l, j0 + 16 + l, j0 + 24 + l (channels past t_count repeat the last).
     let l = lane % 8u;
     let last = p.t_count - 1u;
-    let g_a = min(j0 + l, last) * p.w_t_stride;
-    let g_b = min(j0 + 8u + l, last) * p.w_t_stride;
-    let g_c = min(j0 + 16u + l, last) * p.w_t_stride;
-    let g_d = min(j0 + 24u + l, last) * p.w_t_stride;
-    let kk = p.kernel * p.kernel;
+    let g = vec4<u32>(min(j0 + l, last), min(j0 + 8u + l, last),
+                      min(j0 + 16u + l, last), min(j0 + 24u + l, last)) * p.w_t_stride;
 
-    var lo = RowTile(); // target channels j0 .. j0 + 7
-    var hi = RowTile(); // target channels j0 + 8 .. j0 + 15
-    var lo2 = RowTile(); // with TILE_T = 32: target channels j0 + 16 .. j0 + 23
-    var hi2 = RowTile(); // and j0 + 24 .. j0 + 31
+    var acc = Tile();
     let col0 = i32(ox0) - p.pad; // source column under tile column 0 at kw = 0
-    let last_row = i32(p.s_h) - 1;
-    let plane = p.s_h * p.s_w;
     for (var i = 0u; i < p.s_count; i++) {
-        let s_plane = p.s_offset + (n * p.s_channels + p.s0 + i) * plane;
-        let g_i = i * p.w_s_stride;
-        for (var kh = 0u; kh < p.kernel; kh++) {
-            let ih = i32(oh0 + kh) - p.pad; // source row under the tile's first row
-            let in0 = ih >= 0 && ih <= last_row;
-            let in1 = ih + 1 >= 0 && ih + 1 <= last_row;
-            let row0 = s_plane + u32(clamp(ih, 0, last_row)) * p.s_w;
-            let row1 = s_plane + u32(clamp(ih + 1, 0, last_row)) * p.s_w;
-            var v = window(row0, in0, row1, in1, col0);
-            for (var kw = 0u; kw < p.kernel; kw++) {
-                if (kw > 0u) {
-                    v = slide(v, row0, in0, row1, in1, col0 + i32(cols) - 1 + i32(kw));
-                }
-                let tap = kh * p.kernel + kw;
-                let at = g_i + select(tap, kk - 1u - tap, p.flip != 0u);
-                if (TILE_T == 16u) {
-                    let mine = vec2<f32>(w[g_a + at], w[g_b + at]);
-                    let f0 = subgroupBroadcast(mine, 0u);
-                    let f1 = subgroupBroadcast(mine, 1u);
-                    let f2 = subgroupBroadcast(mine, 2u);
-                    let f3 = subgroupBroadcast(mine, 3u);
-                    let f4 = subgroupBroadcast(mine, 4u);
-                    let f5 = subgroupBroadcast(mine, 5u);
-                    let f6 = subgroupBroadcast(mine, 6u);
-                    let f7 = subgroupBroadcast(mine, 7u);
-                    lo = multiply_add(lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
-                    hi = multiply_add(hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
-                } else {
-                    let mine = vec4<f32>(w[g_a + at], w[g_b + at], w[g_c + at], w[g_d + at]);
-                    let f0 = subgroupBroadcast(mine, 0u);
-                    let f1 = subgroupBroadcast(mine, 1u);
-                    let f2 = subgroupBroadcast(mine, 2u);
-                    let f3 = subgroupBroadcast(mine, 3u);
-                    let f4 = subgroupBroadcast(mine, 4u);
-                    let f5 = subgroupBroadcast(mine, 5u);
-                    let f6 = subgroupBroadcast(mine, 6u);
-                    let f7 = subgroupBroadcast(mine, 7u);
-                    lo = multiply_add(lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
-                    hi = multiply_add(hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
-                    lo2 = multiply_add(lo2, vec4<f32>(f0.z, f1.z, f2.z, f3.z), vec4<f32>(f4.z, f5.z, f6.z, f7.z), v);
-                    hi2 = multiply_add(hi2, vec4<f32>(f0.w, f1.w, f2.w, f3.w), vec4<f32>(f4.w, f5.w, f6.w, f7.w), v);
-                }
+        let s_plane = p.s_offset + (n * p.s_channels + p.s0 + i) * p.s_h * p.s_w;
+        let g_i = g + vec4<u32>(i * p.w_s_stride);
+        if (UNROLL_3X3) {
+            acc = taps_of_row(acc, s_plane, oh0, col0, g_i, 0u, 3u);
+            acc = taps_of_row(acc, s_plane, oh0, col0, g_i, 1u, 3u);
+            acc = taps_of_row(acc, s_plane, oh0, col0, g_i, 2u, 3u);
+        } else {
+            for (var kh = 0u; kh < p.kernel; kh++) {
+                acc = taps_of_row(acc, s_plane, oh0, col0, g_i, kh, p.kernel);
             }
         }
     }
-
     if (tile_raw >= tiles || unit_raw >= units) { return; }
-    store_row(n, j0, oh0, ox0, lo);
-    store_row(n, j0 + 8u, oh0, ox0, hi);
+    store_row(n, j0, oh0, ox0, acc.lo);
+    store_row(n, j0 + 8u, oh0, ox0, acc.hi);
     if (TILE_T == 32u) {
-        store_row(n, j0 + 16u, oh0, ox0, lo2);
-        store_row(n, j0 + 24u, oh0, ox0, hi2);
+        store_row(n, j0 + 16u, oh0, ox0, acc.lo2);
+        store_row(n, j0 + 24u, oh0, ox0, acc.hi2);
     }
 }
 
