@@ -45,17 +45,61 @@ struct ConvParams {
 const TILE_O: u32 = 16u; // output channels per workgroup and invocation
 const TILE_C: u32 = 2u;  // input channels per invocation
 const TILE_KW: u32 = 3u; // kernel columns per invocation
+// Four output columns per loop iteration, written out (for wide images): on lavapipe
+// every iteration of a loop with a run-time trip count stores each accumulator through
+// the execution mask (see UNROLL_3X3 in conv2d_subgroup.wgsl). Narrow images lose by
+// it: their rows are too short for the longer loop to pay.
+override UNROLL_COLUMNS: bool = false;
 
 // Column q of the result: g[q] · v, g[q] holding output channels 4q .. 4q + 3.
 fn scaled(g0: vec4<f32>, g1: vec4<f32>, g2: vec4<f32>, g3: vec4<f32>, v: f32) -> mat4x4<f32> {
     return mat4x4<f32>(g0 * v, g1 * v, g2 * v, g3 * v);
 }
 
-// x at column `col` of the rows starting at `row0` / `row1`; 0 in the padding.
-fn inputs_at(row0: u32, row1: u32, inside: bool, col: i32) -> vec2<f32> {
+// x at column `col` of the rows starting at rows.x / rows.y; 0 in the padding.
+fn inputs_at(rows: vec2<u32>, inside: bool, col: i32) -> vec2<f32> {
     let ok = inside && col >= 0 && col < i32(p.in_w);
     let at = u32(clamp(col, 0, i32(p.in_w) - 1));
-    return select(vec2<f32>(0.0), vec2<f32>(x[row0 + at], x[row1 + at]), ok);
+    return select(vec2<f32>(0.0), vec2<f32>(x[rows.x + at], x[rows.y + at]), ok);
+}
+
+// One invocation's sums: t<t>_c<j> for kernel column kw0 + t and input channel c0 + j,
+// column q of each holding output channels 4q .. 4q + 3; and the 16 bias sums.
+struct Sums {
+    t0_c0: mat4x4<f32>, t0_c1: mat4x4<f32>,
+    t1_c0: mat4x4<f32>, t1_c1: mat4x4<f32>,
+    t2_c0: mat4x4<f32>, t2_c1: mat4x4<f32>,
+    bias: mat4x4<f32>,
+}
+
+// The inputs under kernel columns kw0, kw0 + 1, kw0 + 2 (both input channels).
+struct Window { x0: vec2<f32>, x1: vec2<f32>, x2: vec2<f32> }
+
+// The window one output column further right; `col` is its new last input column.
+fn slide(v: Window, rows: vec2<u32>, inside: bool, col: i32) -> Window {
+    return Window(v.x1, v.x2, inputs_at(rows, inside, col));
+}
+
+// acc plus one output column: every invocation loads the dy values of its own two
+// channels (at dy_at) and subgroupBroadcast hands each to the others.
+fn column(acc: Sums, v: Window, dy_at: vec2<u32>) -> Sums {
+    let mine = vec2<f32>(dy[dy_at.x], dy[dy_at.y]);
+    let f0 = subgroupBroadcast(mine, 0u);
+    let f1 = subgroupBroadcast(mine, 1u);
+    let f2 = subgroupBroadcast(mine, 2u);
+    let f3 = subgroupBroadcast(mine, 3u);
+    let f4 = subgroupBroadcast(mine, 4u);
+    let f5 = subgroupBroadcast(mine, 5u);
+    let f6 = subgroupBroadcast(mine, 6u);
+    let f7 = subgroupBroadcast(mine, 7u);
+    let g0 = vec4<f32>(f0.x, f1.x, f2.x, f3.x);
+    let g1 = vec4<f32>(f4.x, f5.x, f6.x, f7.x);
+    let g2 = vec4<f32>(f0.y, f1.y, f2.y, f3.y);
+    let g3 = vec4<f32>(f4.y, f5.y, f6.y, f7.y);
+    return Sums(acc.t0_c0 + scaled(g0, g1, g2, g3, v.x0.x), acc.t0_c1 + scaled(g0, g1, g2, g3, v.x0.y),
+                acc.t1_c0 + scaled(g0, g1, g2, g3, v.x1.x), acc.t1_c1 + scaled(g0, g1, g2, g3, v.x1.y),
+                acc.t2_c0 + scaled(g0, g1, g2, g3, v.x2.x), acc.t2_c1 + scaled(g0, g1, g2, g3, v.x2.y),
+                acc.bias + mat4x4<f32>(g0, g1, g2, g3));
 }
 
 @compute @workgroup_size(64)
@@ -95,14 +139,7 @@ fn conv2d_backward_weight_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
     let x_a = min(c0, c_last) * x_plane;
     let x_b = min(c0 + 1u, c_last) * x_plane;
 
-    // acc<t>_<j>: kernel column kw0 + t, input channel c0 + j; columns of 4 output channels.
-    var acc0_0 = mat4x4<f32>();
-    var acc0_1 = mat4x4<f32>();
-    var acc1_0 = mat4x4<f32>();
-    var acc1_1 = mat4x4<f32>();
-    var acc2_0 = mat4x4<f32>();
-    var acc2_1 = mat4x4<f32>();
-    var bias = mat4x4<f32>();
+    var acc = Sums();
     let col0 = i32(kw0) - i32(p.pad); // input column under output column 0 at kw0
     for (var r = row_begin; r < row_end; r++) {
         let n = r / p.out_h;
@@ -110,49 +147,37 @@ fn conv2d_backward_weight_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
         let ih = i32(oh + kh) - i32(p.pad);
         let inside = ih >= 0 && ih < i32(p.in_h);
         let x_row = p.x_offset + n * p.in_channels * x_plane + u32(clamp(ih, 0, i32(p.in_h) - 1)) * p.in_w;
+        let rows = vec2<u32>(x_row + x_a, x_row + x_b);
         let dy_row = p.y_offset + n * p.out_channels * dy_plane + oh * p.out_w;
+        let dy_at = vec2<u32>(dy_row + dy_a, dy_row + dy_b);
         // Inputs under kernel columns kw0, kw0 + 1, kw0 + 2 at output column 0.
-        var x0 = inputs_at(x_row + x_a, x_row + x_b, inside, col0);
-        var x1 = inputs_at(x_row + x_a, x_row + x_b, inside, col0 + 1);
-        var x2 = inputs_at(x_row + x_a, x_row + x_b, inside, col0 + 2);
-        for (var ow = 0u; ow < p.out_w; ow++) {
-            if (ow > 0u) { // slide the window one column right
-                x0 = x1;
-                x1 = x2;
-                x2 = inputs_at(x_row + x_a, x_row + x_b, inside, col0 + 2 + i32(ow));
-            }
-            let at = dy_row + ow;
-            let mine = vec2<f32>(dy[at + dy_a], dy[at + dy_b]);
-            let f0 = subgroupBroadcast(mine, 0u);
-            let f1 = subgroupBroadcast(mine, 1u);
-            let f2 = subgroupBroadcast(mine, 2u);
-            let f3 = subgroupBroadcast(mine, 3u);
-            let f4 = subgroupBroadcast(mine, 4u);
-            let f5 = subgroupBroadcast(mine, 5u);
-            let f6 = subgroupBroadcast(mine, 6u);
-            let f7 = subgroupBroadcast(mine, 7u);
-            let g0 = vec4<f32>(f0.x, f1.x, f2.x, f3.x);
-            let g1 = vec4<f32>(f4.x, f5.x, f6.x, f7.x);
-            let g2 = vec4<f32>(f0.y, f1.y, f2.y, f3.y);
-            let g3 = vec4<f32>(f4.y, f5.y, f6.y, f7.y);
-            acc0_0 += scaled(g0, g1, g2, g3, x0.x);
-            acc0_1 += scaled(g0, g1, g2, g3, x0.y);
-            acc1_0 += scaled(g0, g1, g2, g3, x1.x);
-            acc1_1 += scaled(g0, g1, g2, g3, x1.y);
-            acc2_0 += scaled(g0, g1, g2, g3, x2.x);
-            acc2_1 += scaled(g0, g1, g2, g3, x2.y);
-            bias += mat4x4<f32>(g0, g1, g2, g3);
+        var win = Window(inputs_at(rows, inside, col0), inputs_at(rows, inside, col0 + 1),
+                         inputs_at(rows, inside, col0 + 2));
+        var ow = 0u;
+        for (; UNROLL_COLUMNS && ow + 4u <= p.out_w; ow += 4u) {
+            if (ow > 0u) { win = slide(win, rows, inside, col0 + 2 + i32(ow)); }
+            acc = column(acc, win, dy_at + vec2<u32>(ow));
+            win = slide(win, rows, inside, col0 + 3 + i32(ow));
+            acc = column(acc, win, dy_at + vec2<u32>(ow + 1u));
+            win = slide(win, rows, inside, col0 + 4 + i32(ow));
+            acc = column(acc, win, dy_at + vec2<u32>(ow + 2u));
+            win = slide(win, rows, inside, col0 + 5 + i32(ow));
+            acc = column(acc, win, dy_at + vec2<u32>(ow + 3u));
+        }
+        for (; ow < p.out_w; ow++) {
+            if (ow > 0u) { win = slide(win, rows, inside, col0 + 2 + i32(ow)); }
+            acc = column(acc, win, dy_at + vec2<u32>(ow));
         }
     }
 
     if (tile_raw >= tiles) { return; }
-    store_tap(part, o0, c0, kh, kw0, acc0_0);
-    store_tap(part, o0, c0 + 1u, kh, kw0, acc0_1);
-    store_tap(part, o0, c0, kh, kw0 + 1u, acc1_0);
-    store_tap(part, o0, c0 + 1u, kh, kw0 + 1u, acc1_1);
-    store_tap(part, o0, c0, kh, kw0 + 2u, acc2_0);
-    store_tap(part, o0, c0 + 1u, kh, kw0 + 2u, acc2_1);
-    if (tile_raw == 0u) { store_bias(p.db_base + part * p.o_count, o0, bias); }
+    store_tap(part, o0, c0, kh, kw0, acc.t0_c0);
+    store_tap(part, o0, c0 + 1u, kh, kw0, acc.t0_c1);
+    store_tap(part, o0, c0, kh, kw0 + 1u, acc.t1_c0);
+    store_tap(part, o0, c0 + 1u, kh, kw0 + 1u, acc.t1_c1);
+    store_tap(part, o0, c0, kh, kw0 + 2u, acc.t2_c0);
+    store_tap(part, o0, c0 + 1u, kh, kw0 + 2u, acc.t2_c1);
+    if (tile_raw == 0u) { store_bias(p.db_base + part * p.o_count, o0, acc.bias); }
 }
 
 // dw_out at (c, kh, kw) for the 16 output channels from o0 (column q of m: channels

@@ -718,14 +718,19 @@ fn backward_weight(
                 (&w_chunk.buffer, dbias_buffer)
             }
         };
-        let (shader, entry) = match subgroups {
-            true => (&BACKWARD_WEIGHT_SUBGROUP, "conv2d_backward_weight_subgroup"),
-            false => (&BACKWARD_WEIGHT, "conv2d_backward_weight"),
+        let (shader, entry, constants) = match subgroups {
+            true => (
+                &BACKWARD_WEIGHT_SUBGROUP,
+                "conv2d_backward_weight_subgroup",
+                vec![("UNROLL_COLUMNS", (s.out_w() >= 16) as u32 as f64)],
+            ),
+            false => (&BACKWARD_WEIGHT, "conv2d_backward_weight", vec![]),
         };
-        launches.push(Launch::new(
+        launches.push(Launch::with_constants(
             ctx,
             shader,
             entry,
+            &constants,
             &[
                 &uniform(ctx, "conv params", &params),
                 &x.chunks[piece.chunk[0]].buffer,
