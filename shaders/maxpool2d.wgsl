@@ -26,15 +26,21 @@ struct PoolParams {
 // The first maximum of a window and its row-major position in it (0..3).
 struct WindowMax { value: f32, at: u32 }
 
-// The window at (oh, ow) of the plane starting at element `plane` of x.
+// The window at (oh, ow) of the plane starting at element `plane` of x. All four
+// values are loaded up front and compared with selects: on CPU adapters a load inside
+// a branch costs a loop over the lanes of its own.
 fn window_max(plane: u32, oh: u32, ow: u32) -> WindowMax {
     let top = plane + 2u * oh * p.in_w + 2u * ow;
     let bottom = top + p.in_w;
-    var best = x[top];
+    let v = vec4<f32>(x[top], x[top + 1u], x[bottom], x[bottom + 1u]);
+    var best = v.x;
     var at = 0u;
-    if (x[top + 1u] > best) { best = x[top + 1u]; at = 1u; }
-    if (x[bottom] > best) { best = x[bottom]; at = 2u; }
-    if (x[bottom + 1u] > best) { best = x[bottom + 1u]; at = 3u; }
+    at = select(at, 1u, v.y > best);
+    best = select(best, v.y, v.y > best);
+    at = select(at, 2u, v.z > best);
+    best = select(best, v.z, v.z > best);
+    at = select(at, 3u, v.w > best);
+    best = select(best, v.w, v.w > best);
     return WindowMax(best, at);
 }
 
@@ -53,25 +59,36 @@ fn maxpool2d_forward(@builtin(workgroup_id) wid: vec3<u32>,
     out[p.out_offset + index] = m.value;
 }
 
-// One invocation per input element, so that every element of dx is written once.
+// One invocation per window: it writes the window's four elements of dx (dy at the
+// winner, 0 elsewhere), and the windows at the right and bottom edges of an odd input
+// also clear the column and row that no window covers.
 @compute @workgroup_size(64)
 fn maxpool2d_backward(@builtin(workgroup_id) wid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) lid: u32) {
     let index = (wid.x + wid.y * nwg.x) * 64u + lid;
-    let in_plane = p.in_h * p.in_w;
-    if (index >= p.batch * p.channels * in_plane) { return; }
-    let iw = index % p.in_w;
-    let ih = (index / p.in_w) % p.in_h;
-    let plane = index / in_plane;
-    let oh = ih / 2u;
-    let ow = iw / 2u;
-    var g = 0.0;
-    if (oh < p.out_h && ow < p.out_w) {
-        let m = window_max(p.x_offset + plane * in_plane, oh, ow);
-        if (m.at == (ih % 2u) * 2u + iw % 2u) {
-            g = dy[p.dy_offset + (plane * p.out_h + oh) * p.out_w + ow];
-        }
+    let out_plane = p.out_h * p.out_w;
+    if (index >= p.batch * p.channels * out_plane) { return; }
+    let ow = index % p.out_w;
+    let oh = (index / p.out_w) % p.out_h;
+    let plane = (index / out_plane) * p.in_h * p.in_w; // n · C + c within this piece
+    let m = window_max(p.x_offset + plane, oh, ow);
+    let g = dy[p.dy_offset + index];
+    let top = p.out_offset + plane + 2u * oh * p.in_w + 2u * ow;
+    let bottom = top + p.in_w;
+    out[top] = select(0.0, g, m.at == 0u);
+    out[top + 1u] = select(0.0, g, m.at == 1u);
+    out[bottom] = select(0.0, g, m.at == 2u);
+    out[bottom + 1u] = select(0.0, g, m.at == 3u);
+    let right_edge = p.in_w % 2u == 1u && ow + 1u == p.out_w;
+    let bottom_edge = p.in_h % 2u == 1u && oh + 1u == p.out_h;
+    if (right_edge) {
+        out[top + 2u] = 0.0;
+        out[bottom + 2u] = 0.0;
     }
-    out[p.out_offset + index] = g;
+    if (bottom_edge) {
+        out[bottom + p.in_w] = 0.0;
+        out[bottom + p.in_w + 1u] = 0.0;
+        if (right_edge) { out[bottom + p.in_w + 2u] = 0.0; }
+    }
 }

@@ -149,7 +149,7 @@ pub fn maxpool2d_backward(
                 &dx.chunks[piece.chunk[1]].buffer,
                 &dy.chunks[piece.chunk[2]].buffer,
             ],
-            piece.rows.len() * dx.row_len(),
+            piece.rows.len() * dy.row_len(),
         ));
     }
     Ok(launches)
