@@ -6,6 +6,9 @@
 // The backward pass stores no argmax: it recomputes it from x. A window's winner is
 // its first maximal element in row-major order (strictly-greater comparison), which
 // gets dy; every other element of dx, including the uncovered odd edge, gets 0.
+// With `relu` set, x is the output of a ReLU and dx is the gradient before it: the
+// winner gets dy only where it is positive (a window of zeros passes nothing back),
+// which saves the ReLU's own backward pass over the whole input.
 //
 // Both entry points share one binding layout: forward binds x, y; backward binds
 // x, dx, dy. `out` is y in the forward pass and dx in the backward pass.
@@ -15,7 +18,8 @@ struct PoolParams {
     out_h: u32, out_w: u32,
     // element offsets of this piece's first sample inside the bound chunks
     x_offset: u32, out_offset: u32, dy_offset: u32,
-    _pad0: u32, _pad1: u32, _pad2: u32,
+    // backward: x is a ReLU's output and dx also passes back through that ReLU
+    relu: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: PoolParams;
@@ -73,7 +77,7 @@ fn maxpool2d_backward(@builtin(workgroup_id) wid: vec3<u32>,
     let oh = (index / p.out_w) % p.out_h;
     let plane = (index / out_plane) * p.in_h * p.in_w; // n · C + c within this piece
     let m = window_max(p.x_offset + plane, oh, ow);
-    let g = dy[p.dy_offset + index];
+    let g = select(dy[p.dy_offset + index], 0.0, p.relu != 0u && !(m.value > 0.0));
     let top = p.out_offset + plane + 2u * oh * p.in_w + 2u * ow;
     let bottom = top + p.in_w;
     out[top] = select(0.0, g, m.at == 0u);

@@ -60,7 +60,8 @@ struct PoolParams {
     x_offset: u32,
     out_offset: u32,
     dy_offset: u32,
-    _pad: [u32; 3],
+    relu: u32,
+    _pad: [u32; 2],
 }
 
 impl PoolParams {
@@ -75,7 +76,8 @@ impl PoolParams {
             x_offset: 0,
             out_offset: 0,
             dy_offset: 0,
-            _pad: [0; 3],
+            relu: 0,
+            _pad: [0; 2],
         }
     }
 }
@@ -117,6 +119,8 @@ pub fn maxpool2d_forward(
 
 /// dx = dy routed to the first maximum of each window of x (recomputed, row-major,
 /// strictly greater), zero elsewhere, including an odd input's last row and column.
+/// With `relu`, x is a ReLU's output and dx the gradient before that ReLU: also zero
+/// where the winner is not positive (the ReLU's backward pass, fused).
 ///
 /// # Shapes
 /// x (N, C, H, W), dy (N, C, H/2, W/2) → dx (N, C, H, W)
@@ -126,6 +130,7 @@ pub fn maxpool2d_backward(
     x: &Tensor,
     dy: &Tensor,
     dx: &Tensor,
+    relu: bool,
 ) -> Result<Vec<Launch>> {
     const OP: &str = "maxpool2d backward";
     s.validate(OP)?;
@@ -139,6 +144,7 @@ pub fn maxpool2d_backward(
         params.x_offset = element_offset(piece.local_row[0], x.row_len());
         params.out_offset = element_offset(piece.local_row[1], dx.row_len());
         params.dy_offset = element_offset(piece.local_row[2], dy.row_len());
+        params.relu = relu as u32;
         launches.push(Launch::new(
             ctx,
             &MAXPOOL,

@@ -46,7 +46,10 @@ fn check_pool(ctx: &GpuContext, s: &PoolShape, with_ties: bool, seed_name: &str)
     let yt = poisoned(ctx, "y", &s.output());
     let dxt = poisoned(ctx, "dx", &s.input());
     run(ctx, &maxpool2d_forward(ctx, s, &xt, &yt).unwrap());
-    run(ctx, &maxpool2d_backward(ctx, s, &xt, &dyt, &dxt).unwrap());
+    run(
+        ctx,
+        &maxpool2d_backward(ctx, s, &xt, &dyt, &dxt, false).unwrap(),
+    );
 
     let name = format!("{s:?} ties={with_ties}");
     let (y, dx) = (read(ctx, &yt), read(ctx, &dxt));
@@ -66,6 +69,20 @@ fn check_pool(ctx: &GpuContext, s: &PoolShape, with_ties: bool, seed_name: &str)
     );
     assert_eq!(y, expected_y, "maxpool2d forward {name}: not exact");
     assert_eq!(dx, expected_dx, "maxpool2d backward {name}: not exact");
+
+    // Through the ReLU that produced x: the oracle's ReLU backward after its pool
+    // backward, exactly.
+    let dxt = poisoned(ctx, "dx", &s.input());
+    run(
+        ctx,
+        &maxpool2d_backward(ctx, s, &xt, &dyt, &dxt, true).unwrap(),
+    );
+    let expected = oracle::relu::relu_backward(&x, &expected_dx);
+    assert_eq!(
+        read(ctx, &dxt),
+        expected,
+        "maxpool2d backward through ReLU {name}"
+    );
 }
 
 #[test]
@@ -110,6 +127,6 @@ fn maxpool_rejects_inputs_smaller_than_the_window() {
             err.contains("smaller than the 2×2 pooling window"),
             "{s:?}: unhelpful error '{err}'"
         );
-        assert!(maxpool2d_backward(ctx, &s, &xt, &yt, &xt).is_err());
+        assert!(maxpool2d_backward(ctx, &s, &xt, &yt, &xt, false).is_err());
     }
 }
