@@ -47,7 +47,7 @@ const TILE_C: u32 = 2u;  // input channels per invocation
 const TILE_KW: u32 = 3u; // kernel columns per invocation
 // Four output columns per loop iteration, written out (for wide images): on lavapipe
 // every iteration of a loop with a run-time trip count stores each accumulator through
-// the execution mask (see UNROLL_3X3 in conv2d_subgroup.wgsl). Narrow images lose by
+// the execution mask (see KERNEL in conv2d_subgroup.wgsl). Narrow images lose by
 // it: their rows are too short for the longer loop to pay.
 override UNROLL_COLUMNS: bool = false;
 

@@ -57,10 +57,11 @@ override SHARE: u32 = 64u;
 // Tile shape, chosen per layer by the launcher: 1 row × 8 columns, or 2 rows × 4
 // columns (images 4 or fewer columns wide would leave half the 8-wide tile idle).
 override ROWS: u32 = 1u;
-// 3×3 filters with the taps written out, no loop over them: on lavapipe a loop with a
+// The filter size when it is at most 7 (0 otherwise): the taps of a filter row are then
+// written out, and for 1×1 and 3×3 filters the rows too. On lavapipe a loop with a
 // run-time trip count stores every accumulator through the execution mask at each
 // iteration, which costs more than the multiply-adds (2.6× on a microbenchmark).
-override UNROLL_3X3: bool = false;
+override KERNEL: u32 = 0u;
 
 // 8 channels × 8 columns of one row: <channels><columns>, lo/hi = 0..3 / 4..7.
 struct RowTile { ll: mat4x4<f32>, lh: mat4x4<f32>, hl: mat4x4<f32>, hh: mat4x4<f32> }
@@ -132,17 +133,28 @@ fn taps_of_row(acc: Tile, s_plane: u32, oh0: u32, col0: i32, g: vec4<u32>, kh: u
     let cols = 8u / ROWS;
     var v = window(row0, in0, row1, in1, col0);
     var t = tap(acc, g, kh * kernel, kernel, v);
-    if (UNROLL_3X3) {
-        v = slide(v, row0, in0, row1, in1, col0 + i32(cols));
-        t = tap(t, g, kh * 3u + 1u, 3u, v);
-        v = slide(v, row0, in0, row1, in1, col0 + i32(cols) + 1);
-        return tap(t, g, kh * 3u + 2u, 3u, v);
+    if (KERNEL == 0u) {
+        for (var kw = 1u; kw < kernel; kw++) {
+            v = slide(v, row0, in0, row1, in1, col0 + i32(cols) - 1 + i32(kw));
+            t = tap(t, g, kh * kernel + kw, kernel, v);
+        }
+        return t;
     }
-    for (var kw = 1u; kw < kernel; kw++) {
-        v = slide(v, row0, in0, row1, in1, col0 + i32(cols) - 1 + i32(kw));
-        t = tap(t, g, kh * kernel + kw, kernel, v);
-    }
+    // Taps 1 .. KERNEL − 1 written out (the conditions are constants).
+    if (KERNEL > 1u) { t = slide_and_tap(t, g, kh, 1u, &v, row0, in0, row1, in1, col0); }
+    if (KERNEL > 2u) { t = slide_and_tap(t, g, kh, 2u, &v, row0, in0, row1, in1, col0); }
+    if (KERNEL > 3u) { t = slide_and_tap(t, g, kh, 3u, &v, row0, in0, row1, in1, col0); }
+    if (KERNEL > 4u) { t = slide_and_tap(t, g, kh, 4u, &v, row0, in0, row1, in1, col0); }
+    if (KERNEL > 5u) { t = slide_and_tap(t, g, kh, 5u, &v, row0, in0, row1, in1, col0); }
+    if (KERNEL > 6u) { t = slide_and_tap(t, g, kh, 6u, &v, row0, in0, row1, in1, col0); }
     return t;
+}
+
+// Slides the window *v to kernel column kw (≥ 1) and adds that tap (KERNEL ≤ 7).
+fn slide_and_tap(t: Tile, g: vec4<u32>, kh: u32, kw: u32, v: ptr<function, Window>,
+                 row0: u32, in0: bool, row1: u32, in1: bool, col0: i32) -> Tile {
+    *v = slide(*v, row0, in0, row1, in1, col0 + i32(8u / ROWS) - 1 + i32(kw));
+    return tap(t, g, kh * KERNEL + kw, KERNEL, *v);
 }
 
 // acc plus one filter tap times the window v: every invocation loads the tap's filter
@@ -218,7 +230,9 @@ fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
     for (var i = 0u; i < p.s_count; i++) {
         let s_plane = p.s_offset + (n * p.s_channels + p.s0 + i) * p.s_h * p.s_w;
         let g_i = g + vec4<u32>(i * p.w_s_stride);
-        if (UNROLL_3X3) {
+        if (KERNEL == 1u) {
+            acc = taps_of_row(acc, s_plane, oh0, col0, g_i, 0u, 1u);
+        } else if (KERNEL == 3u) {
             acc = taps_of_row(acc, s_plane, oh0, col0, g_i, 0u, 3u);
             acc = taps_of_row(acc, s_plane, oh0, col0, g_i, 1u, 3u);
             acc = taps_of_row(acc, s_plane, oh0, col0, g_i, 2u, 3u);

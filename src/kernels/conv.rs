@@ -373,7 +373,14 @@ impl SubgroupParams {
                 ("ROWS", rows as f64),
                 ("TILE_T", tile_t as f64),
                 ("SHARE", share as f64),
-                ("UNROLL_3X3", (self.kernel == 3) as u32 as f64),
+                (
+                    "KERNEL",
+                    if self.kernel <= 7 {
+                        self.kernel as f64
+                    } else {
+                        0.0
+                    },
+                ),
             ],
             &[
                 &uniform(ctx, "conv params", self),

@@ -7,7 +7,7 @@ use vgg_wgpu::kernels::conv::{
 use vgg_wgpu::oracle;
 
 /// VGG's shapes in miniature plus the awkward ones: 1×1 spatial, odd sizes, sizes that
-/// are no multiple of the 8×8 tile, 1×1 kernels (config C), 7×7 (dense fc6).
+/// are no multiple of the 8×8 tile, 1×1 kernels (config C), 7×7 (dense fc6), 9×9.
 pub const SHAPES: &[ConvShape] = &[
     ConvShape {
         batch: 1,
@@ -62,6 +62,16 @@ pub const SHAPES: &[ConvShape] = &[
         out_channels: 2,
         kernel: 5,
         pad: 2,
+    },
+    // Past the subgroup kernel's written-out taps (filters up to 7×7): its loop.
+    ConvShape {
+        batch: 1,
+        in_channels: 3,
+        in_h: 10,
+        in_w: 12,
+        out_channels: 5,
+        kernel: 9,
+        pad: 4,
     },
     // Narrow enough for the subgroup kernel's 2-row × 4-column tile, odd height.
     ConvShape {
