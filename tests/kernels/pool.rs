@@ -102,7 +102,8 @@ fn maxpool_ties_go_to_the_first_maximum() {
 #[test]
 fn maxpool_with_chunked_tensors_matches_oracle() {
     // 1000 B chunks: x and dx (420 B a sample) split into pairs of samples, y and dy
-    // (72 B a sample) into 13 + 3, so pieces start mid-chunk in every tensor.
+    // (72 B a sample) into 12 + 4 (13 fit; cut to a multiple of 4), so pieces start
+    // mid-chunk in every tensor.
     let ctx = gpu_with_binding_limit(1000);
     let s = shape(16, 3, 5, 7);
     for (label, dims) in [("x", s.input()), ("y", s.output())] {
