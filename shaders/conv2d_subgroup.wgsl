@@ -24,8 +24,9 @@
 // each (i, kh, kw): invocation l of each group of 8 loads those of channels l and 8 + l,
 // and subgroupBroadcast hands them to the others. On CPU adapters (lavapipe: one SIMD
 // lane per invocation, every storage load a per-lane scalar loop) this turns 16 loads
-// per tap into 2, and loads are what bounds the speed. Each step along kw costs 2 filter
-// loads + ROWS source loads (the source window slides by one) for 128 multiply-adds.
+// per tap into 2. Each step along kw costs 2 filter loads + ROWS source loads (the
+// source window slides by one) for 128 multiply-adds. The taps of filters up to 7×7
+// are written out rather than looped over (override KERNEL, set by the launcher).
 //
 // Subgroup operations need uniform control flow: every invocation runs the whole loop
 // (invocations past the last tile compute a clamped copy and store nothing).
