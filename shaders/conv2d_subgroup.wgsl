@@ -162,33 +162,22 @@ fn slide_and_tap(t: Tile, g: vec4<u32>, kh: u32, kw: u32, v: ptr<function, Windo
 // values of its own channels (offsets g) and subgroupBroadcast hands each to the others.
 fn tap(acc: Tile, g: vec4<u32>, tap: u32, kernel: u32, v: Window) -> Tile {
     let at = select(tap, kernel * kernel - 1u - tap, p.flip != 0u);
+    // This invocation's filter values: channels j0 + l, j0 + 8 + l (and with TILE_T =
+    // 32 j0 + 16 + l, j0 + 24 + l) in x, y, z, w.
+    var mine = vec4<f32>(w[g.x + at], w[g.y + at], 0.0, 0.0);
+    if (TILE_T == 32u) { mine = vec4<f32>(mine.xy, w[g.z + at], w[g.w + at]); }
+    // Row c of lo / hi: component c of invocations 0..3 / 4..7, i.e. the filter
+    // values of 8 consecutive channels.
+    let lo = transpose(mat4x4<f32>(subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u),
+                                   subgroupBroadcast(mine, 2u), subgroupBroadcast(mine, 3u)));
+    let hi = transpose(mat4x4<f32>(subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u),
+                                   subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u)));
     var t = acc;
-    if (TILE_T == 16u) {
-        let mine = vec2<f32>(w[g.x + at], w[g.y + at]);
-        let f0 = subgroupBroadcast(mine, 0u);
-        let f1 = subgroupBroadcast(mine, 1u);
-        let f2 = subgroupBroadcast(mine, 2u);
-        let f3 = subgroupBroadcast(mine, 3u);
-        let f4 = subgroupBroadcast(mine, 4u);
-        let f5 = subgroupBroadcast(mine, 5u);
-        let f6 = subgroupBroadcast(mine, 6u);
-        let f7 = subgroupBroadcast(mine, 7u);
-        t.lo = multiply_add(t.lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
-        t.hi = multiply_add(t.hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
-    } else {
-        let mine = vec4<f32>(w[g.x + at], w[g.y + at], w[g.z + at], w[g.w + at]);
-        let f0 = subgroupBroadcast(mine, 0u);
-        let f1 = subgroupBroadcast(mine, 1u);
-        let f2 = subgroupBroadcast(mine, 2u);
-        let f3 = subgroupBroadcast(mine, 3u);
-        let f4 = subgroupBroadcast(mine, 4u);
-        let f5 = subgroupBroadcast(mine, 5u);
-        let f6 = subgroupBroadcast(mine, 6u);
-        let f7 = subgroupBroadcast(mine, 7u);
-        t.lo = multiply_add(t.lo, vec4<f32>(f0.x, f1.x, f2.x, f3.x), vec4<f32>(f4.x, f5.x, f6.x, f7.x), v);
-        t.hi = multiply_add(t.hi, vec4<f32>(f0.y, f1.y, f2.y, f3.y), vec4<f32>(f4.y, f5.y, f6.y, f7.y), v);
-        t.lo2 = multiply_add(t.lo2, vec4<f32>(f0.z, f1.z, f2.z, f3.z), vec4<f32>(f4.z, f5.z, f6.z, f7.z), v);
-        t.hi2 = multiply_add(t.hi2, vec4<f32>(f0.w, f1.w, f2.w, f3.w), vec4<f32>(f4.w, f5.w, f6.w, f7.w), v);
+    t.lo = multiply_add(t.lo, lo[0], hi[0], v);
+    t.hi = multiply_add(t.hi, lo[1], hi[1], v);
+    if (TILE_T == 32u) {
+        t.lo2 = multiply_add(t.lo2, lo[2], hi[2], v);
+        t.hi2 = multiply_add(t.hi2, lo[3], hi[3], v);
     }
     return t;
 }

@@ -39,19 +39,7 @@ pub fn fma_peak(
 ) -> Result<Vec<Launch>> {
     const OP: &str = "fma peak";
     out.expect_shape(OP, "output", &x.shape)?;
-    let params = PeakParams {
-        count: x.len() as u32,
-        iterations,
-        src_mask: 0,
-        _pad: 0,
-    };
-    launch(
-        ctx,
-        "fma_peak",
-        params,
-        single_chunk(x, OP)?,
-        single_chunk(out, OP)?,
-    )
+    launch(ctx, OP, "fma_peak", x, out, iterations, 0)
 }
 
 /// One invocation per element of `out`: 4 × `iterations` loads from `src` each, consecutive
@@ -72,34 +60,34 @@ pub fn load_peak(
             ),
         });
     }
-    let params = PeakParams {
-        count: out.len() as u32,
-        iterations,
-        src_mask: src.len() as u32 - 1,
-        _pad: 0,
-    };
     launch(
         ctx,
+        OP,
         "load_peak",
-        params,
-        single_chunk(src, OP)?,
-        single_chunk(out, OP)?,
+        src,
+        out,
+        iterations,
+        src.len() as u32 - 1,
     )
 }
 
+/// One invocation per element of `out`.
 fn launch(
     ctx: &GpuContext,
+    op: &'static str,
     entry: &'static str,
-    params: PeakParams,
-    src: &wgpu::Buffer,
-    out: &wgpu::Buffer,
+    src: &Tensor,
+    out: &Tensor,
+    iterations: u32,
+    src_mask: u32,
 ) -> Result<Vec<Launch>> {
+    let params = PeakParams {
+        count: out.len() as u32,
+        iterations,
+        src_mask,
+        _pad: 0,
+    };
     let p = uniform(ctx, "peak params", &params);
-    Ok(vec![Launch::new(
-        ctx,
-        &PEAK,
-        entry,
-        &[&p, src, out],
-        params.count as usize,
-    )])
+    let buffers = [&p, single_chunk(src, op)?, single_chunk(out, op)?];
+    Ok(vec![Launch::new(ctx, &PEAK, entry, &buffers, out.len())])
 }
