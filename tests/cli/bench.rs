@@ -1,0 +1,1 @@
+//! `vgg-wgpu bench`: see tests/cli/main.rs.

@@ -1,0 +1,1 @@
+//! `vgg-wgpu eval`, `classify`, `features`: see tests/cli/main.rs.

@@ -1,0 +1,26 @@
+//! The `vgg-wgpu` binary as a user meets it: mistakes, bad input, exit codes and the
+//! messages that say what to do. Each module covers one group of subcommands.
+
+mod bench;
+mod eval;
+mod train;
+
+use std::process::{Command, Output};
+
+/// Runs the built `vgg-wgpu` binary with `args` and returns what it printed and its
+/// exit status. Mesa's drivers want a runtime directory even when headless.
+pub fn vgg_wgpu(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vgg-wgpu"))
+        .args(args)
+        .env(
+            "XDG_RUNTIME_DIR",
+            std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+        )
+        .output()
+        .expect("the vgg-wgpu binary starts")
+}
+
+/// The process's standard error as text, for assertions on messages.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

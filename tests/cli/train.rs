@@ -1,0 +1,1 @@
+//! `vgg-wgpu train`: see tests/cli/main.rs.
