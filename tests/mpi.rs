@@ -1,5 +1,5 @@
 //! The MPI layer (`vgg_wgpu::distributed::MpiWorld`) under a real `mpirun`
-//! (feature `mpi`; needs Open MPI's `mpirun` on the PATH, see .ci/setup):
+//! (feature `mpi`; needs Open MPI's `mpirun` on the PATH, see .ci/setup-tests):
 //!
 //!     cargo test --features mpi --test mpi -- --nocapture
 //!
@@ -73,7 +73,7 @@ fn run(scenario: &str, ranks: Option<usize>, limit: Duration) -> Run {
         .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = command.spawn().unwrap_or_else(|e| {
-        panic!("cannot start mpirun ({e}): install Open MPI (openmpi-bin, see .ci/setup)")
+        panic!("cannot start mpirun ({e}): install Open MPI (openmpi-bin, see .ci/setup-tests)")
     });
     // Drain both pipes on threads so a chatty run cannot block on a full pipe.
     let mut stdout = child.stdout.take().unwrap();

@@ -1,5 +1,5 @@
 //! `vgg-wgpu train --distributed` under `mpirun` (feature `mpi`; needs Open MPI's
-//! `mpirun`, see .ci/setup): 2 processes give the weights of 1, also with 2 devices
+//! `mpirun`, see .ci/setup-tests): 2 processes give the weights of 1, also with 2 devices
 //! each, a run resumes with a different number of processes, processes started with
 //! different configurations refuse to start, and a process that dies ends the job with
 //! the checkpoint intact.

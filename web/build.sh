@@ -2,7 +2,7 @@
 # Builds the page's wasm package: the library compiled for wasm32-unknown-unknown as a
 # cdylib, bound by wasm-bindgen (--target web) into web/pkg. Serve web/ with any static
 # file server afterwards, e.g. `python3 -m http.server -d web 8000`.
-# `build.sh --tools-only` only installs what the build needs (.ci/setup uses it).
+# `build.sh --tools-only` only installs what the build needs (.ci/setup-tests uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools_only=false
