@@ -7,10 +7,10 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum Error {
-    #[error(
-        "no GPU adapter found{filter}.\n  On Linux without a GPU, install Mesa's software Vulkan driver (lavapipe):\n      sudo apt-get install -y mesa-vulkan-drivers\n  then run `vgg-wgpu info` to see the adapters."
-    )]
-    NoAdapter { filter: String },
+    /// `found` lists the adapters there are (the filter left them out); only when there
+    /// are none does the message suggest installing a driver.
+    #[error("{}", no_adapter_message(filter, found))]
+    NoAdapter { filter: String, found: Vec<String> },
 
     #[error("could not open the GPU device on adapter '{adapter}': {reason}")]
     RequestDevice { adapter: String, reason: String },
@@ -65,3 +65,16 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+fn no_adapter_message(filter: &str, found: &[String]) -> String {
+    if found.is_empty() {
+        return format!(
+            "no GPU adapter found{filter}.\n  On Linux without a GPU, install Mesa's software Vulkan driver (lavapipe):\n      sudo apt-get install -y mesa-vulkan-drivers\n  then run `vgg-wgpu info` to see the adapters."
+        );
+    }
+    let list: Vec<String> = found.iter().map(|a| format!("      {a}")).collect();
+    format!(
+        "no GPU adapter{filter}. The adapters found:\n{}\n  Choose one of these with --adapter (part of its name) and --backend, or give neither.",
+        list.join("\n")
+    )
+}

@@ -16,7 +16,7 @@ use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use image::{ImageFormat, ImageReader, RgbImage};
+use image::{ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 
 use super::dataset::{check_index, Dataset, Splits};
 use crate::error::{Error, Result};
@@ -234,10 +234,28 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
         // the missing part; see the test below.
         return Err("truncated JPEG: no end-of-image marker after the last scan".into());
     }
-    let image = reader
-        .decode()
-        .map_err(|e| format!("cannot decode the image: {e}"))?;
+    let image = reader.decode().map_err(|e| match e {
+        ImageError::Limits(_) => over_memory_limit(bytes),
+        e => format!("cannot decode the image: {e}"),
+    })?;
     Ok(image.to_rgb8())
+}
+
+/// Why the decoder refused to allocate: the image's size against its memory limit
+/// (the decoder itself says only "Memory limit exceeded").
+fn over_memory_limit(bytes: &[u8]) -> String {
+    let limit = Limits::default().max_alloc.unwrap_or(u64::MAX) as f64 / (1 << 20) as f64;
+    let size = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok());
+    match size {
+        Some((w, h)) => format!(
+            "the image is {w}×{h} pixels: decoding it takes at least {:.1} GiB, over the decoder's limit of {limit:.0} MiB per image (a decompression bomb, or far more pixels than any test scale needs: shrink it first)",
+            w as f64 * h as f64 * 3.0 / (1u64 << 30) as f64
+        ),
+        None => format!("decoding it would take more than the decoder's limit of {limit:.0} MiB per image"),
+    }
 }
 
 /// True when no end-of-image marker (FF D9) follows the last start-of-scan marker

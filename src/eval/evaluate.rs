@@ -46,6 +46,7 @@ pub async fn evaluate_image(
     let mut out = ImagePosteriors::default();
     let mut features = Vec::new();
     for &q in &protocol.scales {
+        model.check_input_size(ctx, image.dimensions(), q)?;
         let planes = Planes::rescaled(image, q, &model.meta.preprocessing)?;
         let (h, w) = (planes.height, planes.width);
         if protocol.dense {

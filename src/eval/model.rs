@@ -12,6 +12,8 @@ use crate::model::{describe, ModelMeta, ModelSpec, WeightFile};
 pub struct TestModel {
     pub spec: ModelSpec,
     pub meta: ModelMeta,
+    /// The file had no metadata: `meta` is torchvision's conventions, not the truth.
+    pub guessed: bool,
     /// The file it came from, for messages.
     pub origin: String,
     net: Network,
@@ -24,12 +26,14 @@ pub struct TestModel {
 
 impl TestModel {
     pub fn new(ctx: &GpuContext, weights: &WeightFile, origin: &str) -> Result<TestModel> {
-        let (spec, meta) = describe(weights, origin)?;
+        let described = describe(weights, origin)?;
+        let spec = described.spec;
         let params = ParamSet::upload(ctx, &spec, weights, origin)?;
         Ok(TestModel {
             net: Network::new(&spec, 0.0),
             spec,
-            meta,
+            meta: described.meta,
+            guessed: described.guessed,
             origin: origin.to_string(),
             params,
             dense: HashMap::new(),
@@ -40,6 +44,82 @@ impl TestModel {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(ctx: &GpuContext, path: &std::path::Path) -> Result<TestModel> {
         Self::new(ctx, &WeightFile::load(path)?, &path.display().to_string())
+    }
+
+    /// The most pixels an input image may have on this adapter: one image's largest
+    /// dense activation must fit one storage binding (a tensor splits between images,
+    /// never within one). The largest is the first block's, full resolution and widest
+    /// relative to it.
+    pub fn max_input_pixels(&self, ctx: &GpuContext) -> u64 {
+        let input = self.spec.input_size as u64;
+        self.spec
+            .conv_layers()
+            .iter()
+            .map(|l| {
+                // Bytes per input pixel = 4 · channels · (size / input)².
+                let per_pixel_scaled = 4 * l.out_channels as u64 * (l.size as u64).pow(2);
+                ctx.binding_limit * input * input / per_pixel_scaled.max(1)
+            })
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Checks, before anything is allocated, that a `width`×`height` image rescaled to
+    /// smallest side `q` fits this adapter (see [`Self::max_input_pixels`]). The
+    /// arithmetic is in u64: a huge Q would wrap the u32 sizes the rescale uses.
+    pub fn check_input_size(
+        &self,
+        ctx: &GpuContext,
+        (width, height): (u32, u32),
+        q: u32,
+    ) -> Result<()> {
+        let (short, long) = (width.min(height).max(1) as u64, width.max(height) as u64);
+        let long = (long * q as u64 + short / 2) / short;
+        let (w, h) = if width > height {
+            (long, q as u64)
+        } else {
+            (q as u64, long)
+        };
+        match self.oversize(ctx, w.saturating_mul(h)) {
+            None => Ok(()),
+            Some(why) => Err(Error::InvalidArgument {
+                op: "test image",
+                message: format!(
+                    "a {width}×{height} image at Q={q} becomes {w}×{h} pixels, too large for this adapter: {why}"
+                ),
+            }),
+        }
+    }
+
+    /// Checks each test scale against the adapter: the smallest image at Q is Q×Q.
+    pub fn check_scales_fit(&self, ctx: &GpuContext, scales: &[u32]) -> Result<()> {
+        for &q in scales {
+            if let Some(why) = self.oversize(ctx, q as u64 * q as u64) {
+                return Err(Error::InvalidArgument {
+                    op: "test scales",
+                    message: format!(
+                        "Q={q} is too large for '{}' on this adapter even for a square image: {why}",
+                        self.origin
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Why an input of `pixels` pixels does not fit, naming the limit; None when it does.
+    fn oversize(&self, ctx: &GpuContext, pixels: u64) -> Option<String> {
+        let max = self.max_input_pixels(ctx);
+        if pixels <= max {
+            return None;
+        }
+        let first = self.spec.conv_layers()[0].out_channels as u64;
+        Some(format!(
+            "one image's first conv activation ({first} channels) would take {}, over the storage binding limit of {} (max_storage_buffer_binding_size); at most {max} pixels fit (a square of side {}): give smaller --scales, or crop or shrink the image",
+            bytes_text(pixels.saturating_mul(4 * first)),
+            bytes_text(ctx.binding_limit),
+            (max as f64).sqrt() as u64
+        ))
     }
 
     /// The dense plan for images (batch, 3, height, width), compiled on first use.
@@ -108,4 +188,15 @@ pub fn check_ensemble(models: &[TestModel]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A byte count for people: "512 MiB", "27.9 GiB".
+fn bytes_text(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let mib = bytes as f64 / MIB;
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.0} MiB")
+    }
 }

@@ -74,9 +74,15 @@ pub fn mean(rows: &[Vec<f32>]) -> Vec<f32> {
 }
 
 /// The `k` most probable classes, most probable first (ties: lower index first).
+/// Non-finite values rank below every finite one: `total_cmp` alone would put a NaN
+/// first, and a broken network would then name a class with confidence.
 pub fn top_k(posterior: &[f32], k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..posterior.len()).collect();
-    order.sort_by(|&a, &b| posterior[b].total_cmp(&posterior[a]).then(a.cmp(&b)));
+    let rank = |i: usize| (posterior[i].is_finite(), posterior[i]);
+    order.sort_by(|&a, &b| {
+        let ((fa, pa), (fb, pb)) = (rank(a), rank(b));
+        fb.cmp(&fa).then(pb.total_cmp(&pa)).then(a.cmp(&b))
+    });
     order.truncate(k);
     order
 }
@@ -87,14 +93,25 @@ pub struct Tally {
     pub images: usize,
     pub top1_errors: usize,
     pub top5_errors: usize,
+    /// Images whose posterior held a NaN or an infinity (each also counted as a top-1
+    /// and a top-5 error).
+    pub non_finite: usize,
 }
 
 impl Tally {
     /// Counts one image: the error is top-k when `label` is not among the k classes of
-    /// highest posterior (ties counted in the label's favour).
+    /// highest posterior (ties counted in the label's favour). A posterior with a
+    /// non-finite value is an error whatever its label's value: nothing compares
+    /// greater than a NaN, so counting classes above the label would call it right.
     pub fn add(&mut self, posterior: &[f32], label: usize) {
-        let above = posterior.iter().filter(|&&p| p > posterior[label]).count();
         self.images += 1;
+        if posterior.iter().any(|p| !p.is_finite()) {
+            self.non_finite += 1;
+            self.top1_errors += 1;
+            self.top5_errors += 1;
+            return;
+        }
+        let above = posterior.iter().filter(|&&p| p > posterior[label]).count();
         self.top1_errors += (above >= 1) as usize;
         self.top5_errors += (above >= 5) as usize;
     }
@@ -155,10 +172,30 @@ mod tests {
             Tally {
                 images: 3,
                 top1_errors: 2,
-                top5_errors: 1
+                top5_errors: 1,
+                non_finite: 0,
             }
         );
         assert_eq!(top_k(&p, 3), [1, 2, 7]);
         assert_eq!(mean(&[vec![1.0, 0.0], vec![0.0, 0.5]]), [0.5, 0.25]);
+    }
+
+    /// A diverged model's posteriors are all NaN: it used to score 0% error.
+    #[test]
+    fn non_finite_posteriors_are_never_right() {
+        let mut t = Tally::default();
+        t.add(&[f32::NAN; 4], 2);
+        t.add(&[0.1, f32::NAN, 0.7, 0.2], 2);
+        t.add(&[0.1, f32::INFINITY, 0.7, 0.2], 2);
+        assert_eq!(
+            t,
+            Tally {
+                images: 3,
+                top1_errors: 3,
+                top5_errors: 3,
+                non_finite: 3,
+            }
+        );
+        assert_eq!(top_k(&[f32::NAN, 0.2, f32::INFINITY, 0.5], 4), [3, 1, 0, 2]);
     }
 }

@@ -283,9 +283,7 @@ pub async fn open_devices(choice: &AdapterChoice, which: &str) -> Result<Vec<Gpu
             .collect::<Result<_>>()?,
     };
     if indices.is_empty() {
-        return Err(Error::NoAdapter {
-            filter: choice.describe(),
-        });
+        return Err(no_adapter(choice).await);
     }
     let mut devices = Vec::new();
     for i in indices {
@@ -310,9 +308,6 @@ pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
 
 async fn choose_adapter(choice: &AdapterChoice) -> Result<(wgpu::Instance, wgpu::Adapter)> {
     let backends = choice.backends()?;
-    let no_adapter = || Error::NoAdapter {
-        filter: choice.describe(),
-    };
     #[cfg(not(target_arch = "wasm32"))]
     if let Some(wanted) = &choice.name_contains {
         let wanted = wanted.to_ascii_lowercase();
@@ -321,9 +316,11 @@ async fn choose_adapter(choice: &AdapterChoice) -> Result<(wgpu::Instance, wgpu:
             .enumerate_adapters(backends)
             .await
             .into_iter()
-            .find(|a| a.get_info().name.to_ascii_lowercase().contains(&wanted))
-            .ok_or_else(no_adapter)?;
-        return Ok((instance, adapter));
+            .find(|a| a.get_info().name.to_ascii_lowercase().contains(&wanted));
+        return match adapter {
+            Some(adapter) => Ok((instance, adapter)),
+            None => Err(no_adapter(choice).await),
+        };
     }
     let instance = new_instance(backends);
     let adapter = instance
@@ -331,7 +328,30 @@ async fn choose_adapter(choice: &AdapterChoice) -> Result<(wgpu::Instance, wgpu:
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()
         })
-        .await
-        .map_err(|_| no_adapter())?;
-    Ok((instance, adapter))
+        .await;
+    match adapter {
+        Ok(adapter) => Ok((instance, adapter)),
+        Err(_) => Err(no_adapter(choice).await),
+    }
+}
+
+/// The error for a choice that no adapter meets. It lists the adapters there are (of
+/// the primary backends and the one asked for), so that a filter that matched nothing
+/// is not mistaken for a machine without a driver.
+async fn no_adapter(choice: &AdapterChoice) -> Error {
+    #[cfg(not(target_arch = "wasm32"))]
+    let found = {
+        let backends = choice.backends().unwrap_or(wgpu::Backends::PRIMARY);
+        list_adapters(backends | wgpu::Backends::PRIMARY)
+            .await
+            .iter()
+            .map(|a| describe_adapter(&a.get_info()))
+            .collect()
+    };
+    #[cfg(target_arch = "wasm32")]
+    let found = Vec::new();
+    Error::NoAdapter {
+        filter: choice.describe(),
+        found,
+    }
 }

@@ -95,17 +95,29 @@ pub fn torchvision_meta(spec: &ModelSpec) -> ModelMeta {
     ModelMeta::new(spec, names, Preprocessing::TORCHVISION, [scale, scale])
 }
 
+/// What a weight file holds, by [`describe`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Described {
+    pub spec: ModelSpec,
+    pub meta: ModelMeta,
+    /// The file has no metadata: `spec` was read off its tensors and `meta` follows
+    /// torchvision's conventions, a guess its user should hear about.
+    pub guessed: bool,
+}
+
 /// The spec and metadata of any weight file: ours carry them, others are inferred.
-/// Either way the tensors are checked against the spec.
-pub fn describe(weights: &WeightFile, origin: &str) -> Result<(ModelSpec, ModelMeta)> {
-    let (spec, meta) = match ModelMeta::read(weights, origin)? {
-        Some(meta) => (meta.spec()?, meta),
+/// Either way the tensors are checked against the spec and must be finite.
+pub fn describe(weights: &WeightFile, origin: &str) -> Result<Described> {
+    let (spec, meta, guessed) = match ModelMeta::read(weights, origin)? {
+        Some(meta) => (meta.spec()?, meta, false),
         None => {
             let spec = infer_spec(weights, origin)?;
-            (spec.clone(), torchvision_meta(&spec))
+            let meta = torchvision_meta(&spec);
+            (spec, meta, true)
         }
     };
     weights.check_matches(&spec, origin)?;
+    weights.check_finite(&spec, origin)?;
     if meta.class_names.len() != spec.classes {
         return Err(Error::WeightFile {
             path: origin.to_string(),
@@ -116,7 +128,11 @@ pub fn describe(weights: &WeightFile, origin: &str) -> Result<(ModelSpec, ModelM
             ),
         });
     }
-    Ok((spec, meta))
+    Ok(Described {
+        spec,
+        meta,
+        guessed,
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ pub mod params;
 pub mod weights;
 
 pub use config::{Config, ConvLayer, Layer, ModelSpec};
-pub use infer::describe;
+pub use infer::{describe, Described};
 pub use meta::ModelMeta;
 pub use params::{ParamInfo, ParamOwner};
 pub use weights::WeightFile;

@@ -90,8 +90,6 @@ impl WeightFile {
         })
     }
 
-    /// Checks that every parameter of `spec` is present with its shape. The error names
-    /// the first missing or mismatched tensor and both shapes.
     /// The largest ‖self − other‖ / ‖other‖ over `other`'s tensors (each must be in
     /// `self` with the same length): how far two trainings of one model ended apart.
     pub fn max_relative_difference(&self, other: &WeightFile) -> f64 {
@@ -110,6 +108,8 @@ impl WeightFile {
         worst
     }
 
+    /// Checks that every parameter of `spec` is present with its shape. The error names
+    /// the first missing or mismatched tensor and both shapes.
     pub fn check_matches(&self, spec: &ModelSpec, origin: &str) -> Result<()> {
         for p in spec.parameters() {
             match self.tensors.get(&p.name) {
@@ -133,6 +133,32 @@ impl WeightFile {
                 }
                 Some(_) => {}
             }
+        }
+        Ok(())
+    }
+
+    /// Checks that every parameter of `spec` holds finite values: a network with a NaN
+    /// or an infinity in any weight computes NaN for every image, which would otherwise
+    /// surface only as meaningless posteriors. The error names the first such tensor in
+    /// the network's order and its first bad value.
+    pub fn check_finite(&self, spec: &ModelSpec, origin: &str) -> Result<()> {
+        for p in spec.parameters() {
+            let Some((_, values)) = self.tensors.get(&p.name) else {
+                continue; // `check_matches` reports missing tensors
+            };
+            let Some(first) = values.iter().position(|v| !v.is_finite()) else {
+                continue;
+            };
+            let count = values.iter().filter(|v| !v.is_finite()).count();
+            return Err(Error::WeightFile {
+                path: origin.to_string(),
+                message: format!(
+                    "tensor '{}' holds {count} non-finite values of {} (the first, at index {first}, is {}): the training that wrote it diverged or the file is damaged; use an earlier checkpoint",
+                    p.name,
+                    values.len(),
+                    values[first]
+                ),
+            });
         }
         Ok(())
     }
@@ -240,6 +266,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("features.2.weight"), "{message}");
+    }
+
+    #[test]
+    fn non_finite_values_name_the_first_bad_tensor() {
+        let spec = small_spec();
+        let mut w = filled(&spec);
+        assert!(w.check_finite(&spec, "w.safetensors").is_ok());
+        for (name, index, value) in [
+            ("classifier.6.bias", 3, f32::INFINITY),
+            ("features.3.weight", 5, f32::NAN),
+        ] {
+            w.tensors.get_mut(name).unwrap().1[index] = value;
+        }
+        let message = w
+            .check_finite(&spec, "w.safetensors")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("w.safetensors")
+                && message.contains("'features.3.weight' holds 1 non-finite")
+                && message.contains("index 5, is NaN"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -5,15 +5,18 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use image::RgbImage;
 use serde_json::json;
 use vgg_wgpu::data::image_folder::decode;
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::heatmap::overlay;
 use vgg_wgpu::eval::input::Planes;
-use vgg_wgpu::eval::protocol::{mean, top_k};
+use vgg_wgpu::eval::protocol::{check_scales, mean, top_k};
 use vgg_wgpu::eval::{default_scales, evaluate_image, Protocol, TestModel};
 use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::model::meta::read_class_names;
+
+use crate::test_options::{count, scale, ModelOverrides};
 
 #[derive(Args)]
 pub struct ClassifyArgs {
@@ -22,11 +25,11 @@ pub struct ClassifyArgs {
     images: Vec<PathBuf>,
     #[arg(long)]
     weights: PathBuf,
-    /// How many classes to list per image.
-    #[arg(long, default_value_t = 5)]
+    /// How many classes to list per image (at least 1).
+    #[arg(long, default_value_t = 5, value_parser = count, allow_negative_numbers = true)]
     top: usize,
     /// Test scales Q (default: from the model's training scale).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = scale, allow_negative_numbers = true)]
     scales: Vec<u32>,
     /// Print JSON.
     #[arg(long)]
@@ -40,10 +43,21 @@ pub struct ClassifyArgs {
     /// carry none: their classes show as "class N").
     #[arg(long)]
     labels: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: ModelOverrides,
 }
 
+/// The top classes of one image, most probable first, and its whole posterior.
+struct Classified {
+    top: Vec<usize>,
+    posterior: Vec<f32>,
+}
+
+/// Classifies every readable image; an image that cannot be read or does not fit the
+/// adapter is reported with its path and the others still get their answer, and the
+/// command fails at the end.
 pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
-    let mut model = TestModel::load(ctx, &args.weights)?;
+    let mut model = args.overrides.load(ctx, &args.weights)?;
     if let Some(path) = &args.labels {
         model.meta.class_names = read_class_names(path, model.spec.classes)?;
     }
@@ -53,6 +67,8 @@ pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
     } else {
         args.scales.clone()
     };
+    check_scales(&scales, input)?;
+    model.check_scales_fit(ctx, &scales)?;
     let protocol = Protocol {
         scales,
         dense: true,
@@ -61,62 +77,139 @@ pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
     };
     let mut results = Vec::new();
     for path in &args.images {
-        let image = std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| decode(&bytes))
-            .map_err(|message| Error::Data {
-                path: path.clone(),
-                message,
-            })?;
-        let p = pollster::block_on(evaluate_image(ctx, &mut model, &image, &protocol))?;
-        let posterior = mean(&p.dense);
-        let top = top_k(&posterior, args.top);
+        let image = match readable(&model, ctx, path, &protocol) {
+            Ok(image) => image,
+            Err(message) => {
+                eprintln!("error: {}: {message}", path.display());
+                results.push((path, Err(message)));
+                continue;
+            }
+        };
+        let answer = classify(ctx, &mut model, &image, &protocol, args.top)?;
         if let Some(out) = &args.heatmap {
-            // The largest scale gives the finest map.
-            let q = protocol.scales.iter().copied().max().unwrap_or(input);
-            let planes = Planes::rescaled(&image, q, &model.meta.preprocessing)?;
-            let plan = model.dense_plan(ctx, 1, planes.height, planes.width)?;
-            pollster::block_on(plan.run(ctx, &planes.data))?;
-            let map = pollster::block_on(plan.score_map(ctx))?;
-            let (h, w) = (plan.map_shape.height, plan.map_shape.width);
-            let plane = &map[top[0] * h * w..][..h * w];
             let file = heatmap_path(out, path, args.images.len() > 1);
-            overlay(&image, plane, h, w)
-                .save(&file)
-                .map_err(|e| Error::Io {
-                    path: file.display().to_string(),
-                    message: format!("cannot write the heat map: {e}"),
-                })?;
-            eprintln!(
-                "heat map of '{}' written to {}",
-                model.meta.class_names[top[0]],
-                file.display()
-            );
+            write_heatmap(ctx, &mut model, &image, &protocol, answer.top[0], &file)?;
         }
-        results.push((path, top, posterior));
+        if !args.json {
+            print_answer(&model, path, &answer);
+        }
+        results.push((path, Ok(answer)));
     }
-    let names = &model.meta.class_names;
     if args.json {
-        let out: Vec<_> = results
-            .iter()
-            .map(|(path, top, p)| {
-                let classes: Vec<_> = top
-                    .iter()
-                    .map(|&c| json!({"class": c, "name": names[c], "probability": p[c]}))
-                    .collect();
-                json!({"image": path.display().to_string(), "top": classes})
-            })
-            .collect();
-        println!("{}", serde_json::Value::Array(out));
+        print_json(&model, &results);
+    }
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r.1.is_err())
+        .map(|r| r.0.display().to_string())
+        .collect();
+    if failed.is_empty() {
         return Ok(());
     }
-    for (path, top, p) in &results {
-        println!("{}", path.display());
-        for &c in top {
-            println!("  {:6.2}%  {}", 100.0 * p[c], names[c]);
-        }
+    Err(Error::InvalidArgument {
+        op: "classify",
+        message: format!(
+            "{} of {} images could not be classified: {}",
+            failed.len(),
+            args.images.len(),
+            failed.join(", ")
+        ),
+    })
+}
+
+/// The decoded image, or why it cannot be classified: unreadable, or too large at one
+/// of the scales for this adapter (checked before the rescale allocates anything).
+fn readable(
+    model: &TestModel,
+    ctx: &GpuContext,
+    path: &Path,
+    protocol: &Protocol,
+) -> std::result::Result<RgbImage, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let image = decode(&bytes)?;
+    for &q in &protocol.scales {
+        model
+            .check_input_size(ctx, image.dimensions(), q)
+            .map_err(|e| e.to_string())?;
     }
+    Ok(image)
+}
+
+fn classify(
+    ctx: &GpuContext,
+    model: &mut TestModel,
+    image: &RgbImage,
+    protocol: &Protocol,
+    top: usize,
+) -> Result<Classified> {
+    let p = pollster::block_on(evaluate_image(ctx, model, image, protocol))?;
+    let posterior = mean(&p.dense);
+    Ok(Classified {
+        top: top_k(&posterior, top),
+        posterior,
+    })
+}
+
+/// `image` with `class`'s score map over it, written to `file`.
+fn write_heatmap(
+    ctx: &GpuContext,
+    model: &mut TestModel,
+    image: &RgbImage,
+    protocol: &Protocol,
+    class: usize,
+    file: &Path,
+) -> Result<()> {
+    // The largest scale gives the finest map.
+    let q = protocol.scales.iter().copied().max().unwrap_or(1);
+    let planes = Planes::rescaled(image, q, &model.meta.preprocessing)?;
+    let plan = model.dense_plan(ctx, 1, planes.height, planes.width)?;
+    pollster::block_on(plan.run(ctx, &planes.data))?;
+    let map = pollster::block_on(plan.score_map(ctx))?;
+    let (h, w) = (plan.map_shape.height, plan.map_shape.width);
+    let plane = &map[class * h * w..][..h * w];
+    overlay(image, plane, h, w)
+        .save(file)
+        .map_err(|e| Error::Io {
+            path: file.display().to_string(),
+            message: format!("cannot write the heat map: {e}"),
+        })?;
+    eprintln!(
+        "heat map of '{}' written to {}",
+        model.meta.class_names[class],
+        file.display()
+    );
     Ok(())
+}
+
+fn print_answer(model: &TestModel, path: &Path, answer: &Classified) {
+    println!("{}", path.display());
+    for &c in &answer.top {
+        println!(
+            "  {:6.2}%  {}",
+            100.0 * answer.posterior[c],
+            model.meta.class_names[c]
+        );
+    }
+}
+
+/// One object per image in the order given: its top classes, or why it has none.
+fn print_json(model: &TestModel, results: &[(&PathBuf, std::result::Result<Classified, String>)]) {
+    let names = &model.meta.class_names;
+    let out: Vec<_> = results
+        .iter()
+        .map(|(path, result)| match result {
+            Ok(a) => {
+                let classes: Vec<_> = a
+                    .top
+                    .iter()
+                    .map(|&c| json!({"class": c, "name": names[c], "probability": a.posterior[c]}))
+                    .collect();
+                json!({"image": path.display().to_string(), "top": classes})
+            }
+            Err(why) => json!({"image": path.display().to_string(), "error": why}),
+        })
+        .collect();
+    println!("{}", serde_json::Value::Array(out));
 }
 
 fn heatmap_path(out: &Path, image: &Path, several: bool) -> PathBuf {

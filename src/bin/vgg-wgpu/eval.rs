@@ -11,9 +11,10 @@ use vgg_wgpu::eval::protocol::check_scales;
 use vgg_wgpu::eval::test_set::label_map;
 use vgg_wgpu::eval::{
     check_ensemble, default_scales, evaluate_ensemble, open_test_set, table_rows, Protocol, Tally,
-    TestModel,
 };
 use vgg_wgpu::gpu::GpuContext;
+
+use crate::test_options::{count, scale, scale_text, ModelOverrides};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -31,24 +32,26 @@ pub struct EvalArgs {
     multi_crop: bool,
     /// Test scales Q, e.g. 256,384,512. Default: {S−32, S, S+32} (S/8 instead of 32 for S < 256) or {Smin, mid, Smax}
     /// from the first model's training scale, at least its input size.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = scale, allow_negative_numbers = true)]
     scales: Vec<u32>,
     /// Dense: also evaluate each image's mirror and average the posteriors.
     #[arg(long)]
     flip: bool,
     /// Evaluate only the first N images.
-    #[arg(long)]
+    #[arg(long, value_parser = count, allow_negative_numbers = true)]
     limit: Option<usize>,
     /// Print the table as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    overrides: ModelOverrides,
 }
 
 pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
     let mut models = args
         .weights
         .iter()
-        .map(|p| TestModel::load(ctx, p))
+        .map(|p| args.overrides.load(ctx, p))
         .collect::<Result<Vec<_>>>()?;
     check_ensemble(&models)?;
     let first = &models[0];
@@ -60,6 +63,7 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
     };
     for m in &models {
         check_scales(&scales, m.spec.input_size as u32)?;
+        m.check_scales_fit(ctx, &scales)?;
     }
     let protocol = Protocol {
         scales,
@@ -121,6 +125,16 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
     if skipped > 0 {
         eprintln!("note: {skipped} unreadable images skipped");
     }
+    if let Some(broken) = tallies
+        .iter()
+        .map(|t| t.1.non_finite)
+        .max()
+        .filter(|&n| n > 0)
+    {
+        eprintln!(
+            "warning: {broken} images got non-finite posteriors (NaN or infinity), each counted as a top-1 and top-5 error: the network's activations overflow on them"
+        );
+    }
     let names: Vec<String> = models.iter().map(|m| m.origin.clone()).collect();
     let images = tallies.first().map_or(0, |t| t.1.images);
     if args.json {
@@ -160,12 +174,4 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
         println!("| {name:width$} | {top1:13.2} | {top5:13.2} |");
     }
     Ok(())
-}
-
-fn scale_text([a, b]: [u32; 2]) -> String {
-    if a == b {
-        a.to_string()
-    } else {
-        format!("[{a};{b}]")
-    }
 }

@@ -2,14 +2,17 @@
 //! (the paper's Appendix B): dense FC2 maps averaged over positions, the image and its
 //! mirror, and the test scales, written as safetensors.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
-use vgg_wgpu::eval::{default_scales, evaluate_image, open_test_set, Protocol, TestModel};
+use vgg_wgpu::eval::protocol::check_scales;
+use vgg_wgpu::eval::{default_scales, evaluate_image, open_test_set, Protocol};
 use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::model::WeightFile;
+
+use crate::test_options::{count, scale, ModelOverrides};
 
 #[derive(Args)]
 pub struct FeaturesArgs {
@@ -18,32 +21,40 @@ pub struct FeaturesArgs {
     /// `builtin` or a folder with val/<class>/*.jpg.
     #[arg(long)]
     data: String,
-    /// Output: tensors `features` (N, D) and `labels` (N), with the image list and class
-    /// names in the metadata.
+    /// Output: tensors `features` (N, D) and `labels` (N), with the image list, the
+    /// skipped (unreadable) images and class names in the metadata.
     #[arg(long)]
     out: PathBuf,
     /// Test scales Q (default: from the model's training scale).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = scale, allow_negative_numbers = true)]
     scales: Vec<u32>,
     /// Only the first N images.
-    #[arg(long)]
+    #[arg(long, value_parser = count, allow_negative_numbers = true)]
     limit: Option<usize>,
+    #[command(flatten)]
+    overrides: ModelOverrides,
 }
 
+/// Features of every readable image, written even when some were skipped; then the
+/// command fails if any were, listing them.
 pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
-    let mut model = TestModel::load(ctx, &args.weights)?;
+    check_writable(&args.out)?;
+    let mut model = args.overrides.load(ctx, &args.weights)?;
+    let input = model.spec.input_size;
     let scales = if args.scales.is_empty() {
-        default_scales(model.meta.train_scale, model.spec.input_size as u32)
+        default_scales(model.meta.train_scale, input as u32)
     } else {
         args.scales.clone()
     };
+    check_scales(&scales, input as u32)?;
+    model.check_scales_fit(ctx, &scales)?;
     let protocol = Protocol {
         scales: scales.clone(),
         dense: true,
         multi_crop: false,
         flip: true,
     };
-    let set = open_test_set(&args.data, model.spec.input_size)?;
+    let set = open_test_set(&args.data, input)?;
     let count = args.limit.unwrap_or(usize::MAX).min(set.images.len());
     let bar = ProgressBar::new(count as u64);
     bar.set_style(
@@ -51,16 +62,27 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let (mut features, mut labels, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut features, mut labels, mut names, mut skipped) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..count {
         let image = match set.images.image(i) {
             Ok(image) => image,
             Err(e @ Error::BadImage { .. }) => {
                 bar.suspend(|| eprintln!("{e}"));
+                skipped.push(set.names[i].clone());
                 continue;
             }
             Err(e) => return Err(e),
         };
+        if let Some(e) = protocol
+            .scales
+            .iter()
+            .find_map(|&q| model.check_input_size(ctx, image.dimensions(), q).err())
+        {
+            bar.suspend(|| eprintln!("skipped {}: {e}", set.names[i]));
+            skipped.push(set.names[i].clone());
+            continue;
+        }
         let p = pollster::block_on(evaluate_image(ctx, &mut model, &image, &protocol))?;
         features.extend(p.features);
         labels.push(set.images.label(i) as f32);
@@ -76,6 +98,7 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
         .insert("labels".into(), (vec![names.len()], labels));
     let meta = [
         ("images", serde_json::json!(names)),
+        ("skipped", serde_json::json!(skipped)),
         ("class_names", serde_json::json!(set.images.class_names())),
         ("scales", serde_json::json!(scales)),
         (
@@ -92,5 +115,44 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
         names.len(),
         args.out.display()
     );
-    Ok(())
+    if skipped.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        op: "features",
+        message: format!(
+            "{} of {count} images were skipped (listed above and under 'skipped' in the file's metadata): {}",
+            skipped.len(),
+            first_few(&skipped)
+        ),
+    })
+}
+
+/// Fails before any work when `out` cannot be written: a folder, or a place where the
+/// temporary file that `WeightFile::save` renames into `out` cannot be created.
+fn check_writable(out: &Path) -> Result<()> {
+    let fail = |message: String| Error::Io {
+        path: out.display().to_string(),
+        message,
+    };
+    if out.is_dir() {
+        return Err(fail(
+            "is a folder: give --out a file name, e.g. features.safetensors".into(),
+        ));
+    }
+    let probe = out.with_extension("safetensors.tmp");
+    std::fs::File::create(&probe)
+        .map_err(|e| fail(format!("cannot be written ({e}); nothing was computed")))?;
+    std::fs::remove_file(&probe).map_err(|e| fail(format!("cannot remove the probe file: {e}")))
+}
+
+/// The first ten names, and how many more: a folder with thousands of bad files should
+/// not print them all twice.
+fn first_few(names: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let list = names[..names.len().min(SHOWN)].join(", ");
+    match names.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{list} and {more} more"),
+        _ => list,
+    }
 }

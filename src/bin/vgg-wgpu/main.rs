@@ -8,6 +8,7 @@ mod classify;
 mod eval;
 mod features;
 mod info;
+mod test_options;
 mod train;
 
 use std::process::ExitCode;
