@@ -68,7 +68,8 @@ pub struct BenchArgs {
         long,
         default_value_t = 0.5,
         value_parser = parse_min_seconds,
-        allow_negative_numbers = true
+        // "-1" and "-inf" too, so that the range check answers them.
+        allow_hyphen_values = true
     )]
     pub min_seconds: f64,
     /// Only this pass of each layer (for `kernels`); all three by default.
