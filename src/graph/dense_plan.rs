@@ -109,6 +109,15 @@ impl DenseOp {
             DenseOp::MaxPool(shape) => shape.output().to_vec(),
         }
     }
+
+    /// Forward FLOPs, batch included: the convs and the FCs run as convs; pooling and
+    /// LRN are negligible, as in [`Network::flops_per_image`].
+    fn flops(&self) -> f64 {
+        match self {
+            DenseOp::Conv { shape, .. } => shape.flops(),
+            DenseOp::Lrn(_) | DenseOp::MaxPool(_) => 0.0,
+        }
+    }
 }
 
 /// What one run gives, per image of the batch.
@@ -127,6 +136,8 @@ pub struct DensePlan {
     pub width: usize,
     /// The class score map's geometry (batch, classes, h', w').
     pub map_shape: ScoreMapShape,
+    /// Forward FLOPs of one image, summed over the ops this plan runs.
+    flops_per_image: f64,
     input: Tensor,
     /// (batch, classes, h', w')
     map: Tensor,
@@ -160,6 +171,7 @@ impl DensePlan {
             });
         }
         let ops = dense_ops(net, batch, height, width);
+        let flops_per_image = ops.iter().map(DenseOp::flops).sum::<f64>() / batch as f64;
         let mut arena = Arena::new(2);
         let mut shape = vec![batch, 3, height, width];
         let mut reservations = vec![arena.reserve(ctx, 0, "dense input", &shape)?];
@@ -219,6 +231,7 @@ impl DensePlan {
             height,
             width,
             map_shape,
+            flops_per_image,
             input: acts[0].clone(),
             map,
             launches,
@@ -239,6 +252,12 @@ impl DensePlan {
             probabilities: self.probabilities.read_f32(ctx).await?,
             features: self.features.read_f32(ctx).await?,
         })
+    }
+
+    /// Forward FLOPs of one image of this plan's size: the convs on the whole image,
+    /// FC1–FC3 on every position of the class score map.
+    pub fn flops_per_image(&self) -> f64 {
+        self.flops_per_image
     }
 
     /// The class score map (batch, classes, h', w') of the last run.

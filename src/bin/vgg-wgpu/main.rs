@@ -2,8 +2,6 @@
 //! blocks on the library's futures (pollster) and turns errors into exit codes.
 
 mod bench;
-mod bench_peak;
-mod bench_replicas;
 mod classify;
 mod eval;
 mod features;

@@ -1,7 +1,6 @@
-//! `vgg-wgpu bench peak`: the adapter's own ceilings (`shaders/peak.wgsl`), so that
-//! kernel GFLOP/s can be read as a share of what the adapter can do at all: its
-//! multiply-add rate on values in registers, its storage-load rate, and numpy's SGEMM on
-//! the CPU for scale.
+//! The adapter's own ceilings (`shaders/peak.wgsl`): its multiply-add rate on values in
+//! registers and its storage-load rate, so that a kernel's GFLOP/s can be read as a
+//! share of what the adapter can do at all.
 
 use vgg_wgpu::gpu::{GpuContext, Tensor};
 use vgg_wgpu::kernels::peak::{
@@ -10,7 +9,7 @@ use vgg_wgpu::kernels::peak::{
 use vgg_wgpu::kernels::Launch;
 use vgg_wgpu::Result;
 
-use super::bench::{cpu_reference, time, BenchArgs};
+use super::timer::seconds_per_submission;
 
 /// Invocations of the multiply-add kernel: enough to give every scheduler of a large
 /// GPU (an H100: 132 SMs × 4) a dozen warps, with 16 independent chains each; more would
@@ -20,49 +19,6 @@ const FMA_INVOCATIONS: usize = 1 << 18;
 const LOAD_INVOCATIONS: usize = 1 << 20;
 /// Floats the load kernel cycles through: 64 MiB, more than a GPU's last-level cache.
 const LOAD_SOURCE: usize = 1 << 24;
-/// The square SGEMM numpy times for scale.
-const SGEMM_SIDE: usize = 2048;
-
-pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
-    let cpu = if args.no_cpu_reference {
-        None
-    } else {
-        let side = [SGEMM_SIDE; 3];
-        cpu_reference::numpy_sgemm_gflops(&[side], args.min_seconds)
-            .map_err(|why| eprintln!("CPU reference unavailable: {why}"))
-            .ok()
-            .map(|g| g[0])
-    };
-    let fma = fma_gflops(ctx, args.min_seconds)?;
-    let loads = load_gfloats(ctx, args.min_seconds)?;
-    // Multiply-adds the adapter can do in the time of one load.
-    let balance = fma / 2.0 / loads;
-    if args.json {
-        println!("{{\"pass\":\"fma peak\",\"gflop_per_s\":{fma:.3}}}");
-        println!("{{\"pass\":\"storage loads\",\"gfloats_per_s\":{loads:.4},\"fma_per_load\":{balance:.2}}}");
-        if let Some(cpu) = cpu {
-            println!(
-                "{{\"pass\":\"numpy sgemm {SGEMM_SIDE}\",\"gflop_per_s\":{cpu:.3},\"fma_peak_ratio_to_numpy\":{:.4}}}",
-                fma / cpu
-            );
-        }
-        return Ok(());
-    }
-    println!("adapter: {}", ctx.describe());
-    println!("multiply-add peak (fp32, values in registers): {fma:9.2} GFLOP/s");
-    println!(
-        "storage loads (consecutive floats):            {loads:9.3} G floats/s ({:.1} GB/s): \
-         a kernel needs {balance:.0} multiply-adds per float loaded to reach the peak",
-        loads * 4.0
-    );
-    if let Some(cpu) = cpu {
-        println!(
-            "numpy SGEMM {SGEMM_SIDE}³ on the CPU:                {cpu:9.2} GFLOP/s; adapter peak ÷ numpy {:.2}",
-            fma / cpu
-        );
-    }
-    Ok(())
-}
 
 /// The adapter's fp32 multiply-add rate on values held in registers, in GFLOP/s.
 pub fn fma_gflops(ctx: &GpuContext, min_seconds: f64) -> Result<f64> {
@@ -80,7 +36,7 @@ pub fn fma_gflops(ctx: &GpuContext, min_seconds: f64) -> Result<f64> {
 }
 
 /// The adapter's storage-load rate for consecutive floats, in billions of floats a second.
-fn load_gfloats(ctx: &GpuContext, min_seconds: f64) -> Result<f64> {
+pub fn load_gfloats(ctx: &GpuContext, min_seconds: f64) -> Result<f64> {
     let src = Tensor::zeros(ctx, "peak source", &[LOAD_SOURCE])?;
     let out = Tensor::zeros(ctx, "peak out", &[LOAD_INVOCATIONS])?;
     let (iterations, seconds) =
@@ -100,9 +56,9 @@ fn timed_with_enough_work(
     let mut iterations = 64;
     loop {
         let run = launches(iterations)?;
-        let seconds = time(ctx, &run, 0.0)?;
+        let seconds = seconds_per_submission(ctx, &run, 0.0)?;
         if seconds >= 0.05 || iterations >= 1 << 20 {
-            return Ok((iterations, time(ctx, &run, min_seconds)?));
+            return Ok((iterations, seconds_per_submission(ctx, &run, min_seconds)?));
         }
         iterations *= 2;
     }
