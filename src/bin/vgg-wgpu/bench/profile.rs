@@ -42,8 +42,10 @@ pub fn print(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> {
     };
     let by_op = medians(&runs, |p| &p.per_op);
     let by_kernel = medians(&runs, |p| &p.per_kernel);
-    let kinds: [(&str, fn(String) -> Part, _); 2] =
-        [("op", Part::Op, by_op), ("kernel", Part::Kernel, by_kernel)];
+    let kinds = [
+        ("op", Part::Op as fn(String) -> Part, by_op),
+        ("kernel", Part::Kernel, by_kernel),
+    ];
     for (kind, part, rows) in kinds {
         let total: f64 = rows.iter().map(|(_, t)| t).sum();
         if !json {
