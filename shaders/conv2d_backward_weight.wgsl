@@ -25,17 +25,9 @@
 //     a per-lane scalar loop: loads per multiply-add decide the speed). Kernel columns
 //     past K (K = 1, 5, 7) are computed on zeros and not stored;
 //   - then one bias tile per 8 output channels.
-// The accumulators are indexed with constants only (see conv2d_forward.wgsl).
-
-struct ConvParams {
-    batch: u32, in_channels: u32, in_h: u32, in_w: u32,
-    out_channels: u32, out_h: u32, out_w: u32, kernel: u32,
-    pad: u32, relu: u32, o_begin: u32, o_count: u32,
-    // element offsets of this piece's first sample inside the bound x / dy chunks
-    x_offset: u32, y_offset: u32, accumulate: u32, parts: u32,
-    // rows (n, oh) per part; index of the chunk's first channel in db_out
-    rows_per_part: u32, db_base: u32, _pad0: u32, _pad1: u32,
-}
+// The accumulators are indexed with constants only (see conv2d.wgsl).
+//
+// Parameters: ConvParams (prelude.wgsl).
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;            // (N, C, H, W)
@@ -61,11 +53,11 @@ fn inputs_at(row: u32, planes: vec4<u32>, col: i32) -> vec4<f32> {
     return select(vec4<f32>(0.0), v, inside);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_weight(@builtin(workgroup_id) wid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     let kw_blocks = (p.kernel + TILE_KW - 1u) / TILE_KW;
     let tiles_o = (p.o_count + TILE_O - 1u) / TILE_O;
     let tiles_c = (p.in_channels + TILE_C - 1u) / TILE_C;

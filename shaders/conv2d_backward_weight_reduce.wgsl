@@ -23,11 +23,11 @@ struct ReduceParams {
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>; // (o_count, C, K, K)
 @group(0) @binding(4) var<storage, read_write> db: array<f32>; // (O)
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_weight_reduce(@builtin(workgroup_id) wid: vec3<u32>,
                                  @builtin(num_workgroups) nwg: vec3<u32>,
                                  @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     if (index < p.weights) {
         var sum = 0.0;
         for (var s = 0u; s < p.parts; s++) { sum += dw_part[s * p.weights + index]; }

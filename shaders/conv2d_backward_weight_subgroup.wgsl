@@ -7,7 +7,7 @@
 //   dw[o, c, kh, kw] = Σ_{n, oh, ow} dy[n, o, oh, ow] · x[n, c, oh + kh − pad, ow + kw − pad]
 //   db[o]            = Σ_{n, oh, ow} dy[n, o, oh, ow]
 //
-// Same contract as conv2d_backward_weight.wgsl (same ConvParams): dw may be one chunk of
+// Same contract as conv2d_backward_weight.wgsl (same ConvParams, in prelude.wgsl): dw may be one chunk of
 // output channels [o_begin, o_begin + o_count); the N·OH rows of dy may be split into
 // `parts` ranges of `rows_per_part` rows, each writing its partial sums into scratch
 // buffers that conv2d_backward_weight_reduce.wgsl adds up in a fixed order.
@@ -25,16 +25,6 @@
 // Subgroup operations need uniform control flow: every invocation runs the whole loop
 // (rows outside the input and invocations past the last tile use clamped indices and
 // zeros, and the latter store nothing).
-
-struct ConvParams {
-    batch: u32, in_channels: u32, in_h: u32, in_w: u32,
-    out_channels: u32, out_h: u32, out_w: u32, kernel: u32,
-    pad: u32, relu: u32, o_begin: u32, o_count: u32,
-    // element offsets of this piece's first sample inside the bound x / dy chunks
-    x_offset: u32, y_offset: u32, accumulate: u32, parts: u32,
-    // rows (n, oh) per part; index of the chunk's first channel in db_out
-    rows_per_part: u32, db_base: u32, _pad0: u32, _pad1: u32,
-}
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;            // (N, C, H, W)
@@ -102,22 +92,23 @@ fn column(acc: Sums, v: Window, dy_at: vec2<u32>) -> Sums {
                 acc.bias + mat4x4<f32>(g0, g1, g2, g3));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_weight_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
                                    @builtin(num_workgroups) nwg: vec3<u32>,
                                    @builtin(local_invocation_index) lid: u32,
                                    @builtin(subgroup_invocation_id) lane: u32) {
-    // Workgroups: output-channel blocks fastest, then blocks of 64 tiles, then parts.
-    let group = wid.x + wid.y * nwg.x;
+    // Workgroups: output-channel blocks fastest, then blocks of WORKGROUP_SIZE tiles, then
+    // parts.
+    let group = workgroup_index(wid, nwg);
     let kw_blocks = (p.kernel + TILE_KW - 1u) / TILE_KW;
     let tiles_c = (p.in_channels + TILE_C - 1u) / TILE_C;
     let tiles = tiles_c * p.kernel * kw_blocks;
-    let tile_groups = (tiles + 63u) / 64u;
+    let tile_groups = (tiles + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
     let blocks_o = (p.o_count + TILE_O - 1u) / TILE_O;
     let o0 = (group % blocks_o) * TILE_O; // local to the dw chunk
     let tile_group = (group / blocks_o) % tile_groups;
     let part = group / (blocks_o * tile_groups);
-    let tile_raw = tile_group * 64u + lid;
+    let tile_raw = tile_group * WORKGROUP_SIZE + lid;
     let tile = min(tile_raw, tiles - 1u); // past the end: a copy of the last, not stored
 
     let kw0 = (tile % kw_blocks) * TILE_KW;

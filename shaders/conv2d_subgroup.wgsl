@@ -1,8 +1,9 @@
 // Conv2d forward and input gradient in one kernel, for adapters with subgroups of at
-// least 8 invocations (the launchers in src/kernels/conv.rs fall back to
-// conv2d_forward.wgsl and conv2d_backward_data.wgsl otherwise).
+// least 8 invocations (the launchers in src/kernels/conv.rs fall back to conv2d.wgsl, the
+// same convolution without subgroup operations, otherwise).
 //
-// Both passes are the same stride-1 convolution of a source s with a filter g:
+// Both passes are the same stride-1 convolution of a source s with a filter g
+// (ConvolveParams in prelude.wgsl):
 //
 //   t[n, t0 + j, oh, ow] (+)= Σ_{i, kh, kw} s[n, s0 + i, oh + kh − pad, ow + kw − pad] · g(j, i, kh, kw)
 //
@@ -16,33 +17,23 @@
 //
 // so g(j, i, tap) = w[j · w_t_stride + i · w_s_stride + (flip ? K² − 1 − tap : tap)].
 //
-// Tiling: one invocation computes 16 target channels × 8 adjacent columns of one row,
-// or × 4 columns of 2 rows (override ROWS = 2; for narrow images), 128 accumulators
-// ( constant indices only: a private variable indexed at run time stays
-// in memory on lavapipe, 3× slower). Runs of SHARE invocations (whole subgroups) share
-// the same 16 target channels, so every invocation of a subgroup needs the same 16 filter values at
-// each (i, kh, kw): invocation l of each group of 8 loads those of channels l and 8 + l,
-// and subgroupBroadcast hands them to the others. On CPU adapters (lavapipe: one SIMD
-// lane per invocation, every storage load a per-lane scalar loop) this turns 16 loads
-// per tap into 2. Each step along kw costs 2 filter loads + ROWS source loads (the
-// source window slides by one) for 128 multiply-adds. The taps of filters up to 7×7
-// are written out rather than looped over (override KERNEL, set by the launcher).
+// Tiling: one invocation computes TILE_T (16 or 32) target channels × 8 adjacent columns
+// of one row, or × 4 columns of 2 rows (override ROWS = 2; for narrow images): 128 or 256
+// accumulators (constant indices only: a private variable indexed at run time stays in
+// memory on lavapipe, 3× slower). Runs of SHARE invocations (whole subgroups) share the
+// same TILE_T target channels, so every invocation of a subgroup needs the same TILE_T
+// filter values at each (i, kh, kw): invocation l of each group of 8 loads those of
+// channels l, 8 + l (and with TILE_T = 32, 16 + l and 24 + l), and subgroupBroadcast
+// hands them to the others. On CPU adapters (lavapipe: one SIMD lane per invocation,
+// every storage load a per-lane scalar loop) this turns TILE_T loads per tap into
+// TILE_T / 8. Each step along kw costs those filter loads + ROWS source loads (the source
+// window slides by one) for 8 · TILE_T multiply-adds. The taps of filters up to 7×7 are
+// written out rather than looped over (override KERNEL, set by the launcher).
 //
 // Subgroup operations need uniform control flow: every invocation runs the whole loop
 // (invocations past the last tile compute a clamped copy and store nothing).
 
-struct Params {
-    batch: u32, s_count: u32, s_h: u32, s_w: u32,
-    t_count: u32, t_h: u32, t_w: u32, kernel: u32,
-    pad: i32, relu: u32, accumulate: u32, has_bias: u32, // pad < 0 crops
-    // channels of the bound s / t tensors and the first one this dispatch reads / writes
-    s_channels: u32, s0: u32, t_channels: u32, t0: u32,
-    // element offsets of this piece's first sample inside the bound s / t chunks
-    s_offset: u32, t_offset: u32,
-    w_t_stride: u32, w_s_stride: u32, flip: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: ConvolveParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;         // (N, s_channels, s_h, s_w)
 @group(0) @binding(2) var<storage, read> w: array<f32>;           // the weight chunk
 @group(0) @binding(3) var<storage, read> bias: array<f32>;        // (t_channels) when has_bias
@@ -51,10 +42,10 @@ struct Params {
 // Target channels per invocation (and per workgroup): 16, or 32 (256 accumulators: each
 // source value loaded feeds twice as many multiply-adds, at the cost of spills).
 override TILE_T: u32 = 16u;
-// Invocations sharing one block of target channels: 64 (the workgroup) or any power of
+// Invocations sharing one block of target channels: the workgroup or any power of
 // two from 8 that is at least the adapter's largest subgroup (lavapipe: 8), so that
 // small images with few tiles still fill the workgroup.
-override SHARE: u32 = 64u;
+override SHARE: u32 = WORKGROUP_SIZE;
 // Tile shape, chosen per layer by the launcher: 1 row × 8 columns, or 2 rows × 4
 // columns (images 4 or fewer columns wide would leave half the 8-wide tile idle).
 override ROWS: u32 = 1u;
@@ -182,7 +173,7 @@ fn tap(acc: Tile, g: vec4<u32>, tap: u32, kernel: u32, v: Window) -> Tile {
     return t;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
                    @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32,
@@ -190,14 +181,14 @@ fn conv2d_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
     // Each run of SHARE invocations (a multiple of the subgroup size) shares one block
     // of target channels and covers SHARE consecutive tiles; such units are numbered
     // with target-channel blocks fastest.
-    let group = wid.x + wid.y * nwg.x;
+    let group = workgroup_index(wid, nwg);
     let blocks_t = (p.t_count + TILE_T - 1u) / TILE_T;
     let cols = 8u / ROWS; // tile columns
     let tiles_x = (p.t_w + cols - 1u) / cols;
     let tiles_y = (p.t_h + ROWS - 1u) / ROWS;
     let tiles = p.batch * tiles_y * tiles_x;
     let units = blocks_t * ((tiles + SHARE - 1u) / SHARE);
-    let unit_raw = group * (64u / SHARE) + lid / SHARE;
+    let unit_raw = group * (WORKGROUP_SIZE / SHARE) + lid / SHARE;
     let unit = min(unit_raw, units - 1u); // past the end: a copy of the last, not stored
     let t_block = unit % blocks_t;
     let tile_raw = (unit / blocks_t) * SHARE + lid % SHARE;

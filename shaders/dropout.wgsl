@@ -66,11 +66,11 @@ fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     return c;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn dropout(@builtin(workgroup_id) wid: vec3<u32>,
            @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     if (index >= params.count) { return; }
     let column = index % params.row_len;
     let sample = rng.sample_base + params.first_row + index / params.row_len;

@@ -12,25 +12,8 @@
 // One invocation computes a 4×4 register tile of outputs, no workgroup memory. Rows of
 // a tile past the end are clamped onto the last valid row for loading (the loads stay
 // in bounds and branch-free) and skipped on store.
-
-struct LinearParams {
-    rows: u32,          // rows of this piece of x / y / dx / dy
-    in_features: u32,   // K
-    out_features: u32,  // O: the row stride of y and dy
-    o_begin: u32,       // first output row held by the bound weight chunk
-    o_count: u32,       // output rows held by the bound weight chunk
-    relu: u32,
-    accumulate: u32,    // 0: write the result, 1: add it to the output
-    // element offsets of this piece's first row inside the bound x (or dx) chunk and
-    // the bound y (or dy) chunk
-    x_offset: u32,
-    y_offset: u32,
-    _pad0: u32, _pad1: u32, _pad2: u32,
-}
-
-fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * nwg.x) * 64u + lid;
-}
+//
+// Parameters: LinearParams (prelude.wgsl), bound at 0 by every entry point.
 
 // ---- forward: y[n, o] = Σ_k x[n, k]·w[o, k] + b[o] ----------------------------------
 // Tile: 4 rows n × 4 outputs o of the weight chunk.
@@ -41,7 +24,7 @@ fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 @group(0) @binding(3) var<storage, read> f_b: array<f32>;      // (O)
 @group(0) @binding(4) var<storage, read_write> f_y: array<f32>; // (rows, O) piece
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn linear_forward(@builtin(workgroup_id) wid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
@@ -92,7 +75,7 @@ fn linear_forward(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(2) var<storage, read> d_w: array<f32>;        // (o_count, K) chunk
 @group(0) @binding(3) var<storage, read_write> d_dx: array<f32>; // (rows, K) piece
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn linear_backward_data(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
@@ -144,7 +127,7 @@ fn linear_backward_data(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(2) var<storage, read> w_dy: array<f32>;       // (rows, O) piece
 @group(0) @binding(3) var<storage, read_write> w_dw: array<f32>; // (o_count, K) chunk
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn linear_backward_weight(@builtin(workgroup_id) wid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
@@ -197,7 +180,7 @@ fn linear_backward_weight(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(1) var<storage, read> b_dy: array<f32>;       // (rows, O) piece
 @group(0) @binding(2) var<storage, read_write> b_db: array<f32>; // (O)
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn linear_backward_bias(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {

@@ -1,7 +1,7 @@
 // Fully connected layer (GEMM), forward and the two backward products, for adapters
 // with subgroups of at least 8 invocations and layers whose sizes are multiples of 4
 // (linear.wgsl otherwise; the bias gradient always runs there). Same contract and
-// LinearParams as linear.wgsl:
+// LinearParams (prelude.wgsl) as linear.wgsl:
 //
 //   x (N, K)   w (O, K)   b (O)   y (N, O) = x·wᵀ + b, optional ReLU
 //   dx (N, K) = dy·w      dw (O, K) = dyᵀ·x
@@ -17,12 +17,6 @@
 // loads per invocation for 256 multiply-adds (the 4×4 tiles of linear.wgsl: 8 scalar
 // loads for 16). Subgroup operations need uniform control flow, so every invocation
 // runs the whole loop (past the end: clamped loads, zeros, no store).
-
-struct LinearParams {
-    rows: u32, in_features: u32, out_features: u32, o_begin: u32,
-    o_count: u32, relu: u32, accumulate: u32, x_offset: u32,
-    y_offset: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
 
 @group(0) @binding(0) var<uniform> p: LinearParams;
 
@@ -71,10 +65,11 @@ fn keep(v: vec4<f32>, inside: bool) -> vec4<f32> {
     return select(vec4<f32>(0.0), v, inside);
 }
 
-// Workgroup `group` of a grid of blocks_a × (workgroups of 64 invocations over b):
+// Workgroup `group` of a grid of blocks_a × (workgroups of WORKGROUP_SIZE invocations
+// over b):
 // (block along a, invocation's index along b).
 fn grid(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, blocks_a: u32) -> vec2<u32> {
-    let group = wid.x + wid.y * nwg.x;
+    let group = workgroup_index(wid, nwg);
     return vec2<u32>(group % blocks_a, (group / blocks_a) * 64u + lid);
 }
 
@@ -103,7 +98,7 @@ fn weights_at(w0: u32, w1: u32, w2: u32, w3: u32, k4: u32, second: bool) -> Eigh
                  vec4<f32>(u0.z, u1.z, u2.z, u3.z), vec4<f32>(u0.w, u1.w, u2.w, u3.w));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn linear_forward_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
                            @builtin(num_workgroups) nwg: vec3<u32>,
                            @builtin(local_invocation_index) lid: u32,
@@ -156,7 +151,7 @@ fn forward_store(n: u32, o0: u32, v: vec4<f32>) {
 @group(0) @binding(2) var<storage, read> d_w: array<vec4<f32>>;        // (o_count, K) chunk
 @group(0) @binding(3) var<storage, read_write> d_dx: array<f32>;       // (rows, K) piece
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn linear_backward_data_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
                                  @builtin(num_workgroups) nwg: vec3<u32>,
                                  @builtin(local_invocation_index) lid: u32,
@@ -235,7 +230,7 @@ fn accumulate_transposed(acc: Acc, s: Block, x: Eight) -> Acc {
                       + s.b4.w * x.m4 + s.b5.w * x.m5 + s.b6.w * x.m6 + s.b7.w * x.m7);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn linear_backward_weight_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
                                    @builtin(num_workgroups) nwg: vec3<u32>,
                                    @builtin(local_invocation_index) lid: u32,

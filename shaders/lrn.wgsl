@@ -47,11 +47,11 @@ fn locate(index: u32) -> vec2<u32> {
     return vec2<u32>(n * p.channels * p.plane + pixel, c);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn lrn_forward(@builtin(workgroup_id) wid: vec3<u32>,
                @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     if (index >= p.batch * p.channels * p.plane) { return; }
     let at = locate(index);
     let base = p.a_offset + at.x;
@@ -59,11 +59,11 @@ fn lrn_forward(@builtin(workgroup_id) wid: vec3<u32>,
     out[p.out_offset + index] = a[p.a_offset + index] * pow(s, -p.beta);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn lrn_backward(@builtin(workgroup_id) wid: vec3<u32>,
                 @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     if (index >= p.batch * p.channels * p.plane) { return; }
     let at = locate(index);
     let base = p.a_offset + at.x;

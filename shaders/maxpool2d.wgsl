@@ -49,11 +49,11 @@ fn window_max(plane: u32, oh: u32, ow: u32) -> WindowMax {
 }
 
 // One invocation per output element.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn maxpool2d_forward(@builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     let out_plane = p.out_h * p.out_w;
     if (index >= p.batch * p.channels * out_plane) { return; }
     let ow = index % p.out_w;
@@ -66,11 +66,11 @@ fn maxpool2d_forward(@builtin(workgroup_id) wid: vec3<u32>,
 // One invocation per window: it writes the window's four elements of dx (dy at the
 // winner, 0 elsewhere), and the windows at the right and bottom edges of an odd input
 // also clear the column and row that no window covers.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn maxpool2d_backward(@builtin(workgroup_id) wid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     let out_plane = p.out_h * p.out_w;
     if (index >= p.batch * p.channels * out_plane) { return; }
     let ow = index % p.out_w;

@@ -34,11 +34,11 @@ struct PeakParams {
 
 const Y = vec4<f32>(0.999, 0.998, 0.997, 0.996);
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn fma_peak(@builtin(workgroup_id) wid: vec3<u32>,
             @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     let y0 = Y;
     let y1 = Y.yzwx;
     let y2 = Y.zwxy;
@@ -66,11 +66,11 @@ fn fma_peak(@builtin(workgroup_id) wid: vec3<u32>,
     if (index < p.count) { out[index] = (s.x + s.y) + (s.z + s.w); }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn load_peak(@builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     var sum = 0.0;
     var at = index;
     for (var k = 0u; k < p.iterations; k++) {

@@ -21,20 +21,20 @@ struct ReluParams {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;  // y or dx
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn relu_forward(@builtin(workgroup_id) wid: vec3<u32>,
                 @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     if (index >= p.count) { return; }
     out[p.out_offset + index] = max(a[p.a_offset + index], 0.0);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn relu_backward(@builtin(workgroup_id) wid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let index = flat_index(wid, nwg, lid);
     if (index >= p.count) { return; }
     let alive = a[p.a_offset + index] > 0.0;
     out[p.out_offset + index] = select(0.0, dy[p.dy_offset + index], alive);

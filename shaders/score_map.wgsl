@@ -19,11 +19,11 @@ struct ScoreParams {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn spatial_mean(@builtin(workgroup_id) wid: vec3<u32>,
                 @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let index = (wid.x + wid.y * nwg.x) * 64u + lid; // n * classes + c
+    let index = flat_index(wid, nwg, lid); // n * classes + c
     if (index >= p.rows * p.classes) { return; }
 
     let start = p.x_offset + index * p.plane;
@@ -34,11 +34,11 @@ fn spatial_mean(@builtin(workgroup_id) wid: vec3<u32>,
     y[p.y_offset + index] = sum / f32(p.plane);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn softmax(@builtin(workgroup_id) wid: vec3<u32>,
            @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-    let n = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let n = flat_index(wid, nwg, lid);
     if (n >= p.rows) { return; }
 
     let xrow = p.x_offset + n * p.classes;

@@ -29,11 +29,11 @@ struct SgdParams {
 @group(0) @binding(3) var<storage, read> g: array<f32>;       // gradient
 @group(0) @binding(4) var<storage, read_write> v: array<f32>; // momentum buffer
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn sgd_step(@builtin(workgroup_id) wid: vec3<u32>,
             @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let i = flat_index(wid, nwg, lid);
     if (i >= p.count) { return; }
     let wi = w[p.w_offset + i];
     let gi = hyper.grad_scale * g[p.g_offset + i] + hyper.weight_decay * wi;

@@ -29,11 +29,11 @@ struct LossParams {
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn softmax_cross_entropy(@builtin(workgroup_id) wid: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>,
                          @builtin(local_invocation_index) lid: u32) {
-    let n = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let n = flat_index(wid, nwg, lid);
     if (n >= p.rows) { return; }
 
     let row = p.logits_offset + n * p.classes;
@@ -81,11 +81,11 @@ struct SumParams {
 @group(0) @binding(1) var<storage, read> part: array<f32>;
 @group(0) @binding(2) var<storage, read_write> totals: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn sum_loss_stats(@builtin(workgroup_id) wid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-    let column = (wid.x + wid.y * nwg.x) * 64u + lid;
+    let column = flat_index(wid, nwg, lid);
     if (column >= 3u) { return; }
 
     // Blocks of 64 keep the rounding error of an f32 sum over thousands of rows small.

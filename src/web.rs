@@ -78,7 +78,7 @@ impl Gpu {
             }
             (true, _) => "an unnamed adapter".to_string(),
         };
-        let rows = match self.ctx.conv_tile_rows {
+        let rows = match self.ctx.kernel_settings.conv_tile_rows {
             1 => "1 row".to_string(),
             n => format!("{n} rows"),
         };

@@ -1,9 +1,8 @@
-//! Adapter choice, the device with the adapter's real limits, and a pipeline cache.
+//! Adapter choice, and the device with the adapter's real limits and its pipelines.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
+use super::pipeline::{PipelineCache, Shader};
 use crate::error::{Error, Result};
+use crate::kernels::settings::KernelSettings;
 
 /// Which adapter to open. Empty fields mean "the first adapter wgpu prefers".
 #[derive(Clone, Debug, Default)]
@@ -71,49 +70,14 @@ pub struct GpuContext {
     /// Largest buffer a tensor chunk may use, in bytes: the smaller of the storage
     /// binding limit and the buffer size limit. Tests lower it to force splitting.
     pub binding_limit: u64,
-    /// Rows of the output each invocation of the fallback conv2d forward / backward
-    /// data kernels computes (the shaders' `TILE_H` override): 2, or 1 on SwiftShader
-    /// (see [`conv_tile_rows`]). Tests set it to run both variants.
-    pub conv_tile_rows: u32,
-    /// Whether kernels may use subgroup operations: the adapter has them, with
-    /// subgroups of at least 8 invocations (what the subgroup kernels assume), it is
-    /// not SwiftShader (whose compiler the wide subgroup tiles would overwhelm, as the
-    /// two-row tiles did), and `VGG_WGPU_NO_SUBGROUPS` is not set. Tests clear it to
-    /// check the fallbacks.
-    pub subgroup_kernels: bool,
-    /// A fixed tile shape (rows, target channels) for the subgroup conv kernel instead
-    /// of the autotuner's choice (tests set it to cover every shape).
-    pub conv_tile: Option<(u32, u32)>,
+    /// Which kernel variants and tile shapes the launchers use on this device. Tests
+    /// change it to run every variant.
+    pub kernel_settings: KernelSettings,
     /// The instance the adapter came from, kept as long as the device. (Chromium's "A
     /// valid external Instance reference no longer exists" was not about this one: it
-    /// follows a crash of the GPU process, see [`conv_tile_rows`].)
+    /// follows a crash of the GPU process, see [`KernelSettings::for_adapter`].)
     _instance: Option<wgpu::Instance>,
-    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
-}
-
-/// A pipeline: shader file, entry point, and its override constants (name, value bits).
-type PipelineKey = (&'static str, &'static str, Vec<(&'static str, u64)>);
-
-/// SwiftShader: natively its name says so; in a browser it is Chromium's fallback
-/// adapter, reported as a CPU.
-fn is_swiftshader(info: &wgpu::AdapterInfo) -> bool {
-    info.name.to_ascii_lowercase().contains("swiftshader")
-        || (info.backend == wgpu::Backend::BrowserWebGpu
-            && info.device_type == wgpu::DeviceType::Cpu)
-}
-
-/// The fallback conv tile height for an adapter: 1 on SwiftShader, else 2.
-/// SwiftShader's Subzero compiler needs minutes and over 10 GB of memory for the
-/// two-row conv kernels (128 accumulators live across their loops): in Chromium the GPU
-/// process dies, the page loses its device ("A valid external Instance reference no
-/// longer exists") and every pending `map_async` fails. One row (64 accumulators)
-/// compiles in under a second.
-pub fn conv_tile_rows(info: &wgpu::AdapterInfo) -> u32 {
-    if is_swiftshader(info) {
-        1
-    } else {
-        2
-    }
+    pipelines: PipelineCache,
 }
 
 /// An instance that probes only `backends`. Buffer creation past 90% of the memory
@@ -164,71 +128,29 @@ impl GpuContext {
         let binding_limit = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
-        let subgroup_kernels = features.contains(wgpu::Features::SUBGROUP)
-            && adapter_info.subgroup_min_size >= 8
-            && !is_swiftshader(&adapter_info)
-            && std::env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none();
+        let kernel_settings = KernelSettings::for_adapter(&adapter_info, features);
         Ok(GpuContext {
             device,
             queue,
-            conv_tile_rows: conv_tile_rows(&adapter_info),
+            kernel_settings,
             adapter_info,
             limits,
             features,
             binding_limit,
-            subgroup_kernels,
-            conv_tile: None,
             _instance: None,
-            pipelines: Mutex::new(HashMap::new()),
+            pipelines: PipelineCache::default(),
         })
     }
 
-    /// The compute pipeline for `entry` in the WGSL `source`, compiled once per context.
+    /// The compute pipeline for `entry` in `shader` with the given values of its
+    /// `override` constants, compiled once per context and set of values.
     pub fn pipeline(
         &self,
-        source: &crate::kernels::Shader,
-        entry: &'static str,
-    ) -> wgpu::ComputePipeline {
-        self.pipeline_with(source, entry, &[])
-    }
-
-    /// The compute pipeline for `entry` in `source` with the given values of its
-    /// `override` constants, compiled once per context and set of values.
-    pub fn pipeline_with(
-        &self,
-        source: &crate::kernels::Shader,
+        shader: &Shader,
         entry: &'static str,
         constants: &[(&'static str, f64)],
     ) -> wgpu::ComputePipeline {
-        let key = (
-            source.name,
-            entry,
-            constants.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
-        );
-        let mut cache = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(key)
-            .or_insert_with(|| {
-                let module = self
-                    .device
-                    .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(source.name),
-                        source: wgpu::ShaderSource::Wgsl(source.wgsl.into()),
-                    });
-                self.device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(entry),
-                        layout: None,
-                        module: &module,
-                        entry_point: Some(entry),
-                        compilation_options: wgpu::PipelineCompilationOptions {
-                            constants,
-                            ..Default::default()
-                        },
-                        cache: None,
-                    })
-            })
-            .clone()
+        self.pipelines.get(&self.device, shader, entry, constants)
     }
 
     /// One line naming the adapter: "name (backend, device type)".

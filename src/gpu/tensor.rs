@@ -176,6 +176,18 @@ impl Tensor {
         })
     }
 
+    /// The buffer of a tensor that `op` needs whole (biases, small weights): an error
+    /// when it is split into chunks.
+    pub fn single_chunk(&self, op: &'static str) -> Result<&wgpu::Buffer> {
+        match self.chunks.as_slice() {
+            [only] => Ok(&only.buffer),
+            _ => Err(Error::InvalidArgument {
+                op,
+                message: format!("'{}' must fit one storage binding", self.label),
+            }),
+        }
+    }
+
     /// Checks the shape, naming the op and this tensor's role in it on mismatch.
     pub fn expect_shape(
         &self,

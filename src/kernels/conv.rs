@@ -6,15 +6,15 @@
 
 use bytemuck::Zeroable;
 
+use super::layout::{uniform_layout, UniformLayout};
 #[cfg(not(target_arch = "wasm32"))]
 use super::tune;
-use super::{element_offset, shader, uniform, Launch, Shader};
+use super::{element_offset, shader, uniform, Launch, Shader, WORKGROUP_SIZE};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
 
-const FORWARD: Shader = shader!("conv2d_forward.wgsl");
-const BACKWARD_DATA: Shader = shader!("conv2d_backward_data.wgsl");
+const CONVOLVE: Shader = shader!("conv2d.wgsl");
 const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
 const BACKWARD_WEIGHT: Shader = shader!("conv2d_backward_weight.wgsl");
 const BACKWARD_WEIGHT_SUBGROUP: Shader = shader!("conv2d_backward_weight_subgroup.wgsl");
@@ -95,7 +95,7 @@ pub fn conv_out_size(size: usize, kernel: usize, pad: usize) -> usize {
     (size + 2 * pad + 1).saturating_sub(kernel)
 }
 
-/// Mirrors `ConvParams` in the conv shaders.
+/// Mirrors `ConvParams` in `shaders/prelude.wgsl` (the weight-gradient shaders).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct ConvParams {
@@ -146,11 +146,12 @@ impl ConvParams {
     }
 }
 
-/// Mirrors `Params` in `conv2d_subgroup.wgsl`: forward and input gradient as one
-/// convolution of a source s into a target t (see the shader's header).
+/// Mirrors `ConvolveParams` in `shaders/prelude.wgsl`: forward and input gradient as one
+/// convolution of a source s into a target t (see the headers of `conv2d.wgsl` and
+/// `conv2d_subgroup.wgsl`).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SubgroupParams {
+struct ConvolveParams {
     batch: u32,
     s_count: u32,
     s_h: u32,
@@ -176,11 +177,11 @@ struct SubgroupParams {
     _pad: [u32; 3],
 }
 
-impl SubgroupParams {
+impl ConvolveParams {
     /// y = conv(x, w) for the output channels `o` of a weight chunk, batch `batch`.
-    fn forward(s: &ConvShape, batch: usize, o: std::ops::Range<usize>) -> SubgroupParams {
+    fn forward(s: &ConvShape, batch: usize, o: std::ops::Range<usize>) -> ConvolveParams {
         let kk = s.kernel * s.kernel;
-        SubgroupParams {
+        ConvolveParams {
             batch: batch as u32,
             s_count: s.in_channels as u32,
             s_h: s.in_h as u32,
@@ -201,9 +202,9 @@ impl SubgroupParams {
 
     /// dx = the sum over the output channels `o` of a weight chunk of dy convolved with
     /// the flipped, transposed weight, batch `batch`.
-    fn backward_data(s: &ConvShape, batch: usize, o: std::ops::Range<usize>) -> SubgroupParams {
+    fn backward_data(s: &ConvShape, batch: usize, o: std::ops::Range<usize>) -> ConvolveParams {
         let kk = s.kernel * s.kernel;
-        SubgroupParams {
+        ConvolveParams {
             batch: batch as u32,
             s_count: o.len() as u32,
             s_h: s.out_h() as u32,
@@ -223,13 +224,13 @@ impl SubgroupParams {
         }
     }
 
-    /// The tile shape (rows, target channels): `GpuContext::conv_tile`, or
+    /// The tile shape (rows, target channels): `KernelSettings::conv_tile`, or
     /// `VGG_WGPU_CONV_ROWS` (1 or 2) and
     /// `VGG_WGPU_CONV_TILE_T` (16 or 32) fix them; otherwise the autotuner picks among
     /// the shapes that fit (see [`super::tune`]), by default 2 rows × 4 columns for
     /// targets at most 4 columns wide and 32 channels when there are that many.
     fn tile(&self, ctx: &GpuContext) -> (u32, u32) {
-        if let Some(tile) = ctx.conv_tile {
+        if let Some(tile) = ctx.kernel_settings.conv_tile {
             return tile;
         }
         let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
@@ -307,7 +308,7 @@ impl SubgroupParams {
         let batch = self.batch.min(1024u32.div_ceil(t_h * self.t_w)).max(1);
         let s_count = self.s_count.min(32);
         let s_h = self.s_h.min(t_h + self.kernel);
-        let params = SubgroupParams {
+        let params = ConvolveParams {
             batch,
             s_count,
             s_h,
@@ -335,21 +336,59 @@ impl SubgroupParams {
         }
     }
 
-    /// One dispatch: workgroups of 64 tiles (1 row × 8 columns, or 2 rows × 4 columns)
-    /// × blocks of 16 or 32 target channels, as [`SubgroupParams::tile`] chooses.
+    /// One dispatch of the subgroup kernel where the device may use it, else of the
+    /// fallback kernel.
     fn launch(
         &self,
         ctx: &GpuContext,
+        op: &'static str,
         source: &wgpu::Buffer,
         weight: &wgpu::Buffer,
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
-    ) -> Launch {
+    ) -> Result<Launch> {
+        if !ctx.kernel_settings.subgroups {
+            return self.launch_fallback(ctx, op, source, weight, bias, target);
+        }
         let (rows, tile_t) = self.tile(ctx);
-        self.launch_with(ctx, rows, tile_t, source, weight, bias, target)
+        Ok(self.launch_with(ctx, rows, tile_t, source, weight, bias, target))
     }
 
-    /// [`SubgroupParams::launch`] with a given tile shape.
+    /// One dispatch of `conv2d.wgsl`: one invocation per 8 target channels × TILE_H rows
+    /// × 8 columns.
+    fn launch_fallback(
+        &self,
+        ctx: &GpuContext,
+        op: &'static str,
+        source: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        target: &wgpu::Buffer,
+    ) -> Result<Launch> {
+        let rows = tile_rows(ctx, op)?;
+        let tiles = self.batch as usize
+            * (self.t_count as usize).div_ceil(8)
+            * (self.t_h as usize).div_ceil(rows as usize)
+            * (self.t_w as usize).div_ceil(8);
+        Ok(Launch::with_constants(
+            ctx,
+            &CONVOLVE,
+            "conv2d",
+            &[("TILE_H", rows as f64)],
+            &[
+                &uniform(ctx, "conv params", self),
+                source,
+                weight,
+                bias,
+                target,
+            ],
+            tiles,
+        ))
+    }
+
+    /// One dispatch of `conv2d_subgroup.wgsl` with a given tile shape: workgroups of
+    /// WORKGROUP_SIZE tiles (1 row × 8 columns, or 2 rows × 4 columns) × blocks of 16 or
+    /// 32 target channels, as [`ConvolveParams::tile`] chooses.
     #[allow(clippy::too_many_arguments)]
     fn launch_with(
         &self,
@@ -364,7 +403,8 @@ impl SubgroupParams {
         let tiles = (self.batch * self.t_h.div_ceil(rows) * self.t_w.div_ceil(8 / rows)) as usize;
         let share = share_width(ctx);
         let units = tiles.div_ceil(share) * (self.t_count as usize).div_ceil(tile_t as usize);
-        let workgroups = units.div_ceil(64 / share);
+        let group = WORKGROUP_SIZE as usize;
+        let workgroups = units.div_ceil(group / share);
         Launch::with_constants(
             ctx,
             &SUBGROUP,
@@ -389,25 +429,25 @@ impl SubgroupParams {
                 bias,
                 target,
             ],
-            workgroups * 64,
+            workgroups * group,
         )
     }
 }
 
 /// How many consecutive invocations of the subgroup conv kernel share one block of
 /// target channels: the adapter's largest subgroup rounded up to a power of two, at
-/// least 8 and at most the 64 of a workgroup.
+/// least 8 and at most a workgroup.
 fn share_width(ctx: &GpuContext) -> usize {
     (ctx.adapter_info.subgroup_max_size as usize)
         .max(8)
         .next_power_of_two()
-        .min(64)
+        .min(WORKGROUP_SIZE as usize)
 }
 
 /// Buffers and parameters of a problem the autotuner times.
 #[cfg(not(target_arch = "wasm32"))]
 struct Proxy {
-    params: SubgroupParams,
+    params: ConvolveParams,
     source: wgpu::Buffer,
     weight: wgpu::Buffer,
     bias: wgpu::Buffer,
@@ -445,20 +485,9 @@ impl Proxy {
     }
 }
 
-/// The one chunk of a tensor that must not be split (biases, small weights).
-pub(crate) fn single_chunk<'a>(t: &'a Tensor, op: &'static str) -> Result<&'a wgpu::Buffer> {
-    match t.chunks.as_slice() {
-        [only] => Ok(&only.buffer),
-        _ => Err(Error::InvalidArgument {
-            op,
-            message: format!("'{}' must fit one storage binding", t.label),
-        }),
-    }
-}
-
-/// The context's conv tile height, which the shaders support only as 1 or 2.
+/// The device's fallback conv tile height, which the shader supports only as 1 or 2.
 fn tile_rows(ctx: &GpuContext, op: &'static str) -> Result<u32> {
-    match ctx.conv_tile_rows {
+    match ctx.kernel_settings.conv_tile_rows {
         rows @ (1 | 2) => Ok(rows),
         rows => Err(Error::InvalidArgument {
             op,
@@ -483,54 +512,26 @@ pub fn conv2d_forward(
     weight.expect_shape(OP, "weight", &s.weight())?;
     bias.expect_shape(OP, "bias", &[s.out_channels])?;
     y.expect_shape(OP, "output", &s.output())?;
-    let bias_buffer = single_chunk(bias, OP)?;
+    let bias_buffer = bias.single_chunk(OP)?;
 
     let mut launches = Vec::new();
     for piece in row_pieces(&[x, y]) {
         for w_chunk in &weight.chunks {
-            if ctx.subgroup_kernels {
-                let params = SubgroupParams {
-                    relu: relu as u32,
-                    has_bias: 1,
-                    s_offset: element_offset(piece.local_row[0], x.row_len()),
-                    t_offset: element_offset(piece.local_row[1], y.row_len()),
-                    ..SubgroupParams::forward(s, piece.rows.len(), w_chunk.rows.clone())
-                };
-                launches.push(params.launch(
-                    ctx,
-                    &x.chunks[piece.chunk[0]].buffer,
-                    &w_chunk.buffer,
-                    bias_buffer,
-                    &y.chunks[piece.chunk[1]].buffer,
-                ));
-                continue;
-            }
-            let mut params = ConvParams::new(s, piece.rows.len());
-            params.relu = relu as u32;
-            params.o_begin = w_chunk.rows.start as u32;
-            params.o_count = w_chunk.rows.len() as u32;
-            params.x_offset = element_offset(piece.local_row[0], x.row_len());
-            params.y_offset = element_offset(piece.local_row[1], y.row_len());
-            // One invocation per 8 output channels × TILE_H rows × 8 columns.
-            let rows = tile_rows(ctx, OP)?;
-            let tiles = piece.rows.len()
-                * w_chunk.rows.len().div_ceil(8)
-                * s.out_h().div_ceil(rows as usize)
-                * s.out_w().div_ceil(8);
-            launches.push(Launch::with_constants(
+            let params = ConvolveParams {
+                relu: relu as u32,
+                has_bias: 1,
+                s_offset: element_offset(piece.local_row[0], x.row_len()),
+                t_offset: element_offset(piece.local_row[1], y.row_len()),
+                ..ConvolveParams::forward(s, piece.rows.len(), w_chunk.rows.clone())
+            };
+            launches.push(params.launch(
                 ctx,
-                &FORWARD,
-                "conv2d_forward",
-                &[("TILE_H", rows as f64)],
-                &[
-                    &uniform(ctx, "conv params", &params),
-                    &x.chunks[piece.chunk[0]].buffer,
-                    &w_chunk.buffer,
-                    bias_buffer,
-                    &y.chunks[piece.chunk[1]].buffer,
-                ],
-                tiles,
-            ));
+                OP,
+                &x.chunks[piece.chunk[0]].buffer,
+                &w_chunk.buffer,
+                bias_buffer,
+                &y.chunks[piece.chunk[1]].buffer,
+            )?);
         }
     }
     Ok(launches)
@@ -558,48 +559,21 @@ pub fn conv2d_backward_data(
     let mut launches = Vec::new();
     for piece in row_pieces(&[dy, dx]) {
         for (i, w_chunk) in weight.chunks.iter().enumerate() {
-            if ctx.subgroup_kernels {
-                let params = SubgroupParams {
-                    accumulate: (i > 0) as u32,
-                    s_offset: element_offset(piece.local_row[0], dy.row_len()),
-                    t_offset: element_offset(piece.local_row[1], dx.row_len()),
-                    ..SubgroupParams::backward_data(s, piece.rows.len(), w_chunk.rows.clone())
-                };
-                // No bias: the weight stands in for the unused binding.
-                launches.push(params.launch(
-                    ctx,
-                    &dy.chunks[piece.chunk[0]].buffer,
-                    &w_chunk.buffer,
-                    &w_chunk.buffer,
-                    &dx.chunks[piece.chunk[1]].buffer,
-                ));
-                continue;
-            }
-            let mut params = ConvParams::new(s, piece.rows.len());
-            params.o_begin = w_chunk.rows.start as u32;
-            params.o_count = w_chunk.rows.len() as u32;
-            params.y_offset = element_offset(piece.local_row[0], dy.row_len());
-            params.x_offset = element_offset(piece.local_row[1], dx.row_len());
-            params.accumulate = (i > 0) as u32;
-            // One invocation per 8 input channels × TILE_H rows × 8 columns.
-            let rows = tile_rows(ctx, OP)?;
-            let tiles = piece.rows.len()
-                * s.in_channels.div_ceil(8)
-                * s.in_h.div_ceil(rows as usize)
-                * s.in_w.div_ceil(8);
-            launches.push(Launch::with_constants(
+            let params = ConvolveParams {
+                accumulate: (i > 0) as u32,
+                s_offset: element_offset(piece.local_row[0], dy.row_len()),
+                t_offset: element_offset(piece.local_row[1], dx.row_len()),
+                ..ConvolveParams::backward_data(s, piece.rows.len(), w_chunk.rows.clone())
+            };
+            // No bias: the weight stands in for the unused binding.
+            launches.push(params.launch(
                 ctx,
-                &BACKWARD_DATA,
-                "conv2d_backward_data",
-                &[("TILE_H", rows as f64)],
-                &[
-                    &uniform(ctx, "conv params", &params),
-                    &dy.chunks[piece.chunk[0]].buffer,
-                    &w_chunk.buffer,
-                    &dx.chunks[piece.chunk[1]].buffer,
-                ],
-                tiles,
-            ));
+                OP,
+                &dy.chunks[piece.chunk[0]].buffer,
+                &w_chunk.buffer,
+                &w_chunk.buffer,
+                &dx.chunks[piece.chunk[1]].buffer,
+            )?);
         }
     }
     Ok(launches)
@@ -659,7 +633,7 @@ fn backward_weight(
     dy.expect_shape(OP, "output gradient", &s.output())?;
     dweight.expect_shape(OP, "weight gradient", &s.weight())?;
     dbias.expect_shape(OP, "bias gradient", &[s.out_channels])?;
-    let dbias_buffer = single_chunk(dbias, OP)?;
+    let dbias_buffer = dbias.single_chunk(OP)?;
     if s.batch == 0 {
         return Err(Error::InvalidArgument {
             op: OP,
@@ -671,9 +645,11 @@ fn backward_weight(
     // row piece of (x, dy); the split of each is planned first to size the scratch.
     let pieces = row_pieces(&[x, dy]);
     let kk = s.kernel * s.kernel;
-    let subgroups = ctx.subgroup_kernels && subgroup_weight_tiles(s) >= SUBGROUP_WEIGHT_MIN_TILES;
+    let subgroups =
+        ctx.kernel_settings.subgroups && subgroup_weight_tiles(s) >= SUBGROUP_WEIGHT_MIN_TILES;
+    let group = WORKGROUP_SIZE as usize;
     let invocations = |o_count: usize| match subgroups {
-        true => o_count.div_ceil(16) * subgroup_weight_tiles(s).div_ceil(64) * 64,
+        true => o_count.div_ceil(16) * subgroup_weight_tiles(s).div_ceil(group) * group,
         false => weight_grad_tiles(s, o_count),
     };
     let scratch_limit = ctx.binding_limit.min(WEIGHT_GRAD_SCRATCH_BYTES);
@@ -828,6 +804,54 @@ struct ReduceParams {
     o_begin: u32,
     accumulate: u32,
     _pad: [u32; 3],
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![
+        uniform_layout!(
+            ConvParams,
+            "prelude.wgsl",
+            "ConvParams",
+            [
+                batch,
+                in_channels,
+                in_h,
+                in_w,
+                out_channels,
+                out_h,
+                out_w,
+                kernel,
+                pad,
+                relu,
+                o_begin,
+                o_count,
+                x_offset,
+                y_offset,
+                accumulate,
+                parts,
+                rows_per_part,
+                db_base
+            ]
+        ),
+        uniform_layout!(
+            ConvolveParams,
+            "prelude.wgsl",
+            "ConvolveParams",
+            [
+                batch, s_count, s_h, s_w, t_count, t_h, t_w, kernel, pad, relu, accumulate,
+                has_bias, s_channels, s0, t_channels, t0, s_offset, t_offset, w_t_stride,
+                w_s_stride, flip
+            ]
+        ),
+        uniform_layout!(
+            ReduceParams,
+            "conv2d_backward_weight_reduce.wgsl",
+            "ReduceParams",
+            [weights, biases, parts, o_begin, accumulate]
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! Input and output have the same shape, any rank; dimension 0 indexes samples and both
 //! may be chunked along it.
 
+use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -182,4 +183,23 @@ pub fn dropout_backward(
     const OP: &str = "dropout backward";
     dx.expect_shape(OP, "input gradient", &dy.shape)?;
     launches(ctx, OP, d, rng, dy, dx)
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![
+        uniform_layout!(
+            DropoutKey,
+            "dropout.wgsl",
+            "DropoutKey",
+            [seed, step, sample_base]
+        ),
+        uniform_layout!(
+            DropoutParams,
+            "dropout.wgsl",
+            "DropoutParams",
+            [count, in_offset, out_offset, row_len, first_row, p, scale]
+        ),
+    ]
 }

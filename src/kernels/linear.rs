@@ -6,7 +6,7 @@
 //! Activations may be chunked along N, the weight along O (VGG's fc6 weight is
 //! 411 MB); the bias must fit one binding.
 
-use super::conv::single_chunk;
+use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -17,7 +17,7 @@ const LINEAR_SUBGROUP: Shader = shader!("linear_subgroup.wgsl");
 /// Whether `linear_subgroup.wgsl` can run a dispatch: subgroups of 8 or more and rows
 /// read as vec4 (K a multiple of 4).
 fn subgroup_path(ctx: &GpuContext, s: &LinearShape) -> bool {
-    ctx.subgroup_kernels && s.in_features.is_multiple_of(4)
+    ctx.kernel_settings.subgroups && s.in_features.is_multiple_of(4)
 }
 
 /// Whether the backward products of `linear_subgroup.wgsl` can read dy's columns of the
@@ -66,7 +66,7 @@ impl LinearShape {
     }
 }
 
-/// Mirrors `LinearParams` in `shaders/linear.wgsl`.
+/// Mirrors `LinearParams` in `shaders/prelude.wgsl` (both linear shaders).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct LinearParams {
@@ -121,7 +121,7 @@ pub fn linear_forward(
     weight.expect_shape(OP, "weight", &s.weight())?;
     bias.expect_shape(OP, "bias", &[s.out_features])?;
     y.expect_shape(OP, "output", &s.output())?;
-    let bias_buffer = single_chunk(bias, OP)?;
+    let bias_buffer = bias.single_chunk(OP)?;
 
     let mut launches = Vec::new();
     for piece in row_pieces(&[x, y]) {
@@ -277,7 +277,7 @@ fn backward_weight(
     dy.expect_shape(OP, "output gradient", &s.output())?;
     dweight.expect_shape(OP, "weight gradient", &s.weight())?;
     dbias.expect_shape(OP, "bias gradient", &[s.out_features])?;
-    let dbias_buffer = single_chunk(dbias, OP)?;
+    let dbias_buffer = dbias.single_chunk(OP)?;
 
     let mut launches = Vec::new();
     let pieces = row_pieces(&[x, dy]);
@@ -334,4 +334,25 @@ fn backward_weight(
         ));
     }
     Ok(launches)
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![uniform_layout!(
+        LinearParams,
+        "prelude.wgsl",
+        "LinearParams",
+        [
+            rows,
+            in_features,
+            out_features,
+            o_begin,
+            o_count,
+            relu,
+            accumulate,
+            x_offset,
+            y_offset
+        ]
+    )]
 }

@@ -10,7 +10,7 @@
 //! A label ≥ classes gives a NaN loss, a NaN dlogits row and a miss, so the totals show
 //! it; the data loader is expected to reject such labels before they reach the GPU.
 
-use super::conv::single_chunk;
+use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -160,7 +160,7 @@ pub fn sum_loss_stats(
             message: "needs at least one sample".to_string(),
         });
     }
-    let totals_buffer = single_chunk(totals, OP)?;
+    let totals_buffer = totals.single_chunk(OP)?;
     Ok(row_pieces(&[stats])
         .into_iter()
         .enumerate()
@@ -184,4 +184,31 @@ pub fn sum_loss_stats(
             )
         })
         .collect())
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![
+        uniform_layout!(
+            LossParams,
+            "softmax_cross_entropy.wgsl",
+            "LossParams",
+            [
+                rows,
+                classes,
+                grad_scale,
+                logits_offset,
+                labels_offset,
+                dlogits_offset,
+                stats_offset
+            ]
+        ),
+        uniform_layout!(
+            SumParams,
+            "softmax_cross_entropy.wgsl",
+            "SumParams",
+            [rows, stats_offset, accumulate]
+        ),
+    ]
 }

@@ -4,6 +4,7 @@
 //! # Shapes
 //! a, b, da, db (N, C, H, W), all the same shape; every tensor may be chunked along N.
 
+use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -180,4 +181,15 @@ pub fn lrn_backward(
         ));
     }
     Ok(launches)
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![uniform_layout!(
+        LrnUniform,
+        "lrn.wgsl",
+        "LrnParams",
+        [batch, channels, plane, half, alpha, beta, k, a_offset, out_offset, db_offset]
+    )]
 }

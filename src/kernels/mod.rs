@@ -6,6 +6,7 @@
 
 pub mod conv;
 pub mod dropout;
+pub mod layout;
 pub mod linear;
 pub mod loss;
 pub mod lrn;
@@ -13,28 +14,30 @@ pub mod peak;
 pub mod pool;
 pub mod relu;
 pub mod score_map;
+pub mod settings;
 pub mod sgd;
 pub mod tune;
 
-use crate::gpu::GpuContext;
+use crate::gpu::{GpuContext, Shader};
 
-/// A WGSL source file compiled into the binary.
-pub struct Shader {
-    pub name: &'static str,
-    pub wgsl: &'static str,
-}
-
+/// The [`Shader`] of a file in `shaders/`, with `shaders/prelude.wgsl` (the declarations
+/// several shaders share) appended.
 macro_rules! shader {
     ($file:literal) => {
-        $crate::kernels::Shader {
+        $crate::gpu::Shader {
             name: $file,
-            wgsl: include_str!(concat!("../../shaders/", $file)),
+            wgsl: concat!(
+                include_str!(concat!("../../shaders/", $file)),
+                "\n",
+                include_str!("../../shaders/prelude.wgsl")
+            ),
         }
     };
 }
 pub(crate) use shader;
 
-/// Invocations per workgroup of every 1-D kernel (WebGPU guarantees 256).
+/// Invocations per workgroup of every kernel (WebGPU guarantees 256): `WORKGROUP_SIZE`
+/// in `shaders/prelude.wgsl` (tests/shaders.rs checks that they agree).
 pub const WORKGROUP_SIZE: u32 = 64;
 
 /// One dispatch, ready to record.
@@ -49,7 +52,7 @@ impl Launch {
     /// A 1-D launch of `invocations` threads over the buffers `buffers` bound at
     /// bindings 0, 1, 2, ... in order. The grid is folded into 2-D when it needs more
     /// than the device's workgroups per dimension; shaders rebuild the linear index
-    /// with `global_index()` (see `shaders/` headers).
+    /// with `flat_index` (`shaders/prelude.wgsl`).
     pub fn new(
         ctx: &GpuContext,
         shader: &Shader,
@@ -69,7 +72,7 @@ impl Launch {
         buffers: &[&wgpu::Buffer],
         invocations: usize,
     ) -> Launch {
-        let pipeline = ctx.pipeline_with(shader, entry, constants);
+        let pipeline = ctx.pipeline(shader, entry, constants);
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -94,7 +97,8 @@ impl Launch {
 }
 
 /// Folds a 1-D count of workgroups into (x, y, 1) with x, y ≤ `max_per_dim`.
-/// Shaders compute `wg = id.x + id.y * num_workgroups.x` and bounds-check the tail.
+/// Shaders number the workgroups back with `workgroup_index` (`shaders/prelude.wgsl`) and
+/// bounds-check the tail.
 pub fn fold_workgroups(groups: u32, max_per_dim: u32) -> [u32; 3] {
     if groups <= max_per_dim {
         [groups.max(1), 1, 1]
@@ -218,6 +222,24 @@ pub fn profile<'a>(
         );
     }
     Ok((seconds, ProfileClock::Timestamps))
+}
+
+/// Every parameter struct the launchers fill, with the WGSL struct it mirrors
+/// (tests/shaders.rs compares their layouts).
+pub fn uniform_layouts() -> Vec<layout::UniformLayout> {
+    [
+        conv::uniform_layouts(),
+        dropout::uniform_layouts(),
+        linear::uniform_layouts(),
+        loss::uniform_layouts(),
+        lrn::uniform_layouts(),
+        peak::uniform_layouts(),
+        pool::uniform_layouts(),
+        relu::uniform_layouts(),
+        score_map::uniform_layouts(),
+        sgd::uniform_layouts(),
+    ]
+    .concat()
 }
 
 /// Offset in elements of `local_row` rows into a chunk, as the u32 the shaders take.

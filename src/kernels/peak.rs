@@ -5,7 +5,7 @@
 //! fma_peak: x (count) → out (count); load_peak: src (a power of two) → out (count).
 //! Both single-chunk.
 
-use super::conv::single_chunk;
+use super::layout::{uniform_layout, UniformLayout};
 use super::{shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, Tensor};
@@ -88,6 +88,17 @@ fn launch(
         _pad: 0,
     };
     let p = uniform(ctx, "peak params", &params);
-    let buffers = [&p, single_chunk(src, op)?, single_chunk(out, op)?];
+    let buffers = [&p, src.single_chunk(op)?, out.single_chunk(op)?];
     Ok(vec![Launch::new(ctx, &PEAK, entry, &buffers, out.len())])
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![uniform_layout!(
+        PeakParams,
+        "peak.wgsl",
+        "PeakParams",
+        [count, iterations, src_mask]
+    )]
 }

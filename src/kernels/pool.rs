@@ -4,6 +4,7 @@
 //! x, dx (N, C, H, W); y, dy (N, C, H/2, W/2) (odd sizes floor, as in PyTorch).
 //! Every tensor may be chunked along N.
 
+use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -159,4 +160,15 @@ pub fn maxpool2d_backward(
         ));
     }
     Ok(launches)
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![uniform_layout!(
+        PoolParams,
+        "maxpool2d.wgsl",
+        "PoolParams",
+        [batch, channels, in_h, in_w, out_h, out_w, x_offset, out_offset, dy_offset, relu]
+    )]
 }

@@ -6,6 +6,7 @@
 //! # Shapes
 //! Every tensor has the same shape, any rank; all may be chunked along dimension 0.
 
+use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::Result;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -93,4 +94,15 @@ pub fn relu_backward(
         ));
     }
     Ok(launches)
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![uniform_layout!(
+        ReluParams,
+        "relu.wgsl",
+        "ReluParams",
+        [count, a_offset, out_offset, dy_offset]
+    )]
 }

@@ -6,6 +6,7 @@
 //! softmax: scores (N, classes) → probabilities (N, classes).
 //! Every tensor may be chunked along N.
 
+use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -138,4 +139,15 @@ pub fn softmax(
         });
     }
     Ok(launches(ctx, "softmax", &s, scores, probabilities, 1))
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![uniform_layout!(
+        ScoreParams,
+        "score_map.wgsl",
+        "ScoreParams",
+        [rows, classes, plane, x_offset, y_offset]
+    )]
 }

@@ -7,6 +7,7 @@
 //! The hyper-parameters sit in one small uniform buffer owned by [`SgdStep`]: changing
 //! the learning rate between steps is one `queue.write_buffer`, no new launches.
 
+use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::Result;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
@@ -110,4 +111,23 @@ pub fn sgd_step(
     let mut step = SgdStep::new(ctx, hyper);
     step.add(ctx, w, g, v)?;
     Ok(step)
+}
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    vec![
+        uniform_layout!(
+            SgdHyper,
+            "sgd.wgsl",
+            "SgdHyper",
+            [lr, momentum, weight_decay, grad_scale]
+        ),
+        uniform_layout!(
+            SgdParams,
+            "sgd.wgsl",
+            "SgdParams",
+            [count, w_offset, g_offset, v_offset]
+        ),
+    ]
 }

@@ -30,10 +30,10 @@ pub fn gpu_with_binding_limit(bytes: u64) -> GpuContext {
 
 /// A separate device whose fallback conv kernels (those without subgroups) compute
 /// `rows` output rows per invocation (1 is what SwiftShader gets, see
-/// `vgg_wgpu::gpu::context::conv_tile_rows`).
+/// `vgg_wgpu::kernels::settings::KernelSettings::for_adapter`).
 pub fn gpu_with_conv_tile_rows(rows: u32) -> GpuContext {
     let mut ctx = gpu_without_subgroups();
-    ctx.conv_tile_rows = rows;
+    ctx.kernel_settings.conv_tile_rows = rows;
     ctx
 }
 
@@ -41,7 +41,7 @@ pub fn gpu_with_conv_tile_rows(rows: u32) -> GpuContext {
 /// adapters without subgroups (or with subgroups under 8 invocations) run.
 pub fn gpu_without_subgroups() -> GpuContext {
     let mut ctx = open_gpu(None);
-    ctx.subgroup_kernels = false;
+    ctx.kernel_settings.subgroups = false;
     ctx
 }
 
@@ -49,7 +49,7 @@ pub fn gpu_without_subgroups() -> GpuContext {
 /// (rows, target channels) instead of the autotuner's choice.
 pub fn gpu_with_conv_tile(tile: (u32, u32)) -> GpuContext {
     let mut ctx = open_gpu(None);
-    ctx.conv_tile = Some(tile);
+    ctx.kernel_settings.conv_tile = Some(tile);
     ctx
 }
 

@@ -1,0 +1,61 @@
+// Declarations that several shaders share. `kernels::shader!` appends this file to every
+// shader (WGSL declarations may come in any order; appending keeps the line numbers of
+// naga's messages those of the shader's own file), so no shader repeats them.
+// tests/shaders.rs checks each struct here against the Rust struct that fills it.
+
+// Invocations per workgroup of every kernel: a multiple of every adapter's SIMD width,
+// well under the 256 WebGPU guarantees. The same value as Rust's
+// `kernels::WORKGROUP_SIZE` (tests/shaders.rs checks that they agree).
+const WORKGROUP_SIZE: u32 = 64u;
+
+// The number of this workgroup in the 1-D grid that the launcher folds into 2-D when it
+// has more workgroups than a dimension allows (`kernels::fold_workgroups`).
+fn workgroup_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.x + wid.y * nwg.x;
+}
+
+// The number of this invocation in that 1-D grid; past the end of the work in the last
+// workgroup (or a spare row of the fold), so kernels bounds-check it.
+fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return workgroup_index(wid, nwg) * WORKGROUP_SIZE + lid;
+}
+
+// One stride-1 convolution of a source s into a target t, the forward pass and the input
+// gradient alike (conv2d.wgsl, conv2d_subgroup.wgsl: their headers give the formula).
+struct ConvolveParams {
+    batch: u32, s_count: u32, s_h: u32, s_w: u32,
+    t_count: u32, t_h: u32, t_w: u32, kernel: u32,
+    pad: i32, relu: u32, accumulate: u32, has_bias: u32, // pad < 0 crops
+    // channels of the bound s / t tensors and the first one this dispatch reads / writes
+    s_channels: u32, s0: u32, t_channels: u32, t0: u32,
+    // element offsets of this piece's first sample inside the bound s / t chunks
+    s_offset: u32, t_offset: u32,
+    w_t_stride: u32, w_s_stride: u32, flip: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+// The weight and bias gradients of a convolution (conv2d_backward_weight*.wgsl).
+struct ConvParams {
+    batch: u32, in_channels: u32, in_h: u32, in_w: u32,
+    out_channels: u32, out_h: u32, out_w: u32, kernel: u32,
+    pad: u32, relu: u32, o_begin: u32, o_count: u32,
+    // element offsets of this piece's first sample inside the bound x / dy chunks
+    x_offset: u32, y_offset: u32, accumulate: u32, parts: u32,
+    // rows (n, oh) per part; index of the chunk's first channel in db_out
+    rows_per_part: u32, db_base: u32, _pad0: u32, _pad1: u32,
+}
+
+// A fully connected layer (linear.wgsl, linear_subgroup.wgsl).
+struct LinearParams {
+    rows: u32,          // rows of this piece of x / y / dx / dy
+    in_features: u32,   // K
+    out_features: u32,  // O: the row stride of y and dy
+    o_begin: u32,       // first output row held by the bound weight chunk
+    o_count: u32,       // output rows held by the bound weight chunk
+    relu: u32,
+    accumulate: u32,    // 0: write the result, 1: add it to the output
+    // element offsets of this piece's first row inside the bound x (or dx) chunk and
+    // the bound y (or dy) chunk
+    x_offset: u32,
+    y_offset: u32,
+    _pad0: u32, _pad1: u32, _pad2: u32,
+}

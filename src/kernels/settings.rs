@@ -1,0 +1,51 @@
+//! Which kernel variants and tile shapes the launchers use on a device: chosen from the
+//! adapter when the device opens, changed by tests to run every variant.
+
+use std::env;
+
+/// The launchers' choices for one device (held by its `GpuContext`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelSettings {
+    /// Rows of the target each invocation of the fallback conv kernel (forward and input
+    /// gradient) computes, the shader's `TILE_H` override: 2, or 1 on SwiftShader (see
+    /// [`KernelSettings::for_adapter`]).
+    pub conv_tile_rows: u32,
+    /// Whether kernels may use subgroup operations: the adapter has them, with
+    /// subgroups of at least 8 invocations (what the subgroup kernels assume), it is
+    /// not SwiftShader (whose compiler the wide subgroup tiles would overwhelm, as the
+    /// two-row tiles did), and `VGG_WGPU_NO_SUBGROUPS` is not set.
+    pub subgroups: bool,
+    /// A fixed tile shape (rows, target channels) for the subgroup conv kernel instead
+    /// of the autotuner's choice.
+    pub conv_tile: Option<(u32, u32)>,
+}
+
+impl KernelSettings {
+    /// The settings for an adapter with `features` enabled on its device.
+    ///
+    /// The fallback conv tile height is 1 on SwiftShader, else 2. SwiftShader's Subzero
+    /// compiler needs minutes and over 10 GB of memory for the two-row conv kernel (128
+    /// accumulators live across its loops): in Chromium the GPU process dies, the page
+    /// loses its device ("A valid external Instance reference no longer exists") and
+    /// every pending `map_async` fails. One row (64 accumulators) compiles in under a
+    /// second.
+    pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> KernelSettings {
+        let swiftshader = is_swiftshader(info);
+        KernelSettings {
+            conv_tile_rows: if swiftshader { 1 } else { 2 },
+            subgroups: features.contains(wgpu::Features::SUBGROUP)
+                && info.subgroup_min_size >= 8
+                && !swiftshader
+                && env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none(),
+            conv_tile: None,
+        }
+    }
+}
+
+/// SwiftShader: natively its name says so; in a browser it is Chromium's fallback
+/// adapter, reported as a CPU.
+fn is_swiftshader(info: &wgpu::AdapterInfo) -> bool {
+    info.name.to_ascii_lowercase().contains("swiftshader")
+        || (info.backend == wgpu::Backend::BrowserWebGpu
+            && info.device_type == wgpu::DeviceType::Cpu)
+}
