@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
 use vgg_wgpu::graph::SingleProcess;
 use vgg_wgpu::model::{Config, WeightFile};
+use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
-use vgg_wgpu::train::trainer::{model_path, train, DataSource, Event, Outcome, TrainOptions};
+use vgg_wgpu::train::options::TrainOptions;
+use vgg_wgpu::train::run_folder::model_path;
+use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
 fn gpu() -> GpuContext {
     pollster::block_on(GpuContext::new(&AdapterChoice::default()))

@@ -11,8 +11,10 @@ use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::graph::{Collective, SingleProcess};
 use vgg_wgpu::model::Config;
+use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
-use vgg_wgpu::train::trainer::{train, DataSource, Event, Outcome, TrainOptions};
+use vgg_wgpu::train::options::TrainOptions;
+use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
 /// With no arguments: a small VGG (config A, widths ÷8, 32×32 input) on the built-in
 /// synthetic data set, which trains in minutes even on a CPU adapter.
@@ -184,7 +186,27 @@ fn run_distributed(_: &[GpuContext], _: &TrainArgs) -> Result<()> {
 
 /// Trains with progress on standard error; processes other than 0 stay quiet.
 fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainArgs) -> Result<()> {
+    let opts = options(args)?;
+    let stop = stop_on_ctrl_c();
     let quiet = collective.rank() != 0;
+    let mut progress = Progress::new(&opts, quiet);
+    let outcome = pollster::block_on(train(devices, collective, &opts, &stop, &mut |event| {
+        progress.show(event)
+    }));
+    progress.bar.finish_and_clear();
+    match outcome? {
+        _ if quiet => {}
+        Outcome::Finished(path) => println!("model written to {}", path.display()),
+        Outcome::Interrupted(path) => println!(
+            "interrupted: checkpoint written to {}; continue with --resume",
+            path.display()
+        ),
+    }
+    Ok(())
+}
+
+/// The library's options from the command line's.
+fn options(args: &TrainArgs) -> Result<TrainOptions> {
     let data = match args.data.as_str() {
         "builtin" => DataSource::Builtin {
             train: args.train_images,
@@ -193,7 +215,7 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
         },
         path => DataSource::Path(PathBuf::from(path)),
     };
-    let opts = TrainOptions {
+    Ok(TrainOptions {
         config: args.config,
         crop: args.crop,
         width_divisor: args.width_divisor,
@@ -217,8 +239,12 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
         workers: args.workers,
         strict: args.strict,
         normalize_std: args.normalize == "mean-std",
-    };
+    })
+}
 
+/// The first Ctrl-C asks the loop to stop after its step and checkpoint; a second
+/// one exits at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = stop.clone();
     ctrlc::set_handler(move || {
@@ -229,44 +255,65 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
         eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)");
     })
     .ok();
+    stop
+}
 
-    let bar = match quiet {
-        true => ProgressBar::hidden(),
-        false => ProgressBar::new(0),
-    };
-    bar.set_style(
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let mut epochs = 0;
-    let outcome = pollster::block_on(train(devices, collective, &opts, &stop, &mut |event| {
+/// The progress bar and the lines above it, drawn from the loop's events.
+struct Progress<'a> {
+    opts: &'a TrainOptions,
+    bar: ProgressBar,
+    quiet: bool,
+    epochs: usize,
+}
+
+impl<'a> Progress<'a> {
+    fn new(opts: &'a TrainOptions, quiet: bool) -> Progress<'a> {
+        let bar = match quiet {
+            true => ProgressBar::hidden(),
+            false => ProgressBar::new(0),
+        };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Progress {
+            opts,
+            bar,
+            quiet,
+            epochs: 0,
+        }
+    }
+
+    fn show(&mut self, event: Event) {
+        let bar = &self.bar;
         match event {
-            _ if quiet => {}
+            _ if self.quiet => {}
             Event::Started {
                 steps_per_epoch,
-                epochs: total,
+                epochs,
                 epoch,
                 next_batch,
                 parameters,
                 train_images,
                 val_images,
             } => {
-                epochs = total;
-                say(&bar, format!(
-                "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
-                 {steps_per_epoch} steps of {} images per epoch",
-                opts.config, opts.width_divisor, opts.crop, parameters as f64 / 1e6, opts.batch * opts.accumulate
-            ));
+                self.epochs = epochs;
+                let o = self.opts;
+                say(bar, format!(
+                    "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
+                     {steps_per_epoch} steps of {} images per epoch",
+                    o.config, o.width_divisor, o.crop, parameters as f64 / 1e6, o.batch * o.accumulate
+                ));
                 if epoch > 0 || next_batch > 0 {
                     say(
-                        &bar,
+                        bar,
                         format!("resuming at epoch {}, step {}", epoch + 1, next_batch + 1),
                     );
                 }
                 bar.set_length(steps_per_epoch as u64);
                 bar.set_position(next_batch as u64);
-                bar.set_prefix(format!("{}/{total}", epoch + 1));
+                bar.set_prefix(format!("{}/{epochs}", epoch + 1));
             }
             Event::Step {
                 epoch,
@@ -277,7 +324,7 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
                 images_per_s,
                 ..
             } => {
-                bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+                bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
                 bar.set_position(batch as u64 + 1);
                 bar.set_message(format!(
                     "loss {loss:.3} acc {:.1}% lr {lr:.0e} {images_per_s:.0} img/s",
@@ -288,30 +335,20 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
                 bar.set_message(format!("validating on {images} images"))
             }
             Event::Epoch(r) => {
-                say(&bar, format!(
-                "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
-                r.epoch,
-                r.loss,
-                100.0 * r.train_top1_err,
-                r.val_loss,
-                100.0 * r.val_top1_err,
-                100.0 * r.val_top5_err,
-                r.images_per_s,
-                r.seconds
-            ));
+                say(bar, format!(
+                    "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
+                    r.epoch,
+                    r.loss,
+                    100.0 * r.train_top1_err,
+                    r.val_loss,
+                    100.0 * r.val_top1_err,
+                    100.0 * r.val_top5_err,
+                    r.images_per_s,
+                    r.seconds
+                ));
                 bar.reset();
             }
-            Event::Note(text) => say(&bar, text),
+            Event::Note(text) => say(bar, text),
         }
-    }));
-    bar.finish_and_clear();
-    match outcome? {
-        _ if quiet => {}
-        Outcome::Finished(path) => println!("model written to {}", path.display()),
-        Outcome::Interrupted(path) => println!(
-            "interrupted: checkpoint written to {}; continue with --resume",
-            path.display()
-        ),
     }
-    Ok(())
 }
