@@ -45,18 +45,19 @@ pub struct TrainArgs {
     batch: usize,
     /// GPU passes whose gradients are summed per SGD step: the effective batch is
     /// batch × accumulate (the paper: 256).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     accumulate: usize,
     /// Initial learning rate (the paper: 1e-2).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_hyphen_values = true, value_parser = learning_rate)]
     lr: f32,
-    #[arg(long, default_value_t = 0.9)]
+    /// SGD momentum, 0 ≤ m < 1 (the paper: 0.9).
+    #[arg(long, default_value_t = 0.9, allow_hyphen_values = true, value_parser = momentum)]
     momentum: f32,
     /// L2 weight decay (the paper: 5e-4).
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, allow_hyphen_values = true, value_parser = weight_decay)]
     weight_decay: f32,
     /// Dropout probability of FC1 and FC2 (the paper: 0.5).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_hyphen_values = true, value_parser = dropout)]
     dropout: f32,
     /// Epochs without validation improvement before the learning rate is divided by 10.
     #[arg(long, default_value_t = 2)]
@@ -77,7 +78,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write a checkpoint every this many steps (and at each epoch's end).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = at_least_one)]
     checkpoint_every: usize,
     /// Log a step record to metrics.jsonl every this many steps.
     #[arg(long, default_value_t = 10)]
@@ -114,6 +115,58 @@ pub struct TrainArgs {
     /// Built-in data set: validation images.
     #[arg(long, default_value_t = 1000)]
     val_images: usize,
+}
+
+fn number(text: &str) -> std::result::Result<f32, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))
+}
+
+/// A learning rate: positive and finite (NaN or a negative rate makes every step diverge).
+fn learning_rate(text: &str) -> std::result::Result<f32, String> {
+    let lr = number(text)?;
+    match lr.is_finite() && lr > 0.0 {
+        true => Ok(lr),
+        false => Err(format!(
+            "the learning rate must be a positive finite number, e.g. 0.01; got {text}"
+        )),
+    }
+}
+
+/// 0 ≤ value < 1: a fraction of the gradient (momentum) or of the units (dropout).
+fn fraction(what: &str, text: &str) -> std::result::Result<f32, String> {
+    let value = number(text)?;
+    match (0.0..1.0).contains(&value) {
+        true => Ok(value),
+        false => Err(format!("{what} must be at least 0 and below 1; got {text}")),
+    }
+}
+
+fn momentum(text: &str) -> std::result::Result<f32, String> {
+    fraction("momentum", text)
+}
+
+fn dropout(text: &str) -> std::result::Result<f32, String> {
+    fraction("the dropout probability", text)
+}
+
+fn weight_decay(text: &str) -> std::result::Result<f32, String> {
+    let decay = number(text)?;
+    match decay.is_finite() && decay >= 0.0 {
+        true => Ok(decay),
+        false => Err(format!(
+            "weight decay must be 0 or a positive finite number, e.g. 5e-4; got {text}"
+        )),
+    }
+}
+
+/// A count that means nothing at 0 (passes per step, steps between checkpoints).
+fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("must be a whole number of at least 1; got {text}")),
+    }
 }
 
 /// Prints a line above the progress bar; plain output when the bar is hidden (no TTY).
