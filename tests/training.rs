@@ -250,3 +250,32 @@ fn bad_input_gets_clear_errors() {
     let err = run(&ctx, &bad_init, None).0.unwrap_err().to_string();
     assert!(err.contains("/no/such/a.safetensors"), "{err}");
 }
+
+/// A diverged run stops with an error at its first non-finite loss instead of scoring
+/// NaN weights as perfect, and writes neither a model nor a NaN checkpoint.
+#[test]
+fn a_diverging_run_stops_and_keeps_no_nan_weights() {
+    let opts = TrainOptions {
+        lr: 1e6,
+        epochs: 1,
+        ..tiny(out_dir("diverges"))
+    };
+    let (outcome, losses) = run(&gpu(), &opts, None);
+    let message = outcome.unwrap_err().to_string();
+    assert!(
+        message.contains("diverged") && message.contains("--lr") && message.contains("step"),
+        "{message}"
+    );
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(!model_path(&opts.out).exists(), "no model of NaN weights");
+    let metrics = std::fs::read_to_string(opts.out.join("metrics.jsonl")).unwrap_or_default();
+    assert!(!metrics.contains("null"), "no NaN in the log: {metrics}");
+    let checkpoint = opts.out.join("checkpoint.safetensors");
+    if checkpoint.exists() {
+        let weights = WeightFile::load(&checkpoint).unwrap();
+        assert!(weights
+            .tensors
+            .values()
+            .all(|(_, values)| values.iter().all(|v| v.is_finite())));
+    }
+}

@@ -17,7 +17,7 @@ use super::options::TrainOptions;
 use super::run_folder::{checkpoint_path, model_path};
 use super::schedule::Decision;
 use crate::data::{Batch, Loader};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::graph::{Collective, DataParallel, EvalPlan, ExchangeStats, Network, StepStats};
 use crate::kernels::sgd::SgdHyper;
@@ -156,6 +156,10 @@ impl Run<'_> {
                 continue;
             }
             let step = self.step(&batch).await?;
+            let loss = step.stats.mean_loss();
+            if !loss.is_finite() {
+                return Err(self.diverged(&format!("the training loss is {loss}")));
+            }
             let seconds = step_clock.elapsed().as_secs_f64();
             step_clock = Instant::now();
             self.record_step(batch.index, &step, seconds, on_event)?;
@@ -185,6 +189,22 @@ impl Run<'_> {
         let mut short = [(batch.len() != self.parallel.batch()) as u32 as f32];
         self.collective.all_reduce_sum(&mut short)?;
         Ok(short[0] > 0.0)
+    }
+
+    /// Stops a diverged run before it logs NaN or checkpoints non-finite weights: the
+    /// last checkpoint stays the last good one.
+    fn diverged(&self, what: &str) -> Error {
+        Error::InvalidArgument {
+            op: "train",
+            message: format!(
+                "training diverged: {what} at step {} (epoch {}, learning rate {:e}). \
+                 Lower --lr and start again; {} is left as it was",
+                self.state.global_step + 1,
+                self.state.epoch + 1,
+                self.state.schedule.lr,
+                checkpoint_path(&self.opts.out).display()
+            ),
+        }
     }
 
     fn any_process_asked_to_stop(&self, stop: &AtomicBool) -> Result<bool> {
@@ -299,6 +319,11 @@ impl Run<'_> {
             };
             val.add(&eval.evaluate(ctx, &batch.images, &batch.labels).await?);
         }
+        // NaN logits rank as hits in the loss kernel: never score them.
+        let loss = val.mean_loss();
+        if !loss.is_finite() {
+            return Err(self.diverged(&format!("the validation loss is {loss}")));
+        }
         Ok(val)
     }
 
@@ -346,10 +371,20 @@ impl Run<'_> {
 
     async fn checkpoint(&self) -> Result<()> {
         let (ctx, plan) = (&self.devices[0], &self.parallel.plans[0]);
+        let params = plan.params.download(ctx).await?;
+        // A step's loss is taken before its update: the update itself may overflow.
+        let finite = params
+            .tensors
+            .values()
+            .flat_map(|(_, v)| v)
+            .all(|v| v.is_finite());
+        if !finite {
+            return Err(self.diverged("the weights are no longer finite"));
+        }
         let checkpoint = Checkpoint {
             meta: self.meta.clone(),
             state: self.state.clone(),
-            params: plan.params.download(ctx).await?,
+            params,
             momenta: plan.momenta.download(ctx).await?,
         };
         checkpoint.save(&checkpoint_path(&self.opts.out))
