@@ -48,6 +48,7 @@ fn tiny(out: PathBuf) -> TrainOptions {
         init: Init::Glorot,
         out,
         resume: false,
+        overwrite: false,
         seed: 5,
         checkpoint_every: 3,
         log_every: 1,

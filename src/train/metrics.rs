@@ -46,12 +46,18 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    /// Opens `path` for appending (a resumed run continues the same log).
-    pub fn open(path: &Path) -> Result<MetricsLog> {
+    /// Opens `path` for appending: a resumed run continues the same log, a fresh one
+    /// (`fresh`) starts it empty, so the log holds one run.
+    pub fn open(path: &Path, fresh: bool) -> Result<MetricsLog> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .truncate(false)
             .open(path)
+            .and_then(|file| match fresh {
+                true => file.set_len(0).map(|_| file),
+                false => Ok(file),
+            })
             .map_err(|e| Error::Io {
                 path: path.display().to_string(),
                 message: format!("cannot open the metrics log: {e}"),

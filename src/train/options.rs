@@ -34,6 +34,8 @@ pub struct TrainOptions {
     pub init: Init,
     pub out: PathBuf,
     pub resume: bool,
+    /// Delete an earlier run in `out` (checkpoint, model, metrics) instead of refusing.
+    pub overwrite: bool,
     pub seed: u64,
     /// Write a checkpoint every this many steps (and at every epoch's end).
     pub checkpoint_every: usize,

@@ -10,7 +10,7 @@ use super::checkpoint::{Checkpoint, TrainState};
 use super::init::{from_net_a, random_weights, Init};
 use super::metrics::MetricsLog;
 use super::options::TrainOptions;
-use super::run_folder::{checkpoint_path, metrics_path};
+use super::run_folder::{checkpoint_path, metrics_path, prepare};
 use super::schedule::PlateauSchedule;
 use super::trainer::Run;
 use crate::data::{
@@ -37,10 +37,9 @@ impl<'a> Run<'a> {
         opts: &'a TrainOptions,
     ) -> Result<Run<'a>> {
         check_processes(devices, collective, opts)?;
-        std::fs::create_dir_all(&opts.out).map_err(|e| Error::Io {
-            path: opts.out.display().to_string(),
-            message: format!("cannot create the output folder: {e}"),
-        })?;
+        if collective.rank() == 0 {
+            prepare(&opts.out, opts.resume, opts.overwrite)?;
+        }
         let (train_set, val_set) = opts.data.open(opts.seed, opts.strict)?;
         let spec = ModelSpec {
             config: opts.config,
@@ -78,7 +77,7 @@ impl<'a> Run<'a> {
             }
         }
         let metrics = match collective.rank() {
-            0 => Some(MetricsLog::open(&metrics_path(&opts.out))?),
+            0 => Some(MetricsLog::open(&metrics_path(&opts.out), !opts.resume)?),
             _ => None,
         };
         Ok(Run {

@@ -75,6 +75,10 @@ pub struct TrainArgs {
     /// Continue from OUT/checkpoint.safetensors exactly where it stopped.
     #[arg(long)]
     resume: bool,
+    /// Start over in an OUT that holds an earlier run: deletes its checkpoint, model
+    /// and metrics first. Without it, train refuses such a folder.
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write a checkpoint every this many steps (and at each epoch's end).
@@ -286,6 +290,7 @@ fn options(args: &TrainArgs) -> Result<TrainOptions> {
         init: args.init.clone(),
         out: args.out.clone(),
         resume: args.resume,
+        overwrite: args.overwrite,
         seed: args.seed,
         checkpoint_every: args.checkpoint_every,
         log_every: args.log_every,
