@@ -280,3 +280,32 @@ fn a_diverging_run_stops_and_keeps_no_nan_weights() {
             .all(|(_, values)| values.iter().all(|v| v.is_finite())));
     }
 }
+
+/// After a kill, the log holds steps past the last checkpoint; resuming drops them, so
+/// every step is logged once.
+#[test]
+fn resuming_after_a_kill_logs_every_step_once() {
+    let ctx = gpu();
+    let opts = tiny(out_dir("killed"));
+    let (outcome, _) = run(&ctx, &opts, Some(5));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    // What a run killed after step 7 (its checkpoint still at step 5) leaves behind.
+    let log = opts.out.join("metrics.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str("{\"kind\":\"step\",\"epoch\":0,\"step\":6,\"loss\":2.0}\n");
+    text.push_str("{\"kind\":\"step\",\"epoch\":0,\"step\":7,\"loss\":2.0}\n{\"kind\":\"st");
+    std::fs::write(&log, text).unwrap();
+    let resumed = TrainOptions {
+        resume: true,
+        ..opts.clone()
+    };
+    run(&ctx, &resumed, None).0.unwrap();
+    let steps: Vec<u64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "step")
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (1..=16).collect::<Vec<u64>>());
+}

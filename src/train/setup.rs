@@ -76,8 +76,14 @@ impl<'a> Run<'a> {
                 plan.momenta.write(ctx, momenta)?;
             }
         }
-        let metrics = match collective.rank() {
-            0 => Some(MetricsLog::open(&metrics_path(&opts.out), !opts.resume)?),
+        let path = metrics_path(&opts.out);
+        let metrics = match (collective.rank(), opts.resume) {
+            (0, true) => Some(MetricsLog::resume(
+                &path,
+                start.state.global_step,
+                start.state.epoch,
+            )?),
+            (0, false) => Some(MetricsLog::open(&path, true)?),
             _ => None,
         };
         Ok(Run {
