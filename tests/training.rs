@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
 use vgg_wgpu::graph::SingleProcess;
 use vgg_wgpu::model::{Config, WeightFile};
+use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
-use vgg_wgpu::train::trainer::{model_path, train, DataSource, Event, Outcome, TrainOptions};
+use vgg_wgpu::train::options::TrainOptions;
+use vgg_wgpu::train::run_folder::model_path;
+use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
 fn gpu() -> GpuContext {
     pollster::block_on(GpuContext::new(&AdapterChoice::default()))
@@ -45,6 +48,7 @@ fn tiny(out: PathBuf) -> TrainOptions {
         init: Init::Glorot,
         out,
         resume: false,
+        overwrite: false,
         seed: 5,
         checkpoint_every: 3,
         log_every: 1,
@@ -246,4 +250,62 @@ fn bad_input_gets_clear_errors() {
     };
     let err = run(&ctx, &bad_init, None).0.unwrap_err().to_string();
     assert!(err.contains("/no/such/a.safetensors"), "{err}");
+}
+
+/// A diverged run stops with an error at its first non-finite loss instead of scoring
+/// NaN weights as perfect, and writes neither a model nor a NaN checkpoint.
+#[test]
+fn a_diverging_run_stops_and_keeps_no_nan_weights() {
+    let opts = TrainOptions {
+        lr: 1e6,
+        epochs: 1,
+        ..tiny(out_dir("diverges"))
+    };
+    let (outcome, losses) = run(&gpu(), &opts, None);
+    let message = outcome.unwrap_err().to_string();
+    assert!(
+        message.contains("diverged") && message.contains("--lr") && message.contains("step"),
+        "{message}"
+    );
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(!model_path(&opts.out).exists(), "no model of NaN weights");
+    let metrics = std::fs::read_to_string(opts.out.join("metrics.jsonl")).unwrap_or_default();
+    assert!(!metrics.contains("null"), "no NaN in the log: {metrics}");
+    let checkpoint = opts.out.join("checkpoint.safetensors");
+    if checkpoint.exists() {
+        let weights = WeightFile::load(&checkpoint).unwrap();
+        assert!(weights
+            .tensors
+            .values()
+            .all(|(_, values)| values.iter().all(|v| v.is_finite())));
+    }
+}
+
+/// After a kill, the log holds steps past the last checkpoint; resuming drops them, so
+/// every step is logged once.
+#[test]
+fn resuming_after_a_kill_logs_every_step_once() {
+    let ctx = gpu();
+    let opts = tiny(out_dir("killed"));
+    let (outcome, _) = run(&ctx, &opts, Some(5));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    // What a run killed after step 7 (its checkpoint still at step 5) leaves behind.
+    let log = opts.out.join("metrics.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str("{\"kind\":\"step\",\"epoch\":0,\"step\":6,\"loss\":2.0}\n");
+    text.push_str("{\"kind\":\"step\",\"epoch\":0,\"step\":7,\"loss\":2.0}\n{\"kind\":\"st");
+    std::fs::write(&log, text).unwrap();
+    let resumed = TrainOptions {
+        resume: true,
+        ..opts.clone()
+    };
+    run(&ctx, &resumed, None).0.unwrap();
+    let steps: Vec<u64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "step")
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (1..=16).collect::<Vec<u64>>());
 }

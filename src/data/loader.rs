@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use super::augment::Transform;
 use super::dataset::Dataset;
+#[cfg(not(target_arch = "wasm32"))]
+use super::prefetch::Prefetch;
 use super::rng::Rng;
 use crate::error::{Error, Result};
 
@@ -99,7 +101,7 @@ pub fn epoch_order(len: usize, seed: u64, epoch: u64, shuffle: bool) -> Vec<usiz
 }
 
 /// Everything that determines an epoch's batches, shared by the worker threads.
-pub(super) struct EpochPlan {
+struct EpochPlan {
     dataset: Arc<dyn Dataset>,
     transform: Transform,
     /// (len) image indices in epoch order.
@@ -112,7 +114,7 @@ pub(super) struct EpochPlan {
 
 impl EpochPlan {
     /// Makes batch `k`.
-    pub(super) fn batch(&self, k: usize) -> Result<Batch> {
+    fn batch(&self, k: usize) -> Result<Batch> {
         let lo = k * self.batch_size;
         let hi = (lo + self.batch_size).min(self.order.len());
         let (index, count) = self.shard;
@@ -232,8 +234,8 @@ impl Loader {
         let source = if self.config.workers > 0 && start_batch < end {
             let workers = self.config.workers.min(end - start_batch);
             let depth = self.config.prefetch.max(1);
-            Source::Prefetch(super::prefetch::Prefetch::start(
-                plan,
+            Source::Prefetch(Prefetch::start(
+                Arc::new(move |k| plan.batch(k)),
                 start_batch..end,
                 workers,
                 depth,
@@ -254,7 +256,7 @@ impl Loader {
 enum Source {
     Inline(Arc<EpochPlan>),
     #[cfg(not(target_arch = "wasm32"))]
-    Prefetch(super::prefetch::Prefetch),
+    Prefetch(Prefetch<Batch>),
 }
 
 /// The batches of one epoch, in order. Ends after the first error.

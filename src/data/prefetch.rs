@@ -1,4 +1,5 @@
-//! Background batch preparation (native only: wasm32 has no threads).
+//! Background batch preparation (native only: wasm32 has no threads). It knows
+//! batches only by their index: the loader hands it the function that makes batch `k`.
 //!
 //! Worker `w` of `W` makes batches `start + w`, `start + w + W`, ... in that order and
 //! sends each into its own bounded channel; the consumer takes batch `k` from worker
@@ -12,24 +13,26 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use super::loader::{Batch, EpochPlan};
 use crate::error::{Error, Result};
 
-pub(super) struct Prefetch {
+pub(super) struct Prefetch<B> {
     start: usize,
     /// One per worker.
-    receivers: Vec<Receiver<Result<Batch>>>,
+    receivers: Vec<Receiver<Result<B>>>,
     workers: Vec<JoinHandle<()>>,
 }
 
-impl Prefetch {
-    /// Starts `workers` threads making the batches `batches` of `plan`.
-    pub(super) fn start(
-        plan: Arc<EpochPlan>,
+impl<B: Send + 'static> Prefetch<B> {
+    /// Starts `workers` threads making the batches `batches` with `make_batch`.
+    pub(super) fn start<F>(
+        make_batch: Arc<F>,
         batches: Range<usize>,
         workers: usize,
         depth: usize,
-    ) -> Result<Prefetch> {
+    ) -> Result<Prefetch<B>>
+    where
+        F: Fn(usize) -> Result<B> + Send + Sync + 'static,
+    {
         let mut prefetch = Prefetch {
             start: batches.start,
             receivers: Vec::with_capacity(workers),
@@ -37,13 +40,13 @@ impl Prefetch {
         };
         for w in 0..workers {
             let (send, receive) = sync_channel(depth);
-            let plan = plan.clone();
+            let make_batch = make_batch.clone();
             let mine = (batches.start + w..batches.end).step_by(workers);
             let handle = thread::Builder::new()
                 .name(format!("vgg-loader-{w}"))
                 .spawn(move || {
                     for k in mine {
-                        let batch = plan.batch(k);
+                        let batch = make_batch(k);
                         let failed = batch.is_err();
                         if send.send(batch).is_err() || failed {
                             return; // consumer gone, or nothing more to do after an error
@@ -58,7 +61,7 @@ impl Prefetch {
     }
 
     /// Waits for batch `k`. Batches must be asked for in order.
-    pub(super) fn recv(&self, k: usize) -> Result<Batch> {
+    pub(super) fn recv(&self, k: usize) -> Result<B> {
         let w = (k - self.start) % self.receivers.len();
         self.receivers[w].recv().map_err(|_| {
             Error::Loader(format!(
@@ -68,7 +71,7 @@ impl Prefetch {
     }
 }
 
-impl Drop for Prefetch {
+impl<B> Drop for Prefetch<B> {
     fn drop(&mut self) {
         self.receivers.clear(); // workers' next send fails, and they return
         for handle in self.workers.drain(..) {

@@ -34,6 +34,30 @@ pub struct TrainState {
 }
 
 impl TrainState {
+    /// Before the first step.
+    pub fn new(seed: u64, schedule: PlateauSchedule) -> TrainState {
+        TrainState {
+            epoch: 0,
+            next_batch: 0,
+            global_step: 0,
+            seed,
+            schedule,
+            epoch_loss_sum: 0.0,
+            epoch_top1_hits: 0.0,
+            epoch_samples: 0,
+            seconds: 0.0,
+        }
+    }
+
+    /// Moves on to the first batch of the next epoch with fresh epoch totals.
+    pub fn start_next_epoch(&mut self) {
+        self.epoch += 1;
+        self.next_batch = 0;
+        self.epoch_loss_sum = 0.0;
+        self.epoch_top1_hits = 0.0;
+        self.epoch_samples = 0;
+    }
+
     pub fn epoch_stats(&self) -> StepStats {
         StepStats {
             samples: self.epoch_samples,

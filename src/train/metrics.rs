@@ -46,12 +46,18 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    /// Opens `path` for appending (a resumed run continues the same log).
-    pub fn open(path: &Path) -> Result<MetricsLog> {
+    /// Opens `path` for appending: a resumed run continues the same log, a fresh one
+    /// (`fresh`) starts it empty, so the log holds one run.
+    pub fn open(path: &Path, fresh: bool) -> Result<MetricsLog> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .truncate(false)
             .open(path)
+            .and_then(|file| match fresh {
+                true => file.set_len(0).map(|_| file),
+                false => Ok(file),
+            })
             .map_err(|e| Error::Io {
                 path: path.display().to_string(),
                 message: format!("cannot open the metrics log: {e}"),
@@ -60,6 +66,38 @@ impl MetricsLog {
             file,
             path: path.display().to_string(),
         })
+    }
+
+    /// Opens the log of a run resumed from a checkpoint taken after `step` steps and
+    /// `epochs_done` whole epochs, first dropping what was logged after it (a killed
+    /// run logs steps past its last checkpoint, which the resumed run logs again).
+    pub fn resume(path: &Path, step: u64, epochs_done: usize) -> Result<MetricsLog> {
+        let io = |e: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            message: format!("cannot rewrite the metrics log to the checkpoint's step: {e}"),
+        };
+        let old = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(e)),
+        };
+        let before_checkpoint = |line: &&str| {
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
+                return false; // a line cut short by the kill
+            };
+            let field = |name: &str| record.get(name).and_then(|v| v.as_u64());
+            match record.get("kind").and_then(|k| k.as_str()) {
+                Some("epoch") => field("epoch").is_some_and(|e| e <= epochs_done as u64),
+                _ => field("step").is_some_and(|s| s <= step),
+            }
+        };
+        let kept: String = old
+            .lines()
+            .filter(before_checkpoint)
+            .map(|line| format!("{line}\n"))
+            .collect();
+        std::fs::write(path, kept).map_err(io)?;
+        MetricsLog::open(path, false)
     }
 
     pub fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {

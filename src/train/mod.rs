@@ -1,9 +1,25 @@
-// Checkpoints and the training loop read and write files: native only. The browser
-// steps a `TrainPlan` itself (`crate::web`).
+//! Training: options, the starting point (init or checkpoint), the loop, and what it
+//! writes. Checkpoints and the loop read and write files: native only. The browser
+//! steps a `TrainPlan` itself (`crate::web`).
+//!
+//! - [`options`]: what a run is told to do; [`data_source`]: where its images come from.
+//! - [`init`]: fresh weights (Section 3.1 of the paper).
+//! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself.
+//! - [`schedule`]: the paper's learning-rate schedule.
+//! - [`checkpoint`], [`metrics`], [`run_folder`]: the files a run writes.
+
 #[cfg(not(target_arch = "wasm32"))]
 pub mod checkpoint;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod data_source;
 pub mod init;
 pub mod metrics;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod options;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod run_folder;
 pub mod schedule;
+#[cfg(not(target_arch = "wasm32"))]
+mod setup;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod trainer;

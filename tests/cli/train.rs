@@ -1,1 +1,103 @@
 //! `vgg-wgpu train`: see tests/cli/main.rs.
+
+use super::{stderr, vgg_wgpu};
+
+/// Hyper-parameters that cannot train are refused while parsing, before any set-up,
+/// with a message naming the option and the allowed range.
+#[test]
+fn hyper_parameters_out_of_range_are_refused_at_parse_time() {
+    for (option, value, expected) in [
+        ("--lr", "-1", "positive finite"),
+        ("--lr", "nan", "positive finite"),
+        ("--lr", "0", "positive finite"),
+        ("--momentum", "nan", "below 1"),
+        ("--momentum", "1", "below 1"),
+        ("--dropout", "1.5", "below 1"),
+        ("--weight-decay", "-1e-4", "positive finite"),
+        ("--accumulate", "0", "at least 1"),
+        ("--checkpoint-every", "0", "at least 1"),
+    ] {
+        let output = vgg_wgpu(&[
+            "train",
+            option,
+            value,
+            "--out",
+            "/nonexistent/never-written",
+        ]);
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{option} {value} accepted");
+        assert!(
+            message.contains(option) && message.contains(expected),
+            "{option} {value}: {message}"
+        );
+        assert!(
+            !message.contains("adapter:"),
+            "{option} {value} was refused only after opening the GPU: {message}"
+        );
+    }
+}
+
+fn tiny_run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let out = out.to_str().expect("UTF-8 temp path");
+    let mut args = vec![
+        "train",
+        "--width-divisor",
+        "16",
+        "--train-images",
+        "64",
+        "--val-images",
+        "32",
+        "--batch",
+        "8",
+        "--epochs",
+        "1",
+        "--workers",
+        "1",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    vgg_wgpu(&args)
+}
+
+/// A second run into the same folder neither destroys the first nor appends to its
+/// log: it refuses and says how to go on; `--overwrite` starts over with one run's log.
+#[test]
+fn training_into_an_earlier_run_is_refused_unless_overwrite() {
+    let out = std::env::temp_dir().join(format!("vgg-wgpu-cli-rerun-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let first = tiny_run(&out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let model = std::fs::read(out.join("model.safetensors")).unwrap();
+    let log = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+
+    let again = tiny_run(&out, &["--seed", "1"]);
+    let message = stderr(&again);
+    assert!(!again.status.success(), "{message}");
+    assert!(
+        message.contains("--resume") && message.contains("--overwrite"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model);
+
+    let over = tiny_run(&out, &["--overwrite"]);
+    assert!(over.status.success(), "{}", stderr(&over));
+    let new_log = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(
+        new_log.lines().count(),
+        log.lines().count(),
+        "one run's log"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn out_naming_a_file_says_it_must_be_a_folder() {
+    let file = std::env::temp_dir().join(format!("vgg-wgpu-cli-out-file-{}", std::process::id()));
+    std::fs::write(&file, b"not a folder").unwrap();
+    let output = tiny_run(&file, &[]);
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(message.contains("must be a folder"), "{message}");
+    let _ = std::fs::remove_file(&file);
+}

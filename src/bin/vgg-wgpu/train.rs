@@ -11,8 +11,10 @@ use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::graph::{Collective, SingleProcess};
 use vgg_wgpu::model::Config;
+use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
-use vgg_wgpu::train::trainer::{train, DataSource, Event, Outcome, TrainOptions};
+use vgg_wgpu::train::options::TrainOptions;
+use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
 /// With no arguments: a small VGG (config A, widths ÷8, 32×32 input) on the built-in
 /// synthetic data set, which trains in minutes even on a CPU adapter.
@@ -43,18 +45,19 @@ pub struct TrainArgs {
     batch: usize,
     /// GPU passes whose gradients are summed per SGD step: the effective batch is
     /// batch × accumulate (the paper: 256).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     accumulate: usize,
     /// Initial learning rate (the paper: 1e-2).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_hyphen_values = true, value_parser = learning_rate)]
     lr: f32,
-    #[arg(long, default_value_t = 0.9)]
+    /// SGD momentum, 0 ≤ m < 1 (the paper: 0.9).
+    #[arg(long, default_value_t = 0.9, allow_hyphen_values = true, value_parser = momentum)]
     momentum: f32,
     /// L2 weight decay (the paper: 5e-4).
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, allow_hyphen_values = true, value_parser = weight_decay)]
     weight_decay: f32,
     /// Dropout probability of FC1 and FC2 (the paper: 0.5).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_hyphen_values = true, value_parser = dropout)]
     dropout: f32,
     /// Epochs without validation improvement before the learning rate is divided by 10.
     #[arg(long, default_value_t = 2)]
@@ -72,10 +75,14 @@ pub struct TrainArgs {
     /// Continue from OUT/checkpoint.safetensors exactly where it stopped.
     #[arg(long)]
     resume: bool,
+    /// Start over in an OUT that holds an earlier run: deletes its checkpoint, model
+    /// and metrics first. Without it, train refuses such a folder.
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write a checkpoint every this many steps (and at each epoch's end).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = at_least_one)]
     checkpoint_every: usize,
     /// Log a step record to metrics.jsonl every this many steps.
     #[arg(long, default_value_t = 10)]
@@ -112,6 +119,58 @@ pub struct TrainArgs {
     /// Built-in data set: validation images.
     #[arg(long, default_value_t = 1000)]
     val_images: usize,
+}
+
+fn number(text: &str) -> std::result::Result<f32, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))
+}
+
+/// A learning rate: positive and finite (NaN or a negative rate makes every step diverge).
+fn learning_rate(text: &str) -> std::result::Result<f32, String> {
+    let lr = number(text)?;
+    match lr.is_finite() && lr > 0.0 {
+        true => Ok(lr),
+        false => Err(format!(
+            "the learning rate must be a positive finite number, e.g. 0.01; got {text}"
+        )),
+    }
+}
+
+/// 0 ≤ value < 1: a fraction of the gradient (momentum) or of the units (dropout).
+fn fraction(what: &str, text: &str) -> std::result::Result<f32, String> {
+    let value = number(text)?;
+    match (0.0..1.0).contains(&value) {
+        true => Ok(value),
+        false => Err(format!("{what} must be at least 0 and below 1; got {text}")),
+    }
+}
+
+fn momentum(text: &str) -> std::result::Result<f32, String> {
+    fraction("momentum", text)
+}
+
+fn dropout(text: &str) -> std::result::Result<f32, String> {
+    fraction("the dropout probability", text)
+}
+
+fn weight_decay(text: &str) -> std::result::Result<f32, String> {
+    let decay = number(text)?;
+    match decay.is_finite() && decay >= 0.0 {
+        true => Ok(decay),
+        false => Err(format!(
+            "weight decay must be 0 or a positive finite number, e.g. 5e-4; got {text}"
+        )),
+    }
+}
+
+/// A count that means nothing at 0 (passes per step, steps between checkpoints).
+fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("must be a whole number of at least 1; got {text}")),
+    }
 }
 
 /// Prints a line above the progress bar; plain output when the bar is hidden (no TTY).
@@ -184,7 +243,27 @@ fn run_distributed(_: &[GpuContext], _: &TrainArgs) -> Result<()> {
 
 /// Trains with progress on standard error; processes other than 0 stay quiet.
 fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainArgs) -> Result<()> {
+    let opts = options(args)?;
+    let stop = stop_on_ctrl_c();
     let quiet = collective.rank() != 0;
+    let mut progress = Progress::new(&opts, quiet);
+    let outcome = pollster::block_on(train(devices, collective, &opts, &stop, &mut |event| {
+        progress.show(event)
+    }));
+    progress.bar.finish_and_clear();
+    match outcome? {
+        _ if quiet => {}
+        Outcome::Finished(path) => println!("model written to {}", path.display()),
+        Outcome::Interrupted(path) => println!(
+            "interrupted: checkpoint written to {}; continue with --resume",
+            path.display()
+        ),
+    }
+    Ok(())
+}
+
+/// The library's options from the command line's.
+fn options(args: &TrainArgs) -> Result<TrainOptions> {
     let data = match args.data.as_str() {
         "builtin" => DataSource::Builtin {
             train: args.train_images,
@@ -193,7 +272,7 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
         },
         path => DataSource::Path(PathBuf::from(path)),
     };
-    let opts = TrainOptions {
+    Ok(TrainOptions {
         config: args.config,
         crop: args.crop,
         width_divisor: args.width_divisor,
@@ -211,14 +290,19 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
         init: args.init.clone(),
         out: args.out.clone(),
         resume: args.resume,
+        overwrite: args.overwrite,
         seed: args.seed,
         checkpoint_every: args.checkpoint_every,
         log_every: args.log_every,
         workers: args.workers,
         strict: args.strict,
         normalize_std: args.normalize == "mean-std",
-    };
+    })
+}
 
+/// The first Ctrl-C asks the loop to stop after its step and checkpoint; a second
+/// one exits at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = stop.clone();
     ctrlc::set_handler(move || {
@@ -229,44 +313,65 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
         eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)");
     })
     .ok();
+    stop
+}
 
-    let bar = match quiet {
-        true => ProgressBar::hidden(),
-        false => ProgressBar::new(0),
-    };
-    bar.set_style(
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let mut epochs = 0;
-    let outcome = pollster::block_on(train(devices, collective, &opts, &stop, &mut |event| {
+/// The progress bar and the lines above it, drawn from the loop's events.
+struct Progress<'a> {
+    opts: &'a TrainOptions,
+    bar: ProgressBar,
+    quiet: bool,
+    epochs: usize,
+}
+
+impl<'a> Progress<'a> {
+    fn new(opts: &'a TrainOptions, quiet: bool) -> Progress<'a> {
+        let bar = match quiet {
+            true => ProgressBar::hidden(),
+            false => ProgressBar::new(0),
+        };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Progress {
+            opts,
+            bar,
+            quiet,
+            epochs: 0,
+        }
+    }
+
+    fn show(&mut self, event: Event) {
+        let bar = &self.bar;
         match event {
-            _ if quiet => {}
+            _ if self.quiet => {}
             Event::Started {
                 steps_per_epoch,
-                epochs: total,
+                epochs,
                 epoch,
                 next_batch,
                 parameters,
                 train_images,
                 val_images,
             } => {
-                epochs = total;
-                say(&bar, format!(
-                "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
-                 {steps_per_epoch} steps of {} images per epoch",
-                opts.config, opts.width_divisor, opts.crop, parameters as f64 / 1e6, opts.batch * opts.accumulate
-            ));
+                self.epochs = epochs;
+                let o = self.opts;
+                say(bar, format!(
+                    "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
+                     {steps_per_epoch} steps of {} images per epoch",
+                    o.config, o.width_divisor, o.crop, parameters as f64 / 1e6, o.batch * o.accumulate
+                ));
                 if epoch > 0 || next_batch > 0 {
                     say(
-                        &bar,
+                        bar,
                         format!("resuming at epoch {}, step {}", epoch + 1, next_batch + 1),
                     );
                 }
                 bar.set_length(steps_per_epoch as u64);
                 bar.set_position(next_batch as u64);
-                bar.set_prefix(format!("{}/{total}", epoch + 1));
+                bar.set_prefix(format!("{}/{epochs}", epoch + 1));
             }
             Event::Step {
                 epoch,
@@ -277,7 +382,7 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
                 images_per_s,
                 ..
             } => {
-                bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+                bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
                 bar.set_position(batch as u64 + 1);
                 bar.set_message(format!(
                     "loss {loss:.3} acc {:.1}% lr {lr:.0e} {images_per_s:.0} img/s",
@@ -288,30 +393,20 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
                 bar.set_message(format!("validating on {images} images"))
             }
             Event::Epoch(r) => {
-                say(&bar, format!(
-                "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
-                r.epoch,
-                r.loss,
-                100.0 * r.train_top1_err,
-                r.val_loss,
-                100.0 * r.val_top1_err,
-                100.0 * r.val_top5_err,
-                r.images_per_s,
-                r.seconds
-            ));
+                say(bar, format!(
+                    "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
+                    r.epoch,
+                    r.loss,
+                    100.0 * r.train_top1_err,
+                    r.val_loss,
+                    100.0 * r.val_top1_err,
+                    100.0 * r.val_top5_err,
+                    r.images_per_s,
+                    r.seconds
+                ));
                 bar.reset();
             }
-            Event::Note(text) => say(&bar, text),
+            Event::Note(text) => say(bar, text),
         }
-    }));
-    bar.finish_and_clear();
-    match outcome? {
-        _ if quiet => {}
-        Outcome::Finished(path) => println!("model written to {}", path.display()),
-        Outcome::Interrupted(path) => println!(
-            "interrupted: checkpoint written to {}; continue with --resume",
-            path.display()
-        ),
     }
-    Ok(())
 }

@@ -1,0 +1,61 @@
+//! The files of a run's output folder (`--out`).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.safetensors")
+}
+
+pub fn model_path(out: &Path) -> PathBuf {
+    out.join("model.safetensors")
+}
+
+pub fn metrics_path(out: &Path) -> PathBuf {
+    out.join("metrics.jsonl")
+}
+
+/// Makes `out` ready for a run: a folder (created if missing) that holds no earlier
+/// run unless this one resumes it, or `overwrite` says to delete it.
+pub fn prepare(out: &Path, resume: bool, overwrite: bool) -> Result<()> {
+    let io = |message: String| Error::Io {
+        path: out.display().to_string(),
+        message,
+    };
+    if out.exists() && !out.is_dir() {
+        return Err(io(
+            "is a file; --out must be a folder (it will hold checkpoint.safetensors, \
+             model.safetensors and metrics.jsonl)"
+                .into(),
+        ));
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|e| io(format!("cannot create the output folder: {e}")))?;
+    let earlier: Vec<PathBuf> = [checkpoint_path(out), model_path(out)]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
+    if resume || earlier.is_empty() {
+        return Ok(());
+    }
+    if !overwrite {
+        return Err(io(
+            "already holds a training run (checkpoint.safetensors or model.safetensors): \
+             continue it with --resume, start over with --overwrite (deletes it), \
+             or choose another --out folder"
+                .into(),
+        ));
+    }
+    for path in earlier
+        .into_iter()
+        .chain([metrics_path(out)])
+        .filter(|p| p.exists())
+    {
+        std::fs::remove_file(&path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            message: format!("cannot delete it to start over: {e}"),
+        })?;
+    }
+    Ok(())
+}

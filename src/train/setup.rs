@@ -1,0 +1,239 @@
+//! Setting up a training run: checks the processes agree, opens the data, finds the
+//! starting point (a checkpoint to resume, or fresh weights), builds the loaders and
+//! compiles the plans.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::checkpoint::{Checkpoint, TrainState};
+use super::init::{from_net_a, random_weights, Init};
+use super::metrics::MetricsLog;
+use super::options::TrainOptions;
+use super::run_folder::{checkpoint_path, metrics_path, prepare};
+use super::schedule::PlateauSchedule;
+use super::trainer::Run;
+use crate::data::{
+    ColourStats, Dataset, EvalTransform, Loader, LoaderConfig, TrainAugment, Transform,
+};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::graph::data_parallel::DEFAULT_BUCKET_BYTES;
+use crate::graph::{Collective, DataParallel, Network};
+use crate::model::{ModelMeta, ModelSpec, WeightFile};
+
+/// Where training starts.
+struct Start {
+    weights: WeightFile,
+    /// SGD momenta of a resumed run; fresh runs start from zero.
+    momenta: Option<WeightFile>,
+    state: TrainState,
+}
+
+impl<'a> Run<'a> {
+    pub(super) async fn set_up(
+        devices: &'a [GpuContext],
+        collective: &'a dyn Collective,
+        opts: &'a TrainOptions,
+    ) -> Result<Run<'a>> {
+        check_processes(devices, collective, opts)?;
+        if collective.rank() == 0 {
+            prepare(&opts.out, opts.resume, opts.overwrite)?;
+        }
+        let (train_set, val_set) = opts.data.open(opts.seed, opts.strict)?;
+        let spec = ModelSpec {
+            config: opts.config,
+            classes: train_set.num_classes(),
+            input_size: opts.crop,
+            width_divisor: opts.width_divisor,
+        };
+        spec.validate()?;
+        if train_set.is_empty() || val_set.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: format!(
+                    "the data has {} training and {} validation images; both must be non-empty",
+                    train_set.len(),
+                    val_set.len()
+                ),
+            });
+        }
+        let start = starting_point(opts, &spec)?;
+        let (loader, val_loader, meta) = loaders(opts, collective, &spec, train_set, val_set)?;
+        let net = Network::new(&spec, opts.dropout);
+        let parallel = DataParallel::new(
+            devices,
+            &net,
+            &start.weights,
+            opts.batch / (devices.len() * collective.processes()),
+            opts.accumulate,
+            collective.processes(),
+            DEFAULT_BUCKET_BYTES,
+        )
+        .await?;
+        if let Some(momenta) = &start.momenta {
+            for (ctx, plan) in devices.iter().zip(&parallel.plans) {
+                plan.momenta.write(ctx, momenta)?;
+            }
+        }
+        let path = metrics_path(&opts.out);
+        let metrics = match (collective.rank(), opts.resume) {
+            (0, true) => Some(MetricsLog::resume(
+                &path,
+                start.state.global_step,
+                start.state.epoch,
+            )?),
+            (0, false) => Some(MetricsLog::open(&path, true)?),
+            _ => None,
+        };
+        Ok(Run {
+            devices,
+            collective,
+            opts,
+            net,
+            meta,
+            loader,
+            val_loader,
+            parallel,
+            eval_plans: HashMap::new(),
+            metrics,
+            state: start.state,
+        })
+    }
+}
+
+/// There is a device, the batch splits over every replica, and every process was
+/// started with the same options.
+fn check_processes(
+    devices: &[GpuContext],
+    collective: &dyn Collective,
+    opts: &TrainOptions,
+) -> Result<()> {
+    if devices.is_empty() {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: "no device to train on".into(),
+        });
+    }
+    let replicas = devices.len() * collective.processes();
+    if !opts.batch.is_multiple_of(replicas) {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: format!(
+                "--batch {} does not split evenly over {replicas} replicas ({} device(s) × {} process(es)); \
+                 use a multiple of {replicas}",
+                opts.batch,
+                devices.len(),
+                collective.processes()
+            ),
+        });
+    }
+    // Only the loader's threads may differ. `name=value` fields, so that a difference
+    // is reported by name.
+    let description = format!(
+        "{:?}",
+        TrainOptions {
+            workers: 0,
+            ..opts.clone()
+        }
+    )
+    .replace(": ", "=");
+    collective.agree(&description)
+}
+
+/// A checkpoint to resume (`--resume`), or fresh weights as `--init` says.
+fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
+    if opts.resume {
+        let path = checkpoint_path(&opts.out);
+        if !path.exists() {
+            return Err(Error::Io {
+                path: path.display().to_string(),
+                message: "no checkpoint to resume from; run without --resume to start training"
+                    .into(),
+            });
+        }
+        let checkpoint = Checkpoint::load(&path)?;
+        checkpoint
+            .params
+            .check_matches(spec, &path.display().to_string())?;
+        return Ok(Start {
+            weights: checkpoint.params,
+            momenta: Some(checkpoint.momenta),
+            state: checkpoint.state,
+        });
+    }
+    let weights = match &opts.init {
+        Init::FromCheckpoint(path) => {
+            let net_a = WeightFile::load(Path::new(path))?;
+            from_net_a(
+                spec,
+                &net_a,
+                path,
+                random_weights(spec, &Init::Glorot, opts.seed),
+            )?
+        }
+        init => random_weights(spec, init, opts.seed),
+    };
+    let schedule = PlateauSchedule::new(opts.lr, opts.patience, opts.max_reductions);
+    Ok(Start {
+        weights,
+        momenta: None,
+        state: TrainState::new(opts.seed, schedule),
+    })
+}
+
+/// The training loader (this process's share of every step, augmented), the
+/// validation loader, and the model metadata that records their preprocessing.
+fn loaders(
+    opts: &TrainOptions,
+    collective: &dyn Collective,
+    spec: &ModelSpec,
+    train_set: Arc<dyn Dataset>,
+    val_set: Arc<dyn Dataset>,
+) -> Result<(Loader, Loader, ModelMeta)> {
+    // The training set's colour statistics drive both mean subtraction and the colour
+    // noise; they are a deterministic function of the data.
+    let (s_min, s_max) = opts.scale;
+    let crop = spec.input_size as u32;
+    let stats = ColourStats::estimate(train_set.as_ref(), 1000)?;
+    let mut augment = TrainAugment::paper(&stats, s_min, s_max, crop)?;
+    if opts.normalize_std {
+        augment.preprocessing.std =
+            [0, 1, 2].map(|c| (stats.covariance[c][c].sqrt() * 255.0) as f32);
+    }
+    let preprocessing = augment.preprocessing;
+    let meta = ModelMeta::new(
+        spec,
+        train_set.class_names().to_vec(),
+        preprocessing,
+        [s_min, s_max],
+    );
+    let step_batch = opts.batch * opts.accumulate;
+    let train_config = LoaderConfig {
+        drop_last: true,
+        workers: opts.workers,
+        shard: (collective.rank(), collective.processes()),
+        ..LoaderConfig::train(step_batch, opts.seed)
+    };
+    let train_images = train_set.len();
+    let loader = Loader::new(train_set, Transform::Train(augment), train_config)?;
+    let eval_transform = EvalTransform {
+        q: s_min,
+        crop,
+        preprocessing,
+    };
+    let val_config = LoaderConfig {
+        workers: opts.workers,
+        ..LoaderConfig::eval(opts.batch)
+    };
+    let val_loader = Loader::new(val_set, Transform::Eval(eval_transform), val_config)?;
+    if loader.batches_per_epoch() == 0 {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: format!(
+                "{train_images} training images make no full step of {step_batch}; lower --batch"
+            ),
+        });
+    }
+    Ok((loader, val_loader, meta))
+}
