@@ -18,8 +18,8 @@ use super::train_plan::{StepStats, TrainPlan};
 use crate::error::{Error, Result};
 use crate::gpu::readback::wait_for_submission;
 use crate::gpu::GpuContext;
-use crate::kernels::sgd::SgdHyper;
 use crate::model::WeightFile;
+use crate::shape::SgdHyper;
 
 /// Gradients of about this many bytes travel together: large enough that each copy,
 /// map and sum is worth its fixed cost, small enough that the first buckets are summed

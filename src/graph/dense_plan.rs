@@ -15,11 +15,12 @@ use super::param_set::ParamSet;
 use crate::error::{Error, Result};
 use crate::gpu::arena::Arena;
 use crate::gpu::{GpuContext, Tensor};
-use crate::kernels::conv::{conv2d_forward, ConvShape};
+use crate::kernels::conv::conv2d_forward;
 use crate::kernels::lrn::lrn_forward;
-use crate::kernels::pool::{maxpool2d_forward, PoolShape};
-use crate::kernels::score_map::{softmax, spatial_mean, ScoreMapShape};
+use crate::kernels::pool::maxpool2d_forward;
+use crate::kernels::score_map::{softmax, spatial_mean};
 use crate::kernels::{record, Launch};
+use crate::shape::{ConvShape, LrnParams, PoolShape, ScoreMapShape};
 
 /// One op of the fully convolutional chain with its resolved geometry.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,7 +30,7 @@ enum DenseOp {
         relu: bool,
         param: usize,
     },
-    Lrn(crate::kernels::lrn::LrnParams),
+    Lrn(LrnParams),
     MaxPool(PoolShape),
 }
 

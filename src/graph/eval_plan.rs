@@ -9,9 +9,10 @@ use super::train_plan::StepStats;
 use crate::error::{Error, Result};
 use crate::gpu::arena::Arena;
 use crate::gpu::{GpuContext, Tensor};
-use crate::kernels::loss::{softmax_cross_entropy, LossOutputs, LossShape, STATS};
+use crate::kernels::loss::{softmax_cross_entropy, LossOutputs};
 use crate::kernels::score_map::softmax;
 use crate::kernels::{record, Launch};
+use crate::shape::{LossShape, STATS};
 
 pub struct EvalPlan {
     pub batch: usize,

@@ -6,11 +6,12 @@ use super::param_set::ParamSet;
 use crate::error::Result;
 use crate::gpu::{GpuContext, Tensor};
 use crate::kernels::conv::conv2d_forward;
-use crate::kernels::dropout::{dropout_forward, Dropout, DropoutRng};
+use crate::kernels::dropout::{dropout_forward, DropoutRng};
 use crate::kernels::linear::linear_forward;
 use crate::kernels::lrn::lrn_forward;
 use crate::kernels::pool::maxpool2d_forward;
 use crate::kernels::Launch;
+use crate::shape::Dropout;
 
 /// A named run of consecutive launches in a plan (one op's share), for profiles.
 #[derive(Clone, Debug)]

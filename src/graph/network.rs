@@ -1,10 +1,7 @@
 //! A VGG as a chain of ops with resolved shapes: what the plans compile.
 
-use crate::kernels::conv::ConvShape;
-use crate::kernels::linear::LinearShape;
-use crate::kernels::lrn::LrnParams;
-use crate::kernels::pool::PoolShape;
 use crate::model::{Layer, ModelSpec};
+use crate::shape::{ConvShape, LinearShape, LrnParams, PoolShape};
 
 /// One op of the chain. Shapes exclude the batch dimension; `param` indexes the
 /// weight in [`ModelSpec::parameters`] (its bias follows it).

@@ -14,18 +14,19 @@ use crate::gpu::{GpuContext, Tensor};
 use crate::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
 };
-use crate::kernels::dropout::{dropout_backward, Dropout, DropoutRng};
+use crate::kernels::dropout::{dropout_backward, DropoutRng};
 use crate::kernels::linear::{
     linear_backward_data, linear_backward_weight, linear_backward_weight_accumulate,
 };
-use crate::kernels::loss::{softmax_cross_entropy, LossOutputs, LossShape, STATS};
+use crate::kernels::loss::{softmax_cross_entropy, LossOutputs};
 use crate::kernels::lrn::lrn_backward;
 use crate::kernels::pool::maxpool2d_backward;
 use crate::kernels::relu::relu_backward;
-use crate::kernels::sgd::{SgdHyper, SgdStep};
+use crate::kernels::sgd::SgdStep;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::kernels::{profile, ProfileClock};
 use crate::kernels::{record, Launch};
+use crate::shape::{Dropout, LossShape, SgdHyper, STATS};
 
 /// What one step measured, summed over its samples.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -12,8 +12,7 @@
 
 use super::{conv, linear, lrn, pool};
 use crate::graph::{Network, Op};
-use crate::kernels::conv::ConvShape;
-use crate::kernels::pool::PoolShape;
+use crate::shape::{ConvShape, PoolShape};
 
 /// Averaged class scores (N, classes) of `images` (N, 3, height, width).
 pub fn dense_scores(

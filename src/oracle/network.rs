@@ -3,10 +3,8 @@
 
 use super::{conv, dropout, linear, loss, lrn, pool, relu, sgd};
 use crate::graph::{Network, Op};
-use crate::kernels::dropout::Dropout;
-use crate::kernels::loss::LossShape;
-use crate::kernels::sgd::SgdHyper;
 use crate::model::WeightFile;
+use crate::shape::{Dropout, LossShape, SgdHyper};
 
 /// Parameters and momenta in [`crate::model::ModelSpec::parameters`] order.
 pub struct OracleState {
@@ -203,7 +201,7 @@ fn rms(values: &[f32]) -> f64 {
 
 /// The smallest gap between the largest and second-largest values of any 2×2 window
 /// whose two largest values differ.
-fn pool_gap(s: &crate::kernels::pool::PoolShape, x: &[f32]) -> f64 {
+fn pool_gap(s: &crate::shape::PoolShape, x: &[f32]) -> f64 {
     let mut gap = f64::INFINITY;
     for plane in 0..s.batch * s.channels {
         for oh in 0..s.out_h() {

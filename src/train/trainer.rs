@@ -20,8 +20,8 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::graph::data_parallel::DEFAULT_BUCKET_BYTES;
 use crate::graph::{Collective, DataParallel, EvalPlan, Network, StepStats};
-use crate::kernels::sgd::SgdHyper;
 use crate::model::{Config, ModelMeta, ModelSpec, WeightFile};
+use crate::shape::SgdHyper;
 
 /// Where the images come from.
 #[derive(Clone, Debug, PartialEq)]

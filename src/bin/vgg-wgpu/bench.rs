@@ -8,12 +8,10 @@ use clap::{Args, ValueEnum};
 use vgg_wgpu::gpu::readback::wait_for_queue;
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext, Tensor};
 use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, Op, ParamSet, StepProfile, TrainPlan};
-use vgg_wgpu::kernels::conv::{
-    conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
-};
-use vgg_wgpu::kernels::sgd::SgdHyper;
+use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward};
 use vgg_wgpu::kernels::{submit, Launch, ProfileClock};
 use vgg_wgpu::model::{Config, ModelSpec};
+use vgg_wgpu::shape::{ConvShape, SgdHyper};
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::Result;
 
@@ -500,7 +498,7 @@ fn print(m: &Measurement, json: bool) {
 pub mod cpu_reference {
     use std::process::Command;
 
-    use vgg_wgpu::kernels::conv::ConvShape;
+    use vgg_wgpu::shape::ConvShape;
 
     /// Times an M×K by K×N float32 matmul per shape, M, N, K being the layer's implicit
     /// GEMM (same FLOP count as the convolution).
