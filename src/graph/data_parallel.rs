@@ -14,7 +14,8 @@ use futures_intrusive::channel::shared::{oneshot_channel, OneshotReceiver};
 
 use super::network::Network;
 use super::param_set::ParamSet;
-use super::train_plan::{StepStats, TrainPlan};
+use super::step_stats::StepStats;
+use super::train_plan::TrainPlan;
 use crate::error::{Error, Result};
 use crate::gpu::readback::wait_for_submission;
 use crate::gpu::GpuContext;

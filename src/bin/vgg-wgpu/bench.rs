@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use vgg_wgpu::gpu::readback::wait_for_queue;
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext, Tensor};
-use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, Op, ParamSet, StepProfile, TrainPlan};
+use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, ParamSet, StepProfile, TrainPlan};
 use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward};
 use vgg_wgpu::kernels::{submit, Launch, ProfileClock};
 use vgg_wgpu::model::{Config, ModelSpec};
@@ -154,7 +154,7 @@ fn bench_step(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let dense_seconds = time_repeatedly(args.min_seconds, || {
         pollster::block_on(dense.run(ctx, &dense_images)).map(|_| ())
     })?;
-    let dense_flops = dense_flops_per_image(&net, dense_size) * args.batch as f64;
+    let dense_flops = dense.flops_per_image() * args.batch as f64;
     if args.profile {
         print_profile(ctx, &train, args.json)?;
     }
@@ -262,37 +262,6 @@ fn print_profile(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> 
         }
     }
     Ok(())
-}
-
-/// Forward FLOPs of one image of side `side` in dense evaluation: the convs on the
-/// whole image, then FC1–FC3 as convolutions on the (side/32 − s + 1)² positions of
-/// the last feature map (s = input size / 32).
-fn dense_flops_per_image(net: &Network, side: usize) -> f64 {
-    let mut flops = 0.0;
-    let mut size = side;
-    let mut positions = 1.0;
-    let s = (net.spec.input_size / 32).max(1);
-    for op in &net.ops {
-        match *op {
-            Op::Conv {
-                in_channels,
-                out_channels,
-                kernel,
-                ..
-            } => flops += 2.0 * (size * size * out_channels * in_channels * kernel * kernel) as f64,
-            Op::MaxPool { .. } => {
-                size /= 2;
-                positions = ((size + 1).saturating_sub(s)).max(1) as f64;
-            }
-            Op::Linear {
-                in_features,
-                out_features,
-                ..
-            } => flops += 2.0 * positions * (in_features * out_features) as f64,
-            _ => {}
-        }
-    }
-    flops
 }
 
 fn json_number(v: Option<f64>) -> String {
