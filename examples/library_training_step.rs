@@ -6,8 +6,8 @@
 use vgg_wgpu::data::{Dataset, Split, SyntheticDataset};
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
 use vgg_wgpu::graph::{Network, ParamSet, TrainPlan};
-use vgg_wgpu::kernels::sgd::SgdHyper;
 use vgg_wgpu::model::{Config, ModelSpec};
+use vgg_wgpu::shape::SgdHyper;
 use vgg_wgpu::train::init::{random_weights, Init};
 
 fn main() -> vgg_wgpu::Result<()> {

@@ -8,6 +8,7 @@
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
+//! - [`shape`]: every op's geometry and static parameters, shared by all of the above.
 //! - `web` (wasm32 only): the browser API behind the page in `web/`.
 
 pub mod data;
@@ -19,6 +20,7 @@ pub mod graph;
 pub mod kernels;
 pub mod model;
 pub mod oracle;
+pub mod shape;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -28,8 +28,8 @@ use crate::eval::protocol::{mean, top_k};
 use crate::eval::{default_scales, evaluate_image, Protocol, TestModel};
 use crate::gpu::{AdapterChoice, GpuContext};
 use crate::graph::{Network, ParamSet, TrainPlan};
-use crate::kernels::sgd::SgdHyper;
 use crate::model::{Config, ModelMeta, ModelSpec, WeightFile};
+use crate::shape::SgdHyper;
 use crate::train::init::{random_weights, Init};
 
 #[wasm_bindgen(start)]

@@ -14,12 +14,13 @@ use futures_intrusive::channel::shared::{oneshot_channel, OneshotReceiver};
 
 use super::network::Network;
 use super::param_set::ParamSet;
-use super::train_plan::{StepStats, TrainPlan};
+use super::step_stats::StepStats;
+use super::train_plan::TrainPlan;
 use crate::error::{Error, Result};
 use crate::gpu::readback::wait_for_submission;
 use crate::gpu::GpuContext;
-use crate::kernels::sgd::SgdHyper;
 use crate::model::WeightFile;
+use crate::shape::SgdHyper;
 
 /// Gradients of about this many bytes travel together: large enough that each copy,
 /// map and sum is worth its fixed cost, small enough that the first buckets are summed

@@ -2,122 +2,43 @@
 //! the network made fully convolutional and run on whole images of any size at least
 //! the training size.
 //!
-//! FC1 becomes an s×s convolution without padding (s = input_size / 32: 7 for 224) whose
-//! weight is FC1's weight seen as (O, C, s, s), the same memory: NCHW's flatten order is
-//! OIHW's. FC2 and FC3 become 1×1 convolutions over views (O, K, 1, 1) of their weights.
-//! ReLU stays fused on the first two; dropout is gone. The output is a class score map
-//! (N, classes, h', w') with h' = ⌊H/32⌋ − s + 1, averaged over its positions into class
-//! scores, then softmaxed. FC2's map averaged the same way gives the penultimate
-//! features. Activations share two arena slots, as in the [`EvalPlan`](super::EvalPlan).
+//! Each op gives its own fully convolutional form ([`Operation::dense`]): convs, LRN and
+//! pools run as they are on the larger image; FC1 becomes an s×s convolution without
+//! padding (s the side of the plain network's last feature map: 7 for 224) whose weight
+//! is FC1's weight seen as (O, C, s, s), the same memory: NCHW's flatten order is OIHW's.
+//! FC2 and FC3 become 1×1 convolutions over views (O, K, 1, 1) of their weights. ReLU
+//! stays fused on the first two; dropout is gone. The output is a class score map
+//! (N, classes, h', w') with h' = ⌊H/32⌋ − s + 1 for VGG's five pools, averaged over its
+//! positions into class scores, then softmaxed. FC2's map averaged the same way gives
+//! the penultimate features. Activations share two arena slots, as in the
+//! [`EvalPlan`](super::EvalPlan).
+//!
+//! [`Operation::dense`]: super::ops::Operation::dense
 
-use super::network::{Network, Op};
+use super::forward::forward_launches;
+use super::network::Network;
+use super::ops::Op;
 use super::param_set::ParamSet;
 use crate::error::{Error, Result};
 use crate::gpu::arena::Arena;
 use crate::gpu::{GpuContext, Tensor};
-use crate::kernels::conv::{conv2d_forward, ConvShape};
-use crate::kernels::lrn::lrn_forward;
-use crate::kernels::pool::{maxpool2d_forward, PoolShape};
-use crate::kernels::score_map::{softmax, spatial_mean, ScoreMapShape};
+use crate::kernels::score_map::{softmax, spatial_mean};
 use crate::kernels::{record, Launch};
+use crate::model::IMAGE_CHANNELS;
+use crate::shape::ScoreMapShape;
 
-/// One op of the fully convolutional chain with its resolved geometry.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum DenseOp {
-    Conv {
-        shape: ConvShape,
-        relu: bool,
-        param: usize,
-    },
-    Lrn(crate::kernels::lrn::LrnParams),
-    MaxPool(PoolShape),
-}
-
-/// The fully convolutional chain for images (batch, 3, height, width).
-fn dense_ops(net: &Network, batch: usize, height: usize, width: usize) -> Vec<DenseOp> {
-    let (mut c, mut h, mut w) = (3, height, width);
+/// The fully convolutional chain for images (IMAGE_CHANNELS, height, width).
+fn dense_ops(net: &Network, height: usize, width: usize) -> Vec<Op> {
+    let mut input = vec![IMAGE_CHANNELS, height, width];
     let mut ops = Vec::new();
-    let mut fc = 0;
-    for op in &net.ops {
-        match *op {
-            Op::Conv {
-                out_channels,
-                kernel,
-                param,
-                ..
-            } => {
-                let shape = ConvShape {
-                    batch,
-                    in_channels: c,
-                    in_h: h,
-                    in_w: w,
-                    out_channels,
-                    kernel,
-                    pad: kernel / 2,
-                };
-                ops.push(DenseOp::Conv {
-                    shape,
-                    relu: true,
-                    param,
-                });
-                c = out_channels;
-            }
-            Op::Lrn(l) => ops.push(DenseOp::Lrn(l)),
-            Op::MaxPool { .. } => {
-                let shape = PoolShape {
-                    batch,
-                    channels: c,
-                    in_h: h,
-                    in_w: w,
-                };
-                ops.push(DenseOp::MaxPool(shape));
-                (h, w) = (shape.out_h(), shape.out_w());
-            }
-            Op::Linear {
-                out_features,
-                relu,
-                param,
-                ..
-            } => {
-                // FC1 covers the whole s×s feature map of a training-size input.
-                let kernel = if fc == 0 { net.spec.input_size / 32 } else { 1 };
-                let shape = ConvShape {
-                    batch,
-                    in_channels: c,
-                    in_h: h,
-                    in_w: w,
-                    out_channels: out_features,
-                    kernel,
-                    pad: 0,
-                };
-                ops.push(DenseOp::Conv { shape, relu, param });
-                (c, h, w) = (out_features, shape.out_h(), shape.out_w());
-                fc += 1;
-            }
-            Op::Dropout { .. } => {}
+    for (i, op) in net.ops.iter().enumerate() {
+        let plain_input = &net.activation_shape(i, 1)[1..];
+        if let Some(op) = op.dense(plain_input, &input) {
+            input = op.output(1)[1..].to_vec();
+            ops.push(op);
         }
     }
     ops
-}
-
-impl DenseOp {
-    /// The output shape, batch included.
-    fn output(&self, input: &[usize]) -> Vec<usize> {
-        match self {
-            DenseOp::Conv { shape, .. } => shape.output().to_vec(),
-            DenseOp::Lrn(_) => input.to_vec(),
-            DenseOp::MaxPool(shape) => shape.output().to_vec(),
-        }
-    }
-
-    /// Forward FLOPs, batch included: the convs and the FCs run as convs; pooling and
-    /// LRN are negligible, as in [`Network::flops_per_image`].
-    fn flops(&self) -> f64 {
-        match self {
-            DenseOp::Conv { shape, .. } => shape.flops(),
-            DenseOp::Lrn(_) | DenseOp::MaxPool(_) => 0.0,
-        }
-    }
 }
 
 /// What one run gives, per image of the batch.
@@ -136,8 +57,6 @@ pub struct DensePlan {
     pub width: usize,
     /// The class score map's geometry (batch, classes, h', w').
     pub map_shape: ScoreMapShape,
-    /// Forward FLOPs of one image, summed over the ops this plan runs.
-    flops_per_image: f64,
     input: Tensor,
     /// (batch, classes, h', w')
     map: Tensor,
@@ -148,6 +67,8 @@ pub struct DensePlan {
     probabilities: Tensor,
     /// (batch, fc_width)
     features: Tensor,
+    /// The fully convolutional chain that runs.
+    ops: Vec<Op>,
 }
 
 impl DensePlan {
@@ -170,15 +91,13 @@ impl DensePlan {
                 ),
             });
         }
-        let ops = dense_ops(net, batch, height, width);
-        let flops_per_image = ops.iter().map(DenseOp::flops).sum::<f64>() / batch as f64;
+        let ops = dense_ops(net, height, width);
         let mut arena = Arena::new(2);
-        let mut shape = vec![batch, 3, height, width];
-        let mut reservations = vec![arena.reserve(ctx, 0, "dense input", &shape)?];
+        let input_shape = [batch, IMAGE_CHANNELS, height, width];
+        let mut reservations = vec![arena.reserve(ctx, 0, "dense input", &input_shape)?];
         for (i, op) in ops.iter().enumerate() {
-            shape = op.output(&shape);
             let label = format!("dense activation {}", i + 1);
-            reservations.push(arena.reserve(ctx, (i + 1) % 2, &label, &shape)?);
+            reservations.push(arena.reserve(ctx, (i + 1) % 2, &label, &op.output(batch))?);
         }
         let tensors = arena.allocate(ctx);
         let acts: Vec<Tensor> = reservations
@@ -186,19 +105,7 @@ impl DensePlan {
             .map(|&r| tensors.get(r).clone())
             .collect();
 
-        let mut launches = Vec::new();
-        for (i, op) in ops.iter().enumerate() {
-            let (x, y) = (&acts[i], &acts[i + 1]);
-            match op {
-                DenseOp::Conv { shape, relu, param } => {
-                    let (w, b) = params.pair(*param);
-                    let w = w.reshaped(&shape.weight())?;
-                    launches.extend(conv2d_forward(ctx, shape, *relu, x, &w, b, y)?);
-                }
-                DenseOp::Lrn(l) => launches.extend(lrn_forward(ctx, l, x, y)?),
-                DenseOp::MaxPool(s) => launches.extend(maxpool2d_forward(ctx, s, x, y)?),
-            }
-        }
+        let (mut launches, _) = forward_launches(ctx, &ops, params, &acts, batch, None)?;
 
         // The last op writes the score map; FC2's map is the one before it, in the
         // other slot, which nothing overwrites after FC3 has read it.
@@ -231,14 +138,20 @@ impl DensePlan {
             height,
             width,
             map_shape,
-            flops_per_image,
             input: acts[0].clone(),
             map,
             launches,
             scores,
             probabilities,
             features,
+            ops,
         })
+    }
+
+    /// Forward multiply-adds × 2 of one image: the convs on the whole image, then the
+    /// classifier's convolutions at every position of the score map.
+    pub fn flops_per_image(&self) -> f64 {
+        self.ops.iter().map(|op| op.flops_per_image()).sum()
     }
 
     /// Runs the plan on `images` (batch, 3, height, width).
@@ -252,12 +165,6 @@ impl DensePlan {
             probabilities: self.probabilities.read_f32(ctx).await?,
             features: self.features.read_f32(ctx).await?,
         })
-    }
-
-    /// Forward FLOPs of one image of this plan's size: the convs on the whole image,
-    /// FC1–FC3 on every position of the class score map.
-    pub fn flops_per_image(&self) -> f64 {
-        self.flops_per_image
     }
 
     /// The class score map (batch, classes, h', w') of the last run.

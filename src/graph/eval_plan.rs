@@ -3,15 +3,16 @@
 //! Activations share two arena slots, since each is dead once the next op has run.
 
 use super::forward::forward_launches;
-use super::network::{Network, Op};
+use super::network::Network;
 use super::param_set::ParamSet;
-use super::train_plan::StepStats;
+use super::step_stats::StepStats;
 use crate::error::{Error, Result};
 use crate::gpu::arena::Arena;
 use crate::gpu::{GpuContext, Tensor};
-use crate::kernels::loss::{softmax_cross_entropy, LossOutputs, LossShape, STATS};
+use crate::kernels::loss::{softmax_cross_entropy, LossOutputs};
 use crate::kernels::score_map::softmax;
 use crate::kernels::{record, Launch};
+use crate::shape::{LossShape, STATS};
 
 pub struct EvalPlan {
     pub batch: usize,
@@ -43,8 +44,8 @@ impl EvalPlan {
         let mut reservations = Vec::new();
         let mut slot = 0;
         for i in 0..=ops.len() {
-            // Dropout is the identity here: its output is its input.
-            if i > 0 && matches!(ops[i - 1], Op::Dropout { .. }) {
+            // An op that is the identity here (dropout) gives its input as its output.
+            if i > 0 && ops[i - 1].inference_identity() {
                 reservations.push(reservations[i - 1]);
                 continue;
             }
@@ -64,7 +65,7 @@ impl EvalPlan {
         let logits = &acts[ops.len()];
         let classes = net.spec.classes;
 
-        let (forward, _) = forward_launches(ctx, net, params, &acts, batch, None)?;
+        let (forward, _) = forward_launches(ctx, ops, params, &acts, batch, None)?;
         let labels = Tensor::zeros(ctx, "labels", &[batch])?;
         let dlogits = Tensor::zeros(ctx, "unused dlogits", &[batch, classes])?;
         let stats = Tensor::zeros(ctx, "loss stats", &[batch, STATS])?;

@@ -1,68 +1,11 @@
 //! A VGG as a chain of ops with resolved shapes: what the plans compile.
 
-use crate::kernels::conv::ConvShape;
-use crate::kernels::linear::LinearShape;
-use crate::kernels::lrn::LrnParams;
-use crate::kernels::pool::PoolShape;
-use crate::model::{Layer, ModelSpec};
+use super::ops::{Conv2d, DropoutOp, Linear, Lrn, MaxPool2d, Op};
+use crate::model::{Layer, ModelSpec, IMAGE_CHANNELS};
+use crate::shape::{Dropout, LrnParams};
 
-/// One op of the chain. Shapes exclude the batch dimension; `param` indexes the
-/// weight in [`ModelSpec::parameters`] (its bias follows it).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Op {
-    /// Convolution with its ReLU fused; input and output (C, H, W).
-    Conv {
-        in_channels: usize,
-        out_channels: usize,
-        kernel: usize,
-        size: usize,
-        param: usize,
-    },
-    Lrn(LrnParams),
-    /// 2×2 max-pool of a (channels, size, size) input.
-    MaxPool {
-        channels: usize,
-        size: usize,
-    },
-    /// Fully connected, ReLU fused when `relu`. Reads its input flattened (C·H·W), which
-    /// in NCHW is the same memory, in the same order as torchvision's `flatten`.
-    Linear {
-        in_features: usize,
-        out_features: usize,
-        relu: bool,
-        param: usize,
-    },
-    /// Inverted dropout; the identity when not training.
-    Dropout {
-        p: f32,
-        features: usize,
-    },
-}
-
-impl Op {
-    /// A short name for profiles: "conv3 64→128 @56", "maxpool 64 @32", "fc 512→10".
-    pub fn name(&self) -> String {
-        match *self {
-            Op::Conv {
-                in_channels,
-                out_channels,
-                kernel,
-                size,
-                ..
-            } => format!("conv{kernel} {in_channels}→{out_channels} @{size}"),
-            Op::Lrn(_) => "lrn".to_string(),
-            Op::MaxPool { channels, size } => format!("maxpool {channels} @{size}"),
-            Op::Linear {
-                in_features,
-                out_features,
-                ..
-            } => format!("fc {in_features}→{out_features}"),
-            Op::Dropout { features, .. } => format!("dropout {features}"),
-        }
-    }
-}
-
-/// The ops of a network plus the shape of every activation.
+/// The ops of a network plus the shape of every activation. Each op's `param` indexes
+/// its weight in [`ModelSpec::parameters`] (its bias follows it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {
     pub spec: ModelSpec,
@@ -75,44 +18,49 @@ impl Network {
     pub fn new(spec: &ModelSpec, dropout: f32) -> Network {
         let mut ops = Vec::new();
         let mut param = 0;
-        let (mut channels, mut size) = (3, spec.input_size);
+        let (mut channels, mut size) = (IMAGE_CHANNELS, spec.input_size);
         let convs = spec.conv_layers();
         let mut conv = convs.iter();
         for layer in spec.config.layers() {
-            match layer {
+            let op = match layer {
                 Layer::Conv { .. } => {
                     let l = conv.next().expect("conv_layers follows layers()");
-                    ops.push(Op::Conv {
-                        in_channels: l.in_channels,
-                        out_channels: l.out_channels,
-                        kernel: l.kernel,
-                        size,
-                        param,
-                    });
+                    let op = Conv2d::same(l.in_channels, l.out_channels, l.kernel, size, param);
                     param += 2;
-                    channels = l.out_channels;
+                    Op::from(op)
                 }
-                Layer::Lrn => ops.push(Op::Lrn(LrnParams::default())),
-                Layer::MaxPool => {
-                    ops.push(Op::MaxPool { channels, size });
-                    size /= 2;
-                }
-            }
+                Layer::Lrn => Op::from(Lrn {
+                    params: LrnParams::default(),
+                    channels,
+                    height: size,
+                    width: size,
+                }),
+                Layer::MaxPool => Op::from(MaxPool2d {
+                    channels,
+                    height: size,
+                    width: size,
+                }),
+            };
+            // The next layer's input: a feature layer's output is (batch, C, H, H).
+            let output = op.output(1);
+            (channels, size) = (output[1], output[2]);
+            ops.push(op);
         }
-        for (i, (in_features, out_features)) in spec.fc_layers().into_iter().enumerate() {
-            let last = i == 2;
-            ops.push(Op::Linear {
+        let fcs = spec.fc_layers();
+        for (i, &(in_features, out_features)) in fcs.iter().enumerate() {
+            let last = i + 1 == fcs.len();
+            ops.push(Op::from(Linear {
                 in_features,
                 out_features,
                 relu: !last,
                 param,
-            });
+            }));
             param += 2;
             if !last {
-                ops.push(Op::Dropout {
-                    p: dropout,
+                ops.push(Op::from(DropoutOp {
+                    dropout: Dropout { p: dropout },
                     features: out_features,
-                });
+                }));
             }
         }
         Network {
@@ -123,79 +71,20 @@ impl Network {
 
     /// Shape of the activation feeding op `i` (`i == ops.len()`: the logits), batch `n`.
     pub fn activation_shape(&self, i: usize, n: usize) -> Vec<usize> {
-        if i == 0 {
-            return vec![n, 3, self.spec.input_size, self.spec.input_size];
-        }
-        match self.ops[i - 1] {
-            Op::Conv {
-                out_channels, size, ..
-            } => vec![n, out_channels, size, size],
-            Op::Lrn(_) => self.activation_shape(i - 1, n),
-            Op::MaxPool { channels, size } => vec![n, channels, size / 2, size / 2],
-            Op::Linear { out_features, .. } => vec![n, out_features],
-            Op::Dropout { features, .. } => vec![n, features],
-        }
-    }
-
-    pub fn conv_shape(op: &Op, n: usize) -> Option<ConvShape> {
-        match *op {
-            Op::Conv {
-                in_channels,
-                out_channels,
-                kernel,
-                size,
-                ..
-            } => Some(ConvShape {
-                batch: n,
-                in_channels,
-                in_h: size,
-                in_w: size,
-                out_channels,
-                kernel,
-                pad: kernel / 2,
-            }),
-            _ => None,
-        }
-    }
-
-    pub fn linear_shape(op: &Op, n: usize) -> Option<LinearShape> {
-        match *op {
-            Op::Linear {
-                in_features,
-                out_features,
-                ..
-            } => Some(LinearShape {
-                batch: n,
-                in_features,
-                out_features,
-            }),
-            _ => None,
-        }
-    }
-
-    pub fn pool_shape(op: &Op, n: usize) -> Option<PoolShape> {
-        match *op {
-            Op::MaxPool { channels, size } => Some(PoolShape {
-                batch: n,
-                channels,
-                in_h: size,
-                in_w: size,
-            }),
-            _ => None,
+        match i {
+            0 => vec![
+                n,
+                IMAGE_CHANNELS,
+                self.spec.input_size,
+                self.spec.input_size,
+            ],
+            _ => self.ops[i - 1].output(n),
         }
     }
 
     /// Forward FLOPs of one image (convs and FCs; the rest is negligible).
     pub fn flops_per_image(&self) -> f64 {
-        self.ops
-            .iter()
-            .map(|op| {
-                Network::conv_shape(op, 1)
-                    .map(|s| s.flops())
-                    .or_else(|| Network::linear_shape(op, 1).map(|s| s.flops()))
-                    .unwrap_or(0.0)
-            })
-            .sum()
+        self.ops.iter().map(|op| op.flops_per_image()).sum()
     }
 }
 
@@ -212,7 +101,7 @@ mod tests {
         let fc1 = net
             .ops
             .iter()
-            .position(|op| matches!(op, Op::Linear { .. }))
+            .position(|op| matches!(op, Op::Linear(_)))
             .unwrap();
         assert_eq!(net.activation_shape(fc1, 2), vec![2, 512, 7, 7]);
         assert_eq!(net.activation_shape(net.ops.len(), 2), vec![2, 1000]);
@@ -232,27 +121,14 @@ mod tests {
         let net = Network::new(&spec, 0.5);
         let infos = spec.parameters();
         for op in &net.ops {
-            if let Op::Conv {
-                out_channels,
-                in_channels,
-                kernel,
-                param,
-                ..
-            } = *op
-            {
+            if let Op::Conv(c) = op {
                 assert_eq!(
-                    infos[param].shape,
-                    vec![out_channels, in_channels, kernel, kernel]
+                    infos[c.param].shape,
+                    vec![c.out_channels, c.in_channels, c.kernel, c.kernel]
                 );
             }
-            if let Op::Linear {
-                in_features,
-                out_features,
-                param,
-                ..
-            } = *op
-            {
-                assert_eq!(infos[param].shape, vec![out_features, in_features]);
+            if let Op::Linear(l) = op {
+                assert_eq!(infos[l.param].shape, vec![l.out_features, l.in_features]);
             }
         }
     }

@@ -13,6 +13,7 @@ use super::{element_offset, shader, uniform, Launch, Shader, WORKGROUP_SIZE};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::shape::ConvShape;
 
 const CONVOLVE: Shader = shader!("conv2d.wgsl");
 const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
@@ -31,69 +32,6 @@ const WEIGHT_GRAD_SCRATCH_BYTES: u64 = 32 << 20;
 /// lavapipe: VGG-A ÷8 at 32×32, batch 32, the 2×2 layer took 32 ms split into 42 parts
 /// of 2 rows).
 const WEIGHT_GRAD_MIN_PIXELS_PER_PART: usize = 512;
-
-/// Geometry of one convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvShape {
-    pub batch: usize,
-    pub in_channels: usize,
-    pub in_h: usize,
-    pub in_w: usize,
-    pub out_channels: usize,
-    pub kernel: usize,
-    pub pad: usize,
-}
-
-impl ConvShape {
-    pub fn out_h(&self) -> usize {
-        conv_out_size(self.in_h, self.kernel, self.pad)
-    }
-    pub fn out_w(&self) -> usize {
-        conv_out_size(self.in_w, self.kernel, self.pad)
-    }
-    pub fn input(&self) -> [usize; 4] {
-        [self.batch, self.in_channels, self.in_h, self.in_w]
-    }
-    pub fn weight(&self) -> [usize; 4] {
-        [
-            self.out_channels,
-            self.in_channels,
-            self.kernel,
-            self.kernel,
-        ]
-    }
-    pub fn output(&self) -> [usize; 4] {
-        [self.batch, self.out_channels, self.out_h(), self.out_w()]
-    }
-    /// Multiply-adds × 2 of the forward pass (each backward pass costs the same).
-    pub fn flops(&self) -> f64 {
-        2.0 * (self.batch * self.out_channels * self.out_h() * self.out_w()) as f64
-            * (self.in_channels * self.kernel * self.kernel) as f64
-    }
-    fn validate(&self, op: &'static str) -> Result<()> {
-        if self.kernel == 0
-            || self.in_h + 2 * self.pad < self.kernel
-            || self.in_w + 2 * self.pad < self.kernel
-        {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!(
-                    "a {k}×{k} kernel with padding {p} does not fit a {h}×{w} input",
-                    k = self.kernel,
-                    p = self.pad,
-                    h = self.in_h,
-                    w = self.in_w
-                ),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// Output size of a stride-1 convolution: `size + 2·pad − kernel + 1`.
-pub fn conv_out_size(size: usize, kernel: usize, pad: usize) -> usize {
-    (size + 2 * pad + 1).saturating_sub(kernel)
-}
 
 /// Mirrors `ConvParams` in `shaders/prelude.wgsl` (the weight-gradient shaders).
 #[repr(C)]

@@ -17,37 +17,11 @@
 
 use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::shape::Dropout;
 
 const DROPOUT: Shader = shader!("dropout.wgsl");
-
-/// The static part of a dropout layer: its drop probability `p`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Dropout {
-    /// Probability of dropping an element, in [0, 1).
-    pub p: f32,
-}
-
-impl Dropout {
-    /// 1 / (1 − p), the factor applied to kept elements.
-    pub fn scale(&self) -> f32 {
-        1.0 / (1.0 - self.p)
-    }
-
-    pub fn validate(&self, op: &'static str) -> Result<()> {
-        if !(0.0..1.0).contains(&self.p) {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!(
-                    "drop probability {} must lie in [0, 1) (1 would drop everything)",
-                    self.p
-                ),
-            });
-        }
-        Ok(())
-    }
-}
 
 /// Mirrors `DropoutKey` in `shaders/dropout.wgsl`.
 #[repr(C)]

@@ -8,8 +8,9 @@
 
 use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::shape::LinearShape;
 
 const LINEAR: Shader = shader!("linear.wgsl");
 const LINEAR_SUBGROUP: Shader = shader!("linear_subgroup.wgsl");
@@ -25,45 +26,6 @@ fn subgroup_path(ctx: &GpuContext, s: &LinearShape) -> bool {
 /// of 4.
 fn dy_columns_aligned(s: &LinearShape, o: &std::ops::Range<usize>) -> bool {
     s.out_features.is_multiple_of(4) && o.start.is_multiple_of(4)
-}
-
-/// Geometry of one fully connected layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LinearShape {
-    /// N
-    pub batch: usize,
-    /// K
-    pub in_features: usize,
-    /// O
-    pub out_features: usize,
-}
-
-impl LinearShape {
-    /// (N, K)
-    pub fn input(&self) -> [usize; 2] {
-        [self.batch, self.in_features]
-    }
-    /// (O, K)
-    pub fn weight(&self) -> [usize; 2] {
-        [self.out_features, self.in_features]
-    }
-    /// (N, O)
-    pub fn output(&self) -> [usize; 2] {
-        [self.batch, self.out_features]
-    }
-    /// Multiply-adds × 2 of the forward pass (each backward GEMM costs the same).
-    pub fn flops(&self) -> f64 {
-        2.0 * self.batch as f64 * self.in_features as f64 * self.out_features as f64
-    }
-    fn validate(&self, op: &'static str) -> Result<()> {
-        if self.batch == 0 || self.in_features == 0 || self.out_features == 0 {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!("every dimension must be at least 1, got {self:?}"),
-            });
-        }
-        Ok(())
-    }
 }
 
 /// Mirrors `LinearParams` in `shaders/prelude.wgsl` (both linear shaders).

@@ -6,47 +6,11 @@
 
 use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::shape::PoolShape;
 
 const MAXPOOL: Shader = shader!("maxpool2d.wgsl");
-
-/// Geometry of one 2×2 stride-2 max-pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolShape {
-    pub batch: usize,
-    pub channels: usize,
-    pub in_h: usize,
-    pub in_w: usize,
-}
-
-impl PoolShape {
-    pub fn out_h(&self) -> usize {
-        self.in_h / 2
-    }
-    pub fn out_w(&self) -> usize {
-        self.in_w / 2
-    }
-    pub fn input(&self) -> [usize; 4] {
-        [self.batch, self.channels, self.in_h, self.in_w]
-    }
-    pub fn output(&self) -> [usize; 4] {
-        [self.batch, self.channels, self.out_h(), self.out_w()]
-    }
-    /// Inputs smaller than the window would give an empty output.
-    pub fn validate(&self, op: &'static str) -> Result<()> {
-        if self.in_h < 2 || self.in_w < 2 {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!(
-                    "a {}×{} input is smaller than the 2×2 pooling window: the output would be empty",
-                    self.in_h, self.in_w
-                ),
-            });
-        }
-        Ok(())
-    }
-}
 
 /// Mirrors `PoolParams` in `shaders/maxpool2d.wgsl`.
 #[repr(C)]

@@ -11,20 +11,9 @@ use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::Result;
 use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::shape::SgdHyper;
 
 const SGD: Shader = shader!("sgd.wgsl");
-
-/// PyTorch's SGD: g' = grad_scale·g + weight_decay·w; v = momentum·v + g'; w −= lr·v.
-/// Mirrors `SgdHyper` in `shaders/sgd.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct SgdHyper {
-    pub lr: f32,
-    pub momentum: f32,
-    pub weight_decay: f32,
-    /// Multiplies the gradient first (e.g. 1 / number of batches accumulated in it).
-    pub grad_scale: f32,
-}
 
 /// Mirrors `SgdParams` in `shaders/sgd.wgsl`.
 #[repr(C)]

@@ -123,6 +123,9 @@ impl FromStr for Config {
     }
 }
 
+/// Channels of an input image (RGB).
+pub const IMAGE_CHANNELS: usize = 3;
+
 /// A concrete network: a configuration plus the options of a small experiment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelSpec {
@@ -187,7 +190,7 @@ impl ModelSpec {
     /// The conv layers in order, with channel counts and spatial sizes resolved.
     pub fn conv_layers(&self) -> Vec<ConvLayer> {
         let mut layers = Vec::new();
-        let (mut channels, mut size) = (3, self.input_size);
+        let (mut channels, mut size) = (IMAGE_CHANNELS, self.input_size);
         for layer in self.config.layers() {
             match *layer {
                 Layer::Conv {

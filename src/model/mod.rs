@@ -6,7 +6,7 @@ pub mod meta;
 pub mod params;
 pub mod weights;
 
-pub use config::{Config, ConvLayer, Layer, ModelSpec};
+pub use config::{Config, ConvLayer, Layer, ModelSpec, IMAGE_CHANNELS};
 pub use infer::{describe, Described};
 pub use meta::ModelMeta;
 pub use params::{ParamInfo, ParamOwner};

@@ -1,6 +1,6 @@
 //! Conv2d on the CPU. GPU: `shaders/conv2d_*.wgsl`, launchers: `src/kernels/conv.rs`.
 
-use crate::kernels::conv::ConvShape;
+use crate::shape::ConvShape;
 
 /// Input value at (n, c, ih, iw) with zero padding outside the image.
 fn input_at(s: &ConvShape, x: &[f32], n: usize, c: usize, ih: isize, iw: isize) -> f64 {

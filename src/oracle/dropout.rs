@@ -1,7 +1,7 @@
 //! Inverted dropout on the CPU, with the Philox4x32-10 counter-based RNG that
 //! `shaders/dropout.wgsl` implements bit for bit. Launchers: `src/kernels/dropout.rs`.
 
-use crate::kernels::dropout::Dropout;
+use crate::shape::Dropout;
 
 const PHILOX_M0: u32 = 0xD251_1F53;
 const PHILOX_M1: u32 = 0xCD9E_8D57;

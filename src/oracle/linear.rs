@@ -1,7 +1,7 @@
 //! Fully connected layer on the CPU. GPU: `shaders/linear.wgsl`, launchers:
 //! `src/kernels/linear.rs`.
 
-use crate::kernels::linear::LinearShape;
+use crate::shape::LinearShape;
 
 /// y (N, O) = x (N, K) · weight (O, K)ᵀ + bias (O), then ReLU if `relu`.
 pub fn linear_forward(

@@ -1,7 +1,7 @@
 //! Softmax cross-entropy on the CPU. GPU: `shaders/softmax_cross_entropy.wgsl`,
 //! launchers: `src/kernels/loss.rs`.
 
-use crate::kernels::loss::{LossShape, STATS};
+use crate::shape::{LossShape, STATS};
 
 /// What the loss kernels write.
 pub struct LossResult {

@@ -2,7 +2,7 @@
 //! not divided by n; see [`LrnParams`]). GPU: `shaders/lrn.wgsl`, launchers:
 //! `src/kernels/lrn.rs`.
 
-use crate::kernels::lrn::LrnParams;
+use crate::shape::LrnParams;
 
 /// Channels c − n/2 ..= c + n/2, clipped to 0..C.
 fn window(lrn: &LrnParams, channels: usize, c: usize) -> std::ops::RangeInclusive<usize> {

@@ -1,7 +1,7 @@
 //! Max-pool 2×2 stride 2 on the CPU. GPU: `shaders/maxpool2d.wgsl`, launchers:
 //! `src/kernels/pool.rs`.
 
-use crate::kernels::pool::PoolShape;
+use crate::shape::PoolShape;
 
 /// Index into x of the first maximum (row-major, strictly greater) of window (oh, ow)
 /// of plane (n, c).

@@ -3,7 +3,7 @@
 //!
 //! Evaluation only: neither op has a backward pass.
 
-use crate::kernels::score_map::ScoreMapShape;
+use crate::shape::ScoreMapShape;
 
 /// (N, classes, H, W) → (N, classes): the mean of each H×W plane, summed in f64.
 pub fn spatial_mean(s: &ScoreMapShape, map: &[f32]) -> Vec<f32> {

@@ -1,7 +1,7 @@
 //! SGD with momentum and weight decay on the CPU. GPU: `shaders/sgd.wgsl`, launcher:
 //! `src/kernels/sgd.rs`.
 
-use crate::kernels::sgd::SgdHyper;
+use crate::shape::SgdHyper;
 
 /// One in-place step, PyTorch's convention (dampening 0, no Nesterov):
 /// g' = grad_scale·g + weight_decay·w; v = momentum·v + g'; w = w − lr·v.

@@ -20,8 +20,8 @@ use crate::data::{Batch, Loader};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::graph::{Collective, DataParallel, EvalPlan, ExchangeStats, Network, StepStats};
-use crate::kernels::sgd::SgdHyper;
 use crate::model::ModelMeta;
+use crate::shape::SgdHyper;
 
 /// What the loop reports as it goes (the CLI draws it).
 pub enum Event<'a> {

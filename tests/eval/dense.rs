@@ -4,10 +4,10 @@
 use crate::harness::*;
 use crate::{images, small, weights};
 use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::graph::dense_reference::dense_scores;
+use vgg_wgpu::graph::reference::{self, OracleState};
 use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, ParamSet};
 use vgg_wgpu::model::{Config, ModelSpec};
-use vgg_wgpu::oracle;
-use vgg_wgpu::oracle::network::OracleState;
 
 fn params_of(net: &Network, w: &vgg_wgpu::model::WeightFile) -> Vec<Vec<f32>> {
     OracleState::new(net, w).params
@@ -23,7 +23,7 @@ fn check_training_size(ctx: &GpuContext, spec: &ModelSpec, batch: usize) {
     let dense = DensePlan::new(ctx, &net, &params, batch, s, s).unwrap();
     assert_eq!((dense.map_shape.height, dense.map_shape.width), (1, 1));
     let out = pollster::block_on(dense.run(ctx, &x)).unwrap();
-    let acts = oracle::network::forward(&net, &params_of(&net, &w), &x, batch, None);
+    let acts = reference::forward(&net, &params_of(&net, &w), &x, batch, None);
     let name = format!("{} input {s} batch {batch}", spec.config);
     check(
         &format!("{name}: dense scores vs plain logits"),
@@ -68,7 +68,7 @@ fn check_larger(ctx: &GpuContext, spec: &ModelSpec, batch: usize, h: usize, w: u
     let map = (dense.map_shape.height, dense.map_shape.width);
     assert_eq!(map, (h / 32 - side + 1, w / 32 - side + 1));
     let out = pollster::block_on(dense.run(ctx, &x)).unwrap();
-    let expected = oracle::dense::dense_scores(&net, &params_of(&net, &weights), &x, batch, h, w);
+    let expected = dense_scores(&net, &params_of(&net, &weights), &x, batch, h, w);
     check(
         &format!(
             "{} input {} on {h}×{w} (map {map:?})",

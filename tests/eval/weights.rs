@@ -5,10 +5,10 @@ use crate::harness::*;
 use crate::{images, small, temp_dir, weights};
 use vgg_wgpu::data::Preprocessing;
 use vgg_wgpu::eval::{check_ensemble, TestModel};
+use vgg_wgpu::graph::dense_reference::dense_scores;
+use vgg_wgpu::graph::reference::{self, OracleState};
 use vgg_wgpu::graph::Network;
 use vgg_wgpu::model::{Config, ModelMeta, WeightFile};
-use vgg_wgpu::oracle;
-use vgg_wgpu::oracle::network::OracleState;
 
 #[test]
 fn a_torchvision_layout_file_loads_and_gives_the_oracles_logits() {
@@ -28,14 +28,14 @@ fn a_torchvision_layout_file_loads_and_gives_the_oracles_logits() {
     let out = pollster::block_on(model.dense(ctx, &x, 2, 64, 64)).unwrap();
     let net = Network::new(&spec, 0.5);
     let params = OracleState::new(&net, &file).params;
-    let logits = &oracle::network::forward(&net, &params, &x, 2, None)[net.ops.len()];
+    let logits = &reference::forward(&net, &params, &x, 2, None)[net.ops.len()];
     check(
         "torchvision-layout file: dense vs oracle logits",
         &out.scores,
         logits,
         FORWARD_TOLERANCE,
     );
-    let scores = oracle::dense::dense_scores(&net, &params, &x, 2, 64, 64);
+    let scores = dense_scores(&net, &params, &x, 2, 64, 64);
     check(
         "sliding oracle on the training size vs plain oracle",
         &scores,

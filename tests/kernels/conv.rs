@@ -1,10 +1,10 @@
 use crate::harness::*;
 use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::kernels::conv::{
-    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
-    conv2d_forward, ConvShape,
+    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate, conv2d_forward,
 };
 use vgg_wgpu::oracle;
+use vgg_wgpu::shape::ConvShape;
 
 /// VGG's shapes in miniature plus the awkward ones: 1×1 spatial, odd sizes, sizes that
 /// are no multiple of the 8×8 tile, 1×1 kernels (config C), 7×7 (dense fc6), 9×9.

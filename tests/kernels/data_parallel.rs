@@ -5,8 +5,8 @@ use crate::harness::*;
 use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::graph::data_parallel::{buckets, DataParallel, SingleProcess};
 use vgg_wgpu::graph::Network;
-use vgg_wgpu::kernels::sgd::SgdHyper;
 use vgg_wgpu::model::{Config, ModelSpec, WeightFile};
+use vgg_wgpu::shape::SgdHyper;
 use vgg_wgpu::train::init::{random_weights, Init};
 
 const HYPER: SgdHyper = SgdHyper {

@@ -1,7 +1,8 @@
 use crate::harness::*;
 use vgg_wgpu::gpu::{GpuContext, Tensor};
-use vgg_wgpu::kernels::dropout::{dropout_backward, dropout_forward, Dropout, DropoutRng};
+use vgg_wgpu::kernels::dropout::{dropout_backward, dropout_forward, DropoutRng};
 use vgg_wgpu::oracle;
+use vgg_wgpu::shape::Dropout;
 
 const SHAPES: &[&[usize]] = &[&[1, 4096], &[2, 64, 3, 5], &[3, 3, 1, 1], &[1, 3, 7, 9]];
 

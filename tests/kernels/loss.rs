@@ -1,8 +1,9 @@
 use crate::harness::*;
 use rand::Rng;
 use vgg_wgpu::gpu::{GpuContext, Tensor};
-use vgg_wgpu::kernels::loss::{softmax_cross_entropy, LossOutputs, LossShape};
+use vgg_wgpu::kernels::loss::{softmax_cross_entropy, LossOutputs};
 use vgg_wgpu::oracle;
+use vgg_wgpu::shape::LossShape;
 
 /// Runs the loss on the GPU and compares stats, dlogits and totals with the oracle.
 /// `logits` is None for fresh random logits scaled by `scale`.

@@ -1,8 +1,9 @@
 use crate::harness::*;
 use rand::Rng;
 use vgg_wgpu::gpu::{GpuContext, Tensor};
-use vgg_wgpu::kernels::lrn::{lrn_backward, lrn_forward, LrnParams};
+use vgg_wgpu::kernels::lrn::{lrn_backward, lrn_forward};
 use vgg_wgpu::oracle;
+use vgg_wgpu::shape::LrnParams;
 
 /// Batch 1 and > 1, 3 (fewer than n) and ≥ 64 channels, odd and 1×1 spatial.
 const SHAPES: &[[usize; 4]] = &[[1, 3, 5, 7], [2, 64, 3, 3], [3, 6, 1, 1], [2, 9, 4, 5]];

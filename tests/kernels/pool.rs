@@ -1,7 +1,8 @@
 use crate::harness::*;
 use vgg_wgpu::gpu::GpuContext;
-use vgg_wgpu::kernels::pool::{maxpool2d_backward, maxpool2d_forward, PoolShape};
+use vgg_wgpu::kernels::pool::{maxpool2d_backward, maxpool2d_forward};
 use vgg_wgpu::oracle;
+use vgg_wgpu::shape::PoolShape;
 
 const fn shape(batch: usize, channels: usize, in_h: usize, in_w: usize) -> PoolShape {
     PoolShape {

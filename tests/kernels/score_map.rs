@@ -1,7 +1,8 @@
 use crate::harness::*;
 use vgg_wgpu::gpu::GpuContext;
-use vgg_wgpu::kernels::score_map::{softmax, spatial_mean, ScoreMapShape};
+use vgg_wgpu::kernels::score_map::{softmax, spatial_mean};
 use vgg_wgpu::oracle;
+use vgg_wgpu::shape::ScoreMapShape;
 
 const SHAPES: &[ScoreMapShape] = &[
     ScoreMapShape {

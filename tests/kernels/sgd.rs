@@ -1,7 +1,8 @@
 use crate::harness::*;
 use vgg_wgpu::gpu::GpuContext;
-use vgg_wgpu::kernels::sgd::{sgd_step, SgdHyper};
+use vgg_wgpu::kernels::sgd::sgd_step;
 use vgg_wgpu::oracle;
+use vgg_wgpu::shape::SgdHyper;
 
 /// An in-place SGD update is exact up to f32 rounding of a few operations.
 const SGD_TOLERANCE: f64 = 1e-6;

@@ -1,10 +1,10 @@
 //! The compiled training plan against the oracle's whole-network step.
 
 use crate::harness::*;
+use vgg_wgpu::graph::reference::{kink_margin, train_step, OracleState};
 use vgg_wgpu::graph::{Network, ParamSet, TrainPlan};
-use vgg_wgpu::kernels::sgd::SgdHyper;
 use vgg_wgpu::model::{Config, ModelSpec, WeightFile};
-use vgg_wgpu::oracle::network::{kink_margin, train_step, OracleState};
+use vgg_wgpu::shape::SgdHyper;
 use vgg_wgpu::train::init::{random_weights, Init};
 
 const HYPER: SgdHyper = SgdHyper {

@@ -5,7 +5,7 @@
 
 use std::process::{Command, Output};
 
-use vgg_wgpu::kernels::conv::ConvShape;
+use vgg_wgpu::shape::ConvShape;
 
 use super::args::BenchArgs;
 

@@ -4,11 +4,10 @@
 
 use serde::Serialize;
 use vgg_wgpu::gpu::{GpuContext, Tensor};
-use vgg_wgpu::graph::Network;
-use vgg_wgpu::kernels::conv::{
-    conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvShape,
-};
+use vgg_wgpu::graph::{Network, Op};
+use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward};
 use vgg_wgpu::kernels::Launch;
+use vgg_wgpu::shape::ConvShape;
 use vgg_wgpu::Result;
 
 use super::adapter_peak::fma_gflops;
@@ -112,7 +111,10 @@ fn distinct_conv_layers(net: &Network, batch: usize) -> Vec<(String, ConvShape)>
     let mut shapes: Vec<ConvShape> = net
         .ops
         .iter()
-        .filter_map(|op| Network::conv_shape(op, batch))
+        .filter_map(|op| match op {
+            Op::Conv(conv) => Some(conv.shape(batch)),
+            Op::Lrn(_) | Op::MaxPool(_) | Op::Linear(_) | Op::Dropout(_) => None,
+        })
         .collect();
     shapes.dedup();
     shapes

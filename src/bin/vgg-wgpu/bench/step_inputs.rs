@@ -2,7 +2,7 @@
 //! classes, and a zero learning rate so that the weights stay put however many steps
 //! the timer takes.
 
-use vgg_wgpu::kernels::sgd::SgdHyper;
+use vgg_wgpu::shape::SgdHyper;
 
 use super::args::BenchArgs;
 

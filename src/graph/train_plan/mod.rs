@@ -5,48 +5,23 @@
 //! A replica of data-parallel training ([`super::data_parallel`]) runs the same plan
 //! in two halves, gradients then update, with the gradient exchange between them.
 
+mod backward;
+mod buffers;
+
+use self::backward::{backward_launches, gradient_slots, BackwardTensors};
+use self::buffers::{sgd_update, StepBuffers};
 use super::forward::{forward_launches, push_span, Span};
-use super::network::{Network, Op};
+use super::network::Network;
 use super::param_set::ParamSet;
+use super::step_stats::StepStats;
 use crate::error::{Error, Result};
-use crate::gpu::arena::{Arena, Reservation};
 use crate::gpu::{GpuContext, Tensor};
-use crate::kernels::conv::{
-    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
-};
-use crate::kernels::dropout::{dropout_backward, Dropout, DropoutRng};
-use crate::kernels::linear::{
-    linear_backward_data, linear_backward_weight, linear_backward_weight_accumulate,
-};
-use crate::kernels::loss::{softmax_cross_entropy, LossOutputs, LossShape, STATS};
-use crate::kernels::lrn::lrn_backward;
-use crate::kernels::pool::maxpool2d_backward;
-use crate::kernels::relu::relu_backward;
-use crate::kernels::sgd::{SgdHyper, SgdStep};
+use crate::kernels::dropout::DropoutRng;
+use crate::kernels::sgd::SgdStep;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::kernels::{profile, ProfileClock};
 use crate::kernels::{record, Launch};
-
-/// What one step measured, summed over its samples.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct StepStats {
-    pub samples: usize,
-    pub loss_sum: f64,
-    pub top1_hits: f64,
-    pub top5_hits: f64,
-}
-
-impl StepStats {
-    pub fn mean_loss(&self) -> f64 {
-        self.loss_sum / self.samples.max(1) as f64
-    }
-    pub fn add(&mut self, other: &StepStats) {
-        self.samples += other.samples;
-        self.loss_sum += other.loss_sum;
-        self.top1_hits += other.top1_hits;
-        self.top5_hits += other.top5_hits;
-    }
-}
+use crate::shape::{SgdHyper, STATS};
 
 pub struct TrainPlan {
     pub net: Network,
@@ -133,83 +108,16 @@ impl TrainPlan {
         accumulation: usize,
         replicas: usize,
     ) -> Result<TrainPlan> {
-        let ops = &net.ops;
-        let acts: Vec<Tensor> = (0..=ops.len())
-            .map(|i| Tensor::zeros(ctx, &format!("activation {i}"), &net.activation_shape(i, n)))
-            .collect::<Result<_>>()?;
-        let classes = net.spec.classes;
-        let labels = Tensor::zeros(ctx, "labels", &[n])?;
-        let stats = Tensor::zeros(ctx, "loss stats", &[n, STATS])?;
-        let totals = Tensor::zeros(ctx, "loss totals", &[STATS])?;
-        let step_totals = Tensor::zeros(ctx, "step totals", &[accumulation, STATS])?;
-        let grads = ParamSet::zeros(ctx, &net.spec, "gradient")?;
-        let momenta = ParamSet::zeros(ctx, &net.spec, "momentum")?;
-        let rng = DropoutRng::new(ctx);
+        let buffers = StepBuffers::allocate(ctx, net, n, accumulation)?;
+        let (arena, dlogits, steps) = gradient_slots(ctx, net, n)?;
+        let activation_grads = arena.allocate(ctx);
 
-        // Activation gradients live in two arena slots: the gradient of an op's output,
-        // the gradient before its fused ReLU, and the gradient of its input never need
-        // more than two buffers at once.
-        let mut arena = Arena::new(2);
-        let dlogits = arena.reserve(ctx, 0, "dlogits", &net.activation_shape(ops.len(), n))?;
-        let mut steps = Vec::new();
-        let (mut current, mut slot) = (dlogits, 0);
-        for i in (0..ops.len()).rev() {
-            // A conv's ReLU passes its gradient back in its own pass, unless a max-pool
-            // follows: the pool's backward pass then does it (see `pool_through_relu`).
-            let relu = match ops[i] {
-                Op::Conv { .. } => !pool_through_relu(ops, i + 1),
-                Op::Linear { relu, .. } => relu,
-                _ => false,
-            };
-            let pre_relu = match relu {
-                true => Some(arena.reserve(
-                    ctx,
-                    1 - slot,
-                    "pre-ReLU gradient",
-                    &net.activation_shape(i + 1, n),
-                )?),
-                false => None,
-            };
-            let gz_slot = if relu { 1 - slot } else { slot };
-            let input_grad = match i {
-                0 => None,
-                _ => Some(arena.reserve(
-                    ctx,
-                    1 - gz_slot,
-                    "activation gradient",
-                    &net.activation_shape(i, n),
-                )?),
-            };
-            steps.push(BackwardStep {
-                op: i,
-                output_grad: current,
-                pre_relu,
-                input_grad,
-            });
-            if let Some(g) = input_grad {
-                current = g;
-                slot = 1 - gz_slot;
-            }
-        }
-        let grad_tensors = arena.allocate(ctx);
-
-        let (mut forward, mut spans) = forward_launches(ctx, net, &params, &acts, n, Some(&rng))?;
+        let (mut forward, mut spans) =
+            forward_launches(ctx, &net.ops, &params, &buffers.acts, n, Some(&buffers.rng))?;
         let loss_start = forward.len();
-        let loss_shape = LossShape { batch: n, classes };
         let grad_scale = 1.0 / (n * accumulation * replicas) as f32;
-        let outputs = LossOutputs {
-            dlogits: grad_tensors.get(dlogits),
-            stats: &stats,
-            totals: &totals,
-        };
-        forward.extend(softmax_cross_entropy(
-            ctx,
-            &loss_shape,
-            grad_scale,
-            &acts[ops.len()],
-            &labels,
-            &outputs,
-        )?);
+        let dlogits = activation_grads.get(dlogits);
+        forward.extend(buffers.loss_launches(ctx, net, dlogits, grad_scale)?);
         push_span(
             &mut spans,
             "softmax cross-entropy".into(),
@@ -217,113 +125,25 @@ impl TrainPlan {
             forward.len(),
         );
 
-        let mut backward = [Vec::new(), Vec::new()];
-        let mut backward_ends = [Vec::new(), Vec::new()];
-        for (mode, (launches, ends)) in backward.iter_mut().zip(&mut backward_ends).enumerate() {
-            let accumulate = mode == 1;
-            for step in &steps {
-                let start = launches.len();
-                let op = &ops[step.op];
-                let dy = grad_tensors.get(step.output_grad);
-                let dz = step.pre_relu.map(|r| grad_tensors.get(r)).unwrap_or(dy);
-                let dx = step.input_grad.map(|r| grad_tensors.get(r));
-                let (x, y) = (&acts[step.op], &acts[step.op + 1]);
-                if step.pre_relu.is_some() {
-                    launches.extend(relu_backward(ctx, y, dy, dz)?);
-                }
-                match *op {
-                    Op::Conv { param, .. } => {
-                        let s = Network::conv_shape(op, n).expect("conv op");
-                        let (dw, db) = grads.pair(param);
-                        launches.extend(match accumulate {
-                            false => conv2d_backward_weight(ctx, &s, x, dz, dw, db)?,
-                            true => conv2d_backward_weight_accumulate(ctx, &s, x, dz, dw, db)?,
-                        });
-                        if let Some(dx) = dx {
-                            launches.extend(conv2d_backward_data(
-                                ctx,
-                                &s,
-                                dz,
-                                params.pair(param).0,
-                                dx,
-                            )?);
-                        }
-                    }
-                    Op::Linear { param, .. } => {
-                        let s = Network::linear_shape(op, n).expect("linear op");
-                        let (dw, db) = grads.pair(param);
-                        let x = x.reshaped(&s.input())?;
-                        launches.extend(match accumulate {
-                            false => linear_backward_weight(ctx, &s, &x, dz, dw, db)?,
-                            true => linear_backward_weight_accumulate(ctx, &s, &x, dz, dw, db)?,
-                        });
-                        if let Some(dx) = dx {
-                            launches.extend(linear_backward_data(
-                                ctx,
-                                &s,
-                                dz,
-                                params.pair(param).0,
-                                &dx.reshaped(&s.input())?,
-                            )?);
-                        }
-                    }
-                    Op::MaxPool { .. } => {
-                        let s = Network::pool_shape(op, n).expect("pool op");
-                        launches.extend(maxpool2d_backward(
-                            ctx,
-                            &s,
-                            x,
-                            dy,
-                            dx.expect("pool is never first"),
-                            pool_through_relu(ops, step.op),
-                        )?);
-                    }
-                    Op::Lrn(lrn) => {
-                        if let Some(dx) = dx {
-                            launches.extend(lrn_backward(ctx, &lrn, x, dy, dx)?);
-                        }
-                    }
-                    Op::Dropout { p, .. } => {
-                        launches.extend(dropout_backward(
-                            ctx,
-                            &Dropout { p },
-                            &rng,
-                            dy,
-                            dx.expect("dropout is never first"),
-                        )?);
-                    }
-                }
-                let completes = match *op {
-                    Op::Conv { param, .. } | Op::Linear { param, .. } => Some(param),
-                    _ => None,
-                };
-                ends.push((launches.len(), completes));
-                if mode == 0 {
-                    let base = forward.len();
-                    let name = format!("backward {}", op.name());
-                    push_span(&mut spans, name, base + start, base + launches.len());
-                }
-            }
+        let tensors = BackwardTensors {
+            batch: n,
+            ops: &net.ops,
+            acts: &buffers.acts,
+            activation_grads: &activation_grads,
+            params: &params,
+            gradients: &buffers.gradients,
+            rng: &buffers.rng,
+        };
+        let overwrite = backward_launches(ctx, &tensors, &steps, false)?;
+        let accumulate = backward_launches(ctx, &tensors, &steps, true)?;
+        let base = forward.len();
+        for span in overwrite.spans {
+            let (start, end) = (span.launches.start, span.launches.end);
+            push_span(&mut spans, span.name, base + start, base + end);
         }
 
-        let mut sgd = SgdStep::new(
-            ctx,
-            &SgdHyper {
-                lr: 0.0,
-                momentum: 0.0,
-                weight_decay: 0.0,
-                grad_scale: 1.0,
-            },
-        );
-        for ((w, g), v) in params
-            .tensors
-            .iter()
-            .zip(&grads.tensors)
-            .zip(&momenta.tensors)
-        {
-            sgd.add(ctx, w, g, v)?;
-        }
-        let sgd_start = forward.len() + backward[0].len();
+        let sgd = sgd_update(ctx, &params, &buffers.gradients, &buffers.momenta)?;
+        let sgd_start = forward.len() + overwrite.launches.len();
         let sgd_end = sgd_start + sgd.launches.len();
         push_span(&mut spans, "sgd".into(), sgd_start, sgd_end);
         Ok(TrainPlan {
@@ -332,18 +152,18 @@ impl TrainPlan {
             accumulation,
             replicas,
             params,
-            momenta,
-            gradients: grads,
-            input: acts[0].clone(),
-            labels,
-            rng,
+            momenta: buffers.momenta,
+            gradients: buffers.gradients,
+            input: buffers.acts[0].clone(),
+            labels: buffers.labels,
+            rng: buffers.rng,
             sgd,
             forward,
-            backward,
-            backward_ends,
-            totals,
+            backward: [overwrite.launches, accumulate.launches],
+            backward_ends: [overwrite.ends, accumulate.ends],
+            totals: buffers.totals,
             spans,
-            step_totals,
+            step_totals: buffers.step_totals,
         })
     }
 
@@ -521,24 +341,4 @@ pub struct StepProfile {
     /// (kernel entry point, seconds) in order of first use.
     pub per_kernel: Vec<(String, f64)>,
     pub clock: ProfileClock,
-}
-
-/// One op's share of the backward pass: which gradient tensors it reads and writes.
-struct BackwardStep {
-    op: usize,
-    output_grad: Reservation,
-    /// The gradient after the fused ReLU's backward, for ops with one.
-    pre_relu: Option<Reservation>,
-    /// None for the first op: nothing needs the gradient of the image.
-    input_grad: Option<Reservation>,
-}
-
-/// Whether op `pool` is a max-pool whose input is a conv's ReLU output: its backward
-/// pass then also applies that ReLU's (zero where the input is), and the conv skips its
-/// own ReLU backward pass (a pass over the whole activation, on CPU adapters ~5% of a
-/// small net's step).
-fn pool_through_relu(ops: &[Op], pool: usize) -> bool {
-    matches!(ops.get(pool), Some(Op::MaxPool { .. }))
-        && pool > 0
-        && matches!(ops[pool - 1], Op::Conv { .. })
 }

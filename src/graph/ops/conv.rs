@@ -1,0 +1,152 @@
+//! A stride-1 convolution, ReLU fused when `relu`: VGG's conv layers, and in the fully
+//! convolutional network of dense evaluation its FC layers too.
+
+use super::{at_size, BackwardPass, ForwardPass, Op, Operation, ReferenceGradients, ReferencePass};
+use crate::error::Result;
+use crate::gpu::GpuContext;
+use crate::kernels::conv::{
+    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate, conv2d_forward,
+};
+use crate::kernels::Launch;
+use crate::oracle::{conv, kink, relu};
+use crate::shape::ConvShape;
+
+/// Input (in_channels, height, width), weight (out_channels, in_channels, kernel,
+/// kernel) at parameter `param`, its bias at `param + 1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conv2d {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub pad: usize,
+    pub height: usize,
+    pub width: usize,
+    pub relu: bool,
+    pub param: usize,
+}
+
+impl Conv2d {
+    /// VGG's conv layer: a `kernel`×`kernel` filter padded to keep the (size, size)
+    /// input's size, ReLU fused.
+    pub fn same(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        size: usize,
+        param: usize,
+    ) -> Conv2d {
+        Conv2d {
+            in_channels,
+            out_channels,
+            kernel,
+            pad: kernel / 2,
+            height: size,
+            width: size,
+            relu: true,
+            param,
+        }
+    }
+
+    pub fn shape(&self, batch: usize) -> ConvShape {
+        ConvShape {
+            batch,
+            in_channels: self.in_channels,
+            in_h: self.height,
+            in_w: self.width,
+            out_channels: self.out_channels,
+            kernel: self.kernel,
+            pad: self.pad,
+        }
+    }
+}
+
+impl Operation for Conv2d {
+    fn name(&self) -> String {
+        format!(
+            "conv{} {}→{} {}",
+            self.kernel,
+            self.in_channels,
+            self.out_channels,
+            at_size(self.height, self.width)
+        )
+    }
+
+    fn output(&self, batch: usize) -> Vec<usize> {
+        self.shape(batch).output().to_vec()
+    }
+
+    fn param(&self) -> Option<usize> {
+        Some(self.param)
+    }
+
+    fn flops_per_image(&self) -> f64 {
+        self.shape(1).flops()
+    }
+
+    fn fused_relu(&self) -> bool {
+        self.relu
+    }
+
+    fn forward(&self, ctx: &GpuContext, pass: &ForwardPass) -> Result<Vec<Launch>> {
+        let s = self.shape(pass.batch);
+        let (w, b) = pass.params.pair(self.param);
+        // An FC layer's weight (O, K) seen as (O, C, k, k): the same memory.
+        let w = w.reshaped(&s.weight())?;
+        conv2d_forward(ctx, &s, self.relu, pass.x, &w, b, pass.y)
+    }
+
+    fn backward(&self, ctx: &GpuContext, pass: &BackwardPass) -> Result<Vec<Launch>> {
+        let s = self.shape(pass.batch);
+        let (dw, db) = pass.gradients.pair(self.param);
+        let mut launches = match pass.accumulate {
+            false => conv2d_backward_weight(ctx, &s, pass.x, pass.dy, dw, db)?,
+            true => conv2d_backward_weight_accumulate(ctx, &s, pass.x, pass.dy, dw, db)?,
+        };
+        if let Some(dx) = pass.dx {
+            let w = pass.params.pair(self.param).0;
+            launches.extend(conv2d_backward_data(ctx, &s, pass.dy, w, dx)?);
+        }
+        Ok(launches)
+    }
+
+    fn dense(&self, _plain_input: &[usize], input: &[usize]) -> Option<Op> {
+        Some(Op::from(Conv2d {
+            in_channels: input[0],
+            height: input[1],
+            width: input[2],
+            ..*self
+        }))
+    }
+
+    fn reference_forward(&self, pass: &ReferencePass, x: &[f32]) -> Vec<f32> {
+        let (w, b) = (&pass.params[self.param], &pass.params[self.param + 1]);
+        conv::conv2d_forward(&self.shape(pass.batch), self.relu, x, w, b)
+    }
+
+    fn reference_backward(
+        &self,
+        pass: &ReferencePass,
+        x: &[f32],
+        y: &[f32],
+        dy: &[f32],
+    ) -> ReferenceGradients {
+        let dz = match self.relu {
+            true => relu::relu_backward(y, dy),
+            false => dy.to_vec(),
+        };
+        let g = conv::conv2d_backward(&self.shape(pass.batch), x, &pass.params[self.param], &dz);
+        ReferenceGradients {
+            dx: g.dx,
+            params: Some((g.dweight, g.dbias)),
+        }
+    }
+
+    fn reference_kink_margin(&self, pass: &ReferencePass, x: &[f32]) -> f64 {
+        if !self.relu {
+            return f64::INFINITY;
+        }
+        let (w, b) = (&pass.params[self.param], &pass.params[self.param + 1]);
+        let z = conv::conv2d_forward(&self.shape(pass.batch), false, x, w, b);
+        kink::relu_margin(&z)
+    }
+}
