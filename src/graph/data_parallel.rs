@@ -235,7 +235,6 @@ impl<'a> DataParallel<'a> {
                 ),
             });
         }
-        let image_len = images.len() / labels.len();
         let mut exchange = ExchangeStats::default();
 
         if self.total_replicas == 1 {
@@ -248,10 +247,49 @@ impl<'a> DataParallel<'a> {
             return Ok((plan.read_stats(ctx).await?, exchange));
         }
 
-        // Every replica's forward and backward, each bucket copied out as it finishes.
+        let (submissions, maps) = self.submit_replicas(images, labels, seed, step, sample_base)?;
+        // Sum bucket by bucket, replicas in order, while later buckets still compute.
+        for (b, bucket) in self.buckets.iter().enumerate() {
+            for (r, ctx) in self.devices.iter().enumerate() {
+                wait_for_submission(ctx, &submissions[r][b])?;
+                maps[r][b]
+                    .receive()
+                    .await
+                    .ok_or_else(|| Error::Readback("a gradient map callback was dropped".into()))?
+                    .map_err(|e| Error::Readback(e.to_string()))?;
+            }
+            let start = Instant::now();
+            self.sum_bucket(b, bucket, reduce)?;
+            exchange.seconds += start.elapsed().as_secs_f64();
+            exchange.bytes += 2 * (bucket.elements * 4 * self.devices.len()) as u64
+                + reduce.bytes_exchanged(bucket.elements);
+        }
+
+        let mut stats = StepStats::default();
+        for (ctx, plan) in self.devices.iter().zip(&self.plans) {
+            plan.submit_update(ctx, hyper);
+        }
+        for (ctx, plan) in self.devices.iter().zip(&self.plans) {
+            stats.add(&plan.read_stats(ctx).await?);
+        }
+        Ok((stats, exchange))
+    }
+
+    /// Submits every replica's forward and backward passes on its slice of the batch,
+    /// each bucket's gradients copied to staging as soon as the backward pass finishes
+    /// them. Returns, per replica, the submissions to wait for and the staging maps.
+    fn submit_replicas(
+        &self,
+        images: &[f32],
+        labels: &[u32],
+        seed: u32,
+        step: u32,
+        sample_base: usize,
+    ) -> Result<(Vec<Vec<wgpu::SubmissionIndex>>, Vec<Vec<StagingMap>>)> {
+        let per_replica = self.plans[0].batch();
+        let image_len = images.len() / labels.len();
         let mut submissions = Vec::new();
-        let mut maps: Vec<Vec<OneshotReceiver<std::result::Result<(), wgpu::BufferAsyncError>>>> =
-            Vec::new();
+        let mut maps = Vec::new();
         for (r, (ctx, plan)) in self.devices.iter().zip(&self.plans).enumerate() {
             let samples = r * per_replica..(r + 1) * per_replica;
             let mut next = 0;
@@ -287,77 +325,60 @@ impl<'a> DataParallel<'a> {
                 sample_base + samples.start,
                 &mut copy_finished,
             )?);
-            maps.push(
-                staging
-                    .iter()
-                    .map(|buffer| {
-                        let (sender, receiver) = oneshot_channel();
-                        buffer
-                            .slice(..)
-                            .map_async(wgpu::MapMode::Read, move |result| {
-                                sender.send(result).ok();
-                            });
-                        receiver
-                    })
-                    .collect(),
-            );
+            maps.push(staging.iter().map(map_for_reading).collect());
         }
-
-        // Sum bucket by bucket, replicas in order, while later buckets still compute.
-        for (b, bucket) in self.buckets.iter().enumerate() {
-            for (r, ctx) in self.devices.iter().enumerate() {
-                wait_for_submission(ctx, &submissions[r][b])?;
-                maps[r][b]
-                    .receive()
-                    .await
-                    .ok_or_else(|| Error::Readback("a gradient map callback was dropped".into()))?
-                    .map_err(|e| Error::Readback(e.to_string()))?;
-            }
-            let start = Instant::now();
-            let mut sums = self.sums.borrow_mut();
-            let sum = &mut sums[b];
-            for (r, staging) in self.staging.iter().enumerate() {
-                let range = staging[b]
-                    .slice(..)
-                    .get_mapped_range()
-                    .map_err(|e| Error::Readback(e.to_string()))?;
-                let values: &[f32] = bytemuck::cast_slice(&range);
-                match r {
-                    0 => sum.copy_from_slice(values),
-                    _ => sum.iter_mut().zip(values).for_each(|(s, v)| *s += v),
-                }
-            }
-            for staging in &self.staging {
-                staging[b].unmap();
-            }
-            reduce.all_reduce_sum(sum)?;
-            for (ctx, plan) in self.devices.iter().zip(&self.plans) {
-                let mut offset = 0;
-                for &p in &bucket.params {
-                    let tensor = &plan.gradients.tensors[p];
-                    for chunk in &tensor.chunks {
-                        let len = chunk.rows.len() * tensor.row_len();
-                        ctx.queue.write_buffer(
-                            &chunk.buffer,
-                            0,
-                            bytemuck::cast_slice(&sum[offset..offset + len]),
-                        );
-                        offset += len;
-                    }
-                }
-            }
-            exchange.seconds += start.elapsed().as_secs_f64();
-            exchange.bytes += 2 * (bucket.elements * 4 * self.devices.len()) as u64
-                + reduce.bytes_exchanged(bucket.elements);
-        }
-
-        let mut stats = StepStats::default();
-        for (ctx, plan) in self.devices.iter().zip(&self.plans) {
-            plan.submit_update(ctx, hyper);
-        }
-        for (ctx, plan) in self.devices.iter().zip(&self.plans) {
-            stats.add(&plan.read_stats(ctx).await?);
-        }
-        Ok((stats, exchange))
+        Ok((submissions, maps))
     }
+
+    /// Bucket `b`'s gradients, mapped on every replica, summed in replica order, summed
+    /// across processes, and written back to every replica's gradient tensors.
+    fn sum_bucket(&self, b: usize, bucket: &Bucket, reduce: &dyn Collective) -> Result<()> {
+        let mut sums = self.sums.borrow_mut();
+        let sum = &mut sums[b];
+        for (r, staging) in self.staging.iter().enumerate() {
+            let range = staging[b]
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Readback(e.to_string()))?;
+            let values: &[f32] = bytemuck::cast_slice(&range);
+            match r {
+                0 => sum.copy_from_slice(values),
+                _ => sum.iter_mut().zip(values).for_each(|(s, v)| *s += v),
+            }
+        }
+        for staging in &self.staging {
+            staging[b].unmap();
+        }
+        reduce.all_reduce_sum(sum)?;
+        for (ctx, plan) in self.devices.iter().zip(&self.plans) {
+            let mut offset = 0;
+            for &p in &bucket.params {
+                let tensor = &plan.gradients.tensors[p];
+                for chunk in &tensor.chunks {
+                    let len = chunk.rows.len() * tensor.row_len();
+                    ctx.queue.write_buffer(
+                        &chunk.buffer,
+                        0,
+                        bytemuck::cast_slice(&sum[offset..offset + len]),
+                    );
+                    offset += len;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A staging buffer's pending `map_async`, answered when the GPU has filled it.
+type StagingMap = OneshotReceiver<std::result::Result<(), wgpu::BufferAsyncError>>;
+
+/// Starts mapping `buffer` for reading; the receiver answers once it is readable.
+fn map_for_reading(buffer: &wgpu::Buffer) -> StagingMap {
+    let (sender, receiver) = oneshot_channel();
+    buffer
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, move |result| {
+            sender.send(result).ok();
+        });
+    receiver
 }
