@@ -285,7 +285,7 @@ impl<'a> DataParallel<'a> {
         seed: u32,
         step: u32,
         sample_base: usize,
-    ) -> Result<(Vec<Vec<wgpu::SubmissionIndex>>, Vec<Vec<StagingMap>>)> {
+    ) -> Result<InFlight> {
         let per_replica = self.plans[0].batch();
         let image_len = images.len() / labels.len();
         let mut submissions = Vec::new();
@@ -368,6 +368,9 @@ impl<'a> DataParallel<'a> {
         Ok(())
     }
 }
+
+/// Per replica, its submissions and, per bucket, the pending map of its staging buffer.
+type InFlight = (Vec<Vec<wgpu::SubmissionIndex>>, Vec<Vec<StagingMap>>);
 
 /// A staging buffer's pending `map_async`, answered when the GPU has filled it.
 type StagingMap = OneshotReceiver<std::result::Result<(), wgpu::BufferAsyncError>>;
