@@ -8,6 +8,8 @@
 //   m = max_j l_j,  s = Σ_j exp(l_j − m),  loss = log s − (l_label − m)
 //   dlogits_j = (exp(l_j − m) / s − [j = label]) · grad_scale
 //   rank = #{j : l_j > l_label} + #{j < label : l_j = l_label}; hit1 = rank < 1, hit5 = rank < 5
+// A row holding a NaN or infinite logit is a miss for top-1 and top-5: NaN compares
+// false with everything, so its rank would stay 0 and count as a hit.
 // A label ≥ classes has no defined loss: its loss and its whole dlogits row are NaN and
 // it counts as a miss, so a bad label shows in the totals instead of training silently.
 // The tensors may be chunks along N: each dispatch covers one row piece, found at the
@@ -44,10 +46,13 @@ fn softmax_cross_entropy(@builtin(workgroup_id) wid: vec3<u32>,
 
     var m = logits[row];
     var rank = 0u;
+    var finite = true;
     for (var j = 0u; j < p.classes; j++) {
         let v = logits[row + j];
         m = max(m, v);
         if (v > picked || (v == picked && j < label)) { rank++; }
+        // On the bits: a compiler may assume floats are finite and fold `v != v` away.
+        finite = finite && (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
     }
 
     var s = 0.0;
@@ -69,8 +74,9 @@ fn softmax_cross_entropy(@builtin(workgroup_id) wid: vec3<u32>,
 
     let srow = p.stats_offset + n * 3u;
     stats[srow] = select(nan, log(s) - (picked - m), valid);
-    stats[srow + 1u] = select(0.0, 1.0, valid && rank < 1u);
-    stats[srow + 2u] = select(0.0, 1.0, valid && rank < 5u);
+    let countable = valid && finite;
+    stats[srow + 1u] = select(0.0, 1.0, countable && rank < 1u);
+    stats[srow + 2u] = select(0.0, 1.0, countable && rank < 5u);
 }
 
 struct SumParams {

@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
 use vgg_wgpu::graph::SingleProcess;
 use vgg_wgpu::model::{Config, WeightFile};
+use vgg_wgpu::train::checkpoint::Checkpoint;
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::options::TrainOptions;
-use vgg_wgpu::train::run_folder::model_path;
+use vgg_wgpu::train::run_folder::{checkpoint_path, model_path};
+use vgg_wgpu::train::run_settings::RunSettings;
 use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
 fn gpu() -> GpuContext {
@@ -221,6 +223,48 @@ fn resuming_with_another_config_names_the_tensor() {
         err.contains("checkpoint.safetensors") && err.contains("features.2.weight"),
         "{err}"
     );
+}
+
+/// A checkpoint written before runs recorded their options still resumes: the check
+/// is skipped with a note, and the resumed run's checkpoints record them.
+#[test]
+fn a_checkpoint_without_recorded_options_resumes_with_a_note() {
+    let ctx = gpu();
+    let opts = TrainOptions {
+        epochs: 1,
+        ..tiny(out_dir("unrecorded-options"))
+    };
+    run(&ctx, &opts, None).0.unwrap();
+    let path = checkpoint_path(&opts.out);
+    let mut old = Checkpoint::load(&path).unwrap();
+    old.state.settings = None;
+    old.save(&path).unwrap();
+
+    let resumed = TrainOptions {
+        resume: true,
+        epochs: 2,
+        ..opts
+    };
+    let stop = AtomicBool::new(false);
+    let mut notes = Vec::new();
+    let outcome = pollster::block_on(train(
+        std::slice::from_ref(&ctx),
+        &SingleProcess,
+        &resumed,
+        &stop,
+        &mut |event| {
+            if let Event::Note(text) = event {
+                notes.push(text);
+            }
+        },
+    ));
+    assert_eq!(
+        outcome.unwrap(),
+        Outcome::Finished(model_path(&resumed.out))
+    );
+    assert!(notes.iter().any(|n| n.contains("not checked")), "{notes:?}");
+    let recorded = Checkpoint::load(&path).unwrap().state.settings;
+    assert_eq!(recorded, Some(RunSettings::of(&resumed)));
 }
 
 #[test]

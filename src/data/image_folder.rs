@@ -228,7 +228,7 @@ impl Dataset for ImageFolder {
 pub fn decode(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| format!("cannot read the image: {e}"))?;
+        .map_err(|e| format!("cannot read the image: {}", e.to_string().trim_end()))?;
     if reader.format() == Some(ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
         // The JPEG decoder usually decodes a cut-off scan without complaint, filling
         // the missing part; see the test below.
@@ -236,7 +236,8 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
     }
     let image = reader.decode().map_err(|e| match e {
         ImageError::Limits(_) => over_memory_limit(bytes),
-        e => format!("cannot decode the image: {e}"),
+        // The decoder's own text may end in a newline, which would split our message.
+        e => format!("cannot decode the image: {}", e.to_string().trim_end()),
     })?;
     Ok(image.to_rgb8())
 }
@@ -274,6 +275,15 @@ fn jpeg_is_truncated(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
     use image::{DynamicImage, Rgb};
+
+    #[test]
+    fn decoder_errors_are_one_line() {
+        let reason = decode(b"\xff\xd8\xff\xe0garbage").unwrap_err();
+        assert!(
+            reason.starts_with("cannot decode") && !reason.contains('\n'),
+            "{reason:?}"
+        );
+    }
 
     /// Without the end-marker check, the decoder accepted every cut past the headers.
     #[test]

@@ -73,7 +73,7 @@ pub struct Batch {
     pub images: Vec<f32>,
     /// (len)
     pub labels: Vec<u32>,
-    /// Undecodable images left out of this batch, one message each naming the file.
+    /// Undecodable images left out of this batch, one `path: reason` each.
     pub skipped: Vec<String>,
 }
 
@@ -133,8 +133,8 @@ impl EpochPlan {
         for &i in &self.order[lo..hi] {
             let image = match self.dataset.image(i) {
                 Ok(image) => image,
-                Err(e @ Error::BadImage { .. }) => {
-                    batch.skipped.push(e.to_string());
+                Err(Error::BadImage { path, message }) => {
+                    batch.skipped.push(format!("{}: {message}", path.display()));
                     continue;
                 }
                 Err(e) => return Err(e),

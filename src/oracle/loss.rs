@@ -40,7 +40,8 @@ pub fn scaled_loss_sum(s: &LossShape, grad_scale: f32, logits: &[f32], labels: &
 }
 
 /// Loss, gradient and hits of logits (N, classes) against labels (N). A label ≥ classes
-/// gives a NaN loss and dlogits row and counts as a miss, as on the GPU.
+/// gives a NaN loss and dlogits row and counts as a miss, as on the GPU; a row with a
+/// non-finite logit counts as a miss too.
 pub fn softmax_cross_entropy(
     s: &LossShape,
     grad_scale: f32,
@@ -60,7 +61,11 @@ pub fn softmax_cross_entropy(
                 let onehot = if j == label { 1.0 } else { 0.0 };
                 *g = (((v as f64 - m).exp() / sum - onehot) * grad_scale as f64) as f32;
             }
-            let rank = label_rank(row, label);
+            // A non-finite logit makes the ranking meaningless: a miss, as on the GPU.
+            let rank = match row.iter().all(|v| v.is_finite()) {
+                true => label_rank(row, label),
+                false => usize::MAX,
+            };
             (
                 sample_loss(row, label),
                 (rank < 1) as u32 as f64,

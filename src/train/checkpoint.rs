@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::run_settings::RunSettings;
 use super::schedule::PlateauSchedule;
 use crate::error::{Error, Result};
 use crate::graph::StepStats;
@@ -31,11 +32,15 @@ pub struct TrainState {
     pub epoch_samples: usize,
     /// Training time so far, seconds.
     pub seconds: f64,
+    /// The options that define the run; `None` in checkpoints written before they
+    /// were recorded.
+    #[serde(default)]
+    pub settings: Option<RunSettings>,
 }
 
 impl TrainState {
     /// Before the first step.
-    pub fn new(seed: u64, schedule: PlateauSchedule) -> TrainState {
+    pub fn new(seed: u64, schedule: PlateauSchedule, settings: RunSettings) -> TrainState {
         TrainState {
             epoch: 0,
             next_batch: 0,
@@ -46,6 +51,7 @@ impl TrainState {
             epoch_top1_hits: 0.0,
             epoch_samples: 0,
             seconds: 0.0,
+            settings: Some(settings),
         }
     }
 

@@ -6,7 +6,8 @@
 //! - [`init`]: fresh weights (Section 3.1 of the paper).
 //! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself.
 //! - [`schedule`]: the paper's learning-rate schedule.
-//! - [`checkpoint`], [`metrics`], [`run_folder`]: the files a run writes.
+//! - [`checkpoint`], [`metrics`], [`run_folder`]: the files a run writes;
+//!   [`run_settings`]: the options a resumed run must repeat.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod checkpoint;
@@ -18,6 +19,8 @@ pub mod metrics;
 pub mod options;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod run_folder;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod run_settings;
 pub mod schedule;
 #[cfg(not(target_arch = "wasm32"))]
 mod setup;

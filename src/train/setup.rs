@@ -11,6 +11,7 @@ use super::init::{from_net_a, random_weights, Init};
 use super::metrics::MetricsLog;
 use super::options::TrainOptions;
 use super::run_folder::{checkpoint_path, metrics_path, prepare};
+use super::run_settings::RunSettings;
 use super::schedule::PlateauSchedule;
 use super::trainer::Run;
 use crate::data::{
@@ -28,6 +29,8 @@ struct Start {
     /// SGD momenta of a resumed run; fresh runs start from zero.
     momenta: Option<WeightFile>,
     state: TrainState,
+    /// What the user should know about the start (an unchecked resume).
+    note: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -98,6 +101,7 @@ impl<'a> Run<'a> {
             eval_plans: HashMap::new(),
             metrics,
             state: start.state,
+            start_note: start.note,
         })
     }
 }
@@ -152,14 +156,26 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
                     .into(),
             });
         }
-        let checkpoint = Checkpoint::load(&path)?;
+        let mut checkpoint = Checkpoint::load(&path)?;
+        // The tensors first: a changed network is best named by its first wrong tensor.
         checkpoint
             .params
             .check_matches(spec, &path.display().to_string())?;
+        let now = RunSettings::of(opts);
+        let note = match &checkpoint.state.settings {
+            Some(then) => then.check_resume(&now).map(|()| None)?,
+            None => Some(format!(
+                "{} predates the record of a run's options: not checked against this command's",
+                path.display()
+            )),
+        };
+        // Recorded from here on, so the next resume of an old run is checked.
+        checkpoint.state.settings = Some(now);
         return Ok(Start {
             weights: checkpoint.params,
             momenta: Some(checkpoint.momenta),
             state: checkpoint.state,
+            note,
         });
     }
     let weights = match &opts.init {
@@ -178,7 +194,8 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
     Ok(Start {
         weights,
         momenta: None,
-        state: TrainState::new(opts.seed, schedule),
+        state: TrainState::new(opts.seed, schedule, RunSettings::of(opts)),
+        note: None,
     })
 }
 

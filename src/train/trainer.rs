@@ -71,6 +71,9 @@ pub async fn train(
 ) -> Result<Outcome> {
     let mut run = Run::set_up(devices, collective, opts).await?;
     on_event(run.started());
+    if let Some(note) = run.start_note.take() {
+        on_event(Event::Note(note));
+    }
     while run.state.epoch < opts.epochs {
         let epoch_start = Instant::now();
         if run.train_epoch(stop, on_event).await? == EpochEnd::Interrupted {
@@ -102,6 +105,8 @@ pub(super) struct Run<'a> {
     /// Process 0's log; `None` on the other processes.
     pub(super) metrics: Option<MetricsLog>,
     pub(super) state: TrainState,
+    /// Shown once the run has started (e.g. a resume whose options went unchecked).
+    pub(super) start_note: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]

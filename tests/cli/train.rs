@@ -38,6 +38,13 @@ fn hyper_parameters_out_of_range_are_refused_at_parse_time() {
 }
 
 fn tiny_run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["--epochs", "1", "--workers", "1"];
+    args.extend_from_slice(extra);
+    tiny_run_with(out, &args)
+}
+
+/// As `tiny_run`, with the epochs and the loader's threads left to `extra`.
+fn tiny_run_with(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let out = out.to_str().expect("UTF-8 temp path");
     let mut args = vec![
         "train",
@@ -49,10 +56,6 @@ fn tiny_run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
         "32",
         "--batch",
         "8",
-        "--epochs",
-        "1",
-        "--workers",
-        "1",
         "--out",
         out,
     ];
@@ -100,4 +103,36 @@ fn out_naming_a_file_says_it_must_be_a_folder() {
     assert!(!output.status.success());
     assert!(message.contains("must be a folder"), "{message}");
     let _ = std::fs::remove_file(&file);
+}
+
+/// `--resume` continues the run the checkpoint holds: an option that changes what it
+/// computes is refused by name; where it writes, how it loads and how long it runs
+/// may change.
+#[test]
+fn resuming_with_changed_options_names_the_first_difference() {
+    let out = std::env::temp_dir().join(format!("vgg-wgpu-cli-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let first = tiny_run(&out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    let changed = tiny_run_with(&out, &["--resume", "--epochs", "2", "--seed", "1"]);
+    let message = stderr(&changed);
+    assert!(!changed.status.success(), "{message}");
+    assert!(
+        message.contains("started with --seed 0, now --seed 1") && message.contains("--overwrite"),
+        "{message}"
+    );
+
+    let free = [
+        "--resume",
+        "--epochs",
+        "2",
+        "--workers",
+        "2",
+        "--log-every",
+        "3",
+    ];
+    let resumed = tiny_run_with(&out, &free);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let _ = std::fs::remove_dir_all(&out);
 }

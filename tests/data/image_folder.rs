@@ -213,6 +213,11 @@ fn truncated_jpeg_is_skipped_and_reported_or_fails_in_strict_mode() {
     let skipped: Vec<&String> = batches.iter().flat_map(|b| &b.skipped).collect();
     assert_eq!((kept, skipped.len()), (4, 2), "{skipped:?}");
     assert!(skipped.iter().any(|m| m.contains("cut.jpg")), "{skipped:?}");
+    // `path: reason`: the trainer's line says "skipped" itself.
+    assert!(
+        skipped.iter().all(|m| !m.contains("skipped")),
+        "{skipped:?}"
+    );
     assert!(
         skipped.iter().any(|m| m.contains("junk.png")),
         "{skipped:?}"

@@ -167,6 +167,57 @@ fn loss_of_out_of_range_label_is_nan() {
 }
 
 #[test]
+fn loss_counts_non_finite_logits_as_wrong() {
+    // Every label holds the row's largest finite logit, so ranking by comparisons alone
+    // (NaN compares false) would count each row as a top-1 hit.
+    let ctx = gpu();
+    let s = LossShape {
+        batch: 5,
+        classes: 4,
+    };
+    let (nan, inf) = (f32::NAN, f32::INFINITY);
+    #[rustfmt::skip]
+    let logits = vec![
+        3.0, 1.0, 0.0, -1.0,  // finite: the only hit
+        3.0, nan, 0.0, -1.0,  // NaN beside the label
+        nan, 1.0, 0.0, -1.0,  // NaN at the label
+        inf, 1.0, 0.0, -1.0,  // +inf at the label
+        3.0, 1.0, -inf, -1.0, // -inf beside the label
+    ];
+    let labels = [0u32; 5];
+    let lt = upload(ctx, "logits", &s.logits(), &logits);
+    let yt = Tensor::from_u32(ctx, "labels", &s.labels(), &labels).unwrap();
+    let (dt, st, tt) = (
+        poisoned(ctx, "dlogits", &s.logits()),
+        poisoned(ctx, "stats", &s.stats()),
+        poisoned(ctx, "totals", &[3]),
+    );
+    let out = LossOutputs {
+        dlogits: &dt,
+        stats: &st,
+        totals: &tt,
+    };
+    run(
+        ctx,
+        &softmax_cross_entropy(ctx, &s, 1.0, &lt, &yt, &out).unwrap(),
+    );
+    let expected = oracle::loss::softmax_cross_entropy(&s, 1.0, &logits, &labels);
+    let (stats, totals) = (read(ctx, &st), read(ctx, &tt));
+    let hits = |v: &[f32]| v.chunks(3).map(|r| (r[1], r[2])).collect::<Vec<_>>();
+    let only_first = [(1.0, 1.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0)];
+    assert_eq!(hits(&stats), only_first, "GPU hits {stats:?}");
+    assert_eq!(hits(&expected.stats), only_first, "oracle hits");
+    assert_eq!(totals[1..], [1.0, 1.0], "GPU hit totals {totals:?}");
+    assert_eq!(expected.totals[1..], [1.0, 1.0], "oracle hit totals");
+    check(
+        "loss of the finite row",
+        &stats[..1],
+        &expected.stats[..1],
+        FORWARD_TOLERANCE,
+    );
+}
+
+#[test]
 fn loss_rejects_wrong_shapes() {
     let ctx = gpu();
     let s = LossShape {

@@ -1,0 +1,136 @@
+//! The options that define what a run computes, as the command line spells them, kept
+//! in its checkpoints so that `--resume` can refuse to continue it with others (which
+//! would silently mix two runs, or be ignored in part: the schedule comes from the
+//! checkpoint).
+//!
+//! Left out by design, free to change on resume: where and how often it writes
+//! (`--out`, `--checkpoint-every`, `--log-every`), how it computes the same numbers
+//! (`--workers`, `--devices`, the number of processes, `--exchange-timeout`), how long it
+//! runs (`--epochs`) and whether a bad image fails it (`--strict`).
+
+use serde::{Deserialize, Serialize};
+
+use super::data_source::DataSource;
+use super::init::Init;
+use super::options::TrainOptions;
+use crate::error::{Error, Result};
+
+/// `(option, value)` pairs in the command line's order, e.g. `("--seed", "1")`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings(pub Vec<(String, String)>);
+
+impl RunSettings {
+    pub fn of(opts: &TrainOptions) -> RunSettings {
+        let (s_min, s_max) = opts.scale;
+        let scale = match s_min == s_max {
+            true => s_min.to_string(),
+            false => format!("{s_min}:{s_max}"),
+        };
+        let mut settings = vec![
+            ("--config", opts.config.to_string()),
+            ("--crop", opts.crop.to_string()),
+            ("--width-divisor", opts.width_divisor.to_string()),
+        ];
+        match &opts.data {
+            DataSource::Builtin { train, val, .. } => settings.extend([
+                ("--data", "builtin".to_string()),
+                ("--train-images", train.to_string()),
+                ("--val-images", val.to_string()),
+            ]),
+            DataSource::Path(path) => settings.push(("--data", path.display().to_string())),
+        }
+        settings.extend([
+            ("--scale", scale),
+            ("--batch", opts.batch.to_string()),
+            ("--accumulate", opts.accumulate.to_string()),
+            ("--lr", opts.lr.to_string()),
+            ("--momentum", opts.momentum.to_string()),
+            ("--weight-decay", opts.weight_decay.to_string()),
+            ("--dropout", opts.dropout.to_string()),
+            ("--patience", opts.patience.to_string()),
+            ("--max-reductions", opts.max_reductions.to_string()),
+            ("--init", init_text(&opts.init)),
+            ("--seed", opts.seed.to_string()),
+            (
+                "--normalize",
+                match opts.normalize_std {
+                    true => "mean-std",
+                    false => "mean",
+                }
+                .to_string(),
+            ),
+        ]);
+        RunSettings(
+            settings
+                .into_iter()
+                .map(|(option, value)| (option.to_string(), value))
+                .collect(),
+        )
+    }
+
+    /// Refuses to resume a run started with `self` under the settings `now`, naming
+    /// the first option that differs.
+    pub fn check_resume(&self, now: &RunSettings) -> Result<()> {
+        let value = |settings: &RunSettings, option: &str| {
+            settings
+                .0
+                .iter()
+                .find(|(o, _)| o == option)
+                .map(|(_, v)| format!("{option} {v}"))
+                .unwrap_or_else(|| format!("no {option}"))
+        };
+        let options = self.0.iter().chain(&now.0).map(|(option, _)| option);
+        for option in options {
+            let (then, current) = (value(self, option), value(now, option));
+            if then != current {
+                return Err(Error::InvalidArgument {
+                    op: "--resume",
+                    message: format!(
+                        "this run was started with {then}, now {current}; resume with the same \
+                         options or start a new run (--overwrite or another --out)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn init_text(init: &Init) -> String {
+    match init {
+        Init::Gaussian => "gaussian".into(),
+        Init::Glorot => "glorot".into(),
+        Init::Kaiming => "kaiming".into(),
+        Init::FromCheckpoint(path) => format!("from:{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> RunSettings {
+        RunSettings(
+            pairs
+                .iter()
+                .map(|&(o, v)| (o.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_first_difference_is_named() {
+        let then = settings(&[("--batch", "8"), ("--seed", "1"), ("--lr", "0.01")]);
+        assert!(then.check_resume(&then).is_ok());
+        let now = settings(&[("--batch", "8"), ("--seed", "2"), ("--lr", "0.02")]);
+        let err = then.check_resume(&now).unwrap_err().to_string();
+        assert!(
+            err.contains("started with --seed 1, now --seed 2") && err.contains("--overwrite"),
+            "{err}"
+        );
+        let builtin = settings(&[("--data", "builtin"), ("--train-images", "64")]);
+        let folder = settings(&[("--data", "imagenet")]);
+        let err = builtin.check_resume(&folder).unwrap_err().to_string();
+        assert!(err.contains("--data builtin, now --data imagenet"), "{err}");
+    }
+}
