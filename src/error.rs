@@ -15,16 +15,27 @@ pub enum Error {
     #[error("could not open the GPU device on adapter '{adapter}': {reason}")]
     RequestDevice { adapter: String, reason: String },
 
-    #[error("{op}: tensor '{tensor}' has shape {got:?}, expected {expected:?}")]
-    Shape {
-        op: &'static str,
-        tensor: &'static str,
-        expected: Vec<usize>,
-        got: Vec<usize>,
-    },
+    /// A tensor, image or problem size does not fit the op: wrong rank or shape, an
+    /// empty dimension, a kernel larger than its input, a batch of the wrong length.
+    /// `message` names the tensor and what was expected.
+    #[error("{op}: {message}")]
+    Shape { op: &'static str, message: String },
 
+    /// A value given by the user or the calling code (a command-line option, a model
+    /// configuration, an op's parameter such as the LRN size) is out of its range or
+    /// does not go with another one. `message` says what is accepted.
     #[error("{op}: {message}")]
     InvalidArgument { op: &'static str, message: String },
+
+    /// The GPU could not allocate the buffers `what` needs (wgpu's out-of-memory error
+    /// scope caught it). `fix` says how to ask for less.
+    #[error("{what} does not fit in the GPU's memory; {fix}")]
+    OutOfMemory { what: String, fix: String },
+
+    /// The GPU rejected work that the crate built (wgpu's validation error scope caught
+    /// it): a bug, or a limit of the adapter that no check caught earlier.
+    #[error("{op}: the GPU rejected {message}")]
+    Gpu { op: &'static str, message: String },
 
     #[error(
         "tensor '{label}': one row of {row_bytes} bytes exceeds the device's storage binding limit of {limit} bytes"
@@ -35,14 +46,45 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A weight file is malformed or does not fit the network (missing tensor, wrong
+    /// shape, non-finite values). `message` says which tensor and the fix.
     #[error("weight file '{path}' {message}")]
     WeightFile { path: String, message: String },
 
+    /// Reading or writing a file failed. `what` says what was being done (and the fix,
+    /// where there is one); `source` is the operating system's error.
+    #[error("{}: {what}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An I/O failure whose error was flattened to `message`. Kept while the training
+    /// code moves to `File`, which keeps the operating system's error as its source.
     #[error("{path}: {message}")]
     Io { path: String, message: String },
 
-    #[error("GPU readback failed: {0}")]
-    Readback(String),
+    /// Reading a GPU buffer back to the host failed: the map callback reported an
+    /// error or was dropped, or waiting for the queue failed. wgpu 30 reports a lost
+    /// device only this way (its map error carries no cause), so `what` says so.
+    #[error("GPU readback failed: {what}")]
+    Readback {
+        what: &'static str,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// One replica of data-parallel training (`crate::graph::data_parallel`) failed on
+    /// its device; `source` is what went wrong there.
+    #[error("replica {replica} on {device}: {source}")]
+    Replica {
+        replica: usize,
+        device: String,
+        #[source]
+        source: Box<Error>,
+    },
 
     /// A data set file or folder is missing or malformed. `message` says what and the fix.
     #[error("{}: {message}", path.display())]
@@ -77,4 +119,40 @@ fn no_adapter_message(filter: &str, found: &[String]) -> String {
         "no GPU adapter{filter}. The adapters found:\n{}\n  Choose one of these with --adapter (part of its name) and --backend, or give neither.",
         list.join("\n")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::Error;
+
+    #[test]
+    fn a_file_error_keeps_the_io_error_as_its_source() {
+        let e = Error::File {
+            path: "weights.safetensors".into(),
+            what: "the weight file cannot be read".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let source = e.source().expect("an I/O error has a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the source is the io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert!(e.to_string().contains("weights.safetensors"), "{e}");
+    }
+
+    #[test]
+    fn out_of_memory_names_the_fix() {
+        let e = Error::OutOfMemory {
+            what: "training plan: a micro-batch of 64 images".into(),
+            fix: "use a smaller --batch with --accumulate".into(),
+        };
+        let message = e.to_string();
+        assert!(
+            message.contains("does not fit in the GPU's memory"),
+            "{message}"
+        );
+        assert!(message.contains("use a smaller --batch"), "{message}");
+    }
 }

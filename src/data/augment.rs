@@ -102,7 +102,7 @@ pub fn rescaled_size(width: u32, height: u32, smallest: u32) -> (u32, u32) {
 
 fn check_image(image: &RgbImage) -> Result<()> {
     if image.width() == 0 || image.height() == 0 {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Shape {
             op: "augment",
             message: "the image is empty (0 pixels wide or high)".into(),
         });
@@ -128,9 +128,10 @@ fn rescale_crop(
     if out.len() != 3 * plane {
         return Err(Error::Shape {
             op: "augment",
-            tensor: "out",
-            expected: vec![3, crop as usize, crop as usize],
-            got: vec![out.len()],
+            message: format!(
+                "tensor 'out' has {} values, expected (3, {crop}, {crop})",
+                out.len()
+            ),
         });
     }
     let (w, h) = rescaled_size(image.width(), image.height(), smallest);

@@ -25,7 +25,7 @@ impl Planes {
     /// `image` rescaled to smallest side `q` and normalised.
     pub fn rescaled(image: &RgbImage, q: u32, preprocessing: &Preprocessing) -> Result<Planes> {
         if image.width() == 0 || image.height() == 0 || q == 0 {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op: "test image",
                 message: format!(
                     "cannot rescale a {}×{} image to smallest side {q}",

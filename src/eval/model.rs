@@ -82,7 +82,7 @@ impl TestModel {
         };
         match self.oversize(ctx, w.saturating_mul(h)) {
             None => Ok(()),
-            Some(why) => Err(Error::InvalidArgument {
+            Some(why) => Err(Error::Shape {
                 op: "test image",
                 message: format!(
                     "a {width}×{height} image at Q={q} becomes {w}×{h} pixels, too large for this adapter: {why}"

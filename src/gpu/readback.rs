@@ -31,14 +31,31 @@ pub async fn read_bytes(ctx: &GpuContext, buffer: &wgpu::Buffer, bytes: u64) -> 
     receiver
         .receive()
         .await
-        .ok_or_else(|| Error::Readback("the map callback was dropped".into()))?
-        .map_err(|e| Error::Readback(e.to_string()))?;
-    let data = slice
-        .get_mapped_range()
-        .map_err(|e| Error::Readback(e.to_string()))?
-        .to_vec();
+        .ok_or(Error::Readback {
+            what: "the map callback was dropped",
+            source: None,
+        })?
+        .map_err(map_failed)?;
+    let data = slice.get_mapped_range().map_err(map_failed)?.to_vec();
     staging.unmap();
     Ok(data)
+}
+
+/// The error for a buffer that could not be mapped. wgpu gives no cause, and a lost
+/// device looks the same, so the message names both.
+pub fn map_failed(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Readback {
+        what: "the buffer could not be mapped (the GPU device may have been lost)",
+        source: Some(Box::new(e)),
+    }
+}
+
+/// The error for a wait on the queue that failed.
+fn wait_failed(e: wgpu::PollError) -> Error {
+    Error::Readback {
+        what: "waiting for the GPU to finish failed",
+        source: Some(Box::new(e)),
+    }
 }
 
 /// Native: block until submitted work is done (this also fires map callbacks).
@@ -47,7 +64,7 @@ pub fn wait_for_queue(ctx: &GpuContext) -> Result<()> {
     #[cfg(not(target_arch = "wasm32"))]
     ctx.device
         .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::Readback(e.to_string()))?;
+        .map_err(wait_failed)?;
     #[cfg(target_arch = "wasm32")]
     let _ = ctx;
     Ok(())
@@ -62,7 +79,7 @@ pub fn wait_for_submission(ctx: &GpuContext, submission: &wgpu::SubmissionIndex)
             submission_index: Some(submission.clone()),
             timeout: None,
         })
-        .map_err(|e| Error::Readback(e.to_string()))?;
+        .map_err(wait_failed)?;
     #[cfg(target_arch = "wasm32")]
     let _ = (ctx, submission);
     Ok(())

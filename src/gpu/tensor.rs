@@ -119,7 +119,7 @@ impl Tensor {
     fn write_bytes(&self, ctx: &GpuContext, bytes: &[u8]) -> Result<()> {
         let expected = self.len() * ELEMENT_BYTES as usize;
         if bytes.len() != expected {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op: "tensor write",
                 message: format!(
                     "'{}' of shape {:?} needs {} values, got {}",
@@ -162,7 +162,7 @@ impl Tensor {
     pub fn reshaped(&self, shape: &[usize]) -> Result<Tensor> {
         let same_rows = shape.first() == self.shape.first();
         if !same_rows || shape.iter().product::<usize>() != self.len() {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op: "reshape",
                 message: format!(
                     "'{}' of shape {:?} cannot be seen as {:?}",
@@ -181,7 +181,7 @@ impl Tensor {
     pub fn single_chunk(&self, op: &'static str) -> Result<&wgpu::Buffer> {
         match self.chunks.as_slice() {
             [only] => Ok(&only.buffer),
-            _ => Err(Error::InvalidArgument {
+            _ => Err(Error::Shape {
                 op,
                 message: format!("'{}' must fit one storage binding", self.label),
             }),
@@ -200,9 +200,10 @@ impl Tensor {
         } else {
             Err(Error::Shape {
                 op,
-                tensor: role,
-                expected: expected.to_vec(),
-                got: self.shape.clone(),
+                message: format!(
+                    "tensor '{role}' has shape {:?}, expected {expected:?}",
+                    self.shape
+                ),
             })
         }
     }

@@ -17,7 +17,7 @@ use super::param_set::ParamSet;
 use super::step_stats::StepStats;
 use super::train_plan::TrainPlan;
 use crate::error::{Error, Result};
-use crate::gpu::readback::wait_for_submission;
+use crate::gpu::readback::{map_failed, wait_for_submission};
 use crate::gpu::GpuContext;
 use crate::model::WeightFile;
 use crate::shape::SgdHyper;
@@ -155,9 +155,10 @@ impl<'a> DataParallel<'a> {
                 .await
                 .map_err(|e| match devices.len() {
                     1 => e,
-                    _ => Error::InvalidArgument {
-                        op: "data-parallel training",
-                        message: format!("replica {r} on {}: {e}", ctx.describe()),
+                    _ => Error::Replica {
+                        replica: r,
+                        device: ctx.describe(),
+                        source: Box::new(e),
                     },
                 })?;
             plans.push(plan);
@@ -225,7 +226,7 @@ impl<'a> DataParallel<'a> {
     ) -> Result<(StepStats, ExchangeStats)> {
         let per_replica = self.plans[0].batch();
         if labels.len() != self.batch() || !images.len().is_multiple_of(self.batch().max(1)) {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op: "data-parallel step",
                 message: format!(
                     "expected {} images and labels ({} replicas × {per_replica}), got {} labels",
@@ -255,8 +256,11 @@ impl<'a> DataParallel<'a> {
                 maps[r][b]
                     .receive()
                     .await
-                    .ok_or_else(|| Error::Readback("a gradient map callback was dropped".into()))?
-                    .map_err(|e| Error::Readback(e.to_string()))?;
+                    .ok_or(Error::Readback {
+                        what: "a gradient map callback was dropped",
+                        source: None,
+                    })?
+                    .map_err(map_failed)?;
             }
             let start = Instant::now();
             self.sum_bucket(b, bucket, reduce)?;
@@ -339,7 +343,7 @@ impl<'a> DataParallel<'a> {
             let range = staging[b]
                 .slice(..)
                 .get_mapped_range()
-                .map_err(|e| Error::Readback(e.to_string()))?;
+                .map_err(map_failed)?;
             let values: &[f32] = bytemuck::cast_slice(&range);
             match r {
                 0 => sum.copy_from_slice(values),

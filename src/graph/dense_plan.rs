@@ -84,7 +84,7 @@ impl DensePlan {
     ) -> Result<DensePlan> {
         let size = net.spec.input_size;
         if batch == 0 || height < size || width < size {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op: "dense evaluation plan",
                 message: format!(
                     "needs a batch of at least 1 and images at least {size}×{size} (the training size), got {batch} of {height}×{width}"

@@ -573,7 +573,7 @@ fn backward_weight(
     dbias.expect_shape(OP, "bias gradient", &[s.out_channels])?;
     let dbias_buffer = dbias.single_chunk(OP)?;
     if s.batch == 0 {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Shape {
             op: OP,
             message: "an empty batch has no gradient to sum".to_string(),
         });

@@ -33,7 +33,7 @@ struct LrnUniform {
 fn nchw(op: &'static str, a: &Tensor) -> Result<[usize; 4]> {
     match a.shape.as_slice() {
         &[n, c, h, w] => Ok([n, c, h, w]),
-        other => Err(Error::InvalidArgument {
+        other => Err(Error::Shape {
             op,
             message: format!(
                 "'{}' must be 4-D (N, C, H, W), got shape {other:?}",

@@ -52,7 +52,7 @@ pub fn load_peak(
 ) -> Result<Vec<Launch>> {
     const OP: &str = "load peak";
     if !src.len().is_power_of_two() {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Shape {
             op: OP,
             message: format!(
                 "the source has {} elements; it needs a power of two",

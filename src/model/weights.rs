@@ -165,9 +165,10 @@ impl WeightFile {
 
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(path: &std::path::Path) -> Result<WeightFile> {
-        let bytes = std::fs::read(path).map_err(|e| Error::WeightFile {
-            path: path.display().to_string(),
-            message: format!("cannot be read: {e}"),
+        let bytes = std::fs::read(path).map_err(|source| Error::File {
+            path: path.to_path_buf(),
+            what: "the weight file cannot be read".into(),
+            source,
         })?;
         Self::from_bytes(&bytes, &path.display().to_string())
     }
@@ -176,9 +177,10 @@ impl WeightFile {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
         use std::io::Write;
-        let fail = |e: std::io::Error| Error::WeightFile {
-            path: path.display().to_string(),
-            message: format!("cannot be written: {e}"),
+        let fail = |source: std::io::Error| Error::File {
+            path: path.to_path_buf(),
+            what: "the weight file cannot be written".into(),
+            source,
         };
         let bytes = self.to_bytes()?;
         let tmp = path.with_extension("safetensors.tmp");

@@ -46,7 +46,7 @@ impl ConvShape {
             || self.in_h + 2 * self.pad < self.kernel
             || self.in_w + 2 * self.pad < self.kernel
         {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op,
                 message: format!(
                     "a {k}×{k} kernel with padding {p} does not fit a {h}×{w} input",

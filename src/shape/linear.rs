@@ -33,7 +33,7 @@ impl LinearShape {
     }
     pub fn validate(&self, op: &'static str) -> Result<()> {
         if self.batch == 0 || self.in_features == 0 || self.out_features == 0 {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op,
                 message: format!("every dimension must be at least 1, got {self:?}"),
             });

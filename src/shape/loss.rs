@@ -28,7 +28,7 @@ impl LossShape {
     }
     pub fn validate(&self, op: &'static str) -> Result<()> {
         if self.batch == 0 || self.classes == 0 {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op,
                 message: format!(
                     "needs at least one sample and one class, got batch {} and {} classes",

@@ -28,7 +28,7 @@ impl PoolShape {
     /// Inputs smaller than the window would give an empty output.
     pub fn validate(&self, op: &'static str) -> Result<()> {
         if self.in_h < 2 || self.in_w < 2 {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op,
                 message: format!(
                     "a {}×{} input is smaller than the 2×2 pooling window: the output would be empty",

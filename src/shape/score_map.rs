@@ -23,7 +23,7 @@ impl ScoreMapShape {
     }
     pub fn validate(&self, op: &'static str) -> Result<()> {
         if self.map().contains(&0) {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op,
                 message: format!("every dimension must be at least 1, got {:?}", self.map()),
             });

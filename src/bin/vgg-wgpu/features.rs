@@ -131,19 +131,25 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
 /// Fails before any work when `out` cannot be written: a folder, or a place where the
 /// temporary file that `WeightFile::save` renames into `out` cannot be created.
 fn check_writable(out: &Path) -> Result<()> {
-    let fail = |message: String| Error::Io {
-        path: out.display().to_string(),
-        message,
-    };
     if out.is_dir() {
-        return Err(fail(
-            "is a folder: give --out a file name, e.g. features.safetensors".into(),
-        ));
+        return Err(Error::InvalidArgument {
+            op: "--out",
+            message: format!(
+                "{} is a folder: give --out a file name, e.g. features.safetensors",
+                out.display()
+            ),
+        });
     }
+    let fail = |what: &'static str| {
+        move |source| Error::File {
+            path: out.to_path_buf(),
+            what: what.into(),
+            source,
+        }
+    };
     let probe = out.with_extension("safetensors.tmp");
-    std::fs::File::create(&probe)
-        .map_err(|e| fail(format!("cannot be written ({e}); nothing was computed")))?;
-    std::fs::remove_file(&probe).map_err(|e| fail(format!("cannot remove the probe file: {e}")))
+    std::fs::File::create(&probe).map_err(fail("cannot be written; nothing was computed"))?;
+    std::fs::remove_file(&probe).map_err(fail("the probe file beside it cannot be removed"))
 }
 
 /// The first ten names, and how many more: a folder with thousands of bad files should

@@ -91,10 +91,25 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", error_report(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `error: …` then one `  caused by: …` line per source whose text the lines above do
+/// not already hold (many messages quote their source).
+fn error_report(e: &dyn std::error::Error) -> String {
+    let mut report = format!("error: {e}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !report.contains(&text) {
+            report.push_str(&format!("\n  caused by: {text}"));
+        }
+        source = cause.source();
+    }
+    report
 }
 
 fn open_devices(adapter: &AdapterArgs, which: &str) -> vgg_wgpu::Result<Vec<GpuContext>> {

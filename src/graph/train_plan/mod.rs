@@ -83,18 +83,16 @@ impl TrainPlan {
         let oom = out_of_memory.pop().await;
         let invalid = validation.pop().await;
         if oom.is_some() {
-            return Err(Error::InvalidArgument {
-                op: "training plan",
-                message: format!(
-                    "a micro-batch of {micro_batch} images does not fit in the GPU's memory; \
-                     use a smaller --batch with --accumulate to keep the same effective batch"
-                ),
+            return Err(Error::OutOfMemory {
+                what: format!("training plan: a micro-batch of {micro_batch} images"),
+                fix: "use a smaller --batch with --accumulate to keep the same effective batch"
+                    .into(),
             });
         }
         if let Some(e) = invalid {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Gpu {
                 op: "training plan",
-                message: format!("the GPU rejected the plan: {e}"),
+                message: format!("the plan: {e}"),
             });
         }
         plan
@@ -220,7 +218,7 @@ impl TrainPlan {
         let n = self.micro_batch;
         let image_len = self.input.row_len();
         if labels.len() != self.batch() || images.len() != self.batch() * image_len {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Shape {
                 op: "training step",
                 message: format!(
                     "expected {} images of {} values and as many labels, got {} values and {} labels",
