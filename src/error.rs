@@ -54,17 +54,12 @@ pub enum Error {
     /// Reading or writing a file failed. `what` says what was being done (and the fix,
     /// where there is one); `source` is the operating system's error.
     #[error("{}: {what}: {source}", path.display())]
-    File {
+    Io {
         path: PathBuf,
         what: String,
         #[source]
         source: std::io::Error,
     },
-
-    /// An I/O failure whose error was flattened to `message`. Kept while the training
-    /// code moves to `File`, which keeps the operating system's error as its source.
-    #[error("{path}: {message}")]
-    Io { path: String, message: String },
 
     /// Reading a GPU buffer back to the host failed: the map callback reported an
     /// error or was dropped, or waiting for the queue failed. wgpu 30 reports a lost
@@ -129,7 +124,7 @@ mod tests {
 
     #[test]
     fn a_file_error_keeps_the_io_error_as_its_source() {
-        let e = Error::File {
+        let e = Error::Io {
             path: "weights.safetensors".into(),
             what: "the weight file cannot be read".into(),
             source: std::io::Error::from(std::io::ErrorKind::NotFound),

@@ -165,7 +165,7 @@ impl WeightFile {
 
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(path: &std::path::Path) -> Result<WeightFile> {
-        let bytes = std::fs::read(path).map_err(|source| Error::File {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             what: "the weight file cannot be read".into(),
             source,
@@ -177,7 +177,7 @@ impl WeightFile {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
         use std::io::Write;
-        let fail = |source: std::io::Error| Error::File {
+        let fail = |source: std::io::Error| Error::Io {
             path: path.to_path_buf(),
             what: "the weight file cannot be written".into(),
             source,

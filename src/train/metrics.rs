@@ -58,9 +58,10 @@ impl MetricsLog {
                 true => file.set_len(0).map(|_| file),
                 false => Ok(file),
             })
-            .map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                message: format!("cannot open the metrics log: {e}"),
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                what: "cannot open the metrics log".into(),
+                source,
             })?;
         Ok(MetricsLog {
             file,
@@ -72,9 +73,10 @@ impl MetricsLog {
     /// `epochs_done` whole epochs, first dropping what was logged after it (a killed
     /// run logs steps past its last checkpoint, which the resumed run logs again).
     pub fn resume(path: &Path, step: u64, epochs_done: usize) -> Result<MetricsLog> {
-        let io = |e: std::io::Error| Error::Io {
-            path: path.display().to_string(),
-            message: format!("cannot rewrite the metrics log to the checkpoint's step: {e}"),
+        let io = |source: std::io::Error| Error::Io {
+            path: path.to_path_buf(),
+            what: "cannot rewrite the metrics log to the checkpoint's step".into(),
+            source,
         };
         let old = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -104,9 +106,10 @@ impl MetricsLog {
         let line = serde_json::to_string(record).expect("metrics records serialise");
         writeln!(self.file, "{line}")
             .and_then(|_| self.file.flush())
-            .map_err(|e| Error::Io {
-                path: self.path.clone(),
-                message: format!("cannot write the metrics log: {e}"),
+            .map_err(|source| Error::Io {
+                path: self.path.clone().into(),
+                what: "cannot write the metrics log".into(),
+                source,
             })
     }
 }

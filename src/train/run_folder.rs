@@ -19,19 +19,22 @@ pub fn metrics_path(out: &Path) -> PathBuf {
 /// Makes `out` ready for a run: a folder (created if missing) that holds no earlier
 /// run unless this one resumes it, or `overwrite` says to delete it.
 pub fn prepare(out: &Path, resume: bool, overwrite: bool) -> Result<()> {
-    let io = |message: String| Error::Io {
-        path: out.display().to_string(),
-        message,
+    let refuse = |message: String| Error::InvalidArgument {
+        op: "--out",
+        message: format!("'{}' {message}", out.display()),
     };
     if out.exists() && !out.is_dir() {
-        return Err(io(
+        return Err(refuse(
             "is a file; --out must be a folder (it will hold checkpoint.safetensors, \
              model.safetensors and metrics.jsonl)"
                 .into(),
         ));
     }
-    std::fs::create_dir_all(out)
-        .map_err(|e| io(format!("cannot create the output folder: {e}")))?;
+    std::fs::create_dir_all(out).map_err(|source| Error::Io {
+        path: out.to_path_buf(),
+        what: "cannot create the output folder".into(),
+        source,
+    })?;
     let earlier: Vec<PathBuf> = [checkpoint_path(out), model_path(out)]
         .into_iter()
         .filter(|p| p.exists())
@@ -40,7 +43,7 @@ pub fn prepare(out: &Path, resume: bool, overwrite: bool) -> Result<()> {
         return Ok(());
     }
     if !overwrite {
-        return Err(io(
+        return Err(refuse(
             "already holds a training run (checkpoint.safetensors or model.safetensors): \
              continue it with --resume, start over with --overwrite (deletes it), \
              or choose another --out folder"
@@ -52,9 +55,10 @@ pub fn prepare(out: &Path, resume: bool, overwrite: bool) -> Result<()> {
         .chain([metrics_path(out)])
         .filter(|p| p.exists())
     {
-        std::fs::remove_file(&path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            message: format!("cannot delete it to start over: {e}"),
+        std::fs::remove_file(&path).map_err(|source| Error::Io {
+            what: "cannot delete it to start over".into(),
+            path,
+            source,
         })?;
     }
     Ok(())

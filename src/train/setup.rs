@@ -150,10 +150,12 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
     if opts.resume {
         let path = checkpoint_path(&opts.out);
         if !path.exists() {
-            return Err(Error::Io {
-                path: path.display().to_string(),
-                message: "no checkpoint to resume from; run without --resume to start training"
-                    .into(),
+            return Err(Error::InvalidArgument {
+                op: "--resume",
+                message: format!(
+                    "no checkpoint to resume from at {}; run without --resume to start training",
+                    path.display()
+                ),
             });
         }
         let mut checkpoint = Checkpoint::load(&path)?;

@@ -170,8 +170,9 @@ fn write_heatmap(
     overlay(image, plane, h, w)
         .save(file)
         .map_err(|e| Error::Io {
-            path: file.display().to_string(),
-            message: format!("cannot write the heat map: {e}"),
+            path: file.to_path_buf(),
+            what: "cannot write the heat map".into(),
+            source: std::io::Error::other(e),
         })?;
     eprintln!(
         "heat map of '{}' written to {}",

@@ -141,7 +141,7 @@ fn check_writable(out: &Path) -> Result<()> {
         });
     }
     let fail = |what: &'static str| {
-        move |source| Error::File {
+        move |source| Error::Io {
             path: out.to_path_buf(),
             what: what.into(),
             source,
