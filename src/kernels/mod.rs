@@ -27,9 +27,9 @@ macro_rules! shader {
         $crate::gpu::Shader {
             name: $file,
             wgsl: concat!(
-                include_str!(concat!("../../shaders/", $file)),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)),
                 "\n",
-                include_str!("../../shaders/prelude.wgsl")
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/prelude.wgsl"))
             ),
         }
     };

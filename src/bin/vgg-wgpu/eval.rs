@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use vgg_wgpu::data::Dataset;
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::protocol::check_scales;
 use vgg_wgpu::eval::test_set::label_map;
 use vgg_wgpu::eval::{
     check_ensemble, default_scales, evaluate_ensemble, open_test_set, table_rows, Protocol, Tally,
+    TestModel,
 };
 use vgg_wgpu::gpu::GpuContext;
 
@@ -54,25 +56,10 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
         .map(|p| args.overrides.load(ctx, p))
         .collect::<Result<Vec<_>>>()?;
     check_ensemble(&models)?;
-    let first = &models[0];
-    let input = first.spec.input_size;
-    let scales = if args.scales.is_empty() {
-        default_scales(first.meta.train_scale, input as u32)
-    } else {
-        args.scales.clone()
-    };
-    for m in &models {
-        check_scales(&scales, m.spec.input_size as u32)?;
-        m.check_scales_fit(ctx, &scales)?;
-    }
-    let protocol = Protocol {
-        scales,
-        dense: args.dense || !args.multi_crop,
-        multi_crop: args.multi_crop,
-        flip: args.flip,
-    };
+    let protocol = protocol(ctx, args, &models)?;
+    let input = models[0].spec.input_size;
     let data = open_test_set(&args.data, input)?.images;
-    let (labels, by_name) = label_map(data.class_names(), &first.meta.class_names)?;
+    let (labels, by_name) = label_map(data.class_names(), &models[0].meta.class_names)?;
     if !by_name {
         eprintln!("note: the data set's class names are not the model's; label i is taken as the model's class i");
     }
@@ -83,7 +70,49 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
             message: format!("'{}' has no validation images", args.data),
         });
     }
+    let tallies = evaluate(ctx, &mut models, &protocol, data.as_ref(), &labels, count)?;
+    let names: Vec<String> = models.iter().map(|m| m.origin.clone()).collect();
+    if args.json {
+        print_json(args, &names, &tallies);
+        return Ok(());
+    }
+    print_table(args, &models[0], &names, &tallies);
+    Ok(())
+}
 
+/// The testing protocol the options ask for, its scales checked against every model.
+fn protocol(ctx: &GpuContext, args: &EvalArgs, models: &[TestModel]) -> Result<Protocol> {
+    let first = &models[0];
+    let input = first.spec.input_size;
+    let scales = if args.scales.is_empty() {
+        default_scales(first.meta.train_scale, input as u32)
+    } else {
+        args.scales.clone()
+    };
+    for m in models {
+        check_scales(&scales, m.spec.input_size as u32)?;
+        m.check_scales_fit(ctx, &scales)?;
+    }
+    Ok(Protocol {
+        scales,
+        dense: args.dense || !args.multi_crop,
+        multi_crop: args.multi_crop,
+        flip: args.flip,
+    })
+}
+
+/// One tally per table row over the first `count` images, with a progress bar;
+/// unreadable images are skipped, and the notes about skipped, upscaled and non-finite
+/// images printed at the end.
+fn evaluate(
+    ctx: &GpuContext,
+    models: &mut [TestModel],
+    protocol: &Protocol,
+    data: &dyn Dataset,
+    labels: &[usize],
+    count: usize,
+) -> Result<Vec<(String, Tally)>> {
+    let input = models[0].spec.input_size;
     let bar = ProgressBar::new(count as u64);
     bar.set_style(
         ProgressStyle::with_template("eval [{bar:30}] {pos}/{len} {msg} ETA {eta}")
@@ -103,8 +132,8 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
             Err(e) => return Err(e),
         };
         upscaled += (image.width().min(image.height()) < input as u32) as usize;
-        let p = pollster::block_on(evaluate_ensemble(ctx, &mut models, &image, &protocol))?;
-        for (r, (name, posterior)) in table_rows(&protocol, &p).into_iter().enumerate() {
+        let p = pollster::block_on(evaluate_ensemble(ctx, models, &image, protocol))?;
+        for (r, (name, posterior)) in table_rows(protocol, &p).into_iter().enumerate() {
             if tallies.len() <= r {
                 tallies.push((name, Tally::default()));
             }
@@ -117,6 +146,12 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
         }
     }
     bar.finish_and_clear();
+    print_notes(input, skipped, upscaled, &tallies);
+    Ok(tallies)
+}
+
+/// Warnings about the images the tallies treat specially.
+fn print_notes(input: usize, skipped: usize, upscaled: usize, tallies: &[(String, Tally)]) {
     if upscaled > 0 {
         eprintln!(
             "note: {upscaled} images smaller than the training size {input} were upscaled to Q"
@@ -135,28 +170,31 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
             "warning: {broken} images got non-finite posteriors (NaN or infinity), each counted as a top-1 and top-5 error: the network's activations overflow on them"
         );
     }
-    let names: Vec<String> = models.iter().map(|m| m.origin.clone()).collect();
+}
+
+fn print_json(args: &EvalArgs, names: &[String], tallies: &[(String, Tally)]) {
+    let rows: Vec<_> = tallies
+        .iter()
+        .map(|(name, t)| {
+            let (top1, top5) = t.percent();
+            json!({"protocol": name, "top1_error": top1, "top5_error": top5, "images": t.images})
+        })
+        .collect();
+    println!(
+        "{}",
+        json!({"weights": names, "data": args.data, "rows": rows})
+    );
+}
+
+/// A heading naming the models and data, then a Markdown table of the rows.
+fn print_table(args: &EvalArgs, first: &TestModel, names: &[String], tallies: &[(String, Tally)]) {
     let images = tallies.first().map_or(0, |t| t.1.images);
-    if args.json {
-        let rows: Vec<_> = tallies
-            .iter()
-            .map(|(name, t)| {
-                let (top1, top5) = t.percent();
-                json!({"protocol": name, "top1_error": top1, "top5_error": top5, "images": t.images})
-            })
-            .collect();
-        println!(
-            "{}",
-            json!({"weights": names, "data": args.data, "rows": rows})
-        );
-        return Ok(());
-    }
     println!(
         "{} on {} ({images} images), VGG-{} trained at S={}",
         names.join(" + "),
         args.data,
-        models[0].spec.config,
-        scale_text(models[0].meta.train_scale)
+        first.spec.config,
+        scale_text(first.meta.train_scale)
     );
     let width = tallies
         .iter()
@@ -169,9 +207,8 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
         "|{}|---------------|---------------|",
         "-".repeat(width + 2)
     );
-    for (name, t) in &tallies {
+    for (name, t) in tallies {
         let (top1, top5) = t.percent();
         println!("| {name:width$} | {top1:13.2} | {top5:13.2} |");
     }
-    Ok(())
 }

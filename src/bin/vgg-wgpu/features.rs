@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::protocol::check_scales;
-use vgg_wgpu::eval::{default_scales, evaluate_image, open_test_set, Protocol};
+use vgg_wgpu::eval::{default_scales, evaluate_image, open_test_set, Protocol, TestModel, TestSet};
 use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::model::WeightFile;
 
@@ -40,6 +40,33 @@ pub struct FeaturesArgs {
 pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
     check_writable(&args.out)?;
     let mut model = args.overrides.load(ctx, &args.weights)?;
+    let protocol = protocol(ctx, args, &model)?;
+    let set = open_test_set(&args.data, model.spec.input_size)?;
+    let count = args.limit.unwrap_or(usize::MAX).min(set.images.len());
+    let mut extracted = extract(ctx, &mut model, &protocol, &set, count)?;
+    let dim = model.spec.fc_width();
+    save(args, &set, &protocol.scales, &mut extracted, dim)?;
+    println!(
+        "{} features of {dim} values written to {}",
+        extracted.names.len(),
+        args.out.display()
+    );
+    let skipped = &extracted.skipped;
+    if skipped.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        op: "features",
+        message: format!(
+            "{} of {count} images were skipped (listed above and under 'skipped' in the file's metadata): {}",
+            skipped.len(),
+            first_few(skipped)
+        ),
+    })
+}
+
+/// Dense, flipped evaluation at the options' scales, checked against the model.
+fn protocol(ctx: &GpuContext, args: &FeaturesArgs, model: &TestModel) -> Result<Protocol> {
     let input = model.spec.input_size;
     let scales = if args.scales.is_empty() {
         default_scales(model.meta.train_scale, input as u32)
@@ -48,28 +75,46 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
     };
     check_scales(&scales, input as u32)?;
     model.check_scales_fit(ctx, &scales)?;
-    let protocol = Protocol {
-        scales: scales.clone(),
+    Ok(Protocol {
+        scales,
         dense: true,
         multi_crop: false,
         flip: true,
-    };
-    let set = open_test_set(&args.data, input)?;
-    let count = args.limit.unwrap_or(usize::MAX).min(set.images.len());
+    })
+}
+
+/// The features of the first images of a test set: (images × dim) values in order, with
+/// the names and labels of the images they describe and the names of the skipped ones.
+#[derive(Default)]
+struct Extracted {
+    features: Vec<f32>,
+    labels: Vec<f32>,
+    names: Vec<String>,
+    skipped: Vec<String>,
+}
+
+/// The features of the first `count` images with a progress bar, skipping (and
+/// printing) the unreadable ones and those too large for the device.
+fn extract(
+    ctx: &GpuContext,
+    model: &mut TestModel,
+    protocol: &Protocol,
+    set: &TestSet,
+    count: usize,
+) -> Result<Extracted> {
     let bar = ProgressBar::new(count as u64);
     bar.set_style(
         ProgressStyle::with_template("features [{bar:30}] {pos}/{len} ETA {eta}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let (mut features, mut labels, mut names, mut skipped) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut out = Extracted::default();
     for i in 0..count {
         let image = match set.images.image(i) {
             Ok(image) => image,
             Err(e @ Error::BadImage { .. }) => {
                 bar.suspend(|| eprintln!("{e}"));
-                skipped.push(set.names[i].clone());
+                out.skipped.push(set.names[i].clone());
                 continue;
             }
             Err(e) => return Err(e),
@@ -80,22 +125,41 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
             .find_map(|&q| model.check_input_size(ctx, image.dimensions(), q).err())
         {
             bar.suspend(|| eprintln!("skipped {}: {e}", set.names[i]));
-            skipped.push(set.names[i].clone());
+            out.skipped.push(set.names[i].clone());
             continue;
         }
-        let p = pollster::block_on(evaluate_image(ctx, &mut model, &image, &protocol))?;
-        features.extend(p.features);
-        labels.push(set.images.label(i) as f32);
-        names.push(set.names[i].clone());
+        let p = pollster::block_on(evaluate_image(ctx, model, &image, protocol))?;
+        out.features.extend(p.features);
+        out.labels.push(set.images.label(i) as f32);
+        out.names.push(set.names[i].clone());
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let dim = model.spec.fc_width();
+    Ok(out)
+}
+
+/// Writes `features` (N, dim) and `labels` (N) with the image lists, class names,
+/// scales and weight file in the metadata.
+fn save(
+    args: &FeaturesArgs,
+    set: &TestSet,
+    scales: &[u32],
+    extracted: &mut Extracted,
+    dim: usize,
+) -> Result<()> {
+    let Extracted {
+        features,
+        labels,
+        names,
+        skipped,
+    } = extracted;
     let mut file = WeightFile::default();
+    file.tensors.insert(
+        "features".into(),
+        (vec![names.len(), dim], std::mem::take(features)),
+    );
     file.tensors
-        .insert("features".into(), (vec![names.len(), dim], features));
-    file.tensors
-        .insert("labels".into(), (vec![names.len()], labels));
+        .insert("labels".into(), (vec![names.len()], std::mem::take(labels)));
     let meta = [
         ("images", serde_json::json!(names)),
         ("skipped", serde_json::json!(skipped)),
@@ -109,23 +173,7 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
     for (key, value) in meta {
         file.metadata.insert(key.into(), value.to_string());
     }
-    file.save(&args.out)?;
-    println!(
-        "{} features of {dim} values written to {}",
-        names.len(),
-        args.out.display()
-    );
-    if skipped.is_empty() {
-        return Ok(());
-    }
-    Err(Error::InvalidArgument {
-        op: "features",
-        message: format!(
-            "{} of {count} images were skipped (listed above and under 'skipped' in the file's metadata): {}",
-            skipped.len(),
-            first_few(&skipped)
-        ),
-    })
+    file.save(&args.out)
 }
 
 /// Fails before any work when `out` cannot be written: a folder, or a place where the

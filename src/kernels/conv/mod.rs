@@ -1,0 +1,29 @@
+//! Conv2d launchers. Oracle: `src/oracle/conv.rs`.
+//!
+//! - `convolve.rs`: forward and input gradient, one convolution kernel family
+//!   (`shaders/conv2d.wgsl`, `shaders/conv2d_subgroup.wgsl`);
+//! - `weight_gradient.rs`: the weight and bias gradient
+//!   (`shaders/conv2d_backward_weight.wgsl`, `shaders/conv2d_backward_weight_subgroup.wgsl`)
+//!   and the reduce of its split rows (`shaders/conv2d_backward_weight_reduce.wgsl`);
+//! - `row_split.rs`: how the weight gradient splits its rows into parts.
+//!
+//! # Shapes
+//! x (N, C, H, W), weight (O, C, K, K), bias (O), y (N, O, OH, OW), stride 1,
+//! OH = H + 2·pad − K + 1. Activations may be chunked along N, the weight along O.
+
+mod convolve;
+mod row_split;
+mod weight_gradient;
+
+pub use convolve::{conv2d_backward_data, conv2d_forward};
+pub use weight_gradient::{conv2d_backward_weight, conv2d_backward_weight_accumulate};
+
+use super::layout::UniformLayout;
+
+/// The parameter structs of this module, for the check against the WGSL structs they
+/// mirror (see [`super::layout`]).
+pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
+    let mut layouts = convolve::uniform_layouts();
+    layouts.extend(weight_gradient::uniform_layouts());
+    layouts
+}
