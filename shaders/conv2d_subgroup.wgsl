@@ -1,5 +1,5 @@
 // Conv2d forward and input gradient in one kernel, for adapters with subgroups of at
-// least 8 invocations (the launchers in src/kernels/conv.rs fall back to conv2d.wgsl, the
+// least 8 invocations (the launchers in src/kernels/conv/convolve.rs fall back to conv2d.wgsl, the
 // same convolution without subgroup operations, otherwise).
 //
 // Both passes are the same stride-1 convolution of a source s with a filter g

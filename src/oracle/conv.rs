@@ -1,4 +1,4 @@
-//! Conv2d on the CPU. GPU: `shaders/conv2d_*.wgsl`, launchers: `src/kernels/conv.rs`.
+//! Conv2d on the CPU. GPU: `shaders/conv2d*.wgsl`, launchers: `src/kernels/conv/`.
 
 use crate::shape::ConvShape;
 

@@ -96,7 +96,7 @@ pub const SHAPES: &[ConvShape] = &[
         pad: 1,
     },
     // Big enough that the weight gradient splits its reduction into parts (checked by
-    // the unit test `weight_gradient_of_a_large_image_is_split` in src/kernels/conv.rs).
+    // the unit test `weight_gradient_of_a_large_image_is_split` in src/kernels/conv/row_split.rs).
     ConvShape {
         batch: 2,
         in_channels: 3,
