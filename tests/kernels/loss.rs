@@ -5,6 +5,44 @@ use vgg_wgpu::kernels::loss::{softmax_cross_entropy, LossOutputs};
 use vgg_wgpu::oracle;
 use vgg_wgpu::shape::LossShape;
 
+/// What the GPU loss wrote: (dlogits, per-sample stats, totals), read back.
+struct LossRun {
+    dlogits: Vec<f32>,
+    stats: Vec<f32>,
+    totals: Vec<f32>,
+}
+
+/// Runs the loss kernel on `logits` and `labels` into NaN-poisoned outputs.
+fn run_loss(
+    ctx: &GpuContext,
+    s: &LossShape,
+    grad_scale: f32,
+    logits: &[f32],
+    labels: &[u32],
+) -> LossRun {
+    let lt = upload(ctx, "logits", &s.logits(), logits);
+    let yt = Tensor::from_u32(ctx, "labels", &s.labels(), labels).unwrap();
+    let (dt, st, tt) = (
+        poisoned(ctx, "dlogits", &s.logits()),
+        poisoned(ctx, "stats", &s.stats()),
+        poisoned(ctx, "totals", &[3]),
+    );
+    let out = LossOutputs {
+        dlogits: &dt,
+        stats: &st,
+        totals: &tt,
+    };
+    run(
+        ctx,
+        &softmax_cross_entropy(ctx, s, grad_scale, &lt, &yt, &out).unwrap(),
+    );
+    LossRun {
+        dlogits: read(ctx, &dt),
+        stats: read(ctx, &st),
+        totals: read(ctx, &tt),
+    }
+}
+
 /// Runs the loss on the GPU and compares stats, dlogits and totals with the oracle.
 /// `logits` is None for fresh random logits scaled by `scale`.
 fn check_loss(
@@ -27,25 +65,13 @@ fn check_loss(
     // A mean over a larger batch than this piece, as in gradient accumulation.
     let grad_scale = 1.0 / (2 * s.batch) as f32;
 
-    let lt = upload(ctx, "logits", &s.logits(), &logits);
-    let yt = Tensor::from_u32(ctx, "labels", &s.labels(), &labels).unwrap();
-    let (dt, st, tt) = (
-        poisoned(ctx, "dlogits", &s.logits()),
-        poisoned(ctx, "stats", &s.stats()),
-        poisoned(ctx, "totals", &[3]),
-    );
-    let out = LossOutputs {
-        dlogits: &dt,
-        stats: &st,
-        totals: &tt,
-    };
-    run(
-        ctx,
-        &softmax_cross_entropy(ctx, s, grad_scale, &lt, &yt, &out).unwrap(),
-    );
+    let LossRun {
+        dlogits,
+        stats,
+        totals,
+    } = run_loss(ctx, s, grad_scale, &logits, &labels);
     let expected = oracle::loss::softmax_cross_entropy(s, grad_scale, &logits, &labels);
 
-    let (stats, totals) = (read(ctx, &st), read(ctx, &tt));
     let column = |v: &[f32], i: usize| v.iter().skip(i).step_by(3).copied().collect::<Vec<_>>();
     check(
         &format!("loss per sample {s:?} scale {scale}"),
@@ -57,7 +83,7 @@ fn check_loss(
     assert_eq!(column(&stats, 2), column(&expected.stats, 2), "top-5 hits");
     check(
         &format!("loss dlogits {s:?} scale {scale}"),
-        &read(ctx, &dt),
+        &dlogits,
         &expected.dlogits,
         BACKWARD_TOLERANCE,
     );
@@ -133,23 +159,11 @@ fn loss_of_out_of_range_label_is_nan() {
         classes: 4,
     };
     let logits = random(&mut rng("loss bad label"), 12);
-    let lt = upload(ctx, "logits", &s.logits(), &logits);
-    let yt = Tensor::from_u32(ctx, "labels", &s.labels(), &[1, 4, 0]).unwrap();
-    let (dt, st, tt) = (
-        poisoned(ctx, "dlogits", &s.logits()),
-        poisoned(ctx, "stats", &s.stats()),
-        poisoned(ctx, "totals", &[3]),
-    );
-    let out = LossOutputs {
-        dlogits: &dt,
-        stats: &st,
-        totals: &tt,
-    };
-    run(
-        ctx,
-        &softmax_cross_entropy(ctx, &s, 1.0, &lt, &yt, &out).unwrap(),
-    );
-    let (dlogits, stats, totals) = (read(ctx, &dt), read(ctx, &st), read(ctx, &tt));
+    let LossRun {
+        dlogits,
+        stats,
+        totals,
+    } = run_loss(ctx, &s, 1.0, &logits, &[1, 4, 0]);
     assert!(
         stats[3].is_nan() && stats[4] == 0.0 && stats[5] == 0.0,
         "{stats:?}"
@@ -185,24 +199,8 @@ fn loss_counts_non_finite_logits_as_wrong() {
         3.0, 1.0, -inf, -1.0, // -inf beside the label
     ];
     let labels = [0u32; 5];
-    let lt = upload(ctx, "logits", &s.logits(), &logits);
-    let yt = Tensor::from_u32(ctx, "labels", &s.labels(), &labels).unwrap();
-    let (dt, st, tt) = (
-        poisoned(ctx, "dlogits", &s.logits()),
-        poisoned(ctx, "stats", &s.stats()),
-        poisoned(ctx, "totals", &[3]),
-    );
-    let out = LossOutputs {
-        dlogits: &dt,
-        stats: &st,
-        totals: &tt,
-    };
-    run(
-        ctx,
-        &softmax_cross_entropy(ctx, &s, 1.0, &lt, &yt, &out).unwrap(),
-    );
+    let LossRun { stats, totals, .. } = run_loss(ctx, &s, 1.0, &logits, &labels);
     let expected = oracle::loss::softmax_cross_entropy(&s, 1.0, &logits, &labels);
-    let (stats, totals) = (read(ctx, &st), read(ctx, &tt));
     let hits = |v: &[f32]| v.chunks(3).map(|r| (r[1], r[2])).collect::<Vec<_>>();
     let only_first = [(1.0, 1.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0)];
     assert_eq!(hits(&stats), only_first, "GPU hits {stats:?}");
