@@ -4,8 +4,9 @@
 //!     cargo run --release --example library_training_step
 
 use vgg_wgpu::data::{Dataset, Split, SyntheticDataset};
-use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
+use vgg_wgpu::gpu::AdapterChoice;
 use vgg_wgpu::graph::{Network, ParamSet, TrainPlan};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::{Config, ModelSpec};
 use vgg_wgpu::shape::SgdHyper;
 use vgg_wgpu::train::init::{random_weights, Init};

@@ -26,8 +26,9 @@ use crate::error::Error;
 use crate::eval::heatmap::overlay;
 use crate::eval::protocol::{mean, top_k};
 use crate::eval::{default_scales, evaluate_image, Protocol, TestModel};
-use crate::gpu::{AdapterChoice, GpuContext};
+use crate::gpu::AdapterChoice;
 use crate::graph::{Network, ParamSet, TrainPlan};
+use crate::kernels::GpuContext;
 use crate::model::{Config, ModelMeta, ModelSpec, WeightFile};
 use crate::shape::SgdHyper;
 use crate::train::init::{random_weights, Init};
@@ -78,7 +79,7 @@ impl Gpu {
             }
             (true, _) => "an unnamed adapter".to_string(),
         };
-        let rows = match self.ctx.kernel_settings.conv_tile_rows {
+        let rows = match self.ctx.settings.conv_tile_rows {
             1 => "1 row".to_string(),
             n => format!("{n} rows"),
         };

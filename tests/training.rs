@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
+use vgg_wgpu::gpu::AdapterChoice;
 use vgg_wgpu::graph::SingleProcess;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::{Config, WeightFile};
 use vgg_wgpu::train::checkpoint::Checkpoint;
 use vgg_wgpu::train::data_source::DataSource;

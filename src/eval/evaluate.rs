@@ -9,7 +9,7 @@ use super::input::Planes;
 use super::model::TestModel;
 use super::protocol::{check_scales, crop_grid, mean};
 use crate::error::Result;
-use crate::gpu::GpuContext;
+use crate::kernels::GpuContext;
 
 /// What to evaluate.
 #[derive(Clone, Debug, PartialEq)]

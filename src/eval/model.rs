@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
 use crate::graph::{DenseOutput, DensePlan, EvalPlan, Network, ParamSet};
+use crate::kernels::GpuContext;
 use crate::model::{describe, ModelMeta, ModelSpec, WeightFile};
 
 pub struct TestModel {

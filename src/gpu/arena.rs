@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use super::tensor::{chunk_layout, new_storage_buffer};
-use super::{GpuContext, Tensor};
+use super::{GpuDevice, Tensor};
 use crate::error::Result;
 
 type Layout = Vec<(Range<usize>, u64)>;
@@ -30,7 +30,7 @@ impl Arena {
 
     pub fn reserve(
         &mut self,
-        ctx: &GpuContext,
+        ctx: &GpuDevice,
         slot: usize,
         label: &str,
         shape: &[usize],
@@ -41,7 +41,7 @@ impl Arena {
     }
 
     /// Allocates each slot's buffers and returns the tensors in reservation order per slot.
-    pub fn allocate(self, ctx: &GpuContext) -> ArenaTensors {
+    pub fn allocate(self, ctx: &GpuDevice) -> ArenaTensors {
         let tensors = self
             .slots
             .into_iter()

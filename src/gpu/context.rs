@@ -2,7 +2,6 @@
 
 use super::pipeline::{PipelineCache, Shader};
 use crate::error::{Error, Result};
-use crate::kernels::settings::KernelSettings;
 
 /// Which adapter to open. Empty fields mean "the first adapter wgpu prefers".
 #[derive(Clone, Debug, Default)]
@@ -60,8 +59,9 @@ const WANTED_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
     .union(wgpu::Features::SUBGROUP)
     .union(wgpu::Features::SHADER_F16);
 
-/// An open device plus what the kernels need to know about it.
-pub struct GpuContext {
+/// An open device: its queue, the adapter's real limits and features, and its compiled
+/// pipelines. (The kernel variants chosen for it are in [`crate::kernels::GpuContext`].)
+pub struct GpuDevice {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter_info: wgpu::AdapterInfo,
@@ -70,12 +70,9 @@ pub struct GpuContext {
     /// Largest buffer a tensor chunk may use, in bytes: the smaller of the storage
     /// binding limit and the buffer size limit. Tests lower it to force splitting.
     pub binding_limit: u64,
-    /// Which kernel variants and tile shapes the launchers use on this device. Tests
-    /// change it to run every variant.
-    pub kernel_settings: KernelSettings,
     /// The instance the adapter came from, kept as long as the device. (Chromium's "A
     /// valid external Instance reference no longer exists" was not about this one: it
-    /// follows a crash of the GPU process, see [`KernelSettings::for_adapter`].)
+    /// follows a crash of the GPU process, see `kernels::settings::KernelSettings::for_adapter`.)
     _instance: Option<wgpu::Instance>,
     pipelines: PipelineCache,
 }
@@ -100,16 +97,16 @@ pub async fn list_adapters(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
     new_instance(backends).enumerate_adapters(backends).await
 }
 
-impl GpuContext {
+impl GpuDevice {
     /// Opens the chosen adapter with its real limits and the optional features it has.
-    pub async fn new(choice: &AdapterChoice) -> Result<GpuContext> {
+    pub async fn new(choice: &AdapterChoice) -> Result<GpuDevice> {
         let (instance, adapter) = choose_adapter(choice).await?;
         let mut ctx = Self::from_adapter(adapter).await?;
         ctx._instance = Some(instance);
         Ok(ctx)
     }
 
-    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuContext> {
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<GpuDevice> {
         let adapter_info = adapter.get_info();
         let features = adapter.features() & WANTED_FEATURES;
         let limits = adapter.limits();
@@ -128,11 +125,9 @@ impl GpuContext {
         let binding_limit = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size);
-        let kernel_settings = KernelSettings::for_adapter(&adapter_info, features);
-        Ok(GpuContext {
+        Ok(GpuDevice {
             device,
             queue,
-            kernel_settings,
             adapter_info,
             limits,
             features,
@@ -164,7 +159,7 @@ impl GpuContext {
 /// choice's name filter — or indices into `vgg-wgpu info`'s list such as `0,1`. An index
 /// may repeat: each listing opens a device of its own, even on one adapter.
 #[cfg(not(target_arch = "wasm32"))]
-pub async fn open_devices(choice: &AdapterChoice, which: &str) -> Result<Vec<GpuContext>> {
+pub async fn open_devices(choice: &AdapterChoice, which: &str) -> Result<Vec<GpuDevice>> {
     let backends = choice.backends()?;
     let adapters = list_adapters(backends).await;
     let bad = |message: String| Error::InvalidArgument {
@@ -217,7 +212,7 @@ pub async fn open_devices(choice: &AdapterChoice, which: &str) -> Result<Vec<Gpu
             .into_iter()
             .nth(i)
             .ok_or_else(|| bad(format!("adapter {i} disappeared while opening devices")))?;
-        let mut ctx = GpuContext::from_adapter(adapter).await?;
+        let mut ctx = GpuDevice::from_adapter(adapter).await?;
         ctx._instance = Some(instance);
         devices.push(ctx);
     }

@@ -8,6 +8,6 @@ pub mod pipeline;
 pub mod readback;
 pub mod tensor;
 
-pub use context::{AdapterChoice, GpuContext};
+pub use context::{AdapterChoice, GpuDevice};
 pub use pipeline::Shader;
 pub use tensor::{row_pieces, Chunk, RowPiece, Tensor};

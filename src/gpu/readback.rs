@@ -4,11 +4,11 @@
 
 use futures_intrusive::channel::shared::oneshot_channel;
 
-use super::GpuContext;
+use super::GpuDevice;
 use crate::error::{Error, Result};
 
 /// Copies `bytes` bytes from the start of `buffer` (which needs `COPY_SRC`) to the host.
-pub async fn read_bytes(ctx: &GpuContext, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+pub async fn read_bytes(ctx: &GpuDevice, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
     if bytes == 0 {
         return Ok(Vec::new());
     }
@@ -51,6 +51,7 @@ pub fn map_failed(e: impl std::error::Error + Send + Sync + 'static) -> Error {
 }
 
 /// The error for a wait on the queue that failed.
+#[cfg(not(target_arch = "wasm32"))]
 fn wait_failed(e: wgpu::PollError) -> Error {
     Error::Readback {
         what: "waiting for the GPU to finish failed",
@@ -60,7 +61,7 @@ fn wait_failed(e: wgpu::PollError) -> Error {
 
 /// Native: block until submitted work is done (this also fires map callbacks).
 /// Web: a no-op, the browser calls back on its own.
-pub fn wait_for_queue(ctx: &GpuContext) -> Result<()> {
+pub fn wait_for_queue(ctx: &GpuDevice) -> Result<()> {
     #[cfg(not(target_arch = "wasm32"))]
     ctx.device
         .poll(wgpu::PollType::wait_indefinitely())
@@ -72,7 +73,7 @@ pub fn wait_for_queue(ctx: &GpuContext) -> Result<()> {
 
 /// Native: block until the work of `submission` is done and its map callbacks have
 /// fired. Web: a no-op, the browser calls back on its own.
-pub fn wait_for_submission(ctx: &GpuContext, submission: &wgpu::SubmissionIndex) -> Result<()> {
+pub fn wait_for_submission(ctx: &GpuDevice, submission: &wgpu::SubmissionIndex) -> Result<()> {
     #[cfg(not(target_arch = "wasm32"))]
     ctx.device
         .poll(wgpu::PollType::Wait {

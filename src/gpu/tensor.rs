@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use super::readback::read_bytes;
-use super::GpuContext;
+use super::GpuDevice;
 use crate::error::{Error, Result};
 
 const ELEMENT_BYTES: u64 = 4;
@@ -31,7 +31,7 @@ pub struct Tensor {
 
 impl Tensor {
     /// A zero-filled tensor (wgpu zero-initialises new buffers).
-    pub fn zeros(ctx: &GpuContext, label: &str, shape: &[usize]) -> Result<Tensor> {
+    pub fn zeros(ctx: &GpuDevice, label: &str, shape: &[usize]) -> Result<Tensor> {
         let layout = chunk_layout(ctx, label, shape)?;
         let buffers: Vec<wgpu::Buffer> = layout
             .iter()
@@ -63,23 +63,13 @@ impl Tensor {
         }
     }
 
-    pub fn from_f32(
-        ctx: &GpuContext,
-        label: &str,
-        shape: &[usize],
-        data: &[f32],
-    ) -> Result<Tensor> {
+    pub fn from_f32(ctx: &GpuDevice, label: &str, shape: &[usize], data: &[f32]) -> Result<Tensor> {
         let t = Self::zeros(ctx, label, shape)?;
         t.write_f32(ctx, data)?;
         Ok(t)
     }
 
-    pub fn from_u32(
-        ctx: &GpuContext,
-        label: &str,
-        shape: &[usize],
-        data: &[u32],
-    ) -> Result<Tensor> {
+    pub fn from_u32(ctx: &GpuDevice, label: &str, shape: &[usize], data: &[u32]) -> Result<Tensor> {
         let t = Self::zeros(ctx, label, shape)?;
         t.write_bytes(ctx, bytemuck::cast_slice(data))?;
         Ok(t)
@@ -99,16 +89,16 @@ impl Tensor {
         self.shape.iter().skip(1).product()
     }
 
-    pub fn write_f32(&self, ctx: &GpuContext, data: &[f32]) -> Result<()> {
+    pub fn write_f32(&self, ctx: &GpuDevice, data: &[f32]) -> Result<()> {
         self.write_bytes(ctx, bytemuck::cast_slice(data))
     }
 
-    pub fn write_u32(&self, ctx: &GpuContext, data: &[u32]) -> Result<()> {
+    pub fn write_u32(&self, ctx: &GpuDevice, data: &[u32]) -> Result<()> {
         self.write_bytes(ctx, bytemuck::cast_slice(data))
     }
 
     /// Sets every element to `value` (tests poison outputs with NaN this way).
-    pub fn fill_f32(&self, ctx: &GpuContext, value: f32) {
+    pub fn fill_f32(&self, ctx: &GpuDevice, value: f32) {
         for chunk in &self.chunks {
             let n = (chunk.rows.len() * self.row_len()).max(1);
             ctx.queue
@@ -116,7 +106,7 @@ impl Tensor {
         }
     }
 
-    fn write_bytes(&self, ctx: &GpuContext, bytes: &[u8]) -> Result<()> {
+    fn write_bytes(&self, ctx: &GpuDevice, bytes: &[u8]) -> Result<()> {
         let expected = self.len() * ELEMENT_BYTES as usize;
         if bytes.len() != expected {
             return Err(Error::Shape {
@@ -140,15 +130,15 @@ impl Tensor {
         Ok(())
     }
 
-    pub async fn read_f32(&self, ctx: &GpuContext) -> Result<Vec<f32>> {
+    pub async fn read_f32(&self, ctx: &GpuDevice) -> Result<Vec<f32>> {
         Ok(bytemuck::cast_slice(&self.read_bytes(ctx).await?).to_vec())
     }
 
-    pub async fn read_u32(&self, ctx: &GpuContext) -> Result<Vec<u32>> {
+    pub async fn read_u32(&self, ctx: &GpuDevice) -> Result<Vec<u32>> {
         Ok(bytemuck::cast_slice(&self.read_bytes(ctx).await?).to_vec())
     }
 
-    async fn read_bytes(&self, ctx: &GpuContext) -> Result<Vec<u8>> {
+    async fn read_bytes(&self, ctx: &GpuDevice) -> Result<Vec<u8>> {
         let row_bytes = (self.row_len() as u64) * ELEMENT_BYTES;
         let mut out = Vec::with_capacity(self.len() * ELEMENT_BYTES as usize);
         for chunk in &self.chunks {
@@ -215,7 +205,7 @@ impl Tensor {
 /// a time (VGG-16's fc6 weight, 25088 floats a row, would otherwise split into chunks of
 /// 1337 rows under a 128 MiB limit).
 pub fn chunk_layout(
-    ctx: &GpuContext,
+    ctx: &GpuDevice,
     label: &str,
     shape: &[usize],
 ) -> Result<Vec<(Range<usize>, u64)>> {
@@ -243,7 +233,7 @@ pub fn chunk_layout(
     Ok(layout)
 }
 
-pub(crate) fn new_storage_buffer(ctx: &GpuContext, label: &str, bytes: u64) -> wgpu::Buffer {
+pub(crate) fn new_storage_buffer(ctx: &GpuDevice, label: &str, bytes: u64) -> wgpu::Buffer {
     ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: bytes,

@@ -18,7 +18,7 @@ use super::step_stats::StepStats;
 use super::train_plan::TrainPlan;
 use crate::error::{Error, Result};
 use crate::gpu::readback::{map_failed, wait_for_submission};
-use crate::gpu::GpuContext;
+use crate::kernels::GpuContext;
 use crate::model::WeightFile;
 use crate::shape::SgdHyper;
 

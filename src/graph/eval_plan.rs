@@ -8,9 +8,10 @@ use super::param_set::ParamSet;
 use super::step_stats::StepStats;
 use crate::error::{Error, Result};
 use crate::gpu::arena::Arena;
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::Tensor;
 use crate::kernels::loss::{softmax_cross_entropy, LossOutputs};
 use crate::kernels::score_map::softmax;
+use crate::kernels::GpuContext;
 use crate::kernels::{record, Launch};
 use crate::shape::{LossShape, STATS};
 

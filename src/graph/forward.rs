@@ -4,8 +4,9 @@
 use super::ops::{ForwardPass, Op};
 use super::param_set::ParamSet;
 use crate::error::Result;
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::Tensor;
 use crate::kernels::dropout::DropoutRng;
+use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 
 /// A named run of consecutive launches in a plan (one op's share), for profiles.

@@ -1,7 +1,8 @@
 //! A network's learnable tensors on the GPU, in [`ModelSpec::parameters`] order.
 
 use crate::error::Result;
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::Tensor;
+use crate::kernels::GpuContext;
 use crate::model::{ModelSpec, ParamInfo, WeightFile};
 
 pub struct ParamSet {

@@ -18,7 +18,8 @@
 use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::Result;
-use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::gpu::{row_pieces, Tensor};
+use crate::kernels::GpuContext;
 use crate::shape::Dropout;
 
 const DROPOUT: Shader = shader!("dropout.wgsl");

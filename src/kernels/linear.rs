@@ -9,7 +9,8 @@
 use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::Result;
-use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::gpu::{row_pieces, Tensor};
+use crate::kernels::GpuContext;
 use crate::shape::LinearShape;
 
 const LINEAR: Shader = shader!("linear.wgsl");
@@ -18,7 +19,7 @@ const LINEAR_SUBGROUP: Shader = shader!("linear_subgroup.wgsl");
 /// Whether `linear_subgroup.wgsl` can run a dispatch: subgroups of 8 or more and rows
 /// read as vec4 (K a multiple of 4).
 fn subgroup_path(ctx: &GpuContext, s: &LinearShape) -> bool {
-    ctx.kernel_settings.subgroups && s.in_features.is_multiple_of(4)
+    ctx.settings.subgroups && s.in_features.is_multiple_of(4)
 }
 
 /// Whether the backward products of `linear_subgroup.wgsl` can read dy's columns of the

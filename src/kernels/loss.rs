@@ -13,7 +13,8 @@
 use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
-use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::gpu::{row_pieces, Tensor};
+use crate::kernels::GpuContext;
 use crate::shape::{LossShape, STATS};
 
 const LOSS: Shader = shader!("softmax_cross_entropy.wgsl");

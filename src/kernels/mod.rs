@@ -4,6 +4,7 @@
 //! once and returns them as a list of [`Launch`]es: "plan once, run many". Recording a
 //! list into a command encoder allocates nothing.
 
+pub mod context;
 pub mod conv;
 pub mod dropout;
 pub mod layout;
@@ -18,7 +19,8 @@ pub mod settings;
 pub mod sgd;
 pub mod tune;
 
-use crate::gpu::{GpuContext, Shader};
+use crate::gpu::Shader;
+pub use context::GpuContext;
 
 /// The [`Shader`] of a file in `shaders/`, with `shaders/prelude.wgsl` (the declarations
 /// several shaders share) appended.

@@ -8,7 +8,8 @@
 use super::layout::{uniform_layout, UniformLayout};
 use super::{shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::Tensor;
+use crate::kernels::GpuContext;
 
 const PEAK: Shader = shader!("peak.wgsl");
 

@@ -7,7 +7,8 @@
 use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::Result;
-use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::gpu::{row_pieces, Tensor};
+use crate::kernels::GpuContext;
 use crate::shape::PoolShape;
 
 const MAXPOOL: Shader = shader!("maxpool2d.wgsl");

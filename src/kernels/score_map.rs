@@ -9,7 +9,8 @@
 use super::layout::{uniform_layout, UniformLayout};
 use super::{element_offset, shader, uniform, Launch, Shader};
 use crate::error::{Error, Result};
-use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::gpu::{row_pieces, Tensor};
+use crate::kernels::GpuContext;
 use crate::shape::ScoreMapShape;
 
 const SCORE_MAP: Shader = shader!("score_map.wgsl");

@@ -3,7 +3,7 @@
 
 use std::env;
 
-/// The launchers' choices for one device (held by its `GpuContext`).
+/// The launchers' choices for one device (held by its [`super::GpuContext`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelSettings {
     /// Rows of the target each invocation of the fallback conv kernel (forward and input

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::Shader;
-use crate::gpu::GpuContext;
+use crate::kernels::GpuContext;
 
 /// Values for a shader's `override` constants.
 pub type Constants = Vec<(&'static str, f64)>;

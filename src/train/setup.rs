@@ -18,9 +18,9 @@ use crate::data::{
     ColourStats, Dataset, EvalTransform, Loader, LoaderConfig, TrainAugment, Transform,
 };
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
 use crate::graph::data_parallel::DEFAULT_BUCKET_BYTES;
 use crate::graph::{Collective, DataParallel, Network};
+use crate::kernels::GpuContext;
 use crate::model::{ModelMeta, ModelSpec, WeightFile};
 
 /// Where training starts.

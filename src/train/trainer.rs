@@ -18,8 +18,8 @@ use super::run_folder::{checkpoint_path, model_path};
 use super::schedule::Decision;
 use crate::data::{Batch, Loader};
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
 use crate::graph::{Collective, DataParallel, EvalPlan, ExchangeStats, Network, StepStats};
+use crate::kernels::GpuContext;
 use crate::model::ModelMeta;
 use crate::shape::SgdHyper;
 

@@ -3,10 +3,10 @@
 
 use crate::harness::*;
 use crate::{images, small, weights};
-use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::graph::dense_reference::dense_scores;
 use vgg_wgpu::graph::reference::{self, OracleState};
 use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, ParamSet};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::{Config, ModelSpec};
 
 fn params_of(net: &Network, w: &vgg_wgpu::model::WeightFile) -> Vec<Vec<f32>> {

@@ -1,8 +1,8 @@
 use crate::harness::*;
-use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate, conv2d_forward,
 };
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
 use vgg_wgpu::shape::ConvShape;
 
@@ -185,8 +185,8 @@ fn forward_with_one_row_tiles_matches_oracle() {
         check_forward(&ctx, s, i % 2 == 1, "conv forward one row");
     }
     let mut ctx = gpu_with_binding_limit(2048);
-    ctx.kernel_settings.subgroups = false;
-    ctx.kernel_settings.conv_tile_rows = 1;
+    ctx.settings.subgroups = false;
+    ctx.settings.conv_tile_rows = 1;
     let s = CHUNKED;
     check_forward(&ctx, &s, true, "conv forward one row chunked");
 }
@@ -279,8 +279,8 @@ fn backward_with_one_row_tiles_matches_oracle() {
         check_backward(&ctx, s, "conv backward one row");
     }
     let mut ctx = gpu_with_binding_limit(2048);
-    ctx.kernel_settings.subgroups = false;
-    ctx.kernel_settings.conv_tile_rows = 1;
+    ctx.settings.subgroups = false;
+    ctx.settings.conv_tile_rows = 1;
     let s = CHUNKED;
     check_backward(&ctx, &s, "conv backward one row chunked");
 }

@@ -3,10 +3,10 @@
 
 use crate::harness::*;
 use rand::rngs::StdRng;
-use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::graph::data_parallel::{buckets, DataParallel, SingleProcess};
 use vgg_wgpu::graph::reference::{kink_margin, OracleState};
 use vgg_wgpu::graph::Network;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::{Config, ModelSpec, WeightFile};
 use vgg_wgpu::shape::SgdHyper;
 use vgg_wgpu::train::init::{random_weights, Init};

@@ -1,6 +1,7 @@
 use crate::harness::*;
-use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::gpu::Tensor;
 use vgg_wgpu::kernels::dropout::{dropout_backward, dropout_forward, DropoutRng};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
 use vgg_wgpu::shape::Dropout;
 

@@ -4,7 +4,8 @@
 use std::sync::OnceLock;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use vgg_wgpu::gpu::{AdapterChoice, GpuContext, Tensor};
+use vgg_wgpu::gpu::{AdapterChoice, Tensor};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::kernels::{submit, Launch};
 
 /// Bounds on ‖gpu − oracle‖ / ‖oracle‖ for fp32.
@@ -33,7 +34,7 @@ pub fn gpu_with_binding_limit(bytes: u64) -> GpuContext {
 /// `vgg_wgpu::kernels::settings::KernelSettings::for_adapter`).
 pub fn gpu_with_conv_tile_rows(rows: u32) -> GpuContext {
     let mut ctx = gpu_without_subgroups();
-    ctx.kernel_settings.conv_tile_rows = rows;
+    ctx.settings.conv_tile_rows = rows;
     ctx
 }
 
@@ -41,7 +42,7 @@ pub fn gpu_with_conv_tile_rows(rows: u32) -> GpuContext {
 /// adapters without subgroups (or with subgroups under 8 invocations) run.
 pub fn gpu_without_subgroups() -> GpuContext {
     let mut ctx = open_gpu(None);
-    ctx.kernel_settings.subgroups = false;
+    ctx.settings.subgroups = false;
     ctx
 }
 
@@ -49,7 +50,7 @@ pub fn gpu_without_subgroups() -> GpuContext {
 /// (rows, target channels) instead of the autotuner's choice.
 pub fn gpu_with_conv_tile(tile: (u32, u32)) -> GpuContext {
     let mut ctx = open_gpu(None);
-    ctx.kernel_settings.conv_tile = Some(tile);
+    ctx.settings.conv_tile = Some(tile);
     ctx
 }
 

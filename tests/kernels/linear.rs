@@ -1,8 +1,8 @@
 use crate::harness::*;
-use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::kernels::linear::{
     linear_backward_data, linear_backward_weight, linear_backward_weight_accumulate, linear_forward,
 };
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
 use vgg_wgpu::shape::LinearShape;
 

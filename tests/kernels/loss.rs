@@ -1,7 +1,8 @@
 use crate::harness::*;
 use rand::Rng;
-use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::gpu::Tensor;
 use vgg_wgpu::kernels::loss::{softmax_cross_entropy, LossOutputs};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
 use vgg_wgpu::shape::LossShape;
 

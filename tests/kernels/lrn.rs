@@ -1,7 +1,8 @@
 use crate::harness::*;
 use rand::Rng;
-use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::gpu::Tensor;
 use vgg_wgpu::kernels::lrn::{lrn_backward, lrn_forward};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
 use vgg_wgpu::shape::LrnParams;
 

@@ -1,6 +1,6 @@
 use crate::harness::*;
-use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::kernels::pool::{maxpool2d_backward, maxpool2d_forward};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
 use vgg_wgpu::shape::PoolShape;
 

@@ -1,6 +1,7 @@
 use crate::harness::*;
-use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::gpu::Tensor;
 use vgg_wgpu::kernels::relu::{relu_backward, relu_forward};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
 
 /// Conv activations (batch 1 and > 1, 3 and ≥ 64 channels, odd and 1×1 spatial) and

@@ -1,6 +1,6 @@
 use crate::harness::*;
-use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::kernels::score_map::{softmax, spatial_mean};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
 use vgg_wgpu::shape::ScoreMapShape;
 

@@ -23,7 +23,7 @@ const MIN_KINK_MARGIN: f64 = 1e-5;
 /// Runs `steps` SGD steps on the GPU (batch split as micro × accumulation) and on the
 /// oracle, then compares every parameter's total change.
 fn check_training(
-    ctx: &vgg_wgpu::gpu::GpuContext,
+    ctx: &vgg_wgpu::kernels::GpuContext,
     spec: &ModelSpec,
     micro: usize,
     accumulation: usize,

@@ -13,7 +13,7 @@ use vgg_wgpu::eval::heatmap::overlay;
 use vgg_wgpu::eval::input::Planes;
 use vgg_wgpu::eval::protocol::{check_scales, mean, top_k};
 use vgg_wgpu::eval::{default_scales, evaluate_image, Protocol, TestModel};
-use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::meta::read_class_names;
 
 use crate::test_options::{count, scale, ModelOverrides};

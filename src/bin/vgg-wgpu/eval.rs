@@ -14,7 +14,7 @@ use vgg_wgpu::eval::{
     check_ensemble, default_scales, evaluate_ensemble, open_test_set, table_rows, Protocol, Tally,
     TestModel,
 };
-use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::kernels::GpuContext;
 
 use crate::test_options::{count, scale, scale_text, ModelOverrides};
 

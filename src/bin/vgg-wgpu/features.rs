@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::protocol::check_scales;
 use vgg_wgpu::eval::{default_scales, evaluate_image, open_test_set, Protocol, TestModel, TestSet};
-use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::WeightFile;
 
 use crate::test_options::{count, scale, ModelOverrides};

@@ -1,7 +1,8 @@
 //! `vgg-wgpu info`: every adapter, the chosen one, its limits and features.
 
 use vgg_wgpu::gpu::context::{describe_adapter, list_adapters};
-use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
+use vgg_wgpu::gpu::AdapterChoice;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::Result;
 
 pub fn run(choice: &AdapterChoice) -> Result<()> {

@@ -12,8 +12,8 @@ mod train;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use vgg_wgpu::gpu::context::open_devices as open_devices_of;
-use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
+use vgg_wgpu::gpu::AdapterChoice;
+use vgg_wgpu::kernels::GpuContext;
 
 #[derive(Parser)]
 #[command(
@@ -113,7 +113,7 @@ fn error_report(e: &dyn std::error::Error) -> String {
 }
 
 fn open_devices(adapter: &AdapterArgs, which: &str) -> vgg_wgpu::Result<Vec<GpuContext>> {
-    let devices = pollster::block_on(open_devices_of(&adapter.choice(), which))?;
+    let devices = pollster::block_on(GpuContext::open_devices(&adapter.choice(), which))?;
     for (i, ctx) in devices.iter().enumerate() {
         eprintln!("device {i}: {}", ctx.describe());
     }

@@ -9,7 +9,7 @@ use clap::Args;
 use vgg_wgpu::data::Preprocessing;
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::TestModel;
-use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::ModelMeta;
 
 /// How images are prepared for the network, instead of what the weight file says.

@@ -3,10 +3,10 @@
 
 use super::{at_size, BackwardPass, ForwardPass, Op, Operation, ReferenceGradients, ReferencePass};
 use crate::error::Result;
-use crate::gpu::GpuContext;
 use crate::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate, conv2d_forward,
 };
+use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 use crate::oracle::{conv, kink, relu};
 use crate::shape::ConvShape;

@@ -2,8 +2,8 @@
 
 use super::{BackwardPass, ForwardPass, Op, Operation, ReferenceGradients, ReferencePass};
 use crate::error::Result;
-use crate::gpu::GpuContext;
 use crate::kernels::dropout::{dropout_backward, dropout_forward};
+use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 use crate::oracle::dropout;
 use crate::shape::Dropout;

@@ -2,10 +2,10 @@
 
 use super::{BackwardPass, Conv2d, ForwardPass, Op, Operation, ReferenceGradients, ReferencePass};
 use crate::error::Result;
-use crate::gpu::GpuContext;
 use crate::kernels::linear::{
     linear_backward_data, linear_backward_weight, linear_backward_weight_accumulate, linear_forward,
 };
+use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 use crate::oracle::{kink, linear, relu};
 use crate::shape::LinearShape;

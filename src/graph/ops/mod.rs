@@ -18,8 +18,9 @@ pub use pool::MaxPool2d;
 
 use super::param_set::ParamSet;
 use crate::error::Result;
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::Tensor;
 use crate::kernels::dropout::DropoutRng;
+use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 
 /// What an op's forward launches read and write.

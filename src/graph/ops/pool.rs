@@ -2,8 +2,8 @@
 
 use super::{at_size, BackwardPass, ForwardPass, Op, Operation, ReferenceGradients, ReferencePass};
 use crate::error::Result;
-use crate::gpu::GpuContext;
 use crate::kernels::pool::{maxpool2d_backward, maxpool2d_forward};
+use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 use crate::oracle::{kink, pool};
 use crate::shape::PoolShape;

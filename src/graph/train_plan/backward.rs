@@ -7,9 +7,10 @@ use super::super::param_set::ParamSet;
 use super::Network;
 use crate::error::Result;
 use crate::gpu::arena::{Arena, ArenaTensors, Reservation};
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::Tensor;
 use crate::kernels::dropout::DropoutRng;
 use crate::kernels::relu::relu_backward;
+use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 
 /// One op's share of the backward pass: which gradient tensors it reads and writes.

@@ -4,10 +4,11 @@
 use super::super::network::Network;
 use super::super::param_set::ParamSet;
 use crate::error::Result;
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::Tensor;
 use crate::kernels::dropout::DropoutRng;
 use crate::kernels::loss::{softmax_cross_entropy, LossOutputs};
 use crate::kernels::sgd::SgdStep;
+use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 use crate::shape::{LossShape, SgdHyper, STATS};
 

@@ -15,9 +15,10 @@ use super::network::Network;
 use super::param_set::ParamSet;
 use super::step_stats::StepStats;
 use crate::error::{Error, Result};
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::Tensor;
 use crate::kernels::dropout::DropoutRng;
 use crate::kernels::sgd::SgdStep;
+use crate::kernels::GpuContext;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::kernels::{profile, ProfileClock};
 use crate::kernels::{record, Launch};

@@ -6,11 +6,13 @@
 use bytemuck::Zeroable;
 
 use crate::error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::gpu::tensor::new_storage_buffer;
-use crate::gpu::{row_pieces, GpuContext, Tensor};
+use crate::gpu::{row_pieces, Tensor};
 use crate::kernels::layout::{uniform_layout, UniformLayout};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::kernels::tune;
+use crate::kernels::GpuContext;
 use crate::kernels::{element_offset, shader, uniform, Launch, Shader, WORKGROUP_SIZE};
 use crate::shape::ConvShape;
 
@@ -101,7 +103,7 @@ impl ConvolveParams {
     /// the shapes that fit (see [`crate::kernels::tune`]), by default 2 rows × 4 columns for
     /// targets at most 4 columns wide and 32 channels when there are that many.
     fn tile(&self, ctx: &GpuContext) -> (u32, u32) {
-        if let Some(tile) = ctx.kernel_settings.conv_tile {
+        if let Some(tile) = ctx.settings.conv_tile {
             return tile;
         }
         let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
@@ -218,7 +220,7 @@ impl ConvolveParams {
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Result<Launch> {
-        if !ctx.kernel_settings.subgroups {
+        if !ctx.settings.subgroups {
             return self.launch_fallback(ctx, op, source, weight, bias, target);
         }
         let (rows, tile_t) = self.tile(ctx);
@@ -358,7 +360,7 @@ impl Proxy {
 
 /// The device's fallback conv tile height, which the shader supports only as 1 or 2.
 fn tile_rows(ctx: &GpuContext, op: &'static str) -> Result<u32> {
-    match ctx.kernel_settings.conv_tile_rows {
+    match ctx.settings.conv_tile_rows {
         rows @ (1 | 2) => Ok(rows),
         rows => Err(Error::InvalidArgument {
             op,

@@ -7,8 +7,9 @@
 use super::row_split::{RowSplit, WEIGHT_GRAD_SCRATCH_BYTES};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
-use crate::gpu::{row_pieces, Chunk, GpuContext, RowPiece, Shader, Tensor};
+use crate::gpu::{row_pieces, Chunk, RowPiece, Shader, Tensor};
 use crate::kernels::layout::{uniform_layout, UniformLayout};
+use crate::kernels::GpuContext;
 use crate::kernels::{element_offset, shader, uniform, Launch, WORKGROUP_SIZE};
 use crate::shape::ConvShape;
 
@@ -174,7 +175,7 @@ struct WeightKernel {
 impl WeightKernel {
     fn choose(ctx: &GpuContext, s: &ConvShape) -> WeightKernel {
         WeightKernel {
-            subgroups: ctx.kernel_settings.subgroups
+            subgroups: ctx.settings.subgroups
                 && subgroup_weight_tiles(s) >= SUBGROUP_WEIGHT_MIN_TILES,
         }
     }

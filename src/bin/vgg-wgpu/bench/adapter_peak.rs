@@ -2,10 +2,11 @@
 //! registers and its storage-load rate, so that a kernel's GFLOP/s can be read as a
 //! share of what the adapter can do at all.
 
-use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::gpu::Tensor;
 use vgg_wgpu::kernels::peak::{
     fma_peak, load_peak, FMA_PEAK_FLOPS_PER_ITERATION, LOADS_PER_ITERATION,
 };
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::kernels::Launch;
 use vgg_wgpu::Result;
 

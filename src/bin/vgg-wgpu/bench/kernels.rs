@@ -3,9 +3,10 @@
 //! separately) and to the adapter's own multiply-add peak (measured first too).
 
 use serde::Serialize;
-use vgg_wgpu::gpu::{GpuContext, Tensor};
+use vgg_wgpu::gpu::Tensor;
 use vgg_wgpu::graph::{Network, Op};
 use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::kernels::Launch;
 use vgg_wgpu::shape::ConvShape;
 use vgg_wgpu::Result;

@@ -16,7 +16,8 @@ mod timer;
 
 pub use args::BenchArgs;
 use args::BenchTarget;
-use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
+use vgg_wgpu::gpu::AdapterChoice;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::Result;
 
 pub fn run(ctx: &GpuContext, choice: &AdapterChoice, args: &BenchArgs) -> Result<()> {

@@ -2,7 +2,7 @@
 //! scale.
 
 use serde::Serialize;
-use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::Result;
 
 use super::adapter_peak::{fma_gflops, load_gfloats};

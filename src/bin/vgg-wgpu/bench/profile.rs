@@ -2,8 +2,8 @@
 //! step, the median of a few profiled steps so that one slow dispatch does not count.
 
 use serde::Serialize;
-use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::graph::{StepProfile, TrainPlan};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::kernels::ProfileClock;
 use vgg_wgpu::Result;
 

@@ -3,10 +3,11 @@
 //! the exchange takes, and the scaling efficiency (images/s with N ÷ N × with 1).
 
 use serde::Serialize;
-use vgg_wgpu::gpu::context::{list_adapters, open_devices};
-use vgg_wgpu::gpu::{AdapterChoice, GpuContext};
+use vgg_wgpu::gpu::context::list_adapters;
+use vgg_wgpu::gpu::AdapterChoice;
 use vgg_wgpu::graph::data_parallel::DEFAULT_BUCKET_BYTES;
 use vgg_wgpu::graph::{DataParallel, ExchangeStats, Network, SingleProcess};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::WeightFile;
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::{Error, Result};
@@ -90,7 +91,7 @@ fn measure(
         hyper,
     } = &workload.inputs;
     let list = vec![index.to_string(); replicas].join(",");
-    let devices = pollster::block_on(open_devices(choice, &list))?;
+    let devices = pollster::block_on(GpuContext::open_devices(choice, &list))?;
     let parallel = pollster::block_on(DataParallel::new(
         &devices,
         &workload.net,

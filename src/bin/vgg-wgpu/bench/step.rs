@@ -2,8 +2,8 @@
 //! SGD), of inference and of dense evaluation, next to PyTorch's on the CPU.
 
 use serde::Serialize;
-use vgg_wgpu::gpu::GpuContext;
 use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, ParamSet, TrainPlan};
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::Result;
 

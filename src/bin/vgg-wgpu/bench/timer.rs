@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use vgg_wgpu::gpu::readback::wait_for_queue;
-use vgg_wgpu::gpu::GpuContext;
+use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::kernels::{submit, Launch};
 use vgg_wgpu::Result;
 
