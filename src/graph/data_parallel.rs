@@ -66,7 +66,7 @@ impl Collective for SingleProcess {
 /// Parameter tensors whose gradients are copied, summed and written back together.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bucket {
-    /// Indices into [`ParamSet::tensors`], packed in this order.
+    /// Parameter indices (see [`ParamSet::get`]), packed in this order.
     pub params: Vec<usize>,
     /// f32 values in the bucket.
     pub elements: usize,
@@ -86,7 +86,7 @@ pub fn buckets(params: &ParamSet, order: &[usize], bucket_bytes: usize) -> Vec<B
     for &weight in order {
         for p in [weight, weight + 1] {
             open.params.push(p);
-            open.elements += params.tensors[p].len();
+            open.elements += params.get(p).len();
         }
         open.closes_at = weight;
         if open.elements * 4 >= bucket_bytes || Some(&weight) == order.last() {
@@ -304,7 +304,7 @@ impl<'a> DataParallel<'a> {
                 };
                 let mut offset = 0;
                 for &p in &bucket.params {
-                    let tensor = &plan.gradients.tensors[p];
+                    let tensor = plan.gradients.get(p);
                     for chunk in &tensor.chunks {
                         let bytes = (chunk.rows.len() * tensor.row_len() * 4) as u64;
                         encoder.copy_buffer_to_buffer(
@@ -357,7 +357,7 @@ impl<'a> DataParallel<'a> {
         for (ctx, plan) in self.devices.iter().zip(&self.plans) {
             let mut offset = 0;
             for &p in &bucket.params {
-                let tensor = &plan.gradients.tensors[p];
+                let tensor = plan.gradients.get(p);
                 for chunk in &tensor.chunks {
                     let len = chunk.rows.len() * tensor.row_len();
                     ctx.queue.write_buffer(

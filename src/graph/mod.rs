@@ -17,6 +17,7 @@ pub mod param_set;
 pub mod reference;
 pub mod step_stats;
 pub mod train_plan;
+pub mod trainable;
 
 pub use data_parallel::{Collective, DataParallel, ExchangeStats, SingleProcess};
 pub use dense_plan::{DenseOutput, DensePlan};
@@ -29,3 +30,4 @@ pub use step_stats::StepStats;
 #[cfg(not(target_arch = "wasm32"))]
 pub use train_plan::StepProfile;
 pub use train_plan::TrainPlan;
+pub use trainable::Trainable;

@@ -1,6 +1,8 @@
 //! A VGG as a chain of ops with resolved shapes: what the plans compile.
 
 use super::ops::{Conv2d, DropoutOp, Linear, Lrn, MaxPool2d, Op};
+use super::trainable::Trainable;
+use crate::error::Result;
 use crate::model::{Layer, ModelSpec, IMAGE_CHANNELS};
 use crate::shape::{Dropout, LrnParams};
 
@@ -10,6 +12,8 @@ use crate::shape::{Dropout, LrnParams};
 pub struct Network {
     pub spec: ModelSpec,
     pub ops: Vec<Op>,
+    /// What a training plan of this network updates (evaluation ignores it).
+    pub trainable: Trainable,
 }
 
 impl Network {
@@ -66,7 +70,23 @@ impl Network {
         Network {
             spec: spec.clone(),
             ops,
+            trainable: Trainable::ALL,
         }
+    }
+
+    /// The same network, trained only as `trainable` says (checked against the spec).
+    pub fn with_trainable(self, trainable: Trainable) -> Result<Network> {
+        trainable.validate(&self.spec)?;
+        Ok(Network { trainable, ..self })
+    }
+
+    /// The index of the lowest op whose parameters train: the backward pass stops there.
+    pub fn first_trained_op(&self) -> usize {
+        let first = self.trainable.first_param();
+        self.ops
+            .iter()
+            .position(|op| op.param().is_some_and(|p| p >= first))
+            .expect("Trainable::validate leaves a layer to train")
     }
 
     /// Shape of the activation feeding op `i` (`i == ops.len()`: the logits), batch `n`.

@@ -1,4 +1,5 @@
-//! A network's learnable tensors on the GPU, in [`ModelSpec::parameters`] order.
+//! A network's learnable tensors on the GPU, in [`ModelSpec::parameters`] order; the
+//! gradients and momenta of a fine-tuning plan hold only the trainable tail of them.
 
 use crate::error::Result;
 use crate::gpu::Tensor;
@@ -6,6 +7,8 @@ use crate::kernels::GpuContext;
 use crate::model::{ModelSpec, ParamInfo, WeightFile};
 
 pub struct ParamSet {
+    /// The index of `tensors[0]` among `spec`'s parameters.
+    pub first: usize,
     pub infos: Vec<ParamInfo>,
     pub tensors: Vec<Tensor>,
 }
@@ -13,12 +16,31 @@ pub struct ParamSet {
 impl ParamSet {
     /// Zero-filled tensors (gradients, momenta) shaped like `spec`'s parameters.
     pub fn zeros(ctx: &GpuContext, spec: &ModelSpec, role: &str) -> Result<ParamSet> {
-        let infos = spec.parameters();
+        Self::zeros_from(ctx, spec, role, 0)
+    }
+
+    /// Zero-filled tensors for `spec`'s parameters from index `first` on.
+    pub fn zeros_from(
+        ctx: &GpuContext,
+        spec: &ModelSpec,
+        role: &str,
+        first: usize,
+    ) -> Result<ParamSet> {
+        let infos: Vec<ParamInfo> = spec.parameters().split_off(first);
         let tensors = infos
             .iter()
             .map(|p| Tensor::zeros(ctx, &format!("{role} {}", p.name), &p.shape))
             .collect::<Result<_>>()?;
-        Ok(ParamSet { infos, tensors })
+        Ok(ParamSet {
+            first,
+            infos,
+            tensors,
+        })
+    }
+
+    /// Parameter `param` (an index among all of the spec's parameters).
+    pub fn get(&self, param: usize) -> &Tensor {
+        &self.tensors[param - self.first]
     }
 
     /// Parameters from a weight file, checked against `spec` first.
@@ -57,6 +79,6 @@ impl ParamSet {
 
     /// The weight and bias tensors of the op whose weight is parameter `param`.
     pub fn pair(&self, param: usize) -> (&Tensor, &Tensor) {
-        (&self.tensors[param], &self.tensors[param + 1])
+        (self.get(param), self.get(param + 1))
     }
 }

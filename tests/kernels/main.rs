@@ -5,6 +5,7 @@ mod harness;
 mod conv;
 mod data_parallel;
 mod dropout;
+mod fine_tune;
 mod linear;
 mod loss;
 mod lrn;

@@ -26,7 +26,8 @@ pub(super) struct BackwardStep {
 /// The activation gradients of a batch of `n` in two arena slots (the gradient of an
 /// op's output, the gradient before its fused ReLU, and the gradient of its input never
 /// need more than two buffers at once): the arena, dlogits' place, and each op's
-/// gradients, the last op's first.
+/// gradients, the last op's first, down to the lowest op that trains (nothing below it
+/// needs a gradient).
 pub(super) fn gradient_slots(
     ctx: &GpuContext,
     net: &Network,
@@ -37,7 +38,8 @@ pub(super) fn gradient_slots(
     let dlogits = arena.reserve(ctx, 0, "dlogits", &net.activation_shape(ops.len(), n))?;
     let mut steps = Vec::new();
     let (mut current, mut slot) = (dlogits, 0);
-    for i in (0..ops.len()).rev() {
+    let lowest = net.first_trained_op();
+    for i in (lowest..ops.len()).rev() {
         // A fused ReLU passes its gradient back in its own pass, unless the next op's
         // backward pass does it (see `relu_passed_back_by`).
         let relu = ops[i].fused_relu() && !relu_passed_back_by(ops, i + 1);
@@ -51,9 +53,9 @@ pub(super) fn gradient_slots(
             false => None,
         };
         let gz_slot = if relu { 1 - slot } else { slot };
-        let input_grad = match i {
-            0 => None,
-            _ => Some(arena.reserve(
+        let input_grad = match i == lowest {
+            true => None,
+            false => Some(arena.reserve(
                 ctx,
                 1 - gz_slot,
                 "activation gradient",

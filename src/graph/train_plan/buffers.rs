@@ -48,8 +48,8 @@ impl StepBuffers {
             stats: Tensor::zeros(ctx, "loss stats", &[n, STATS])?,
             totals: Tensor::zeros(ctx, "loss totals", &[STATS])?,
             step_totals: Tensor::zeros(ctx, "step totals", &[accumulation, STATS])?,
-            gradients: ParamSet::zeros(ctx, &net.spec, "gradient")?,
-            momenta: ParamSet::zeros(ctx, &net.spec, "momentum")?,
+            gradients: trainable_zeros(ctx, net, "gradient")?,
+            momenta: trainable_zeros(ctx, net, "momentum")?,
             rng: DropoutRng::new(ctx),
         })
     }
@@ -77,30 +77,66 @@ impl StepBuffers {
     }
 }
 
-/// The SGD update of every parameter with its gradient and momentum; its
-/// hyper-parameters are written before each step.
-pub(super) fn sgd_update(
-    ctx: &GpuContext,
-    params: &ParamSet,
-    gradients: &ParamSet,
-    momenta: &ParamSet,
-) -> Result<SgdStep> {
-    let mut sgd = SgdStep::new(
-        ctx,
-        &SgdHyper {
+/// Zero-filled tensors for the parameters `net` trains (frozen ones get none).
+fn trainable_zeros(ctx: &GpuContext, net: &Network, role: &str) -> Result<ParamSet> {
+    ParamSet::zeros_from(ctx, &net.spec, role, net.trainable.first_param())
+}
+
+/// The SGD update of every trainable parameter with its gradient and momentum, in
+/// groups that share a learning-rate multiplier; the hyper-parameters are written
+/// before each step.
+pub(super) struct SgdUpdate {
+    /// Every group's launches.
+    pub launches: Vec<Launch>,
+    /// Each group's hyper-parameter buffer and learning-rate multiplier.
+    groups: Vec<(SgdStep, f32)>,
+}
+
+impl SgdUpdate {
+    /// The update of `params` (those that `gradients` and `momenta` cover).
+    pub fn new(
+        ctx: &GpuContext,
+        net: &Network,
+        params: &ParamSet,
+        gradients: &ParamSet,
+        momenta: &ParamSet,
+    ) -> Result<SgdUpdate> {
+        let unset = SgdHyper {
             lr: 0.0,
             momentum: 0.0,
             weight_decay: 0.0,
             grad_scale: 1.0,
-        },
-    );
-    for ((w, g), v) in params
-        .tensors
-        .iter()
-        .zip(&gradients.tensors)
-        .zip(&momenta.tensors)
-    {
-        sgd.add(ctx, w, g, v)?;
+        };
+        let mut groups: Vec<(SgdStep, f32)> = Vec::new();
+        let trained = gradients
+            .infos
+            .iter()
+            .zip(&gradients.tensors)
+            .zip(&momenta.tensors);
+        for (k, ((info, g), v)) in trained.enumerate() {
+            let scale = net.trainable.lr_scale(info);
+            let group = match groups.iter().position(|(_, s)| *s == scale) {
+                Some(i) => i,
+                None => {
+                    groups.push((SgdStep::new(ctx, &unset), scale));
+                    groups.len() - 1
+                }
+            };
+            let w = params.get(gradients.first + k);
+            groups[group].0.add(ctx, w, g, v)?;
+        }
+        let launches = groups
+            .iter_mut()
+            .flat_map(|(step, _)| std::mem::take(&mut step.launches))
+            .collect();
+        Ok(SgdUpdate { launches, groups })
     }
-    Ok(sgd)
+
+    /// Writes `hyper`, each group's learning rate scaled by its multiplier.
+    pub fn set(&self, ctx: &GpuContext, hyper: &SgdHyper) {
+        for (step, scale) in &self.groups {
+            let lr = hyper.lr * scale;
+            step.set(ctx, &SgdHyper { lr, ..*hyper });
+        }
+    }
 }

@@ -9,7 +9,7 @@ mod backward;
 mod buffers;
 
 use self::backward::{backward_launches, gradient_slots, BackwardTensors};
-use self::buffers::{sgd_update, StepBuffers};
+use self::buffers::{SgdUpdate, StepBuffers};
 use super::forward::{forward_launches, push_span, Span};
 use super::network::Network;
 use super::param_set::ParamSet;
@@ -17,7 +17,6 @@ use super::step_stats::StepStats;
 use crate::error::{Error, Result};
 use crate::gpu::Tensor;
 use crate::kernels::dropout::DropoutRng;
-use crate::kernels::sgd::SgdStep;
 use crate::kernels::GpuContext;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::kernels::{profile, ProfileClock};
@@ -35,13 +34,15 @@ pub struct TrainPlan {
     /// replicas), the global batch.
     pub replicas: usize,
     pub params: ParamSet,
+    /// The momenta of the parameters `net.trainable` trains (none for frozen ones).
     pub momenta: ParamSet,
-    /// The gradient of the mean loss, complete after the last micro-batch.
+    /// The gradient of the mean loss for the trained parameters, complete after the
+    /// last micro-batch.
     pub gradients: ParamSet,
     input: Tensor,
     labels: Tensor,
     rng: DropoutRng,
-    sgd: SgdStep,
+    sgd: SgdUpdate,
     forward: Vec<Launch>,
     /// Backward launches that overwrite the gradients ([0]) or add to them ([1]).
     backward: [Vec<Launch>; 2],
@@ -141,7 +142,7 @@ impl TrainPlan {
             push_span(&mut spans, span.name, base + start, base + end);
         }
 
-        let sgd = sgd_update(ctx, &params, &buffers.gradients, &buffers.momenta)?;
+        let sgd = SgdUpdate::new(ctx, net, &params, &buffers.gradients, &buffers.momenta)?;
         let sgd_start = forward.len() + overwrite.launches.len();
         let sgd_end = sgd_start + sgd.launches.len();
         push_span(&mut spans, "sgd".into(), sgd_start, sgd_end);
