@@ -11,7 +11,7 @@ use vgg_wgpu::model::{Config, WeightFile};
 use vgg_wgpu::train::checkpoint::Checkpoint;
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
-use vgg_wgpu::train::options::TrainOptions;
+use vgg_wgpu::train::options::{Freeze, Normalize, TrainOptions};
 use vgg_wgpu::train::run_folder::{checkpoint_path, model_path};
 use vgg_wgpu::train::run_settings::RunSettings;
 use vgg_wgpu::train::trainer::{train, Event, Outcome};
@@ -57,7 +57,9 @@ fn tiny(out: PathBuf) -> TrainOptions {
         log_every: 1,
         workers: 1,
         strict: false,
-        normalize_std: false,
+        normalize: Normalize::DataMean,
+        freeze: Freeze::Nothing,
+        lr_features: 1.0,
     }
 }
 
@@ -353,4 +355,37 @@ fn resuming_after_a_kill_logs_every_step_once() {
         .map(|r| r["step"].as_u64().unwrap())
         .collect();
     assert_eq!(steps, (1..=16).collect::<Vec<u64>>());
+}
+
+#[test]
+fn a_fine_tuning_run_resumes_mid_epoch_to_identical_weights() {
+    // Frozen leading layers have no momenta in the checkpoint; the features' own rate
+    // is recorded with the run.
+    let fine_tune = |name: &str| TrainOptions {
+        freeze: Freeze::Layers(3),
+        lr_features: 0.1,
+        ..tiny(out_dir(name))
+    };
+    let straight = fine_tune("fine-tune-straight");
+    let (outcome, losses) = run(&gpu(), &straight, None);
+    assert!(matches!(outcome.unwrap(), Outcome::Finished(_)));
+    let split = fine_tune("fine-tune-split");
+    let (outcome, first) = run(&gpu(), &split, Some(5));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    let resumed = TrainOptions {
+        resume: true,
+        ..split.clone()
+    };
+    let (outcome, rest) = run(&gpu(), &resumed, None);
+    assert!(matches!(outcome.unwrap(), Outcome::Finished(_)));
+    assert_eq!([first, rest].concat(), losses, "same losses step by step");
+    let a = WeightFile::load(&model_path(&straight.out)).unwrap();
+    let b = WeightFile::load(&model_path(&split.out)).unwrap();
+    assert_eq!(a.tensors, b.tensors, "bit for bit");
+    let checkpoint = Checkpoint::load(&checkpoint_path(&split.out)).unwrap();
+    assert_eq!(
+        checkpoint.momenta.tensors.len(),
+        2 * (11 - 3),
+        "none for frozen layers"
+    );
 }

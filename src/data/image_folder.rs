@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Class names are the sorted names of the `train/` subfolders, and label `l` means the
-//! same class in both splits. Opening only lists files; images are decoded when asked
+//! same class in both splits. A folder of class folders without the split (`root/<class>/*.jpg`,
+//! the way people keep their photos) is split by [`ImageFolder::split`]. Opening only lists files; images are decoded when asked
 //! for, so a data set of a million files opens in seconds. Grayscale, CMYK and alpha
 //! images come out as RGB (alpha is dropped). A file that cannot be decoded is, by
 //! default, reported as [`Error::BadImage`] and skipped by the loader; with `strict`
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use image::{ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 
 use super::dataset::{check_index, Dataset, Splits};
+use super::rng::Rng;
 use crate::error::{Error, Result};
 
 /// File extensions read as images (compared without case).
@@ -143,6 +145,12 @@ impl ImageFolder {
                 "is a file, not a folder: give the folder that holds train/ and val/",
             ));
         }
+        if !root.join("train").is_dir() && !class_folders(root).unwrap_or_default().is_empty() {
+            return Err(data_error(
+                root,
+                "has class folders but no train/ and val/: to hold out part of each class for validation, add --val-split 0.1",
+            ));
+        }
         let train_dir = split_dir(root, "train")?;
         let val_dir = split_dir(root, "val")?;
 
@@ -180,6 +188,54 @@ impl ImageFolder {
                 class_names,
                 strict,
             },
+        })
+    }
+
+    /// Opens `root/<class>/*` and holds out `val_fraction` of each class's images for
+    /// validation (at least one of a class with two or more, never all), chosen by
+    /// `seed`: the same seed gives the same split.
+    pub fn split(
+        root: impl AsRef<Path>,
+        val_fraction: f32,
+        seed: u64,
+        strict: bool,
+    ) -> Result<Splits<ImageFolder>> {
+        let root = root.as_ref();
+        if root.join("train").is_dir() {
+            return Err(data_error(
+                root,
+                "already has a train/ folder: leave out --val-split to use its train/ and val/",
+            ));
+        }
+        let (mut train, mut val, mut class_names) = (Vec::new(), Vec::new(), Vec::new());
+        for (label, dir) in class_folders(root)?.into_iter().enumerate() {
+            let mut images = class_images(&dir)?;
+            let mut rng = Rng::from_key(&[seed, label as u64, 0x5_9117]);
+            for i in (1..images.len()).rev() {
+                images.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            let n = images.len();
+            let share = (val_fraction * n as f32).round() as usize;
+            let held_out = match n {
+                0 | 1 => 0, // a class of one image trains on it
+                _ => share.clamp(1, n - 1),
+            };
+            let mut taken: Vec<_> = images.into_iter().map(|p| (p, label as u32)).collect();
+            let mut rest = taken.split_off(held_out);
+            taken.sort();
+            rest.sort();
+            val.extend(taken);
+            train.extend(rest);
+            class_names.push(file_name(&dir));
+        }
+        let folder = |files| ImageFolder {
+            files,
+            class_names: class_names.clone(),
+            strict,
+        };
+        Ok(Splits {
+            train: folder(train),
+            val: folder(val),
         })
     }
 

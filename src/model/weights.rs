@@ -173,6 +173,29 @@ impl WeightFile {
         Self::from_bytes(&bytes, &path.display().to_string())
     }
 
+    /// The names, shapes and metadata of the file at `path`, with no values: what a
+    /// file holds, read from its header without reading (or holding) its tensors.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_shapes(path: &std::path::Path) -> Result<WeightFile> {
+        use std::io::Read;
+        let origin = path.display().to_string();
+        let fail = |source: std::io::Error| Error::Io {
+            path: path.to_path_buf(),
+            what: "the weight file cannot be read".into(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(fail)?;
+        let mut length = [0u8; 8];
+        file.read_exact(&mut length).map_err(fail)?;
+        let length = u64::from_le_bytes(length);
+        let mut header = Vec::new();
+        // safetensors caps its header at 100 MB; more means it is not one.
+        file.take(length.min(100 << 20))
+            .read_to_end(&mut header)
+            .map_err(fail)?;
+        parse_header(&header, &origin)
+    }
+
     /// Writes to `path` atomically: a temporary file beside it, flushed, then renamed.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
@@ -190,6 +213,34 @@ impl WeightFile {
         drop(f);
         std::fs::rename(&tmp, path).map_err(fail)
     }
+}
+
+/// A safetensors header (JSON: each tensor's dtype, shape and offsets, plus
+/// `__metadata__`) as a weight file of shapes without values.
+#[cfg(not(target_arch = "wasm32"))]
+fn parse_header(header: &[u8], origin: &str) -> Result<WeightFile> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        shape: Vec<usize>,
+    }
+    let bad = |e: serde_json::Error| Error::WeightFile {
+        path: origin.to_string(),
+        message: format!(
+            "not a readable safetensors file ({e}); is it truncated or another format?"
+        ),
+    };
+    let mut entries: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(bad)?;
+    let metadata = match entries.remove("__metadata__") {
+        Some(m) => serde_json::from_value(m).map_err(bad)?,
+        None => HashMap::new(),
+    };
+    let mut tensors = BTreeMap::new();
+    for (name, entry) in entries {
+        let entry: Entry = serde_json::from_value(entry).map_err(bad)?;
+        tensors.insert(name, (entry.shape, Vec::new()));
+    }
+    Ok(WeightFile { tensors, metadata })
 }
 
 /// IEEE half to single precision (exact).

@@ -15,6 +15,9 @@ pub enum DataSource {
     /// ImageNet's layout (`train/<class>/…`, `val/<class>/…`) or CIFAR-10's binary
     /// batches, told apart by what the folder holds.
     Path(PathBuf),
+    /// A folder of class folders (`<class>/…`), `val_split` of each class held out for
+    /// validation.
+    Split { path: PathBuf, val_split: f32 },
 }
 
 impl DataSource {
@@ -43,6 +46,10 @@ impl DataSource {
                     let s = ImageFolder::open(path, strict)?;
                     Ok((Arc::new(s.train), Arc::new(s.val)))
                 }
+            }
+            DataSource::Split { path, val_split } => {
+                let s = ImageFolder::split(path, *val_split, seed, strict)?;
+                Ok((Arc::new(s.train), Arc::new(s.val)))
             }
         }
     }

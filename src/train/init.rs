@@ -19,6 +19,10 @@ pub enum Init {
     /// The paper's init of deeper nets: the first four conv layers and the three FC
     /// layers from a trained net A, the rest Glorot-random.
     FromCheckpoint(String),
+    /// Fine-tuning: every tensor of a weight file the CLI reads (ours, or torchvision's
+    /// VGGs) whose name and shape fit, the rest (a classifier for other classes, say)
+    /// Glorot-random. See [`super::pretrained`].
+    Pretrained(String),
 }
 
 impl FromStr for Init {
@@ -28,12 +32,17 @@ impl FromStr for Init {
             "gaussian" => Ok(Init::Gaussian),
             "glorot" | "xavier" => Ok(Init::Glorot),
             "kaiming" | "he" => Ok(Init::Kaiming),
-            _ => match s.strip_prefix("from:") {
-                Some(path) if !path.is_empty() => Ok(Init::FromCheckpoint(path.to_string())),
+            _ => match (s.split_once(':'), s) {
+                (Some(("from", path)), _) if !path.is_empty() => {
+                    Ok(Init::FromCheckpoint(path.to_string()))
+                }
+                (Some(("pretrained", path)), _) if !path.is_empty() => {
+                    Ok(Init::Pretrained(path.to_string()))
+                }
                 _ => Err(Error::InvalidArgument {
                     op: "--init",
                     message: format!(
-                        "'{s}' is not one of gaussian, glorot, kaiming, from:<net-A checkpoint>"
+                        "'{s}' is not one of gaussian, glorot, kaiming, from:<net-A checkpoint>, pretrained:<weight file>"
                     ),
                 }),
             },

@@ -3,7 +3,8 @@
 //! steps a `TrainPlan` itself (`crate::web`).
 //!
 //! - [`options`]: what a run is told to do; [`data_source`]: where its images come from.
-//! - [`init`]: fresh weights (Section 3.1 of the paper).
+//! - [`init`]: fresh weights (Section 3.1 of the paper); [`pretrained`]: a start from
+//!   another network's weights (fine-tuning).
 //! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself.
 //! - [`schedule`]: the paper's learning-rate schedule.
 //! - [`checkpoint`], [`metrics`], [`run_folder`]: the files a run writes;
@@ -17,6 +18,7 @@ pub mod init;
 pub mod metrics;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod options;
+pub mod pretrained;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod run_folder;
 #[cfg(not(target_arch = "wasm32"))]

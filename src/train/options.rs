@@ -1,10 +1,14 @@
 //! What a training run is told to do.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use super::data_source::DataSource;
 use super::init::Init;
-use crate::model::Config;
+use crate::data::Preprocessing;
+use crate::error::{Error, Result};
+use crate::graph::Trainable;
+use crate::model::{Config, ModelSpec};
 
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
@@ -45,7 +49,74 @@ pub struct TrainOptions {
     pub workers: usize,
     /// Fail on an undecodable image instead of skipping it.
     pub strict: bool,
-    /// Also divide inputs by the training set's per-channel standard deviation (the
-    /// paper only subtracts the mean).
-    pub normalize_std: bool,
+    /// How inputs are normalised.
+    pub normalize: Normalize,
+    /// Layers that do not train (fine-tuning).
+    pub freeze: Freeze,
+    /// Multiplier on the conv layers' learning rate (fine-tuning: e.g. 0.1).
+    pub lr_features: f32,
+}
+
+impl TrainOptions {
+    /// What the training plans update, for the network `spec`.
+    pub fn trainable(&self, spec: &ModelSpec) -> Trainable {
+        Trainable {
+            frozen_layers: match self.freeze {
+                Freeze::Nothing => 0,
+                Freeze::Features => spec.conv_layers().len(),
+                Freeze::Layers(n) => n,
+            },
+            conv_lr_scale: self.lr_features,
+        }
+    }
+}
+
+/// Input normalisation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Normalize {
+    /// Subtract the training set's mean RGB (the paper).
+    DataMean,
+    /// Also divide by the training set's per-channel standard deviation.
+    DataMeanStd,
+    /// A given one: a pretrained network's, which its features were learned with.
+    Fixed(Preprocessing),
+}
+
+/// Which leading layers training leaves as they are.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Freeze {
+    Nothing,
+    /// Every conv layer: only the classifier trains.
+    Features,
+    /// The first N parameterised layers (convs, then FC layers).
+    Layers(usize),
+}
+
+impl FromStr for Freeze {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Freeze> {
+        match s.trim() {
+            "none" | "0" => Ok(Freeze::Nothing),
+            "features" => Ok(Freeze::Features),
+            n => n
+                .parse()
+                .map(Freeze::Layers)
+                .map_err(|_| Error::InvalidArgument {
+                    op: "--freeze",
+                    message: format!(
+                        "'{s}' is not `features` (every conv layer), `none`, or a number of layers"
+                    ),
+                }),
+        }
+    }
+}
+
+impl std::fmt::Display for Freeze {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Freeze::Nothing => write!(f, "none"),
+            Freeze::Features => write!(f, "features"),
+            Freeze::Layers(n) => write!(f, "{n}"),
+        }
+    }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data_source::DataSource;
 use super::init::Init;
-use super::options::TrainOptions;
+use super::options::{Freeze, Normalize, TrainOptions};
 use crate::error::{Error, Result};
 
 /// `(option, value)` pairs in the command line's order, e.g. `("--seed", "1")`.
@@ -38,6 +38,10 @@ impl RunSettings {
                 ("--val-images", val.to_string()),
             ]),
             DataSource::Path(path) => settings.push(("--data", path.display().to_string())),
+            DataSource::Split { path, val_split } => settings.extend([
+                ("--data", path.display().to_string()),
+                ("--val-split", val_split.to_string()),
+            ]),
         }
         settings.extend([
             ("--scale", scale),
@@ -51,15 +55,16 @@ impl RunSettings {
             ("--max-reductions", opts.max_reductions.to_string()),
             ("--init", init_text(&opts.init)),
             ("--seed", opts.seed.to_string()),
-            (
-                "--normalize",
-                match opts.normalize_std {
-                    true => "mean-std",
-                    false => "mean",
-                }
-                .to_string(),
-            ),
+            ("--normalize", normalize_text(&opts.normalize)),
         ]);
+        // Fine-tuning's options only when used, so that older checkpoints, which do not
+        // record them, resume as before.
+        if opts.freeze != Freeze::Nothing {
+            settings.push(("--freeze", opts.freeze.to_string()));
+        }
+        if opts.lr_features != 1.0 {
+            settings.push(("--lr-features", opts.lr_features.to_string()));
+        }
         RunSettings(
             settings
                 .into_iter()
@@ -96,12 +101,21 @@ impl RunSettings {
     }
 }
 
+fn normalize_text(normalize: &Normalize) -> String {
+    match normalize {
+        Normalize::DataMean => "mean".into(),
+        Normalize::DataMeanStd => "mean-std".into(),
+        Normalize::Fixed(p) => format!("mean {:?} std {:?} scale {}", p.mean, p.std, p.scale),
+    }
+}
+
 fn init_text(init: &Init) -> String {
     match init {
         Init::Gaussian => "gaussian".into(),
         Init::Glorot => "glorot".into(),
         Init::Kaiming => "kaiming".into(),
         Init::FromCheckpoint(path) => format!("from:{path}"),
+        Init::Pretrained(path) => format!("pretrained:{path}"),
     }
 }
 

@@ -7,9 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::checkpoint::{Checkpoint, TrainState};
+use super::data_source::DataSource;
 use super::init::{from_net_a, random_weights, Init};
 use super::metrics::MetricsLog;
-use super::options::TrainOptions;
+use super::options::{Normalize, TrainOptions};
+use super::pretrained::transfer;
 use super::run_folder::{checkpoint_path, metrics_path, prepare};
 use super::run_settings::RunSettings;
 use super::schedule::PlateauSchedule;
@@ -21,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::graph::data_parallel::DEFAULT_BUCKET_BYTES;
 use crate::graph::{Collective, DataParallel, Network};
 use crate::kernels::GpuContext;
-use crate::model::{ModelMeta, ModelSpec, WeightFile};
+use crate::model::{describe, ModelMeta, ModelSpec, WeightFile};
 
 /// Where training starts.
 struct Start {
@@ -29,7 +31,8 @@ struct Start {
     /// SGD momenta of a resumed run; fresh runs start from zero.
     momenta: Option<WeightFile>,
     state: TrainState,
-    /// What the user should know about the start (an unchecked resume).
+    /// What the user should know about the start (an unchecked resume, what a
+    /// pretrained start copied).
     note: Option<String>,
 }
 
@@ -61,9 +64,14 @@ impl<'a> Run<'a> {
                 ),
             });
         }
+        let net = Network::new(&spec, opts.dropout).with_trainable(opts.trainable(&spec))?;
         let start = starting_point(opts, &spec)?;
+        let counts = match opts.data {
+            DataSource::Builtin { .. } => None,
+            _ => class_counts(train_set.as_ref()),
+        };
+        let start_notes = start.note.iter().cloned().chain(counts).collect();
         let (loader, val_loader, meta) = loaders(opts, collective, &spec, train_set, val_set)?;
-        let net = Network::new(&spec, opts.dropout);
         let parallel = DataParallel::new(
             devices,
             &net,
@@ -101,7 +109,7 @@ impl<'a> Run<'a> {
             eval_plans: HashMap::new(),
             metrics,
             state: start.state,
-            start_note: start.note,
+            start_notes,
         })
     }
 }
@@ -180,7 +188,16 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
             note,
         });
     }
+    let mut note = None;
     let weights = match &opts.init {
+        Init::Pretrained(path) => {
+            let source = WeightFile::load(Path::new(path))?;
+            describe(&source, path)?; // finite, and a network this program knows
+            let fresh = random_weights(spec, &Init::Glorot, opts.seed);
+            let transfer = transfer(spec, &source, path, fresh)?;
+            note = Some(transfer.describe(path));
+            transfer.weights
+        }
         Init::FromCheckpoint(path) => {
             let net_a = WeightFile::load(Path::new(path))?;
             from_net_a(
@@ -197,7 +214,7 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
         weights,
         momenta: None,
         state: TrainState::new(opts.seed, schedule, RunSettings::of(opts)),
-        note: None,
+        note,
     })
 }
 
@@ -216,9 +233,13 @@ fn loaders(
     let crop = spec.input_size as u32;
     let stats = ColourStats::estimate(train_set.as_ref(), 1000)?;
     let mut augment = TrainAugment::paper(&stats, s_min, s_max, crop)?;
-    if opts.normalize_std {
-        augment.preprocessing.std =
-            [0, 1, 2].map(|c| (stats.covariance[c][c].sqrt() * 255.0) as f32);
+    match opts.normalize {
+        Normalize::DataMean => {}
+        Normalize::DataMeanStd => {
+            augment.preprocessing.std =
+                [0, 1, 2].map(|c| (stats.covariance[c][c].sqrt() * 255.0) as f32);
+        }
+        Normalize::Fixed(preprocessing) => augment.preprocessing = preprocessing,
     }
     let preprocessing = augment.preprocessing;
     let meta = ModelMeta::new(
@@ -255,4 +276,43 @@ fn loaders(
         });
     }
     Ok((loader, val_loader, meta))
+}
+
+/// Fewer images than this in a class are worth a warning: its validation accuracy is
+/// noise and the classifier may barely learn it.
+const FEW_IMAGES: usize = 5;
+
+/// The training images per class, for the user to check the data is what they think,
+/// with the classes that have very few named.
+fn class_counts(train_set: &dyn Dataset) -> Option<String> {
+    let names = train_set.class_names();
+    if names.len() > 20 {
+        return None; // a list of ImageNet's 1000 classes helps no one
+    }
+    let mut counts = vec![0usize; names.len()];
+    for i in 0..train_set.len() {
+        counts[train_set.label(i) as usize] += 1;
+    }
+    let listed: Vec<String> = names
+        .iter()
+        .zip(&counts)
+        .map(|(n, c)| format!("{n} {c}"))
+        .collect();
+    let few: Vec<&str> = names
+        .iter()
+        .zip(&counts)
+        .filter(|(_, &c)| c < FEW_IMAGES)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let warning = match few.is_empty() {
+        true => String::new(),
+        false => format!(
+            "; fewer than {FEW_IMAGES} training images in {}: add more, or expect little from them",
+            few.join(", ")
+        ),
+    };
+    Some(format!(
+        "training images per class: {}{warning}",
+        listed.join(", ")
+    ))
 }

@@ -71,7 +71,7 @@ pub async fn train(
 ) -> Result<Outcome> {
     let mut run = Run::set_up(devices, collective, opts).await?;
     on_event(run.started());
-    if let Some(note) = run.start_note.take() {
+    for note in std::mem::take(&mut run.start_notes) {
         on_event(Event::Note(note));
     }
     while run.state.epoch < opts.epochs {
@@ -106,7 +106,7 @@ pub(super) struct Run<'a> {
     pub(super) metrics: Option<MetricsLog>,
     pub(super) state: TrainState,
     /// Shown once the run has started (e.g. a resume whose options went unchecked).
-    pub(super) start_note: Option<String>,
+    pub(super) start_notes: Vec<String>,
 }
 
 #[derive(Debug, PartialEq)]

@@ -3,6 +3,7 @@
 
 mod bench;
 mod eval;
+mod fine_tune;
 mod train;
 
 use std::process::{Command, Output};

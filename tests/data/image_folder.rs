@@ -245,3 +245,61 @@ fn truncated_jpeg_is_skipped_and_reported_or_fails_in_strict_mode() {
     );
     let _ = junk;
 }
+
+/// photos/<class>/ with `counts[i]` images in class i, no train/ or val/.
+fn photo_folder(name: &str, counts: &[usize]) -> TempDir {
+    let dir = TempDir::new(name);
+    for (c, &count) in counts.iter().enumerate() {
+        for i in 0..count {
+            dir.write(&format!("class{c}/{i:02}.jpg"), &jpeg(i as u8));
+        }
+    }
+    dir
+}
+
+#[test]
+fn a_val_split_holds_out_a_share_of_each_class_the_same_for_a_seed() {
+    let dir = photo_folder("val-split", &[20, 10, 3, 1]);
+    let files = |s: &ImageFolder| -> Vec<(String, u32)> {
+        (0..s.len())
+            .map(|i| (s.path(i).unwrap().display().to_string(), s.label(i)))
+            .collect()
+    };
+    let split = ImageFolder::split(dir.path(), 0.2, 7, false).unwrap();
+    let per_class = |s: &ImageFolder| {
+        let mut counts = [0; 4];
+        (0..s.len()).for_each(|i| counts[s.label(i) as usize] += 1);
+        counts
+    };
+    // 20% of 20, of 10, of 3 (rounded, at least one) and none of a class of one.
+    assert_eq!(per_class(&split.val), [4, 2, 1, 0]);
+    assert_eq!(per_class(&split.train), [16, 8, 2, 1]);
+    assert_eq!(
+        split.train.class_names(),
+        ["class0", "class1", "class2", "class3"]
+    );
+    let mut all = [files(&split.train), files(&split.val)].concat();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 34, "every image in exactly one split");
+
+    let again = ImageFolder::split(dir.path(), 0.2, 7, false).unwrap();
+    assert_eq!(
+        files(&again.val),
+        files(&split.val),
+        "the same seed, the same split"
+    );
+    let other = ImageFolder::split(dir.path(), 0.2, 8, false).unwrap();
+    assert_ne!(
+        files(&other.val),
+        files(&split.val),
+        "another seed, another split"
+    );
+}
+
+#[test]
+fn a_val_split_of_an_already_split_folder_is_refused() {
+    let dir = small_folder("split-twice");
+    let (_, message) = data_error(ImageFolder::split(dir.path(), 0.1, 0, false));
+    assert!(message.contains("leave out --val-split"), "{message}");
+}

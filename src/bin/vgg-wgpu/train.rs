@@ -10,10 +10,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::graph::{Collective, SingleProcess};
 use vgg_wgpu::kernels::GpuContext;
-use vgg_wgpu::model::Config;
+use vgg_wgpu::model::{describe, Config, Described, WeightFile};
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
-use vgg_wgpu::train::options::TrainOptions;
+use vgg_wgpu::train::options::{Freeze, Normalize, TrainOptions};
 use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
 /// With no arguments: a small VGG (config A, widths ÷8, 32×32 input) on the built-in
@@ -21,22 +21,32 @@ use vgg_wgpu::train::trainer::{train, Event, Outcome};
 #[derive(Args)]
 pub struct TrainArgs {
     /// VGG configuration of the paper's Table 1: A, A-LRN, B, C, D (VGG-16) or E (VGG-19).
-    #[arg(long, default_value = "A")]
-    config: Config,
+    /// Default: the pretrained file's with --init pretrained:FILE, else A.
+    #[arg(long)]
+    config: Option<Config>,
     /// `builtin` for the synthetic data set, or a folder: ImageNet's layout
-    /// (train/<class>/*.jpg, val/<class>/*.jpg) or CIFAR-10's binary batches.
+    /// (train/<class>/*.jpg, val/<class>/*.jpg), CIFAR-10's binary batches, or with
+    /// --val-split a folder of class folders (<class>/*.jpg).
     #[arg(long, default_value = "builtin")]
     data: String,
+    /// Hold out this fraction of each class of a folder of class folders (--data
+    /// photos/, photos/<class>/*.jpg) for validation, e.g. 0.1; the same --seed gives the
+    /// same split.
+    #[arg(long, value_parser = val_split)]
+    val_split: Option<f32>,
     /// Training crop, which is also the network's input size (the paper: 224).
-    #[arg(long, default_value_t = 32)]
-    crop: usize,
+    /// Default: the pretrained file's input size, else 32.
+    #[arg(long)]
+    crop: Option<usize>,
     /// Training scale S, the image's smallest side before cropping: one value (e.g. 256)
-    /// or a jitter range (e.g. 256:512). Default: the crop plus 1/8.
+    /// or a jitter range (e.g. 256:512). Default: the pretrained file's training scale,
+    /// else the crop plus 1/8.
     #[arg(long)]
     scale: Option<String>,
     /// Divide every layer's width by this (1 = the paper's network; 8 for quick runs).
-    #[arg(long, default_value_t = 8)]
-    width_divisor: usize,
+    /// Default: the pretrained file's, else 8.
+    #[arg(long)]
+    width_divisor: Option<usize>,
     /// Stop after this many epochs (the schedule may stop training earlier).
     #[arg(long, default_value_t = 24)]
     epochs: usize,
@@ -65,10 +75,21 @@ pub struct TrainArgs {
     /// Stop when the learning rate has been divided this many times (the paper: 3).
     #[arg(long, default_value_t = 3)]
     max_reductions: usize,
-    /// gaussian (N(0, 1e-2), the paper's net A), glorot, or from:<net-A checkpoint>
-    /// (the paper's deeper nets: first four convs and the FC layers from net A).
+    /// gaussian (N(0, 1e-2), the paper's net A), glorot, kaiming, from:<net-A checkpoint>
+    /// (the paper's deeper nets: first four convs and the FC layers from net A), or
+    /// pretrained:<weight file> (fine-tuning: every tensor of our or torchvision's VGG
+    /// weights that fits; a classifier for other classes starts fresh).
     #[arg(long, default_value = "glorot")]
     init: Init,
+    /// Layers that do not train: `features` (every conv layer: only the classifier
+    /// learns, the usual fine-tuning of a pretrained net), a number of leading layers
+    /// (convs, then FC layers), or `none`.
+    #[arg(long, default_value = "none")]
+    freeze: Freeze,
+    /// Multiplier on the conv layers' learning rate, e.g. 0.1 to fine-tune the features
+    /// gently while the new classifier learns at --lr.
+    #[arg(long, default_value_t = 1.0, value_parser = lr_multiplier)]
+    lr_features: f32,
     /// Output folder: checkpoint.safetensors, model.safetensors, metrics.jsonl.
     #[arg(long, default_value = "runs/vgg")]
     out: PathBuf,
@@ -94,9 +115,11 @@ pub struct TrainArgs {
     #[arg(long)]
     strict: bool,
     /// Input normalisation: `mean` subtracts the training set's mean RGB (the paper);
-    /// `mean-std` also divides by its per-channel standard deviation.
-    #[arg(long, default_value = "mean", value_parser = ["mean", "mean-std"])]
-    normalize: String,
+    /// `mean-std` also divides by its per-channel standard deviation; `pretrained` keeps
+    /// the pretrained file's (torchvision's ImageNet mean and std for its weights).
+    /// Default: `pretrained` with --init pretrained:FILE, else `mean`.
+    #[arg(long, value_parser = ["mean", "mean-std", "pretrained"])]
+    normalize: Option<String>,
     /// Data-parallel training on several devices: `all` (every GPU of the best kind),
     /// or adapter indices from `vgg-wgpu info`, e.g. 0,1; an index may repeat (several
     /// devices on one adapter). Each takes a share of every batch; gradients are summed
@@ -161,6 +184,28 @@ fn weight_decay(text: &str) -> std::result::Result<f32, String> {
         true => Ok(decay),
         false => Err(format!(
             "weight decay must be 0 or a positive finite number, e.g. 5e-4; got {text}"
+        )),
+    }
+}
+
+/// A multiplier of the learning rate: 0 (no update) or more, finite.
+fn lr_multiplier(text: &str) -> std::result::Result<f32, String> {
+    let value = number(text)?;
+    match value.is_finite() && value >= 0.0 {
+        true => Ok(value),
+        false => Err(format!(
+            "must be 0 or a positive finite multiplier, e.g. 0.1; got {text}"
+        )),
+    }
+}
+
+/// A fraction strictly between 0 and 1.
+fn val_split(text: &str) -> std::result::Result<f32, String> {
+    let value = number(text)?;
+    match value > 0.0 && value < 1.0 {
+        true => Ok(value),
+        false => Err(format!(
+            "must be a fraction above 0 and below 1, e.g. 0.1; got {text}"
         )),
     }
 }
@@ -262,21 +307,43 @@ fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainA
     Ok(())
 }
 
-/// The library's options from the command line's.
+/// The library's options from the command line's. With `--init pretrained:FILE`, what
+/// is not given (network, scale, normalisation) is the pretrained file's.
 fn options(args: &TrainArgs) -> Result<TrainOptions> {
-    let data = match args.data.as_str() {
-        "builtin" => DataSource::Builtin {
-            train: args.train_images,
-            val: args.val_images,
-            size: args.crop as u32,
-        },
-        path => DataSource::Path(PathBuf::from(path)),
+    let source = match &args.init {
+        Init::Pretrained(path) => Some(pretrained_source(path)?),
+        _ => None,
+    };
+    let spec = source.as_ref().map(|s| &s.spec);
+    let crop = args.crop.or(spec.map(|s| s.input_size)).unwrap_or(32);
+    let source_scale = source
+        .as_ref()
+        .map(|s| (s.meta.train_scale[0], s.meta.train_scale[1]))
+        .filter(|&(s_min, _)| s_min as usize >= crop);
+    let scale = match (&args.scale, source_scale) {
+        (None, Some(scale)) => scale,
+        (text, _) => parse_scale(text.as_deref(), crop)?,
+    };
+    let normalize = match (args.normalize.as_deref(), &source) {
+        (Some("mean-std"), _) => Normalize::DataMeanStd,
+        (Some("mean"), _) => Normalize::DataMean,
+        (_, Some(source)) => Normalize::Fixed(source.meta.preprocessing),
+        (Some(_), None) => {
+            return Err(Error::InvalidArgument {
+                op: "--normalize",
+                message: "`pretrained` keeps a pretrained file's normalisation: it needs --init pretrained:FILE".into(),
+            })
+        }
+        (None, None) => Normalize::DataMean,
     };
     Ok(TrainOptions {
-        config: args.config,
-        crop: args.crop,
-        width_divisor: args.width_divisor,
-        data,
+        config: args.config.or(spec.map(|s| s.config)).unwrap_or(Config::A),
+        crop,
+        width_divisor: args
+            .width_divisor
+            .or(spec.map(|s| s.width_divisor))
+            .unwrap_or(8),
+        data: data_source(args, crop)?,
         epochs: args.epochs,
         batch: args.batch,
         accumulate: args.accumulate,
@@ -286,7 +353,7 @@ fn options(args: &TrainArgs) -> Result<TrainOptions> {
         dropout: args.dropout,
         patience: args.patience,
         max_reductions: args.max_reductions,
-        scale: parse_scale(args.scale.as_deref(), args.crop)?,
+        scale,
         init: args.init.clone(),
         out: args.out.clone(),
         resume: args.resume,
@@ -296,8 +363,38 @@ fn options(args: &TrainArgs) -> Result<TrainOptions> {
         log_every: args.log_every,
         workers: args.workers,
         strict: args.strict,
-        normalize_std: args.normalize == "mean-std",
+        normalize,
+        freeze: args.freeze,
+        lr_features: args.lr_features,
     })
+}
+
+fn data_source(args: &TrainArgs, crop: usize) -> Result<DataSource> {
+    Ok(match (args.data.as_str(), args.val_split) {
+        ("builtin", None) => DataSource::Builtin {
+            train: args.train_images,
+            val: args.val_images,
+            size: crop as u32,
+        },
+        ("builtin", Some(_)) => {
+            return Err(Error::InvalidArgument {
+                op: "--val-split",
+                message: "the built-in data set has its own validation images (--val-images); give --data a folder of class folders".into(),
+            })
+        }
+        (path, None) => DataSource::Path(PathBuf::from(path)),
+        (path, Some(val_split)) => DataSource::Split {
+            path: PathBuf::from(path),
+            val_split,
+        },
+    })
+}
+
+/// What a pretrained weight file is (network, preprocessing, training scale), from its
+/// header alone: the tensors are read once, when training starts.
+fn pretrained_source(path: &str) -> Result<Described> {
+    let header = WeightFile::load_shapes(std::path::Path::new(path))?;
+    describe(&header, path)
 }
 
 /// The first Ctrl-C asks the loop to stop after its step and checkpoint; a second
