@@ -1,8 +1,9 @@
 //! `vgg-wgpu bench step`: images/s of whole training steps (forward, loss, backward,
-//! SGD), of inference and of dense evaluation, next to PyTorch's on the CPU.
+//! SGD), of fine-tuning steps with the features frozen, of inference and of dense
+//! evaluation, next to PyTorch's on the CPU.
 
 use serde::Serialize;
-use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, ParamSet, TrainPlan};
+use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, ParamSet, TrainPlan, Trainable};
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::Result;
@@ -53,6 +54,7 @@ pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let step_seconds = seconds_per_run(args.min_seconds, || {
         pollster::block_on(train.step(ctx, &images, &labels, &hyper, 0, 0)).map(|_| ())
     })?;
+    let frozen = time_frozen_step(ctx, args, &net, &StepInputs::new(args))?;
     let eval_seconds = seconds_per_run(args.min_seconds, || {
         pollster::block_on(eval.evaluate(ctx, &images, &labels)).map(|_| ())
     })?;
@@ -75,6 +77,7 @@ pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
             flops: 3.0 * flops,
             pytorch_images_per_s: torch.as_ref().map(|t| t.training),
         },
+        frozen,
         PassTiming {
             pass: "inference",
             seconds: eval_seconds,
@@ -84,6 +87,39 @@ pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
         dense,
     ];
     timings.iter().try_for_each(|t| print(args, t))
+}
+
+/// A training step that updates only the classifier (`train --freeze features`): the
+/// forward pass, then backward and SGD of the FC layers alone.
+fn time_frozen_step(
+    ctx: &GpuContext,
+    args: &BenchArgs,
+    net: &Network,
+    inputs: &StepInputs,
+) -> Result<PassTiming> {
+    let spec = &net.spec;
+    let frozen = Trainable {
+        frozen_layers: spec.conv_layers().len(),
+        ..Trainable::ALL
+    };
+    let net = net.clone().with_trainable(frozen)?;
+    let weights = random_weights(spec, &Init::Glorot, 0);
+    let params = ParamSet::upload(ctx, spec, &weights, "random")?;
+    let plan = pollster::block_on(TrainPlan::new(ctx, &net, params, args.batch, 1, 1))?;
+    let seconds = seconds_per_run(args.min_seconds, || {
+        let step = plan.step(ctx, &inputs.images, &inputs.labels, &inputs.hyper, 0, 0);
+        pollster::block_on(step).map(|_| ())
+    })?;
+    let trained: f64 = net.ops[net.first_trained_op()..]
+        .iter()
+        .map(|op| op.flops_per_image())
+        .sum();
+    Ok(PassTiming {
+        pass: "step, frozen features",
+        seconds,
+        flops: (net.flops_per_image() + 2.0 * trained) * args.batch as f64,
+        pytorch_images_per_s: None,
+    })
 }
 
 /// Dense evaluation of `--dense-size` images; its FLOPs are those of the plan that ran.
@@ -133,7 +169,7 @@ fn print(args: &BenchArgs, t: &PassTiming) -> Result<()> {
         _ => String::new(),
     };
     println!(
-        "VGG-{} ÷{} @{} batch {}: {:<14} {:8.2} ms  {images_per_s:8.1} images/s  {gflops:6.2} GFLOP/s{reference}",
+        "VGG-{} ÷{} @{} batch {}: {:<21} {:8.2} ms  {images_per_s:8.1} images/s  {gflops:6.2} GFLOP/s{reference}",
         args.config,
         args.width_divisor,
         args.size,
