@@ -127,13 +127,27 @@ fn step_json_counts_dense_evaluation_flops_from_the_plan() {
     assert!(output.status.success(), "{}", stderr(&output));
     let rows = json_lines(&output);
     let passes: Vec<&str> = rows.iter().map(|r| r["pass"].as_str().unwrap()).collect();
-    assert_eq!(passes, ["training step", "inference", "dense eval"]);
+    assert_eq!(
+        passes,
+        [
+            "training step",
+            "step, frozen features",
+            "inference",
+            "dense eval"
+        ]
+    );
     let gflop =
         |row: &Value| row["gflop_per_s"].as_f64().unwrap() * row["seconds"].as_f64().unwrap();
-    let (inference, dense) = (gflop(&rows[1]), gflop(&rows[2]));
+    let [step, frozen, inference, dense] = [0, 1, 2, 3].map(|i| gflop(&rows[i]));
     assert!(
         (dense / inference - 1.0).abs() < 0.02,
         "{inference} vs {dense}"
+    );
+    // A frozen step is the forward pass plus the FC layers' backward: more than
+    // inference, far less than a whole step (the convs are nearly all of the work).
+    assert!(
+        inference < frozen && frozen < 0.5 * step,
+        "{inference} {frozen} {step}"
     );
     for row in &rows {
         assert_eq!(row["config"], "A");
