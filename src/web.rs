@@ -212,12 +212,17 @@ fn shrink(image: &RgbImage, side: u32) -> RgbImage {
 
 #[wasm_bindgen]
 impl Classifier {
-    /// "VGG-A, widths ÷8, 32×32 input, 10 classes, test scales 32,36,68".
+    /// "VGG-A, widths ÷8, 32×32 input, 10 classes, test scales 32,36,68"; the classes
+    /// are said to be ImageNet's when that is assumed for a file without metadata.
     pub fn describe(&self) -> String {
         let s = &self.model.spec;
         let scales: Vec<String> = self.protocol.scales.iter().map(u32::to_string).collect();
+        let names = match self.model.imagenet_names_assumed() {
+            true => " (ImageNet's, assumed: the file names none)",
+            false => "",
+        };
         format!(
-            "VGG-{}, widths ÷{}, {}×{} input, {} classes, {} parameters; dense evaluation with flips at Q = {}",
+            "VGG-{}, widths ÷{}, {}×{} input, {} classes{names}, {} parameters; dense evaluation with flips at Q = {}",
             s.config,
             s.width_divisor,
             s.input_size,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::error::{Error, Result};
 use crate::graph::{DenseOutput, DensePlan, EvalPlan, Network, ParamSet};
 use crate::kernels::GpuContext;
-use crate::model::{describe, ModelMeta, ModelSpec, WeightFile};
+use crate::model::{describe, imagenet, ModelMeta, ModelSpec, WeightFile};
 
 pub struct TestModel {
     pub spec: ModelSpec,
@@ -44,6 +44,12 @@ impl TestModel {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(ctx: &GpuContext, path: &std::path::Path) -> Result<TestModel> {
         Self::new(ctx, &WeightFile::load(path)?, &path.display().to_string())
+    }
+
+    /// Its class names are ImageNet's by assumption: the file names none of its 1000
+    /// classes.
+    pub fn imagenet_names_assumed(&self) -> bool {
+        self.guessed && self.spec.classes == imagenet::CLASSES
     }
 
     /// The most pixels an input image may have on this adapter: one image's largest

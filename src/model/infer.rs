@@ -8,10 +8,11 @@
 //! - configuration: the one whose parameter names and shapes all match (A, B, D, E are
 //!   torchvision's vgg11, vgg13, vgg16, vgg19);
 //! - preprocessing: torchvision's ImageNet mean and std; training scale 256 for a
-//!   224 input (input·8/7 in general); class names "class 0", "class 1", ... (the
-//!   project ships no list of ImageNet's names).
+//!   224 input (input·8/7 in general); class names ImageNet's for 1000 classes (every
+//!   torchvision VGG is an ImageNet classifier), else "class 0", "class 1", ....
 
 use super::config::{Config, ModelSpec};
+use super::imagenet;
 use super::meta::ModelMeta;
 use super::weights::WeightFile;
 use crate::data::Preprocessing;
@@ -91,7 +92,11 @@ pub fn infer_spec(weights: &WeightFile, origin: &str) -> Result<ModelSpec> {
 /// The metadata torchvision's conventions give a file of `spec` (see the module doc).
 pub fn torchvision_meta(spec: &ModelSpec) -> ModelMeta {
     let scale = ((spec.input_size * 8 + 3) / 7) as u32;
-    let names = (0..spec.classes).map(|i| format!("class {i}")).collect();
+    let names = if spec.classes == imagenet::CLASSES {
+        imagenet::class_names()
+    } else {
+        (0..spec.classes).map(|i| format!("class {i}")).collect()
+    };
     ModelMeta::new(spec, names, Preprocessing::TORCHVISION, [scale, scale])
 }
 
@@ -156,7 +161,7 @@ mod tests {
         }
         let meta = torchvision_meta(&ModelSpec::paper(Config::D));
         assert_eq!(meta.train_scale, [256, 256]);
-        assert_eq!(meta.class_names[999], "class 999");
+        assert_eq!(meta.class_names, imagenet::class_names());
     }
 
     #[test]
@@ -170,6 +175,16 @@ mod tests {
             };
             assert_eq!(infer_spec(&shaped_like(&spec), "small").unwrap(), spec);
         }
+        let names = torchvision_meta(&ModelSpec {
+            classes: 7,
+            ..ModelSpec::paper(Config::A)
+        })
+        .class_names;
+        assert_eq!(names.len(), 7);
+        assert_eq!(
+            names[6], "class 6",
+            "only 1000 classes are taken for ImageNet's"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The VGG family of the paper's Table 1.
 
 pub mod config;
+pub mod imagenet;
 pub mod infer;
 pub mod meta;
 pub mod params;

@@ -14,9 +14,8 @@ use vgg_wgpu::eval::input::Planes;
 use vgg_wgpu::eval::protocol::{check_scales, mean, top_k};
 use vgg_wgpu::eval::{default_scales, evaluate_image, Protocol, TestModel};
 use vgg_wgpu::kernels::GpuContext;
-use vgg_wgpu::model::meta::read_class_names;
 
-use crate::test_options::{count, scale, ModelOverrides};
+use crate::test_options::{count, scale, ClassNames, ModelOverrides};
 
 #[derive(Args)]
 pub struct ClassifyArgs {
@@ -38,11 +37,8 @@ pub struct ClassifyArgs {
     /// images, the image's name is added to this file name.
     #[arg(long)]
     heatmap: Option<PathBuf>,
-    /// A text file with one class name per line, in the model's class order, to use
-    /// instead of the names in the weights' metadata (imported torchvision weights
-    /// carry none: their classes show as "class N").
-    #[arg(long)]
-    labels: Option<PathBuf>,
+    #[command(flatten)]
+    names: ClassNames,
     #[command(flatten)]
     overrides: ModelOverrides,
 }
@@ -58,9 +54,7 @@ struct Classified {
 /// command fails at the end.
 pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
     let mut model = args.overrides.load(ctx, &args.weights)?;
-    if let Some(path) = &args.labels {
-        model.meta.class_names = read_class_names(path, model.spec.classes)?;
-    }
+    args.names.apply(&mut model)?;
     let input = model.spec.input_size as u32;
     let scales = if args.scales.is_empty() {
         default_scales(model.meta.train_scale, input)

@@ -16,7 +16,7 @@ use vgg_wgpu::eval::{
 };
 use vgg_wgpu::kernels::GpuContext;
 
-use crate::test_options::{count, scale, scale_text, ModelOverrides};
+use crate::test_options::{count, scale, scale_text, ClassNames, ModelOverrides};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -45,6 +45,10 @@ pub struct EvalArgs {
     /// Print the table as JSON.
     #[arg(long)]
     json: bool,
+    // --labels: the names the data set's classes are matched to (by name when all of
+    // them appear, else by index).
+    #[command(flatten)]
+    names: ClassNames,
     #[command(flatten)]
     overrides: ModelOverrides,
 }
@@ -53,7 +57,11 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
     let mut models = args
         .weights
         .iter()
-        .map(|p| args.overrides.load(ctx, p))
+        .map(|p| {
+            let mut model = args.overrides.load(ctx, p)?;
+            args.names.apply(&mut model)?;
+            Ok(model)
+        })
         .collect::<Result<Vec<_>>>()?;
     check_ensemble(&models)?;
     let protocol = protocol(ctx, args, &models)?;

@@ -1,15 +1,16 @@
 //! Options shared by `eval`, `classify` and `features`: counts and test scales checked
-//! as they are parsed, and the model's preprocessing and training scale, which a weight
-//! file without our metadata leaves to a guess that the user hears about and can
-//! override.
+//! as they are parsed, and the model's preprocessing, training scale and class names,
+//! which a weight file without our metadata leaves to a guess that the user hears about
+//! and can override.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use vgg_wgpu::data::Preprocessing;
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::TestModel;
 use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::model::meta::read_class_names;
 use vgg_wgpu::model::ModelMeta;
 
 /// How images are prepared for the network, instead of what the weight file says.
@@ -110,6 +111,33 @@ impl ModelOverrides {
                 }
             ))),
         }
+    }
+}
+
+/// The class names `classify` and `eval` use (`features` has no use for them).
+#[derive(Args)]
+pub struct ClassNames {
+    /// A text file with one class name per line, in the model's class order, to use
+    /// instead of the weight file's names (a file without our metadata has ImageNet's
+    /// when it has 1000 classes, else "class N").
+    #[arg(long)]
+    labels: Option<PathBuf>,
+}
+
+impl ClassNames {
+    /// Gives `model` the names of --labels, or says on stderr when it keeps ImageNet's
+    /// by assumption.
+    pub fn apply(&self, model: &mut TestModel) -> Result<()> {
+        if let Some(path) = &self.labels {
+            model.meta.class_names = read_class_names(path, model.spec.classes)?;
+        } else if model.imagenet_names_assumed() {
+            eprintln!(
+                "note: '{}' names none of its {} classes, so they are taken as ImageNet's (ILSVRC-2012, in torchvision's class order). If it was trained on other classes, give --labels FILE.",
+                model.origin,
+                model.spec.classes
+            );
+        }
+        Ok(())
     }
 }
 
