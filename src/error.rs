@@ -28,7 +28,7 @@ pub enum Error {
     InvalidArgument { op: &'static str, message: String },
 
     /// The GPU could not allocate the buffers `what` needs (wgpu's out-of-memory error
-    /// scope caught it). `fix` says how to ask for less.
+    /// scope caught it, see [`crate::gpu::error_scope`]). `fix` says how to ask for less.
     #[error("{what} does not fit in the GPU's memory; {fix}")]
     OutOfMemory { what: String, fix: String },
 

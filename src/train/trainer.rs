@@ -319,7 +319,7 @@ impl Run<'_> {
             let eval = match self.eval_plans.entry(batch.len()) {
                 Entry::Occupied(plan) => plan.into_mut(),
                 Entry::Vacant(slot) => {
-                    slot.insert(EvalPlan::new(ctx, &self.net, params, batch.len())?)
+                    slot.insert(EvalPlan::new(ctx, &self.net, params, batch.len()).await?)
                 }
             };
             val.add(&eval.evaluate(ctx, &batch.images, &batch.labels).await?);
