@@ -169,10 +169,10 @@ fn write_heatmap(
     let plane = &map[class * h * w..][..h * w];
     overlay(image, plane, h, w)
         .save(file)
-        .map_err(|e| Error::Io {
+        .map_err(|source| Error::Image {
             path: file.to_path_buf(),
             what: "cannot write the heat map".into(),
-            source: std::io::Error::other(e),
+            source,
         })?;
     eprintln!(
         "heat map of '{}' written to {}",
