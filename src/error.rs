@@ -1,5 +1,9 @@
 //! The one error type of the crate. Each variant names what was wrong and, where
-//! there is one, the fix.
+//! there is one, the fix; one that wraps an underlying error keeps it as its `source`.
+//!
+//! There is no "device lost" kind: no error of wgpu 30 says that the device was lost
+//! (the failed buffer map that follows carries no cause), so a lost device arrives as
+//! [`Error::Readback`].
 
 use std::path::PathBuf;
 
@@ -28,7 +32,7 @@ pub enum Error {
     InvalidArgument { op: &'static str, message: String },
 
     /// The GPU could not allocate the buffers `what` needs (wgpu's out-of-memory error
-    /// scope caught it). `fix` says how to ask for less.
+    /// scope caught it, see [`crate::gpu::error_scope`]). `fix` says how to ask for less.
     #[error("{what} does not fit in the GPU's memory; {fix}")]
     OutOfMemory { what: String, fix: String },
 
@@ -51,6 +55,17 @@ pub enum Error {
     #[error("weight file '{path}' {message}")]
     WeightFile { path: String, message: String },
 
+    /// A weight file or checkpoint that its parser rejects: the safetensors container,
+    /// or the JSON metadata inside it (also a file that cannot be serialised). `message`
+    /// says what and the fix; `source` is the parser's error.
+    #[error("weight file '{path}' {message}")]
+    WeightFormat {
+        path: String,
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// Reading or writing a file failed. `what` says what was being done (and the fix,
     /// where there is one); `source` is the operating system's error.
     #[error("{}: {what}: {source}", path.display())]
@@ -59,6 +74,24 @@ pub enum Error {
         what: String,
         #[source]
         source: std::io::Error,
+    },
+
+    /// Encoding or writing an image (a heat map) failed; `source` is the image crate's
+    /// error.
+    #[error("{}: {what}: {source}", path.display())]
+    Image {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: image::ImageError,
+    },
+
+    /// Writing a value as JSON failed; `source` is serde_json's error.
+    #[error("{what}: {source}")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
     },
 
     /// Reading a GPU buffer back to the host failed: the map callback reported an
@@ -79,6 +112,21 @@ pub enum Error {
         device: String,
         #[source]
         source: Box<Error>,
+    },
+
+    /// Training produced a non-finite loss or weights: `what` says which, at which step
+    /// (counted from 1) and epoch, under which learning rate. The checkpoint in
+    /// `checkpoint` is the last good one: the run stops before it is overwritten.
+    #[error(
+        "training diverged: {what} at step {step} (epoch {epoch}, learning rate {lr:e}). Lower --lr and start again; {} is left as it was",
+        checkpoint.display()
+    )]
+    Diverged {
+        what: String,
+        step: u64,
+        epoch: usize,
+        lr: f32,
+        checkpoint: PathBuf,
     },
 
     /// A data set file or folder is missing or malformed. `message` says what and the fix.

@@ -174,7 +174,8 @@ impl Classifier {
         let batch = 1 + self.protocol.flip as usize;
         let plan = self
             .model
-            .dense_plan(&self.ctx, batch, height as usize, width as usize)?;
+            .dense_plan(&self.ctx, batch, height as usize, width as usize)
+            .await?;
         let map = plan.score_map(&self.ctx).await?;
         let (h, w) = (plan.map_shape.height, plan.map_shape.width);
         let plane = &map[classes[0] * h * w..][..h * w];

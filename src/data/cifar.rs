@@ -66,8 +66,11 @@ fn read_records(dir: &Path, names: &[&str], classes: usize) -> Result<Vec<u8>> {
     let mut records = Vec::new();
     for name in names {
         let path = dir.join(name);
-        let bytes = fs::read(&path)
-            .map_err(|e| data_error(&path, format!("cannot read the CIFAR-10 batch file: {e}")))?;
+        let bytes = fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            what: "cannot read the CIFAR-10 batch file".into(),
+            source,
+        })?;
         if bytes.is_empty() || bytes.len() % RECORD != 0 {
             return Err(data_error(
                 &path,

@@ -35,6 +35,14 @@ pub struct ImageFolder {
     strict: bool,
 }
 
+fn unreadable_folder(dir: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: dir.to_path_buf(),
+        what: "cannot read the folder".into(),
+        source,
+    }
+}
+
 fn data_error(path: &Path, message: impl Into<String>) -> Error {
     Error::Data {
         path: path.to_path_buf(),
@@ -44,11 +52,10 @@ fn data_error(path: &Path, message: impl Into<String>) -> Error {
 
 /// The visible entries of `dir`, sorted by name, as (path, is folder).
 fn list(dir: &Path) -> Result<Vec<(PathBuf, bool)>> {
-    let read =
-        fs::read_dir(dir).map_err(|e| data_error(dir, format!("cannot read the folder: {e}")))?;
+    let read = fs::read_dir(dir).map_err(|source| unreadable_folder(dir, source))?;
     let mut entries = Vec::new();
     for entry in read {
-        let entry = entry.map_err(|e| data_error(dir, format!("cannot read the folder: {e}")))?;
+        let entry = entry.map_err(|source| unreadable_folder(dir, source))?;
         let path = entry.path();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue; // .DS_Store, .ipynb_checkpoints, ...

@@ -129,7 +129,7 @@ impl TestModel {
     }
 
     /// The dense plan for images (batch, 3, height, width), compiled on first use.
-    pub fn dense_plan(
+    pub async fn dense_plan(
         &mut self,
         ctx: &GpuContext,
         batch: usize,
@@ -138,7 +138,7 @@ impl TestModel {
     ) -> Result<&DensePlan> {
         let key = (batch, height, width);
         if !self.dense.contains_key(&key) {
-            let plan = DensePlan::new(ctx, &self.net, &self.params, batch, height, width)?;
+            let plan = DensePlan::new(ctx, &self.net, &self.params, batch, height, width).await?;
             self.dense.insert(key, plan);
         }
         Ok(&self.dense[&key])
@@ -153,7 +153,8 @@ impl TestModel {
         height: usize,
         width: usize,
     ) -> Result<DenseOutput> {
-        self.dense_plan(ctx, batch, height, width)?
+        self.dense_plan(ctx, batch, height, width)
+            .await?
             .run(ctx, images)
             .await
     }
@@ -167,7 +168,7 @@ impl TestModel {
         count: usize,
     ) -> Result<Vec<f32>> {
         if !self.crops.contains_key(&count) {
-            let plan = EvalPlan::new(ctx, &self.net, &self.params, count)?;
+            let plan = EvalPlan::new(ctx, &self.net, &self.params, count).await?;
             self.crops.insert(count, plan);
         }
         self.crops[&count].probabilities(ctx, crops).await

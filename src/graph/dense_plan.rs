@@ -21,6 +21,7 @@ use super::ops::Op;
 use super::param_set::ParamSet;
 use crate::error::{Error, Result};
 use crate::gpu::arena::Arena;
+use crate::gpu::error_scope::{build_in_error_scopes, BuildNames};
 use crate::gpu::Tensor;
 use crate::kernels::score_map::{softmax, spatial_mean};
 use crate::kernels::GpuContext;
@@ -75,7 +76,7 @@ pub struct DensePlan {
 impl DensePlan {
     /// A plan for images (batch, 3, height, width); both sides must be at least the
     /// network's input size, so that FC1's s×s window fits at least once.
-    pub fn new(
+    pub async fn new(
         ctx: &GpuContext,
         net: &Network,
         params: &ParamSet,
@@ -92,6 +93,26 @@ impl DensePlan {
                 ),
             });
         }
+        let names = BuildNames {
+            op: "dense evaluation plan",
+            size: format!("a batch of {batch} images of {height}×{width}"),
+            fix: "give smaller --scales (eval, classify; eval without --flip runs half the batch), or a smaller --batch or --dense-size (bench)",
+        };
+        build_in_error_scopes(&ctx.device, names, || {
+            Self::build(ctx, net, params, batch, height, width)
+        })
+        .await
+    }
+
+    /// The plan's buffers and launches; `new` has checked the sizes.
+    fn build(
+        ctx: &GpuContext,
+        net: &Network,
+        params: &ParamSet,
+        batch: usize,
+        height: usize,
+        width: usize,
+    ) -> Result<DensePlan> {
         let ops = dense_ops(net, height, width);
         let mut arena = Arena::new(2);
         let input_shape = [batch, IMAGE_CHANNELS, height, width];

@@ -8,6 +8,7 @@ use super::param_set::ParamSet;
 use super::step_stats::StepStats;
 use crate::error::{Error, Result};
 use crate::gpu::arena::Arena;
+use crate::gpu::error_scope::{build_in_error_scopes, BuildNames};
 use crate::gpu::Tensor;
 use crate::kernels::loss::{softmax_cross_entropy, LossOutputs};
 use crate::kernels::score_map::softmax;
@@ -28,7 +29,7 @@ pub struct EvalPlan {
 
 impl EvalPlan {
     /// `params` is shared with whoever else holds it (a training plan, say).
-    pub fn new(
+    pub async fn new(
         ctx: &GpuContext,
         net: &Network,
         params: &ParamSet,
@@ -40,6 +41,16 @@ impl EvalPlan {
                 message: "batch must be at least 1".into(),
             });
         }
+        let names = BuildNames {
+            op: "evaluation plan",
+            size: format!("a batch of {batch} images"),
+            fix: "evaluate fewer images at once: a smaller --batch (train, bench), or dense evaluation instead of --multi-crop (eval)",
+        };
+        build_in_error_scopes(&ctx.device, names, || Self::build(ctx, net, params, batch)).await
+    }
+
+    /// The plan's buffers and launches; `new` has checked the batch.
+    fn build(ctx: &GpuContext, net: &Network, params: &ParamSet, batch: usize) -> Result<EvalPlan> {
         let ops = &net.ops;
         let mut arena = Arena::new(2);
         let mut reservations = Vec::new();

@@ -120,7 +120,7 @@ pub fn sum_loss_stats(
     stats.expect_shape(OP, "stats", &[batch, STATS])?;
     totals.expect_shape(OP, "totals", &[STATS])?;
     if batch == 0 {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Shape {
             op: OP,
             message: "needs at least one sample".to_string(),
         });

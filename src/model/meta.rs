@@ -59,9 +59,10 @@ impl ModelMeta {
             None => Ok(None),
             Some(json) => serde_json::from_str(json)
                 .map(Some)
-                .map_err(|e| Error::WeightFile {
+                .map_err(|e| Error::WeightFormat {
                     path: origin.to_string(),
                     message: format!("has unreadable '{}' metadata: {e}", Self::KEY),
+                    source: Box::new(e),
                 }),
         }
     }
@@ -75,9 +76,10 @@ impl ModelMeta {
 /// Class names from a text file, one per line in the model's class order (blank lines
 /// ignored); exactly `classes` of them.
 pub fn read_class_names(path: &std::path::Path, classes: usize) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Data {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
-        message: format!("cannot read the class names file: {e}"),
+        what: "cannot read the class names file".into(),
+        source,
     })?;
     let names: Vec<String> = text
         .lines()

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
+use safetensors::{SafeTensorError, SafeTensors};
 
 use super::config::ModelSpec;
 use crate::error::{Error, Result};
@@ -25,16 +25,15 @@ impl WeightFile {
             path: origin.to_string(),
             message,
         };
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| {
-            bad(format!(
-                "not a readable safetensors file ({e}); is it truncated or another format?"
-            ))
-        })?;
-        let file = SafeTensors::deserialize(bytes).map_err(|e| {
-            bad(format!(
-                "not a readable safetensors file ({e}); is it truncated or another format?"
-            ))
-        })?;
+        let unreadable = |e: SafeTensorError| Error::WeightFormat {
+            path: origin.to_string(),
+            message: format!(
+                "is not a readable safetensors file ({e}); is it truncated or another format?"
+            ),
+            source: Box::new(e),
+        };
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(unreadable)?;
+        let file = SafeTensors::deserialize(bytes).map_err(unreadable)?;
         let mut tensors = BTreeMap::new();
         for (name, view) in file.tensors() {
             let values = match view.dtype() {
@@ -77,17 +76,11 @@ impl WeightFile {
             .map(|(name, shape, bytes)| {
                 TensorView::new(Dtype::F32, shape.to_vec(), bytes)
                     .map(|v| (name.to_string(), v))
-                    .map_err(|e| Error::WeightFile {
-                        path: name.to_string(),
-                        message: e.to_string(),
-                    })
+                    .map_err(|e| unwritable(&format!("tensor '{name}'"), e))
             })
             .collect::<Result<Vec<_>>>()?;
         let metadata = Some(self.metadata.clone());
-        safetensors::tensor::serialize(views, metadata).map_err(|e| Error::WeightFile {
-            path: "<memory>".into(),
-            message: e.to_string(),
-        })
+        safetensors::tensor::serialize(views, metadata).map_err(|e| unwritable("the file", e))
     }
 
     /// The largest ‖self − other‖ / ‖other‖ over `other`'s tensors (each must be in
@@ -244,6 +237,16 @@ fn parse_header(header: &[u8], origin: &str) -> Result<WeightFile> {
 }
 
 /// IEEE half to single precision (exact).
+/// The error for weights that safetensors cannot serialise; `what` names the tensor,
+/// or the whole file.
+fn unwritable(what: &str, e: SafeTensorError) -> Error {
+    Error::WeightFormat {
+        path: "<in memory>".into(),
+        message: format!("cannot be written as safetensors: {what}: {e}"),
+        source: Box::new(e),
+    }
+}
+
 fn f16_to_f32(h: u16) -> f32 {
     let sign = ((h >> 15) as u32) << 31;
     let exponent = ((h >> 10) & 0x1f) as u32;
@@ -265,6 +268,18 @@ fn f16_to_f32(h: u16) -> f32 {
 mod tests {
     use super::*;
     use crate::model::{Config, ModelSpec};
+
+    #[test]
+    fn an_unreadable_file_keeps_the_safetensors_error_as_its_source() {
+        let e = WeightFile::from_bytes(b"not a weight file", "w.safetensors").unwrap_err();
+        let source = std::error::Error::source(&e).expect("a parse error has a source");
+        assert!(source.is::<SafeTensorError>(), "{source:?}");
+        let message = e.to_string();
+        assert!(
+            message.starts_with("weight file 'w.safetensors' is not a readable safetensors file"),
+            "{message}"
+        );
+    }
 
     fn small_spec() -> ModelSpec {
         ModelSpec {

@@ -108,8 +108,11 @@ impl Checkpoint {
         let state_json = file.metadata.get(STATE_KEY).ok_or_else(|| {
             bad("is a model, not a training checkpoint: it has no training state to resume".into())
         })?;
-        let state = serde_json::from_str(state_json)
-            .map_err(|e| bad(format!("has an unreadable training state: {e}")))?;
+        let state = serde_json::from_str(state_json).map_err(|e| Error::WeightFormat {
+            path: origin.clone(),
+            message: format!("has an unreadable training state: {e}"),
+            source: Box::new(e),
+        })?;
         let (mut params, mut momenta) = (WeightFile::default(), WeightFile::default());
         for (name, tensor) in file.tensors {
             match name.strip_prefix(MOMENTUM_PREFIX) {

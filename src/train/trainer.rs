@@ -199,16 +199,12 @@ impl Run<'_> {
     /// Stops a diverged run before it logs NaN or checkpoints non-finite weights: the
     /// last checkpoint stays the last good one.
     fn diverged(&self, what: &str) -> Error {
-        Error::InvalidArgument {
-            op: "train",
-            message: format!(
-                "training diverged: {what} at step {} (epoch {}, learning rate {:e}). \
-                 Lower --lr and start again; {} is left as it was",
-                self.state.global_step + 1,
-                self.state.epoch + 1,
-                self.state.schedule.lr,
-                checkpoint_path(&self.opts.out).display()
-            ),
+        Error::Diverged {
+            what: what.into(),
+            step: self.state.global_step + 1,
+            epoch: self.state.epoch + 1,
+            lr: self.state.schedule.lr,
+            checkpoint: checkpoint_path(&self.opts.out),
         }
     }
 
@@ -319,7 +315,7 @@ impl Run<'_> {
             let eval = match self.eval_plans.entry(batch.len()) {
                 Entry::Occupied(plan) => plan.into_mut(),
                 Entry::Vacant(slot) => {
-                    slot.insert(EvalPlan::new(ctx, &self.net, params, batch.len())?)
+                    slot.insert(EvalPlan::new(ctx, &self.net, params, batch.len()).await?)
                 }
             };
             val.add(&eval.evaluate(ctx, &batch.images, &batch.labels).await?);

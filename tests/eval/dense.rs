@@ -20,7 +20,7 @@ fn check_training_size(ctx: &GpuContext, spec: &ModelSpec, batch: usize) {
     let params = ParamSet::upload(ctx, spec, &w, "test").unwrap();
     let s = spec.input_size;
     let x = images(&mut rng, batch, s, s);
-    let dense = DensePlan::new(ctx, &net, &params, batch, s, s).unwrap();
+    let dense = pollster::block_on(DensePlan::new(ctx, &net, &params, batch, s, s)).unwrap();
     assert_eq!((dense.map_shape.height, dense.map_shape.width), (1, 1));
     let out = pollster::block_on(dense.run(ctx, &x)).unwrap();
     let acts = reference::forward(&net, &params_of(&net, &w), &x, batch, None);
@@ -31,7 +31,7 @@ fn check_training_size(ctx: &GpuContext, spec: &ModelSpec, batch: usize) {
         &acts[net.ops.len()],
         FORWARD_TOLERANCE,
     );
-    let plain = EvalPlan::new(ctx, &net, &params, batch).unwrap();
+    let plain = pollster::block_on(EvalPlan::new(ctx, &net, &params, batch)).unwrap();
     let probabilities = pollster::block_on(plain.probabilities(ctx, &x)).unwrap();
     check(
         &format!("{name}: dense vs plain GPU posteriors"),
@@ -63,7 +63,7 @@ fn check_larger(ctx: &GpuContext, spec: &ModelSpec, batch: usize, h: usize, w: u
     let net = Network::new(spec, 0.5);
     let params = ParamSet::upload(ctx, spec, &weights, "test").unwrap();
     let x = images(&mut rng, batch, h, w);
-    let dense = DensePlan::new(ctx, &net, &params, batch, h, w).unwrap();
+    let dense = pollster::block_on(DensePlan::new(ctx, &net, &params, batch, h, w)).unwrap();
     let side = spec.input_size / 32;
     let map = (dense.map_shape.height, dense.map_shape.width);
     assert_eq!(map, (h / 32 - side + 1, w / 32 - side + 1));
@@ -103,7 +103,7 @@ fn too_small_inputs_are_errors() {
     let params = ParamSet::upload(ctx, &spec, &weights(&spec, &mut rng), "test").unwrap();
     let net = Network::new(&spec, 0.5);
     for (b, h, w) in [(1, 31, 64), (1, 64, 20), (0, 32, 32)] {
-        let message = DensePlan::new(ctx, &net, &params, b, h, w)
+        let message = pollster::block_on(DensePlan::new(ctx, &net, &params, b, h, w))
             .err()
             .expect("rejected")
             .to_string();

@@ -7,6 +7,7 @@ mod harness;
 
 mod dense;
 mod inputs;
+mod out_of_memory;
 mod weights;
 
 use rand::rngs::StdRng;

@@ -156,17 +156,17 @@ fn write_heatmap(
     // The largest scale gives the finest map.
     let q = protocol.scales.iter().copied().max().unwrap_or(1);
     let planes = Planes::rescaled(image, q, &model.meta.preprocessing)?;
-    let plan = model.dense_plan(ctx, 1, planes.height, planes.width)?;
+    let plan = pollster::block_on(model.dense_plan(ctx, 1, planes.height, planes.width))?;
     pollster::block_on(plan.run(ctx, &planes.data))?;
     let map = pollster::block_on(plan.score_map(ctx))?;
     let (h, w) = (plan.map_shape.height, plan.map_shape.width);
     let plane = &map[class * h * w..][..h * w];
     overlay(image, plane, h, w)
         .save(file)
-        .map_err(|e| Error::Io {
+        .map_err(|source| Error::Image {
             path: file.to_path_buf(),
             what: "cannot write the heat map".into(),
-            source: std::io::Error::other(e),
+            source,
         })?;
     eprintln!(
         "heat map of '{}' written to {}",

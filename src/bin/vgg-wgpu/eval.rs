@@ -73,9 +73,9 @@ pub fn run(ctx: &GpuContext, args: &EvalArgs) -> Result<()> {
     }
     let count = args.limit.unwrap_or(usize::MAX).min(data.len());
     if count == 0 {
-        return Err(Error::InvalidArgument {
-            op: "eval",
-            message: format!("'{}' has no validation images", args.data),
+        return Err(Error::Data {
+            path: args.data.clone().into(),
+            message: "has no validation images".into(),
         });
     }
     let tallies = evaluate(ctx, &mut models, &protocol, data.as_ref(), &labels, count)?;

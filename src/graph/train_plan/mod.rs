@@ -15,6 +15,7 @@ use super::network::Network;
 use super::param_set::ParamSet;
 use super::step_stats::StepStats;
 use crate::error::{Error, Result};
+use crate::gpu::error_scope::{build_in_error_scopes, BuildNames};
 use crate::gpu::Tensor;
 use crate::kernels::dropout::DropoutRng;
 use crate::kernels::GpuContext;
@@ -76,28 +77,15 @@ impl TrainPlan {
                 message: "batch, accumulation and replicas must be at least 1".into(),
             });
         }
-        // Buffers past the memory budget fail with an out-of-memory error, and whatever
-        // used them afterwards with validation errors: catch both rather than let wgpu's
-        // default handler panic.
-        let validation = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let out_of_memory = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let plan = Self::build(ctx, net, params, micro_batch, accumulation, replicas);
-        let oom = out_of_memory.pop().await;
-        let invalid = validation.pop().await;
-        if oom.is_some() {
-            return Err(Error::OutOfMemory {
-                what: format!("training plan: a micro-batch of {micro_batch} images"),
-                fix: "use a smaller --batch with --accumulate to keep the same effective batch"
-                    .into(),
-            });
-        }
-        if let Some(e) = invalid {
-            return Err(Error::Gpu {
-                op: "training plan",
-                message: format!("the plan: {e}"),
-            });
-        }
-        plan
+        let names = BuildNames {
+            op: "training plan",
+            size: format!("a micro-batch of {micro_batch} images"),
+            fix: "use a smaller --batch with --accumulate to keep the same effective batch",
+        };
+        build_in_error_scopes(&ctx.device, names, || {
+            Self::build(ctx, net, params, micro_batch, accumulation, replicas)
+        })
+        .await
     }
 
     fn build(

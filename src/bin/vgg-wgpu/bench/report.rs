@@ -22,9 +22,9 @@ impl<const DECIMALS: i32> Serialize for Rounded<DECIMALS> {
 
 /// Prints `row` as one line of JSON.
 pub fn print_json(row: &impl Serialize) -> Result<()> {
-    let line = serde_json::to_string(row).map_err(|e| Error::InvalidArgument {
-        op: "bench",
-        message: format!("cannot write a measurement as JSON: {e}"),
+    let line = serde_json::to_string(row).map_err(|source| Error::Json {
+        what: "bench: cannot write a measurement as JSON",
+        source,
     })?;
     println!("{line}");
     Ok(())

@@ -45,7 +45,7 @@ pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let weights = random_weights(&spec, &Init::Glorot, 0);
     let params = ParamSet::upload(ctx, &spec, &weights, "random")?;
     let train = pollster::block_on(TrainPlan::new(ctx, &net, params, args.batch, 1, 1))?;
-    let eval = EvalPlan::new(ctx, &net, &train.params, args.batch)?;
+    let eval = pollster::block_on(EvalPlan::new(ctx, &net, &train.params, args.batch))?;
     let StepInputs {
         images,
         labels,
@@ -130,7 +130,7 @@ fn time_dense_evaluation(
     params: &ParamSet,
 ) -> Result<PassTiming> {
     let side = args.dense_size.unwrap_or(args.size);
-    let dense = DensePlan::new(ctx, net, params, args.batch, side, side)?;
+    let dense = pollster::block_on(DensePlan::new(ctx, net, params, args.batch, side, side))?;
     // (batch, 3, side, side)
     let images = vec![0.5f32; args.batch * 3 * side * side];
     let seconds = seconds_per_run(args.min_seconds, || {
