@@ -20,7 +20,7 @@ if [ ! -f "$out/pretrained/model.safetensors" ]; then
     "$bin" train --out "$out/pretrained" --overwrite
 fi
 
-common=(--data "$out/shapes" --val-split 0.25 --batch 16 --epochs 40 --patience 4
+common=(--data "$out/shapes" --val-split 0.25 --batch 16 --epochs 100 --patience 10
         --log-every 1 --workers 2 --overwrite)
 pretrained="pretrained:$out/pretrained/model.safetensors"
 "$bin" train "${common[@]}" --out "$out/scratch"

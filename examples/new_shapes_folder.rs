@@ -30,7 +30,10 @@ fn inside(class: usize, x: f32, y: f32) -> bool {
         // A disc with a shifted disc cut out of it.
         2 => r < 0.9 && ((x - 0.45).powi(2) + y * y).sqrt() > 0.7,
         // A shaft and a head, pointing right.
-        3 => (x > -0.9 && x < 0.2 && y.abs() < 0.22) || (x >= 0.2 && x < 0.9 && y.abs() < 0.9 - x),
+        3 => {
+            (x > -0.9 && x < 0.2 && y.abs() < 0.22)
+                || ((0.2..0.9).contains(&x) && y.abs() < 0.9 - x)
+        }
         // Twice as wide as high.
         _ => (x / 0.95).powi(2) + (y / 0.45).powi(2) < 1.0,
     }
