@@ -6,8 +6,9 @@
 #
 # 1. pretrains the default small VGG (A, widths ÷8, 32×32) on the built-in set (the
 #    README's `vgg-wgpu train`; skipped when OUT/pretrained/model.safetensors exists);
-# 2. trains on the new shapes (a) from scratch, (b) fine-tuning every layer from the
-#    pretrained weights, (c) fine-tuning the classifier alone (--freeze features);
+# 2. trains on the new shapes for 60 epochs of 9 steps, the rate held (--patience 100):
+#    (a) from scratch, (b) fine-tuning every layer from the pretrained weights at a
+#    tenth of the rate, (c) fine-tuning the classifier alone (--freeze features);
 # 3. prints validation accuracy against training steps for each, and the share of
 #    (a)'s steps that (b) and (c) need to reach (a)'s final accuracy.
 set -euo pipefail
@@ -20,7 +21,7 @@ if [ ! -f "$out/pretrained/model.safetensors" ]; then
     "$bin" train --out "$out/pretrained" --overwrite
 fi
 
-common=(--data "$out/shapes" --val-split 0.25 --batch 16 --epochs 100 --patience 10
+common=(--data "$out/shapes" --val-split 0.25 --batch 16 --epochs 60 --patience 100
         --log-every 1 --workers 2 --overwrite)
 pretrained="pretrained:$out/pretrained/model.safetensors"
 "$bin" train "${common[@]}" --out "$out/scratch"

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::graph::{Collective, SingleProcess};
 use vgg_wgpu::kernels::GpuContext;
@@ -14,7 +13,16 @@ use vgg_wgpu::model::{describe, Config, Described, WeightFile};
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::options::{Freeze, Normalize, TrainOptions};
-use vgg_wgpu::train::trainer::{train, Event, Outcome};
+use vgg_wgpu::train::trainer::{train, Outcome};
+
+use self::progress::Progress;
+use self::values::{
+    at_least_one, dropout, learning_rate, lr_multiplier, momentum, parse_scale, val_split,
+    weight_decay,
+};
+
+mod progress;
+mod values;
 
 /// With no arguments: a small VGG (config A, widths ÷8, 32×32 input) on the built-in
 /// synthetic data set, which trains in minutes even on a CPU adapter.
@@ -142,115 +150,6 @@ pub struct TrainArgs {
     /// Built-in data set: validation images.
     #[arg(long, default_value_t = 1000)]
     val_images: usize,
-}
-
-fn number(text: &str) -> std::result::Result<f32, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number"))
-}
-
-/// A learning rate: positive and finite (NaN or a negative rate makes every step diverge).
-fn learning_rate(text: &str) -> std::result::Result<f32, String> {
-    let lr = number(text)?;
-    match lr.is_finite() && lr > 0.0 {
-        true => Ok(lr),
-        false => Err(format!(
-            "the learning rate must be a positive finite number, e.g. 0.01; got {text}"
-        )),
-    }
-}
-
-/// 0 ≤ value < 1: a fraction of the gradient (momentum) or of the units (dropout).
-fn fraction(what: &str, text: &str) -> std::result::Result<f32, String> {
-    let value = number(text)?;
-    match (0.0..1.0).contains(&value) {
-        true => Ok(value),
-        false => Err(format!("{what} must be at least 0 and below 1; got {text}")),
-    }
-}
-
-fn momentum(text: &str) -> std::result::Result<f32, String> {
-    fraction("momentum", text)
-}
-
-fn dropout(text: &str) -> std::result::Result<f32, String> {
-    fraction("the dropout probability", text)
-}
-
-fn weight_decay(text: &str) -> std::result::Result<f32, String> {
-    let decay = number(text)?;
-    match decay.is_finite() && decay >= 0.0 {
-        true => Ok(decay),
-        false => Err(format!(
-            "weight decay must be 0 or a positive finite number, e.g. 5e-4; got {text}"
-        )),
-    }
-}
-
-/// A multiplier of the learning rate: 0 (no update) or more, finite.
-fn lr_multiplier(text: &str) -> std::result::Result<f32, String> {
-    let value = number(text)?;
-    match value.is_finite() && value >= 0.0 {
-        true => Ok(value),
-        false => Err(format!(
-            "must be 0 or a positive finite multiplier, e.g. 0.1; got {text}"
-        )),
-    }
-}
-
-/// A fraction strictly between 0 and 1.
-fn val_split(text: &str) -> std::result::Result<f32, String> {
-    let value = number(text)?;
-    match value > 0.0 && value < 1.0 {
-        true => Ok(value),
-        false => Err(format!(
-            "must be a fraction above 0 and below 1, e.g. 0.1; got {text}"
-        )),
-    }
-}
-
-/// A count that means nothing at 0 (passes per step, steps between checkpoints).
-fn at_least_one(text: &str) -> std::result::Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("must be a whole number of at least 1; got {text}")),
-    }
-}
-
-/// Prints a line above the progress bar; plain output when the bar is hidden (no TTY).
-fn say(bar: &ProgressBar, line: String) {
-    bar.suspend(|| eprintln!("{line}"));
-}
-
-fn parse_scale(text: Option<&str>, crop: usize) -> Result<(u32, u32)> {
-    let bad = || Error::InvalidArgument {
-        op: "--scale",
-        message: format!(
-            "'{}' is not S or Smin:Smax, e.g. 256 or 256:512",
-            text.unwrap_or("")
-        ),
-    };
-    match text {
-        None => {
-            let s = (crop + crop / 8) as u32;
-            Ok((s, s))
-        }
-        Some(t) => {
-            let (a, b) = t.split_once(':').unwrap_or((t, t));
-            let (a, b): (u32, u32) = (
-                a.trim().parse().map_err(|_| bad())?,
-                b.trim().parse().map_err(|_| bad())?,
-            );
-            if a > b || (a as usize) < crop {
-                return Err(Error::InvalidArgument {
-                    op: "--scale",
-                    message: format!("need crop ({crop}) ≤ Smin ≤ Smax, got {a}:{b}"),
-                });
-            }
-            Ok((a, b))
-        }
-    }
 }
 
 pub fn run(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
@@ -411,99 +310,4 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     })
     .ok();
     stop
-}
-
-/// The progress bar and the lines above it, drawn from the loop's events.
-struct Progress<'a> {
-    opts: &'a TrainOptions,
-    bar: ProgressBar,
-    quiet: bool,
-    epochs: usize,
-}
-
-impl<'a> Progress<'a> {
-    fn new(opts: &'a TrainOptions, quiet: bool) -> Progress<'a> {
-        let bar = match quiet {
-            true => ProgressBar::hidden(),
-            false => ProgressBar::new(0),
-        };
-        bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        Progress {
-            opts,
-            bar,
-            quiet,
-            epochs: 0,
-        }
-    }
-
-    fn show(&mut self, event: Event) {
-        let bar = &self.bar;
-        match event {
-            _ if self.quiet => {}
-            Event::Started {
-                steps_per_epoch,
-                epochs,
-                epoch,
-                next_batch,
-                parameters,
-                train_images,
-                val_images,
-            } => {
-                self.epochs = epochs;
-                let o = self.opts;
-                say(bar, format!(
-                    "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
-                     {steps_per_epoch} steps of {} images per epoch",
-                    o.config, o.width_divisor, o.crop, parameters as f64 / 1e6, o.batch * o.accumulate
-                ));
-                if epoch > 0 || next_batch > 0 {
-                    say(
-                        bar,
-                        format!("resuming at epoch {}, step {}", epoch + 1, next_batch + 1),
-                    );
-                }
-                bar.set_length(steps_per_epoch as u64);
-                bar.set_position(next_batch as u64);
-                bar.set_prefix(format!("{}/{epochs}", epoch + 1));
-            }
-            Event::Step {
-                epoch,
-                batch,
-                loss,
-                top1_err,
-                lr,
-                images_per_s,
-                ..
-            } => {
-                bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
-                bar.set_position(batch as u64 + 1);
-                bar.set_message(format!(
-                    "loss {loss:.3} acc {:.1}% lr {lr:.0e} {images_per_s:.0} img/s",
-                    100.0 * (1.0 - top1_err)
-                ));
-            }
-            Event::Validating { images, .. } => {
-                bar.set_message(format!("validating on {images} images"))
-            }
-            Event::Epoch(r) => {
-                say(bar, format!(
-                    "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
-                    r.epoch,
-                    r.loss,
-                    100.0 * r.train_top1_err,
-                    r.val_loss,
-                    100.0 * r.val_top1_err,
-                    100.0 * r.val_top5_err,
-                    r.images_per_s,
-                    r.seconds
-                ));
-                bar.reset();
-            }
-            Event::Note(text) => say(bar, text),
-        }
-    }
 }

@@ -1,0 +1,105 @@
+//! `train`'s progress bar and the lines above it, drawn from the training loop's events.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use vgg_wgpu::train::options::TrainOptions;
+use vgg_wgpu::train::trainer::Event;
+
+/// Prints a line above the progress bar; plain output when the bar is hidden (no TTY).
+fn say(bar: &ProgressBar, line: String) {
+    bar.suspend(|| eprintln!("{line}"));
+}
+
+/// The progress bar and the lines above it, drawn from the loop's events.
+pub(super) struct Progress<'a> {
+    opts: &'a TrainOptions,
+    pub(super) bar: ProgressBar,
+    quiet: bool,
+    epochs: usize,
+}
+
+impl<'a> Progress<'a> {
+    pub(super) fn new(opts: &'a TrainOptions, quiet: bool) -> Progress<'a> {
+        let bar = match quiet {
+            true => ProgressBar::hidden(),
+            false => ProgressBar::new(0),
+        };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Progress {
+            opts,
+            bar,
+            quiet,
+            epochs: 0,
+        }
+    }
+
+    pub(super) fn show(&mut self, event: Event) {
+        let bar = &self.bar;
+        match event {
+            _ if self.quiet => {}
+            Event::Started {
+                steps_per_epoch,
+                epochs,
+                epoch,
+                next_batch,
+                parameters,
+                train_images,
+                val_images,
+            } => {
+                self.epochs = epochs;
+                let o = self.opts;
+                say(bar, format!(
+                    "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
+                     {steps_per_epoch} steps of {} images per epoch",
+                    o.config, o.width_divisor, o.crop, parameters as f64 / 1e6, o.batch * o.accumulate
+                ));
+                if epoch > 0 || next_batch > 0 {
+                    say(
+                        bar,
+                        format!("resuming at epoch {}, step {}", epoch + 1, next_batch + 1),
+                    );
+                }
+                bar.set_length(steps_per_epoch as u64);
+                bar.set_position(next_batch as u64);
+                bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+            }
+            Event::Step {
+                epoch,
+                batch,
+                loss,
+                top1_err,
+                lr,
+                images_per_s,
+                ..
+            } => {
+                bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
+                bar.set_position(batch as u64 + 1);
+                bar.set_message(format!(
+                    "loss {loss:.3} acc {:.1}% lr {lr:.0e} {images_per_s:.0} img/s",
+                    100.0 * (1.0 - top1_err)
+                ));
+            }
+            Event::Validating { images, .. } => {
+                bar.set_message(format!("validating on {images} images"))
+            }
+            Event::Epoch(r) => {
+                say(bar, format!(
+                    "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
+                    r.epoch,
+                    r.loss,
+                    100.0 * r.train_top1_err,
+                    r.val_loss,
+                    100.0 * r.val_top1_err,
+                    100.0 * r.val_top5_err,
+                    r.images_per_s,
+                    r.seconds
+                ));
+                bar.reset();
+            }
+            Event::Note(text) => say(bar, text),
+        }
+    }
+}
