@@ -4,6 +4,7 @@
 mod bench;
 mod eval;
 mod fine_tune;
+mod imagenet_names;
 mod train;
 
 use std::process::{Command, Output};
