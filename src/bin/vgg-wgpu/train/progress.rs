@@ -78,8 +78,9 @@ impl<'a> Progress<'a> {
                 bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
                 bar.set_position(batch as u64 + 1);
                 bar.set_message(format!(
-                    "loss {loss:.3} acc {:.1}% lr {lr:.0e} {images_per_s:.0} img/s",
-                    100.0 * (1.0 - top1_err)
+                    "loss {loss:.3} acc {:.1}% lr {lr:.0e} {} img/s",
+                    100.0 * (1.0 - top1_err),
+                    rate(images_per_s)
                 ));
             }
             Event::Validating { images, .. } => {
@@ -87,19 +88,28 @@ impl<'a> Progress<'a> {
             }
             Event::Epoch(r) => {
                 say(bar, format!(
-                    "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {:.0} img/s, {:.0} s",
+                    "epoch {:>3}: train loss {:.4} top-1 err {:5.2}% | val loss {:.4} top-1 err {:5.2}% top-5 err {:5.2}% | {} img/s, {:.0} s",
                     r.epoch,
                     r.loss,
                     100.0 * r.train_top1_err,
                     r.val_loss,
                     100.0 * r.val_top1_err,
                     100.0 * r.val_top5_err,
-                    r.images_per_s,
+                    rate(r.images_per_s),
                     r.seconds
                 ));
                 bar.reset();
             }
             Event::Note(text) => say(bar, text),
         }
+    }
+}
+
+/// Images per second, whole above 10 (the small nets' hundreds), else to two figures
+/// (a full-size VGG on a CPU adapter takes seconds per image).
+fn rate(images_per_s: f64) -> String {
+    match images_per_s >= 10.0 {
+        true => format!("{images_per_s:.0}"),
+        false => format!("{images_per_s:.2}"),
     }
 }
