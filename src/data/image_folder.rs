@@ -152,7 +152,8 @@ impl ImageFolder {
                 "is a file, not a folder: give the folder that holds train/ and val/",
             ));
         }
-        if !root.join("train").is_dir() && !class_folders(root).unwrap_or_default().is_empty() {
+        let split = root.join("train").is_dir() || root.join("val").is_dir();
+        if !split && !class_folders(root).unwrap_or_default().is_empty() {
             return Err(data_error(
                 root,
                 "has class folders but no train/ and val/: to hold out part of each class for validation, add --val-split 0.1",
