@@ -25,9 +25,10 @@ pub enum Init {
     Pretrained(String),
 }
 
+/// Parsed from `--init`; the error is the message clap shows after naming the option.
 impl FromStr for Init {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Init> {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Init, String> {
         match s {
             "gaussian" => Ok(Init::Gaussian),
             "glorot" | "xavier" => Ok(Init::Glorot),
@@ -39,12 +40,9 @@ impl FromStr for Init {
                 (Some(("pretrained", path)), _) if !path.is_empty() => {
                     Ok(Init::Pretrained(path.to_string()))
                 }
-                _ => Err(Error::InvalidArgument {
-                    op: "--init",
-                    message: format!(
-                        "'{s}' is not one of gaussian, glorot, kaiming, from:<net-A checkpoint>, pretrained:<weight file>"
-                    ),
-                }),
+                _ => Err(format!(
+                    "'{s}' is not one of gaussian, glorot, kaiming, from:<net-A checkpoint>, pretrained:<weight file>"
+                )),
             },
         }
     }

@@ -6,7 +6,6 @@ use std::str::FromStr;
 use super::data_source::DataSource;
 use super::init::Init;
 use crate::data::Preprocessing;
-use crate::error::{Error, Result};
 use crate::graph::Trainable;
 use crate::model::{Config, ModelSpec};
 
@@ -92,21 +91,16 @@ pub enum Freeze {
     Layers(usize),
 }
 
+/// Parsed from `--freeze`; the error is the message clap shows after naming the option.
 impl FromStr for Freeze {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Freeze> {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Freeze, String> {
         match s.trim() {
             "none" | "0" => Ok(Freeze::Nothing),
             "features" => Ok(Freeze::Features),
-            n => n
-                .parse()
-                .map(Freeze::Layers)
-                .map_err(|_| Error::InvalidArgument {
-                    op: "--freeze",
-                    message: format!(
-                        "'{s}' is not `features` (every conv layer), `none`, or a number of layers"
-                    ),
-                }),
+            n => n.parse().map(Freeze::Layers).map_err(|_| {
+                format!("'{s}' is not `features` (every conv layer), `none`, or a number of layers")
+            }),
         }
     }
 }

@@ -168,3 +168,30 @@ fn a_photo_folder_without_val_split_says_how_to_split_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bad_fine_tuning_values_are_refused_where_they_are_typed() {
+    for (args, said) in [
+        (&["--freeze", "bogus"][..], "'bogus' is not `features`"),
+        (&["--init", "pretrained:"][..], "pretrained:<weight file>"),
+        (
+            &["--lr-features", "-1"][..],
+            "must be 0 or a positive finite multiplier",
+        ),
+        (
+            &["--val-split", "1"][..],
+            "must be a fraction above 0 and below 1",
+        ),
+    ] {
+        let output = vgg_wgpu(&[&["train"][..], args].concat());
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{message}");
+        assert!(message.contains(said), "no '{said}' in: {message}");
+        let option = args[0];
+        assert_eq!(
+            message.matches(option).count(),
+            1,
+            "{option} named once: {message}"
+        );
+    }
+}

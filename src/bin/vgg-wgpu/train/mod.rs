@@ -40,7 +40,7 @@ pub struct TrainArgs {
     /// Hold out this fraction of each class of a folder of class folders (--data
     /// photos/, photos/<class>/*.jpg) for validation, e.g. 0.1; the same --seed gives the
     /// same split.
-    #[arg(long, value_parser = val_split)]
+    #[arg(long, allow_hyphen_values = true, value_parser = val_split)]
     val_split: Option<f32>,
     /// Training crop, which is also the network's input size (the paper: 224).
     /// Default: the pretrained file's input size, else 32.
@@ -96,7 +96,7 @@ pub struct TrainArgs {
     freeze: Freeze,
     /// Multiplier on the conv layers' learning rate, e.g. 0.1 to fine-tune the features
     /// gently while the new classifier learns at --lr.
-    #[arg(long, default_value_t = 1.0, value_parser = lr_multiplier)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = lr_multiplier)]
     lr_features: f32,
     /// Output folder: checkpoint.safetensors, model.safetensors, metrics.jsonl.
     #[arg(long, default_value = "runs/vgg")]
