@@ -10,7 +10,7 @@ use image::{Rgb, RgbImage};
 use vgg_wgpu::data::Preprocessing;
 use vgg_wgpu::model::{Config, ModelMeta, ModelSpec, WeightFile};
 
-use crate::{stderr, vgg_wgpu};
+use crate::{scratch, stderr, vgg_wgpu};
 
 const CLASSES: usize = 4;
 
@@ -38,14 +38,6 @@ pub(super) fn tensors(spec: &ModelSpec) -> WeightFile {
         w.tensors.insert(p.name, (p.shape, values));
     }
     w
-}
-
-/// A scratch folder for this test process.
-pub(super) fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vgg-wgpu-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
 }
 
 pub(super) fn path_text(p: &Path) -> &str {

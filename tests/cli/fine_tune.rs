@@ -8,16 +8,9 @@ use vgg_wgpu::data::Preprocessing;
 use vgg_wgpu::model::{Config, ModelMeta, ModelSpec, WeightFile};
 use vgg_wgpu::train::init::{random_weights, Init};
 
-use crate::{stderr, vgg_wgpu};
+use crate::{scratch, stderr, vgg_wgpu};
 
 const CLASSES: [&str; 3] = ["blue", "green", "red"];
-
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vgg-wgpu-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A VGG-16 in torchvision's layout and nothing else (no metadata), 1000 classes.
 fn torchvision_vgg16(dir: &Path) -> (PathBuf, WeightFile) {
@@ -54,10 +47,11 @@ fn photos(dir: &Path) -> PathBuf {
 }
 
 fn fine_tune(source: &Path, photos: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let init = format!("pretrained:{}", source.display());
     let mut args = vec![
         "train",
         "--init",
-        &*Box::leak(format!("pretrained:{}", source.display()).into_boxed_str()),
+        &init,
         "--data",
         photos.to_str().unwrap(),
         "--val-split",
@@ -79,7 +73,7 @@ fn fine_tune(source: &Path, photos: &Path, out: &Path, extra: &[&str]) -> std::p
 
 #[test]
 fn a_torchvision_vgg16_fine_tunes_on_a_photo_folder_with_frozen_features() {
-    let dir = folder("fine-tune");
+    let dir = scratch("fine-tune");
     let (source_path, source) = torchvision_vgg16(&dir);
     let photos = photos(&dir);
     let straight = dir.join("straight");
@@ -152,7 +146,7 @@ fn a_torchvision_vgg16_fine_tunes_on_a_photo_folder_with_frozen_features() {
 
 #[test]
 fn a_photo_folder_without_val_split_says_how_to_split_it() {
-    let dir = folder("no-split");
+    let dir = scratch("no-split");
     let photos = photos(&dir);
     let output = vgg_wgpu(&[
         "train",

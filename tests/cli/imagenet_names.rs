@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use vgg_wgpu::data::Preprocessing;
 use vgg_wgpu::model::{imagenet, ModelMeta, ModelSpec};
 
-use super::eval::{path_text, picture, scratch, spec, tensors};
-use crate::{stderr, vgg_wgpu};
+use super::eval::{path_text, picture, spec, tensors};
+use crate::{scratch, stderr, vgg_wgpu};
 
 /// What the note on assumed ImageNet class names says.
 const TAKEN_AS_IMAGENET: &str = "taken as ImageNet's";

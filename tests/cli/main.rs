@@ -7,6 +7,7 @@ mod fine_tune;
 mod imagenet_names;
 mod train;
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// Runs the built `vgg-wgpu` binary with `args` and returns what it printed and its
@@ -25,4 +26,12 @@ pub fn vgg_wgpu(args: &[&str]) -> Output {
 /// The process's standard error as text, for assertions on messages.
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// An empty scratch folder for this test process, named `name`.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vgg-wgpu-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
 }
