@@ -1,0 +1,130 @@
+//! The browser API (wasm32 only), bound with wasm-bindgen and driven by `web/app.js`.
+//!
+//! - [`Gpu`]: the browser's WebGPU adapter opened with its real limits.
+//! - [`Classifier`]: a weight file on the GPU; an image in, the paper's dense
+//!   evaluation with flips over the model's test scales out (what `vgg-wgpu classify`
+//!   does), plus the top class's score map drawn over the image.
+//! - [`Trainer`]: the CLI's default small VGG trained on the built-in data set, one
+//!   SGD step per call, so the page stays responsive and can pause between steps.
+//!
+//! Every GPU readback is `map_async` awaited through a channel: nothing here blocks the
+//! browser's main thread.
+
+mod classifier;
+mod trainer;
+mod training;
+
+use std::rc::Rc;
+
+use image::ImageFormat;
+use wasm_bindgen::prelude::*;
+
+use crate::data::{Dataset, Split, SyntheticDataset};
+use crate::error::Error;
+use crate::gpu::AdapterChoice;
+use crate::kernels::GpuContext;
+use crate::model::WeightFile;
+
+pub use classifier::{Classification, Classifier};
+pub use trainer::Trainer;
+pub use training::StepReport;
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// Milliseconds from the page's clock (`std::time::Instant` panics on wasm32).
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+fn js_error(e: Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// The browser's WebGPU device.
+#[wasm_bindgen]
+pub struct Gpu {
+    ctx: Rc<GpuContext>,
+}
+
+#[wasm_bindgen]
+impl Gpu {
+    /// Opens the browser's WebGPU adapter with all of its limits.
+    pub async fn open() -> Result<Gpu, JsError> {
+        let choice = AdapterChoice {
+            backend: Some("webgpu".into()),
+            name_contains: None,
+        };
+        let ctx = GpuContext::new(&choice).await.map_err(js_error)?;
+        Ok(Gpu { ctx: Rc::new(ctx) })
+    }
+
+    /// "name (backend, device type)", the storage binding limit and the conv tile
+    /// height. Browsers may leave the name empty (Chromium's SwiftShader does).
+    pub fn describe(&self) -> String {
+        let limit = self.ctx.binding_limit as f64 / (1 << 20) as f64;
+        let info = &self.ctx.adapter_info;
+        let name = match (info.name.is_empty(), info.device_type) {
+            (false, _) => self.ctx.describe(),
+            (true, wgpu::DeviceType::Cpu) => {
+                "the browser's fallback CPU adapter (SwiftShader in Chromium)".to_string()
+            }
+            (true, _) => "an unnamed adapter".to_string(),
+        };
+        let rows = match self.ctx.settings.conv_tile_rows {
+            1 => "1 row".to_string(),
+            n => format!("{n} rows"),
+        };
+        format!("{name}; tensors split at {limit:.0} MiB; conv tiles of {rows}")
+    }
+
+    /// A classifier for the safetensors bytes of any weight file the CLI reads.
+    /// `origin` names the file in error messages.
+    #[wasm_bindgen(js_name = loadModel)]
+    pub fn load_model(&self, bytes: &[u8], origin: &str) -> Result<Classifier, JsError> {
+        let weights = WeightFile::from_bytes(bytes, origin).map_err(js_error)?;
+        Classifier::new(self.ctx.clone(), &weights, origin)
+    }
+
+    /// A fresh small VGG (configuration A, widths ÷8, 32×32 input: `vgg-wgpu train`'s
+    /// default network) ready to train on `images` images of the built-in data set
+    /// (the CLI's default: 5000), `batch` images per step, at a constant learning rate
+    /// `lr`.
+    pub async fn trainer(
+        &self,
+        images: usize,
+        batch: usize,
+        lr: f32,
+        seed: u32,
+    ) -> Result<Trainer, JsError> {
+        Trainer::new(self.ctx.clone(), images, batch, lr, seed)
+            .await
+            .map_err(js_error)
+    }
+}
+
+/// The built-in data set's validation image `index` at `size`×`size` pixels, as PNG
+/// bytes: a picture of one of the ten classes the bundled model knows.
+#[wasm_bindgen(js_name = samplePng)]
+pub fn sample_png(index: usize, size: u32) -> Result<Vec<u8>, JsError> {
+    let set = SyntheticDataset::new(0, Split::Val, index + 1, size).map_err(js_error)?;
+    let image = set.image(index).map_err(js_error)?;
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
+        .map_err(|e| JsError::new(&format!("cannot encode the sample: {e}")))?;
+    Ok(png)
+}
+
+/// The class names of the built-in data set (label order).
+#[wasm_bindgen(js_name = builtinClasses)]
+pub fn builtin_classes() -> Vec<String> {
+    crate::data::synthetic::CLASS_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
