@@ -9,6 +9,7 @@
 //! - [`synthetic`]: the built-in ten-class data set, drawn from a seed.
 //! - [`image_folder`]: ImageNet's `train/<class>/*.jpg` layout.
 //! - [`cifar`]: CIFAR-10's binary batches.
+//! - [`image_list`]: images held in memory (the page's examples of a user's classes).
 //! - [`colour_stats`]: the training set's mean RGB and colour principal components
 //!   ([`eigen`]: the 3×3 eigen solver behind them).
 //! - [`augment`]: scale jittering, random crops, flips, colour noise; the eval transform.
@@ -22,6 +23,7 @@ pub mod colour_stats;
 pub mod dataset;
 pub mod eigen;
 pub mod image_folder;
+pub mod image_list;
 pub mod loader;
 #[cfg(not(target_arch = "wasm32"))]
 mod prefetch;
@@ -35,6 +37,7 @@ pub use colour_stats::ColourStats;
 pub use dataset::{Dataset, Split, Splits};
 pub use image::RgbImage;
 pub use image_folder::ImageFolder;
+pub use image_list::ImageList;
 pub use loader::{epoch_order, Batch, Batches, Loader, LoaderConfig};
 pub use preprocessing::Preprocessing;
 pub use synthetic::SyntheticDataset;

@@ -4,7 +4,8 @@
 //!
 //! - [`options`]: what a run is told to do; [`data_source`]: where its images come from.
 //! - [`init`]: fresh weights (Section 3.1 of the paper); [`pretrained`]: a start from
-//!   another network's weights (fine-tuning).
+//!   another network's weights (fine-tuning); [`new_classes`]: the same, for new
+//!   classes taught from images in memory (the page's).
 //! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself.
 //! - [`schedule`]: the paper's learning-rate schedule.
 //! - [`checkpoint`], [`metrics`], [`run_folder`]: the files a run writes;
@@ -16,6 +17,7 @@ pub mod checkpoint;
 pub mod data_source;
 pub mod init;
 pub mod metrics;
+pub mod new_classes;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod options;
 pub mod pretrained;

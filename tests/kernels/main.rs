@@ -9,6 +9,7 @@ mod fine_tune;
 mod linear;
 mod loss;
 mod lrn;
+mod new_classes;
 mod peak;
 mod pool;
 mod relu;
