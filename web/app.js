@@ -14,6 +14,8 @@ const demo = (window.demo = {
   steps: [], // one report per training step
   stepping: false, // a training step is running on the GPU
   samplePng: null,
+  progress: [], // [scales done, scales] of the classification running or last run
+  teach: { steps: [], stepping: false, note: null, live: [] }, // the teach panel's
 });
 
 let gpu = null;
@@ -52,7 +54,7 @@ function noWebGpu(why) {
   p.textContent = HOW_TO_ENABLE;
   banner.append(strong, p);
   say('adapter', 'No WebGPU adapter.');
-  for (const id of ['train-start', 'weights-file']) $(id).disabled = true;
+  for (const id of ['train-start', 'weights-file', 'teach-start']) $(id).disabled = true;
   say('model-status', 'Models need WebGPU.');
 }
 
@@ -124,15 +126,55 @@ function setClassifier(next, name) {
   demo.model = classifier.describe();
   $('model-progress').hidden = true;
   say('model-status', `${name}: ${demo.model}.`);
+  // The paper's protocol unless the user chose, or the model is ImageNet-sized (its
+  // paper protocol is about 8 passes: minutes on a CPU adapter).
+  const quick = chosenProtocol ? chosenProtocol === 'quick' : classifier.inputSize >= 224;
+  document.querySelector(`#protocol input[value=${quick ? 'quick' : 'paper'}]`).checked = true;
+  classifier.quick = quick;
+  showProtocols();
 }
 
-async function loadBundled() {
-  const progress = showProgress('the bundled model');
-  const response = await fetch('model.safetensors');
-  if (!response.ok) throw new Error(`model.safetensors: HTTP ${response.status}`);
+// --- The protocol: quick (one pass) or the paper's (three scales with flips) ------------
+
+let chosenProtocol = null; // 'quick' | 'paper' once the user picks one
+let secondsPerPass = null; // measured by the last classification
+
+/// Each protocol's work for a square image of the model's input size, and its time at
+/// the speed the last classification measured.
+function showProtocols() {
+  for (const quick of [true, false]) {
+    const key = quick ? 'quick' : 'paper';
+    const side = classifier.inputSize;
+    const passes = classifier.passes(side, side, quick);
+    const time = secondsPerPass ? `, about ${(passes * secondsPerPass).toFixed(1)} s here` : '';
+    $(`${key}-text`).textContent = classifier.protocolText(quick);
+    $(`${key}-cost`).textContent =
+      `(${passes.toFixed(1)} passes of a ${side}×${side} image${time})`;
+  }
+}
+
+for (const input of document.querySelectorAll('#protocol input')) {
+  input.addEventListener('change', () => {
+    chosenProtocol = input.value;
+    if (classifier) classifier.quick = input.value === 'quick';
+  });
+}
+
+/// The weights at `url`: the bundled model, or `?model=URL`'s.
+async function loadUrl(url, name) {
+  const progress = showProgress(name);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(
+      `could not fetch ${url} (${e.message ?? e}); a server of another origin must allow ` +
+        'this page by CORS (Access-Control-Allow-Origin)');
+  }
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
   const total = Number(response.headers.get('content-length') ?? 0);
   const bytes = await readAll(response.body, total, progress);
-  await useWeights(bytes, 'model.safetensors (bundled)');
+  await useWeights(bytes, name);
 }
 
 $('weights-file').addEventListener('change', async (event) => {
@@ -167,23 +209,35 @@ async function classifyBlob(blob, source) {
     return;
   }
   say('classify-status', `Classifying ${source}…`);
+  const bar = $('classify-progress');
+  demo.progress = [];
+  const progress = (done, total) => {
+    demo.progress.push([done, total]);
+    bar.hidden = false;
+    bar.value = done / total;
+    say('classify-status', `Classifying ${source}: scale ${done} of ${total} done…`);
+  };
   try {
     const bytes = new Uint8Array(await blob.arrayBuffer());
     const start = performance.now();
     let r;
     if (engineDecodes(bytes)) {
-      r = await onGpu(() => classifier.classify(bytes, 5));
+      r = await onGpu(() => classifier.classify(bytes, 5, progress));
     } else {
       const rgba = await browserDecode(blob).catch(() => {
         throw new Error('not an image this browser can decode');
       });
-      r = await onGpu(() => classifier.classifyRgba(rgba.width, rgba.height, rgba.data, 5));
+      r = await onGpu(() => classifier.classifyRgba(rgba.width, rgba.height, rgba.data, 5, progress));
     }
     const ms = performance.now() - start;
+    secondsPerPass = r.seconds / r.passes;
     showResult(r, source, ms);
+    showProtocols();
     r.free();
   } catch (e) {
     say('classify-status', `${source}: ${e.message ?? e}`, true);
+  } finally {
+    bar.hidden = true;
   }
 }
 
@@ -200,7 +254,7 @@ function showResult(r, source, ms) {
   const probabilities = Array.from(r.probabilities);
   const classes = Array.from(r.classes);
   const names = r.names;
-  demo.result = { source, classes, names, probabilities, ms, evalSeconds: r.seconds };
+  demo.result = { source, classes, names, probabilities, ms, evalSeconds: r.seconds, passes: r.passes };
 
   const canvas = $('heatmap');
   canvas.width = r.width;
@@ -233,7 +287,9 @@ function showResult(r, source, ms) {
     li.append(label, bar);
     list.append(li);
   });
-  say('timing', `${ms.toFixed(0)} ms in all (the network: ${(1000 * r.seconds).toFixed(0)} ms).`);
+  say('timing',
+    `${ms.toFixed(0)} ms in all (the network: ${(1000 * r.seconds).toFixed(0)} ms for ` +
+    `${r.passes.toFixed(1)} passes of a ${classifier.inputSize}×${classifier.inputSize} image).`);
   $('result').hidden = false;
   say('classify-status', '');
 }
@@ -281,6 +337,7 @@ $('webcam-start').addEventListener('click', async () => {
   }
   $('webcam-video').srcObject = webcamStream;
   $('webcam').hidden = false;
+  await $('webcam-video').play(); // not autoplay, which pauses while out of view
   say('classify-status', '');
 });
 $('webcam-snap').addEventListener('click', () => {
@@ -318,14 +375,13 @@ function showSamples() {
 
 // --- Train ------------------------------------------------------------------------------
 
-const chart = $('chart');
-function drawChart() {
+/// Loss and batch accuracy of `steps` on `chart`.
+function drawChart(chart = $('chart'), steps = demo.steps) {
   const g = chart.getContext('2d');
   const { width: w, height: h } = chart;
   const pad = { l: 44, r: 44, t: 12, b: 24 };
   g.clearRect(0, 0, w, h);
   g.font = '11px system-ui, sans-serif';
-  const steps = demo.steps;
   const maxLoss = Math.max(2.5, ...steps.map((s) => s.loss));
   const n = Math.max(10, steps.length);
   const x = (i) => pad.l + ((w - pad.l - pad.r) * i) / (n - 1);
@@ -439,6 +495,290 @@ $('train-save').addEventListener('click', async () => {
   }
 });
 
+// --- Teach it your own classes -------------------------------------------------------
+
+const MAX_CLASSES = 10;
+const teach = {
+  classes: [], // { name input, count element, thumbs element, examples: [example] }
+  teacher: null, // made by the first press of Teach, from the model loaded then
+  running: false,
+  live: false,
+};
+
+/// An example as the engine takes it, with a thumbnail: a file's bytes (JPEG and PNG
+/// decoded by the engine, as the CLI would) or RGBA pixels the browser decoded.
+async function exampleFromBlob(blob) {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  const url = URL.createObjectURL(blob);
+  if (engineDecodes(bytes)) return { bytes, url };
+  const rgba = await browserDecode(blob).catch(() => {
+    throw new Error('not an image this browser can decode');
+  });
+  return { rgba, url };
+}
+
+function frameCanvas(video) {
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);
+  return canvas;
+}
+
+function frameRgba(canvas) {
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+  return { width: data.width, height: data.height, data: new Uint8Array(data.data.buffer) };
+}
+
+/// Hands an example of class `label` to the teacher (when teaching has started).
+function giveExample(label, example) {
+  const teacher = teach.teacher;
+  return onGpu(() =>
+    example.bytes
+      ? teacher.addExample(label, example.bytes)
+      : teacher.addExampleRgba(label, example.rgba.width, example.rgba.height, example.rgba.data),
+  );
+}
+
+async function addExample(label, example) {
+  const c = teach.classes[label];
+  c.examples.push(example);
+  const img = document.createElement('img');
+  img.src = example.url;
+  c.thumbs.append(img);
+  c.count.textContent = `${c.examples.length} example${c.examples.length === 1 ? '' : 's'}`;
+  if (teach.teacher) await giveExample(label, example);
+}
+
+function addClassRow(name) {
+  const label = teach.classes.length;
+  const row = document.createElement('div');
+  row.className = 'class';
+  row.dataset.label = label;
+  const input = document.createElement('input');
+  input.type = 'text';
+  input.value = name;
+  input.setAttribute('aria-label', `name of class ${label + 1}`);
+  const count = document.createElement('span');
+  count.className = 'hint';
+  count.textContent = '0 examples';
+  const snap = document.createElement('button');
+  snap.textContent = '+ webcam frame';
+  snap.className = 'snap';
+  snap.disabled = !teachStream;
+  const files = document.createElement('label');
+  files.className = 'button';
+  files.textContent = '+ images…';
+  const picker = document.createElement('input');
+  picker.type = 'file';
+  picker.accept = 'image/*';
+  picker.multiple = true;
+  picker.hidden = true;
+  files.append(picker);
+  const thumbs = document.createElement('div');
+  thumbs.className = 'thumbs';
+  row.append(input, count, snap, files, thumbs);
+  $('classes').append(row);
+  teach.classes.push({ input, count, thumbs, snap, examples: [] });
+
+  snap.addEventListener('click', () => {
+    const video = $('teach-video');
+    if (!video.videoWidth) return; // no frame yet
+    const canvas = frameCanvas(video);
+    canvas.toBlob((blob) => {
+      const example = { rgba: frameRgba(canvas), url: URL.createObjectURL(blob) };
+      addExample(label, example).catch((e) => say('teach-status', `${e.message ?? e}`, true));
+    }, 'image/png');
+  });
+  picker.addEventListener('change', async () => {
+    for (const file of picker.files) {
+      try {
+        await addExample(label, await exampleFromBlob(file));
+      } catch (e) {
+        say('teach-status', `${file.name}: ${e.message ?? e}`, true);
+      }
+    }
+    picker.value = '';
+  });
+  $('class-add').disabled = teach.classes.length >= MAX_CLASSES || !!teach.teacher;
+}
+
+let teachStream = null;
+$('teach-webcam-start').addEventListener('click', async () => {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    say('teach-status', 'This browser offers no webcam access here (it needs https or localhost).', true);
+    return;
+  }
+  try {
+    teachStream = await navigator.mediaDevices.getUserMedia({ video: true });
+  } catch (e) {
+    say('teach-status', `No webcam: ${e.message || e.name}.`, true);
+    return;
+  }
+  $('teach-video').srcObject = teachStream;
+  $('teach-video').hidden = false;
+  // Started by the page, not by autoplay, which Chromium pauses while the video is
+  // scrolled out of view: frames would then come out black.
+  await $('teach-video').play();
+  $('teach-webcam-start').hidden = true;
+  $('teach-webcam-stop').hidden = false;
+  for (const c of teach.classes) c.snap.disabled = false;
+  $('teach-live').disabled = !teach.teacher;
+});
+$('teach-webcam-stop').addEventListener('click', () => {
+  teach.live = false;
+  teachStream?.getTracks().forEach((t) => t.stop());
+  teachStream = null;
+  $('teach-video').hidden = true;
+  $('teach-webcam-start').hidden = false;
+  $('teach-webcam-stop').hidden = true;
+  for (const c of teach.classes) c.snap.disabled = true;
+  $('teach-live').disabled = true;
+});
+
+$('class-add').addEventListener('click', () => addClassRow(`class ${teach.classes.length + 1}`));
+
+/// The teacher, made on the first press of Teach from the model loaded now, with every
+/// example so far.
+async function startTeacher() {
+  if (!classifier) throw new Error('load a model first');
+  const names = teach.classes.map((c) => c.input.value.trim());
+  const batch = Number($('teach-batch').value);
+  const lr = Number($('teach-lr').value);
+  const whole = $('teach-whole').checked;
+  say('teach-status', 'Reading the model back and compiling the training plan…');
+  const source = classifier;
+  teach.teacher = await onGpu(() => source.teach(names, whole, batch, lr, 0));
+  demo.teach.note = teach.teacher.note;
+  for (const [label, c] of teach.classes.entries()) {
+    for (const example of c.examples) await giveExample(label, example);
+  }
+  for (const c of teach.classes) c.input.disabled = true;
+  for (const id of ['class-add', 'teach-whole', 'teach-batch']) $(id).disabled = true;
+  for (const id of ['teach-reset', 'teach-use', 'teach-save']) $(id).disabled = false;
+  $('teach-live').disabled = !teachStream;
+}
+
+async function teachLoop() {
+  const steps = demo.teach.steps;
+  while (teach.running) {
+    demo.teach.stepping = true;
+    const r = await onGpu(() => teach.teacher.step()).finally(() => (demo.teach.stepping = false));
+    steps.push({ step: r.step, epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, imagesPerS: r.images_per_s });
+    r.free();
+    const s = steps.at(-1);
+    say('teach-status',
+      `${demo.teach.note}. Step ${s.step} (${teach.teacher.stepsPerEpoch} per pass over the ` +
+      `${teach.teacher.counts().reduce((a, n) => a + n, 0)} examples): loss ${s.loss.toFixed(3)}, ` +
+      `batch accuracy ${(100 * s.accuracy).toFixed(1)}%, ${s.imagesPerS.toFixed(1)} images/s`);
+    drawChart($('teach-chart'), steps);
+    await new Promise((r) => setTimeout(r, 0)); // let the page handle events between steps
+  }
+}
+
+$('teach-start').addEventListener('click', async () => {
+  const button = $('teach-start');
+  if (teach.running) {
+    teach.running = false;
+    button.textContent = 'Go on teaching';
+    return;
+  }
+  try {
+    if (!teach.teacher) {
+      button.disabled = true;
+      await startTeacher();
+      button.disabled = false;
+    }
+    teach.teacher.setLearningRate(Number($('teach-lr').value));
+    teach.running = true;
+    button.textContent = 'Pause';
+    await teachLoop();
+  } catch (e) {
+    teach.running = false;
+    button.disabled = false;
+    button.textContent = teach.teacher ? 'Go on teaching' : 'Teach';
+    say('teach-status', `Teaching stopped: ${e.message ?? e}`, true);
+  }
+});
+
+$('teach-lr').addEventListener('change', () => teach.teacher?.setLearningRate(Number($('teach-lr').value)));
+
+$('teach-reset').addEventListener('click', async () => {
+  teach.running = false;
+  teach.live = false;
+  await onGpu(() => teach.teacher?.free());
+  teach.teacher = null;
+  demo.teach.steps = [];
+  drawChart($('teach-chart'), demo.teach.steps);
+  for (const c of teach.classes) c.input.disabled = false;
+  for (const id of ['teach-whole', 'teach-batch']) $(id).disabled = false;
+  $('class-add').disabled = teach.classes.length >= MAX_CLASSES;
+  for (const id of ['teach-reset', 'teach-use', 'teach-save', 'teach-live']) $(id).disabled = true;
+  $('teach-start').textContent = 'Teach';
+  say('teach-status', 'Start over: rename, add classes and examples, then press Teach.');
+});
+
+$('teach-use').addEventListener('click', async () => {
+  try {
+    const next = await onGpu(() => teach.teacher.classifier());
+    setClassifier(next, `the network taught here (step ${demo.teach.steps.length})`);
+  } catch (e) {
+    say('teach-status', `No classifier from the taught network: ${e.message ?? e}`, true);
+  }
+});
+
+$('teach-save').addEventListener('click', async () => {
+  try {
+    const bytes = await onGpu(() => teach.teacher.safetensors());
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([bytes]));
+    const names = teach.classes.map((c) => c.input.value.trim()).join('-');
+    a.download = `taught-${names}.safetensors`.replace(/[^\w.-]+/g, '_');
+    a.click();
+  } catch (e) {
+    say('teach-status', `No weights file: ${e.message ?? e}`, true);
+  }
+});
+
+/// Classifies webcam frames one after another with the taught classes and the quick
+/// protocol, taking the newest weights every 20 steps of teaching.
+async function liveLoop() {
+  let live = null;
+  let stepsSeen = -1;
+  try {
+    while (teach.live && teach.teacher && teachStream) {
+      const steps = demo.teach.steps.length;
+      if (!live || steps >= stepsSeen + 20) {
+        live?.free();
+        live = await onGpu(() => teach.teacher.classifier());
+        live.quick = true;
+        stepsSeen = steps;
+      }
+      const rgba = frameRgba(frameCanvas($('teach-video')));
+      const start = performance.now();
+      const r = await onGpu(() => live.classifyRgba(rgba.width, rgba.height, rgba.data, 1));
+      const ms = performance.now() - start;
+      const p = r.probabilities[r.classes[0]];
+      demo.teach.live.push({ name: r.names[0], probability: p, ms });
+      say('teach-live-result', `Webcam: ${r.names[0]} (${(100 * p).toFixed(1)}%), ${ms.toFixed(0)} ms a frame`);
+      r.free();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  } catch (e) {
+    say('teach-live-result', `Live classification stopped: ${e.message ?? e}`, true);
+  } finally {
+    live?.free();
+    teach.live = false;
+    $('teach-live').textContent = 'Classify the webcam live';
+  }
+}
+
+$('teach-live').addEventListener('click', () => {
+  teach.live = !teach.live;
+  $('teach-live').textContent = teach.live ? 'Stop the live classification' : 'Classify the webcam live';
+  if (teach.live) liveLoop();
+});
+
 // --- Start ------------------------------------------------------------------------------
 
 async function main() {
@@ -446,13 +786,18 @@ async function main() {
   demo.samplePng = samplePng;
   showSamples();
   drawChart();
+  addClassRow('class 1');
+  addClassRow('class 2');
+  drawChart($('teach-chart'), demo.teach.steps);
   if (!(await openGpu())) return;
+  const url = new URLSearchParams(location.search).get('model');
   try {
-    await loadBundled();
+    await (url ? loadUrl(url, url.split('/').pop() || url) : loadUrl('model.safetensors', 'model.safetensors (bundled)'));
     demo.status = 'ready';
   } catch (e) {
     demo.status = 'error';
-    say('model-status', `The bundled model did not load: ${e.message ?? e}`, true);
+    $('model-progress').hidden = true;
+    say('model-status', `The model did not load: ${e.message ?? e}`, true);
   }
 }
 

@@ -128,6 +128,13 @@ impl TestModel {
         ))
     }
 
+    /// Its weights as they are on the GPU, with its metadata: a file the CLI reads.
+    pub async fn weight_file(&self, ctx: &GpuContext) -> Result<WeightFile> {
+        let mut weights = self.params.download(ctx).await?;
+        self.meta.write(&mut weights);
+        Ok(weights)
+    }
+
     /// The dense plan for images (batch, 3, height, width), compiled on first use.
     pub async fn dense_plan(
         &mut self,

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use image::RgbImage;
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, now_ms};
+use super::{js_error, now_ms, rgb_from_rgba, Teacher};
 use crate::data::augment::rescaled_size;
 use crate::data::image_folder::decode;
 use crate::error::Error;
@@ -14,8 +14,10 @@ use crate::eval::protocol::{mean, top_k};
 use crate::eval::{default_scales, evaluate_image, Protocol, TestModel};
 use crate::kernels::GpuContext;
 use crate::model::WeightFile;
+use crate::train::new_classes::{Head, NewClasses};
 
-/// A network under test with the classify command's protocol.
+/// A network under test, with the paper's protocol (what `vgg-wgpu classify` does) or
+/// the quick one.
 #[wasm_bindgen]
 pub struct Classifier {
     ctx: Rc<GpuContext>,
@@ -26,6 +28,42 @@ pub struct Classifier {
 /// The largest side of the heat map image handed back to the page.
 const HEATMAP_SIDE: u32 = 512;
 
+/// The paper's dense protocol: the model's three test scales, each with its flip.
+fn paper_protocol(model: &TestModel) -> Protocol {
+    Protocol {
+        scales: default_scales(model.meta.train_scale, model.spec.input_size as u32),
+        dense: true,
+        multi_crop: false,
+        flip: true,
+    }
+}
+
+/// The quick protocol: one dense pass at the smallest of the paper's scales, no flip
+/// (for a 224-input VGG trained at S = 256, one pass at Q = 224).
+fn quick_protocol(model: &TestModel) -> Protocol {
+    let paper = paper_protocol(model);
+    Protocol {
+        scales: paper.scales[..1].to_vec(),
+        flip: false,
+        ..paper
+    }
+}
+
+/// The work of `protocol` on an image of `(width, height)`, in passes of the network over
+/// an image of its input size: pixels through the network, flips counted.
+fn protocol_passes(model: &TestModel, protocol: &Protocol, (width, height): (u32, u32)) -> f64 {
+    let input = model.spec.input_size as f64;
+    let copies = 1.0 + protocol.flip as u8 as f64;
+    protocol
+        .scales
+        .iter()
+        .map(|&q| {
+            let (w, h) = rescaled_size(width.max(1), height.max(1), q);
+            copies * w as f64 * h as f64 / (input * input)
+        })
+        .sum()
+}
+
 impl Classifier {
     pub(super) fn new(
         ctx: Rc<GpuContext>,
@@ -33,29 +71,44 @@ impl Classifier {
         origin: &str,
     ) -> Result<Classifier, JsError> {
         let model = TestModel::new(&ctx, weights, origin).map_err(js_error)?;
-        let protocol = Protocol {
-            scales: default_scales(model.meta.train_scale, model.spec.input_size as u32),
-            dense: true,
-            multi_crop: false,
-            flip: true,
-        };
         Ok(Classifier {
             ctx,
+            protocol: paper_protocol(&model),
             model,
-            protocol,
         })
     }
 
-    async fn run(&mut self, image: RgbImage, top: usize) -> Result<Classification, Error> {
+    /// Evaluates one scale at a time, calling `progress(passes done, passes)` after
+    /// each, then draws the heat map.
+    async fn run(
+        &mut self,
+        image: RgbImage,
+        top: usize,
+        progress: Option<js_sys::Function>,
+    ) -> Result<Classification, Error> {
         let start = now_ms();
-        let p = evaluate_image(&self.ctx, &mut self.model, &image, &self.protocol).await?;
-        let probabilities = mean(&p.dense);
+        let scales = self.protocol.scales.clone();
+        let mut per_scale = Vec::with_capacity(scales.len());
+        for (done, &q) in (1..).zip(&scales) {
+            let one = Protocol {
+                scales: vec![q],
+                ..self.protocol.clone()
+            };
+            let p = evaluate_image(&self.ctx, &mut self.model, &image, &one).await?;
+            per_scale.extend(p.dense);
+            if let Some(f) = &progress {
+                // A throwing callback must not stop the classification.
+                let _ = f.call2(&JsValue::NULL, &done.into(), &scales.len().into());
+            }
+        }
+        let passes = protocol_passes(&self.model, &self.protocol, image.dimensions());
+        let probabilities = mean(&per_scale);
         let classes = top_k(&probabilities, top);
         let seconds = (now_ms() - start) / 1000.0;
 
         // The score map of the largest scale (the finest), left in the dense plan of
         // that size by its last run: the image itself is the first of its batch.
-        let q = self.protocol.scales.iter().copied().max().unwrap_or(0);
+        let q = scales.iter().copied().max().unwrap_or(0);
         let (width, height) = rescaled_size(image.width(), image.height(), q);
         let batch = 1 + self.protocol.flip as usize;
         let plan = self
@@ -76,6 +129,7 @@ impl Classifier {
             classes: classes.iter().map(|&c| c as u32).collect(),
             probabilities,
             seconds,
+            passes,
             width: heatmap.width(),
             height: heatmap.height(),
             heatmap: heatmap.into_raw(),
@@ -99,35 +153,79 @@ fn shrink(image: &RgbImage, side: u32) -> RgbImage {
 
 #[wasm_bindgen]
 impl Classifier {
-    /// "VGG-A, widths ÷8, 32×32 input, 10 classes, test scales 32,36,68"; the classes
-    /// are said to be ImageNet's when that is assumed for a file without metadata.
+    /// "VGG-A, widths ÷8, 32×32 input, 10 classes, 1234 parameters"; the classes are
+    /// said to be ImageNet's when that is assumed for a file without metadata.
     pub fn describe(&self) -> String {
         let s = &self.model.spec;
-        let scales: Vec<String> = self.protocol.scales.iter().map(u32::to_string).collect();
         let names = match self.model.imagenet_names_assumed() {
             true => " (ImageNet's, assumed: the file names none)",
             false => "",
         };
         format!(
-            "VGG-{}, widths ÷{}, {}×{} input, {} classes{names}, {} parameters; dense evaluation with flips at Q = {}",
+            "VGG-{}, widths ÷{}, {}×{} input, {} classes{names}, {} parameters",
             s.config,
             s.width_divisor,
             s.input_size,
             s.input_size,
             s.classes,
             s.parameter_count(),
-            scales.join(", ")
         )
     }
 
-    /// Classifies a JPEG or PNG file's bytes (decoded as the CLI decodes them).
+    /// The side of the network's input (its training crop), in pixels.
+    #[wasm_bindgen(getter, js_name = inputSize)]
+    pub fn input_size(&self) -> u32 {
+        self.model.spec.input_size as u32
+    }
+
+    /// Whether classifications use the quick protocol (else the paper's).
+    #[wasm_bindgen(getter)]
+    pub fn quick(&self) -> bool {
+        self.protocol == quick_protocol(&self.model)
+    }
+
+    /// Chooses the quick protocol or the paper's for the next classifications.
+    #[wasm_bindgen(setter)]
+    pub fn set_quick(&mut self, quick: bool) {
+        self.protocol = match quick {
+            true => quick_protocol(&self.model),
+            false => paper_protocol(&self.model),
+        };
+    }
+
+    /// What the quick protocol or the paper's does with this model: "dense with flips
+    /// at Q = 224, 256, 288".
+    #[wasm_bindgen(js_name = protocolText)]
+    pub fn protocol_text(&self, quick: bool) -> String {
+        let p = match quick {
+            true => quick_protocol(&self.model),
+            false => paper_protocol(&self.model),
+        };
+        let scales: Vec<String> = p.scales.iter().map(u32::to_string).collect();
+        let flips = if p.flip { " with flips" } else { "" };
+        format!("dense{flips} at Q = {}", scales.join(", "))
+    }
+
+    /// The work of classifying a `width`×`height` image with the quick protocol or the
+    /// paper's, in passes of the network over an image of its input size.
+    pub fn passes(&self, width: u32, height: u32, quick: bool) -> f64 {
+        let p = match quick {
+            true => quick_protocol(&self.model),
+            false => paper_protocol(&self.model),
+        };
+        protocol_passes(&self.model, &p, (width, height))
+    }
+
+    /// Classifies a JPEG or PNG file's bytes (decoded as the CLI decodes them),
+    /// calling `progress(scales done, scales)` after each test scale.
     pub async fn classify(
         &mut self,
         bytes: Vec<u8>,
         top: usize,
+        progress: Option<js_sys::Function>,
     ) -> Result<Classification, JsError> {
         let image = decode(&bytes).map_err(|m| JsError::new(&m))?;
-        self.run(image, top).await.map_err(js_error)
+        self.run(image, top, progress).await.map_err(js_error)
     }
 
     /// Classifies an image the browser decoded: `rgba` is (height, width, 4) bytes
@@ -139,20 +237,42 @@ impl Classifier {
         height: u32,
         rgba: Vec<u8>,
         top: usize,
+        progress: Option<js_sys::Function>,
     ) -> Result<Classification, JsError> {
-        if rgba.len() != width as usize * height as usize * 4 {
-            return Err(JsError::new(&format!(
-                "{} RGBA bytes do not make a {width}×{height} image",
-                rgba.len()
-            )));
-        }
-        let rgb = rgba
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect();
-        let image = RgbImage::from_raw(width, height, rgb)
-            .ok_or_else(|| JsError::new("the image has no pixels"))?;
-        self.run(image, top).await.map_err(js_error)
+        let image = rgb_from_rgba(width, height, &rgba)?;
+        self.run(image, top, progress).await.map_err(js_error)
+    }
+
+    /// A teacher of new classes named `class_names`, starting from this network: its
+    /// features frozen, a new last layer, and with `whole_classifier` its other FC
+    /// layers too trained (else left as they are). SGD on batches of `batch` at rate
+    /// `lr`. The network's weights are read back from the GPU once for it.
+    pub async fn teach(
+        &self,
+        class_names: Vec<String>,
+        whole_classifier: bool,
+        batch: usize,
+        lr: f32,
+        seed: u32,
+    ) -> Result<Teacher, JsError> {
+        let source = self.model.weight_file(&self.ctx).await.map_err(js_error)?;
+        let head = match whole_classifier {
+            true => Head::Classifier,
+            false => Head::LastLayer,
+        };
+        let new = NewClasses::new(
+            &source,
+            &self.model.meta,
+            &self.model.origin,
+            class_names,
+            head,
+            seed as u64,
+        )
+        .map_err(js_error)?;
+        drop(source);
+        Teacher::new(self.ctx.clone(), new, batch, lr, seed)
+            .await
+            .map_err(js_error)
     }
 }
 
@@ -162,10 +282,13 @@ pub struct Classification {
     /// The top classes, most probable first.
     pub classes: Vec<u32>,
     pub names: Vec<String>,
-    /// The posterior over every class (mean over scales of dense + flip).
+    /// The posterior over every class (mean over the scales of dense evaluation, with
+    /// its flip in the paper's protocol).
     pub probabilities: Vec<f32>,
     /// Time of the evaluation alone (not decoding nor the heat map).
     pub seconds: f64,
+    /// The work it took, in passes of the network over an image of its input size.
+    pub passes: f64,
     /// The image (shrunk to at most 512 pixels) with the top class's score map over
     /// it: (height, width, 4) RGBA bytes.
     pub heatmap: Vec<u8>,

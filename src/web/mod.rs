@@ -3,20 +3,24 @@
 //! - [`Gpu`]: the browser's WebGPU adapter opened with its real limits.
 //! - [`Classifier`]: a weight file on the GPU; an image in, the paper's dense
 //!   evaluation with flips over the model's test scales out (what `vgg-wgpu classify`
-//!   does), plus the top class's score map drawn over the image.
+//!   does) or the quick protocol's one pass, plus the top class's score map drawn over
+//!   the image.
 //! - [`Trainer`]: the CLI's default small VGG trained on the built-in data set, one
 //!   SGD step per call, so the page stays responsive and can pause between steps.
+//! - [`Teacher`]: a loaded model taught the user's own classes from examples added
+//!   in the page (webcam frames, files), one SGD step per call as well.
 //!
 //! Every GPU readback is `map_async` awaited through a channel: nothing here blocks the
 //! browser's main thread.
 
 mod classifier;
+mod teacher;
 mod trainer;
 mod training;
 
 use std::rc::Rc;
 
-use image::ImageFormat;
+use image::{ImageFormat, RgbImage};
 use wasm_bindgen::prelude::*;
 
 use crate::data::{Dataset, Split, SyntheticDataset};
@@ -26,6 +30,7 @@ use crate::kernels::GpuContext;
 use crate::model::WeightFile;
 
 pub use classifier::{Classification, Classifier};
+pub use teacher::Teacher;
 pub use trainer::Trainer;
 pub use training::StepReport;
 
@@ -43,6 +48,22 @@ fn now_ms() -> f64 {
 
 fn js_error(e: Error) -> JsError {
     JsError::new(&e.to_string())
+}
+
+/// An image the browser decoded: `rgba` is (height, width, 4) bytes (canvas
+/// `ImageData`); alpha is ignored.
+fn rgb_from_rgba(width: u32, height: u32, rgba: &[u8]) -> Result<RgbImage, JsError> {
+    if rgba.len() != width as usize * height as usize * 4 {
+        return Err(JsError::new(&format!(
+            "{} RGBA bytes do not make a {width}×{height} image",
+            rgba.len()
+        )));
+    }
+    let rgb = rgba
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    RgbImage::from_raw(width, height, rgb).ok_or_else(|| JsError::new("the image has no pixels"))
 }
 
 /// The browser's WebGPU device.

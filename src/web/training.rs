@@ -1,4 +1,5 @@
-//! SGD in the tab, one step per call, driven by the page.
+//! SGD in the tab, one step per call: what the built-in data set's [`super::Trainer`]
+//! and the user's own classes' [`super::Teacher`] share.
 
 use wasm_bindgen::prelude::*;
 
@@ -49,6 +50,15 @@ impl TabTraining {
             epoch: 0,
             step: 0,
         })
+    }
+
+    /// Goes on with another data set (the user added examples): a new epoch of it
+    /// starts at the next step; weights and momenta stay.
+    pub fn set_loader(&mut self, loader: Loader) -> Result<()> {
+        self.epoch += 1;
+        self.batches = loader.epoch(self.epoch, 0)?;
+        self.loader = loader;
+        Ok(())
     }
 
     pub fn steps_per_epoch(&self) -> usize {

@@ -6,15 +6,21 @@
 //    (clicking the page's sample buttons) and checks that every class probability equals
 //    `vgg-wgpu classify --json` on the same PNG files and weights (max |diff| <= 1e-4), and
 //    that the top-1 classes agree; prints the time one classification takes.
-// 3. Trains in the page, checks that the loss falls and that pausing stops the steps;
+// 3. Teaches the bundled model four new classes: three drawn by the test (uploaded as PNG
+//    files) and one of Chromium's fake camera frames (the webcam button). Checks that the
+//    loss falls, that held-out drawings and a new camera frame (live classification) are
+//    recognised, with both protocols and progress per scale, and that the downloaded
+//    model classifies natively as in the page.
+// 4. Trains in the page, checks that the loss falls and that pausing stops the steps;
 //    screenshot of the page. Then classifies with the trained network, downloads its
 //    weights and checks that the native classify with that file gives the same
 //    probabilities.
-// 4. Opens the page with WebGPU hidden and checks the message and that samples still show.
+// 5. Opens the page with WebGPU hidden and checks the message and that samples still show.
 // The main page must log no errors. Screenshots and timings go to web/test-artifacts/.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), VGG_WGPU (a built vgg-wgpu binary;
-// default `cargo run --release`), TRAIN_STEPS (default 40), TRAIN_IMAGES (default 64).
+// default `cargo run --release`), TRAIN_STEPS (default 40), TRAIN_IMAGES (default 64),
+// TEACH_STEPS (default 60).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -31,6 +37,7 @@ const TOLERANCE = 1e-4;
 const TRAIN_STEPS = Number(process.env.TRAIN_STEPS ?? 40);
 const TRAIN_IMAGES = Number(process.env.TRAIN_IMAGES ?? 64);
 const SAMPLES = 10;
+const TEACH_STEPS = Number(process.env.TEACH_STEPS ?? 60);
 
 let failures = 0;
 function check(ok, what) {
@@ -110,8 +117,8 @@ try {
     files.push(file);
   }
   const classes = 10; // the built-in data set's; val image i has label i % 10
-  const nativeClassify = (weights, images) => {
-    const classify = ['classify', '--json', '--top', String(classes), '--weights', weights, ...images];
+  const nativeClassify = (weights, images, options = [], top = classes) => {
+    const classify = ['classify', '--json', '--top', String(top), '--weights', weights, ...options, ...images];
     const [command, args] = process.env.VGG_WGPU
       ? [process.env.VGG_WGPU, classify]
       : ['cargo', ['run', '--release', '--locked', '-q', '--', ...classify]];
@@ -130,6 +137,7 @@ try {
     await page.waitForFunction(() => window.demo.result !== null);
     return page.evaluate(() => window.demo.result);
   };
+  const meanLoss = (s) => s.reduce((a, t) => a + t.loss, 0) / s.length;
   const maxAbsDiff = (got, want) =>
     Math.max(...want.map(({ class: c, probability }) => Math.abs(got.probabilities[c] - probability)));
   let maxDiff = 0;
@@ -189,6 +197,141 @@ try {
   );
   await page.click('#webcam-stop');
 
+
+  // --- Teach it your own classes ---
+  // Three classes the test draws (random sizes, places and shades; held-out drawings
+  // come from other seeds) and one of the fake camera's frames.
+  const DRAWN = ['sun', 'stripes', 'night'];
+  const drawings = await page.evaluate(async ({ kinds, seeds }) => {
+    const draw = async (kind, seed) => {
+      let s = seed;
+      const rnd = () => ((s = (s * 9301 + 49297) % 233280) / 233280);
+      rnd();
+      const w = 64 + Math.floor(64 * rnd());
+      const h = 64 + Math.floor(64 * rnd());
+      const canvas = new OffscreenCanvas(w, h);
+      const g = canvas.getContext('2d');
+      if (kind === 'sun') {
+        g.fillStyle = `hsl(${200 + 20 * rnd()}, 70%, ${55 + 15 * rnd()}%)`;
+        g.fillRect(0, 0, w, h);
+        g.fillStyle = `hsl(${45 + 10 * rnd()}, 95%, 55%)`;
+        g.beginPath();
+        g.arc(w * (0.3 + 0.4 * rnd()), h * (0.3 + 0.4 * rnd()), Math.min(w, h) * (0.15 + 0.15 * rnd()), 0, 2 * Math.PI);
+        g.fill();
+      } else if (kind === 'stripes') {
+        const period = 8 + Math.floor(12 * rnd());
+        const offset = period * rnd();
+        g.fillStyle = 'white';
+        g.fillRect(0, 0, w, h);
+        g.fillStyle = `hsl(${350 + 15 * rnd()}, 80%, 45%)`;
+        for (let y = -period; y < h; y += period) g.fillRect(0, y + offset, w, period / 2);
+      } else {
+        g.fillStyle = `hsl(230, 50%, ${4 + 8 * rnd()}%)`;
+        g.fillRect(0, 0, w, h);
+        g.fillStyle = 'white';
+        const stars = 8 + Math.floor(12 * rnd());
+        for (let i = 0; i < stars; i++) g.fillRect(w * rnd(), h * rnd(), 2, 2);
+      }
+      const blob = await canvas.convertToBlob({ type: 'image/png' });
+      return Array.from(new Uint8Array(await blob.arrayBuffer()));
+    };
+    const out = {};
+    for (const kind of kinds) out[kind] = await Promise.all(seeds.map((seed) => draw(kind, seed)));
+    return out;
+  }, { kinds: DRAWN, seeds: [1, 2, 3, 4, 5, 6, 7, 8, 101, 102, 103] });
+  await page.click('#class-add');
+  await page.click('#class-add');
+  const taughtNames = [...DRAWN, 'camera'];
+  for (const [label, name] of taughtNames.entries()) {
+    await page.fill(`#classes .class[data-label="${label}"] input[type=text]`, name);
+  }
+  const heldOut = [];
+  for (const [label, name] of DRAWN.entries()) {
+    const pngs = drawings[name].map((bytes, i) => ({ name: `${name}-${i}.png`, mimeType: 'image/png', buffer: Buffer.from(bytes) }));
+    await page.setInputFiles(`#classes .class[data-label="${label}"] input[type=file]`, pngs.slice(0, 8));
+    for (const png of pngs.slice(8)) {
+      const file = path.join(artifacts, `held-out-${png.name}`);
+      fs.writeFileSync(file, png.buffer);
+      heldOut.push({ label, name, file, png });
+    }
+  }
+  await page.click('#teach-webcam-start');
+  await page.waitForFunction(() => document.querySelector('#teach-video').videoWidth > 0);
+  for (let k = 0; k < 8; k++) {
+    await page.click('#classes .class[data-label="3"] .snap');
+    await page.waitForTimeout(250); // the fake camera's pattern moves between frames
+  }
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('#classes .class .hint')].every((e) => e.textContent === '8 examples'));
+  console.log('  four classes named and given 8 examples each: 3 × 8 drawn PNG files, 8 fake-camera frames');
+
+  await page.click('#teach-start');
+  await page.waitForFunction((n) => window.demo.teach.steps.length >= n, TEACH_STEPS);
+  await page.click('#teach-start'); // pause
+  await page.waitForFunction(() => !window.demo.teach.stepping);
+  const teachSteps = await page.evaluate(() => window.demo.teach.steps);
+  const teachNote = await page.evaluate(() => window.demo.teach.note);
+  const firstTeach = meanLoss(teachSteps.slice(0, 5));
+  const lastTeach = meanLoss(teachSteps.slice(-5));
+  console.log(`  teaching: ${teachNote}; ${teachSteps.length} steps, ${(teachSteps.slice(-10).reduce((a, s) => a + s.imagesPerS, 0) / 10).toFixed(1)} images/s`);
+  check(teachNote.includes('new: classifier.6 (10 → 4 classes)'), `the teacher starts from the bundled model with a new last layer (${teachNote})`);
+  check(lastTeach < 0.5 * firstTeach, `the teaching loss falls: mean of the first 5 steps ${firstTeach.toFixed(3)}, of the last 5 ${lastTeach.toFixed(3)}`);
+
+  await page.click('#teach-use');
+  await page.waitForFunction(() => document.querySelector('#model-status').textContent.includes('taught here'));
+  const classifyFile = async (png) => {
+    await page.evaluate(() => (window.demo.result = null));
+    await page.setInputFiles('#image-file', png);
+    await page.waitForFunction(() => window.demo.result !== null);
+    return page.evaluate(() => ({ ...window.demo.result, progress: window.demo.progress }));
+  };
+  const taughtResults = [];
+  const recognised = DRAWN.map(() => 0);
+  for (const h of heldOut) {
+    const r = await classifyFile(h.png);
+    taughtResults.push(r);
+    recognised[h.label] += r.names[0] === h.name;
+  }
+  check(
+    recognised.every((n) => n >= 2) && recognised.reduce((a, n) => a + n, 0) >= 8,
+    `held-out drawings recognised by the taught classes: ${DRAWN.map((n, i) => `${n} ${recognised[i]}/3`).join(', ')}`,
+  );
+  const steps3 = taughtResults.at(-1).progress;
+  check(steps3.length === 3 && steps3.at(-1)[0] === 3 && steps3.at(-1)[1] === 3,
+    `the paper's protocol reports progress per scale: ${JSON.stringify(steps3)}`);
+  const [taughtDownload] = await Promise.all([page.waitForEvent('download'), page.click('#teach-save')]);
+  const taughtFile = path.join(artifacts, 'taught.safetensors');
+  await taughtDownload.saveAs(taughtFile);
+  const taughtNative = nativeClassify(taughtFile, heldOut.map((h) => h.file), [], 4);
+  const taughtDiff = Math.max(...taughtNative.map((n, i) => maxAbsDiff(taughtResults[i], n.top)));
+  const nativeNames = taughtNative[0].top.map((t) => t.name).sort();
+  check(
+    taughtDiff <= TOLERANCE && JSON.stringify(nativeNames) === JSON.stringify([...taughtNames].sort()),
+    `the downloaded taught model classifies natively as in the page, with its class names ` +
+      `(max |diff| ${taughtDiff.toExponential(2)} over ${heldOut.length} images)`,
+  );
+
+  // The quick protocol: one pass at the smallest scale, no flip (classify --scales Q --no-flip).
+  await page.check('#protocol input[value=quick]');
+  const quick = await classifyFile(heldOut[0].png);
+  const q = Number((await page.textContent('#quick-text')).match(/Q = (\d+)/)[1]);
+  const quickNative = nativeClassify(taughtFile, [heldOut[0].file], ['--scales', String(q), '--no-flip'], 4)[0].top;
+  const quickDiff = maxAbsDiff(quick, quickNative);
+  check(quick.progress.length === 1 && quickDiff <= TOLERANCE,
+    `the quick protocol (one pass at Q = ${q}, ${quick.passes.toFixed(2)} passes of the input size) ` +
+      `equals classify --scales ${q} --no-flip (max |diff| ${quickDiff.toExponential(2)})`);
+  await page.check('#protocol input[value=paper]');
+
+  // Live: new camera frames, one after another, classified with the taught classes.
+  await page.click('#teach-live');
+  await page.waitForFunction(() => window.demo.teach.live.length >= 3);
+  await page.click('#teach-live');
+  const live = await page.evaluate(() => window.demo.teach.live);
+  check(live.slice(0, 3).every((r) => r.name === 'camera'),
+    `live webcam frames are recognised as 'camera': ${live.map((r) => `${r.name} ${(100 * r.probability).toFixed(1)}% in ${r.ms.toFixed(0)} ms`).join('; ')}`);
+  await page.click('#teach-webcam-stop');
+  await page.screenshot({ path: path.join(artifacts, 'teach.png'), fullPage: true });
+
   // --- Training ---
   await page.fill('#train-images', String(TRAIN_IMAGES));
   await page.click('#train-start');
@@ -199,7 +342,6 @@ try {
   await page.waitForTimeout(3000);
   const steps = await page.evaluate(() => window.demo.steps);
   check(steps.length === paused, `pause stops training (${paused} steps, then ${steps.length} after 3 s)`);
-  const meanLoss = (s) => s.reduce((a, t) => a + t.loss, 0) / s.length;
   const first = meanLoss(steps.slice(0, 10));
   const last = meanLoss(steps.slice(-10));
   const rate = steps.slice(-10).reduce((a, t) => a + t.imagesPerS, 0) / 10;
