@@ -2,7 +2,7 @@
 // (built by build.sh from the crate's src/web.rs). Every GPU call is awaited through one
 // queue, so the engine's objects are never used by two calls at once, and nothing waits
 // synchronously on the GPU.
-import init, { Gpu, samplePng, builtinClasses } from './pkg/vgg_wgpu.js';
+import init, { Gpu, ModelBytes, samplePng, builtinClasses } from './pkg/vgg_wgpu.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -77,23 +77,22 @@ async function openGpu() {
 
 // --- Models ----------------------------------------------------------------------------
 
-/// Reads a stream to the end, reporting bytes so far out of `total` (0 when unknown).
-async function readAll(stream, total, progress) {
+/// Reads a weight file's stream to the end straight into the engine's memory (no copy
+/// of the whole file stays in JavaScript), reporting bytes so far out of `total` (0 when
+/// unknown).
+async function readModel(stream, total, progress) {
+  const bytes = new ModelBytes(total);
   const reader = stream.getReader();
-  const parts = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    loaded += value.length;
-    progress(loaded, total);
-  }
-  const bytes = new Uint8Array(loaded);
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes.push(value);
+      progress(bytes.length, total);
+    }
+  } catch (e) {
+    bytes.free();
+    throw e;
   }
   return bytes;
 }
@@ -173,7 +172,7 @@ async function loadUrl(url, name) {
   }
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
   const total = Number(response.headers.get('content-length') ?? 0);
-  const bytes = await readAll(response.body, total, progress);
+  const bytes = await readModel(response.body, total, progress);
   await useWeights(bytes, name);
 }
 
@@ -181,7 +180,7 @@ $('weights-file').addEventListener('change', async (event) => {
   const file = event.target.files[0];
   if (!file || !gpu) return;
   try {
-    const bytes = await readAll(file.stream(), file.size, showProgress(file.name));
+    const bytes = await readModel(file.stream(), file.size, showProgress(file.name));
     await useWeights(bytes, file.name);
   } catch (e) {
     $('model-progress').hidden = true;

@@ -66,6 +66,33 @@ fn rgb_from_rgba(width: u32, height: u32, rgba: &[u8]) -> Result<RgbImage, JsErr
     RgbImage::from_raw(width, height, rgb).ok_or_else(|| JsError::new("the image has no pixels"))
 }
 
+/// A weight file's bytes, handed over chunk by chunk as they download, so the page
+/// never holds a whole copy of its own (VGG-16's file is 528 MiB).
+#[wasm_bindgen]
+pub struct ModelBytes {
+    bytes: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl ModelBytes {
+    /// Room for `expected` bytes (0 when the size is not known).
+    #[wasm_bindgen(constructor)]
+    pub fn new(expected: usize) -> ModelBytes {
+        ModelBytes {
+            bytes: Vec::with_capacity(expected),
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
 /// The browser's WebGPU device.
 #[wasm_bindgen]
 pub struct Gpu {
@@ -103,11 +130,12 @@ impl Gpu {
         format!("{name}; tensors split at {limit:.0} MiB; conv tiles of {rows}")
     }
 
-    /// A classifier for the safetensors bytes of any weight file the CLI reads.
-    /// `origin` names the file in error messages.
+    /// A classifier for the safetensors bytes of any weight file the CLI reads (taken,
+    /// and freed once the tensors are read). `origin` names the file in error messages.
     #[wasm_bindgen(js_name = loadModel)]
-    pub fn load_model(&self, bytes: &[u8], origin: &str) -> Result<Classifier, JsError> {
-        let weights = WeightFile::from_bytes(bytes, origin).map_err(js_error)?;
+    pub fn load_model(&self, bytes: ModelBytes, origin: &str) -> Result<Classifier, JsError> {
+        let weights = WeightFile::from_bytes(&bytes.bytes, origin).map_err(js_error)?;
+        drop(bytes);
         Classifier::new(self.ctx.clone(), &weights, origin)
     }
 

@@ -1,0 +1,136 @@
+// The page with a big model (benchmark, not part of CI): opens the page on a weight file
+// through `?model=`, then classifies one image with the quick protocol (twice: the first
+// compiles the plans) and once with the paper's; prints the load time, the peak resident
+// memory of the tab's renderer and of the GPU process while loading, and each time.
+//
+//   node web/test/big_model.mjs MODEL.safetensors [IMAGE.png]
+//
+// Without IMAGE a 224×224 PNG the page draws is used. Needs web/build.sh first, like the
+// e2e test. Environment: CHROMIUM (default /usr/bin/chromium), PROTOCOLS (default
+// "quick,paper").
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const [modelPath, imagePath] = process.argv.slice(2);
+if (!modelPath) {
+  console.error('usage: node web/test/big_model.mjs MODEL.safetensors [IMAGE.png]');
+  process.exit(2);
+}
+const web = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const protocols = (process.env.PROTOCOLS ?? 'quick,paper').split(',').filter(Boolean);
+
+// web/ as the e2e test serves it, plus the model at /big/<name>.
+const modelName = path.basename(modelPath);
+const server = http.createServer((req, res) => {
+  const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  let file = pathname === `/big/${modelName}` ? modelPath : path.join(web, pathname);
+  if (pathname.endsWith('/')) file = path.join(file, 'index.html');
+  if (!fs.existsSync(file)) return res.writeHead(404).end();
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+  res.writeHead(200, {
+    'content-type': types[path.extname(file)] ?? 'application/octet-stream',
+    'content-length': fs.statSync(file).size,
+  });
+  fs.createReadStream(file).pipe(res);
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${server.address().port}/?model=big/${encodeURIComponent(modelName)}`;
+
+// Peak resident memory (MiB) of Chromium's renderer and GPU processes, sampled.
+const peak = { renderer: 0, gpu: 0 };
+function sample() {
+  const out = execFileSync('ps', ['-eo', 'rss=,args='], { encoding: 'utf8' });
+  const sum = { renderer: 0, gpu: 0 };
+  for (const line of out.split('\n')) {
+    const m = line.trim().match(/^(\d+) (.*)$/);
+    if (!m || !m[2].includes('chrom')) continue;
+    if (m[2].includes('--type=renderer')) sum.renderer += Number(m[1]) / 1024;
+    if (m[2].includes('--type=gpu-process')) sum.gpu += Number(m[1]) / 1024;
+  }
+  peak.renderer = Math.max(peak.renderer, sum.renderer);
+  peak.gpu = Math.max(peak.gpu, sum.gpu);
+}
+
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vgg-wgpu-chromium-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: false,
+  args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking'],
+});
+context.setDefaultTimeout(3_600_000);
+try {
+  const page = await context.newPage();
+  page.on('console', (m) => console.log(`  [page] ${m.text()}`));
+  const sampler = setInterval(sample, 200);
+  const start = Date.now();
+  await page.goto(url);
+  await page.waitForFunction(() => ['ready', 'no-webgpu', 'error'].includes(window.demo?.status));
+  const loadSeconds = (Date.now() - start) / 1000;
+  sample();
+  clearInterval(sampler);
+  console.log(`  ${await page.textContent('#adapter')}`);
+  console.log(`  ${await page.textContent('#model-status')}`);
+  if ((await page.evaluate(() => window.demo.status)) !== 'ready') throw new Error('the model did not load');
+  console.log(
+    `load: ${loadSeconds.toFixed(1)} s from opening the page; peak resident memory while loading: ` +
+      `renderer ${peak.renderer.toFixed(0)} MiB, GPU process ${peak.gpu.toFixed(0)} MiB`,
+  );
+
+  const image = imagePath
+    ? { name: path.basename(imagePath), mimeType: 'image/png', buffer: fs.readFileSync(imagePath) }
+    : {
+        name: 'drawn-224.png',
+        mimeType: 'image/png',
+        buffer: Buffer.from(
+          await page.evaluate(async () => {
+            const canvas = new OffscreenCanvas(224, 224);
+            const g = canvas.getContext('2d');
+            g.fillStyle = '#6a9fd8';
+            g.fillRect(0, 0, 224, 224);
+            g.fillStyle = '#f2c230';
+            g.beginPath();
+            g.arc(120, 100, 50, 0, 2 * Math.PI);
+            g.fill();
+            const blob = await canvas.convertToBlob({ type: 'image/png' });
+            return Array.from(new Uint8Array(await blob.arrayBuffer()));
+          }),
+        ),
+      };
+  const results = {};
+  for (const protocol of protocols) {
+    await page.check(`#protocol input[value=${protocol}]`);
+    const runs = protocol === 'quick' ? 2 : 1;
+    results[protocol] = [];
+    for (let k = 0; k < runs; k++) {
+      await page.evaluate(() => (window.demo.result = null));
+      await page.setInputFiles('#image-file', image);
+      await page.waitForFunction(() => window.demo.result !== null);
+      const r = await page.evaluate(() => window.demo.result);
+      results[protocol].push(r);
+      console.log(
+        `${protocol} protocol, run ${k + 1}: ${(r.ms / 1000).toFixed(1)} s in all, the network ` +
+          `${r.evalSeconds.toFixed(1)} s for ${r.passes.toFixed(2)} passes ` +
+          `(${(r.evalSeconds / r.passes).toFixed(2)} s a pass); top-1 ${r.names[0]}`,
+      );
+    }
+  }
+  const summary = {
+    model: modelName,
+    load_seconds: loadSeconds,
+    peak_renderer_mib: peak.renderer,
+    peak_gpu_process_mib: peak.gpu,
+    results: Object.fromEntries(
+      Object.entries(results).map(([k, rs]) => [k, rs.map((r) => ({ ms: r.ms, eval_seconds: r.evalSeconds, passes: r.passes }))]),
+    ),
+  };
+  console.log(JSON.stringify(summary));
+} finally {
+  await context.close();
+  server.close();
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+}
