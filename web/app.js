@@ -77,11 +77,11 @@ async function openGpu() {
 
 // --- Models ----------------------------------------------------------------------------
 
-/// Reads a weight file's stream to the end straight into the engine's memory (no copy
-/// of the whole file stays in JavaScript), reporting bytes so far out of `total` (0 when
-/// unknown).
-async function readModel(stream, total, progress) {
-  const bytes = new ModelBytes(total);
+/// Reads a weight file's stream to the end straight into the engine, which converts
+/// each tensor as its bytes come (no copy of the whole file is held anywhere), reporting
+/// bytes so far out of `total` (0 when unknown).
+async function readModel(stream, total, name, progress) {
+  const bytes = new ModelBytes(name);
   const reader = stream.getReader();
   try {
     for (;;) {
@@ -172,7 +172,7 @@ async function loadUrl(url, name) {
   }
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
   const total = Number(response.headers.get('content-length') ?? 0);
-  const bytes = await readModel(response.body, total, progress);
+  const bytes = await readModel(response.body, total, name, progress);
   await useWeights(bytes, name);
 }
 
@@ -180,7 +180,7 @@ $('weights-file').addEventListener('change', async (event) => {
   const file = event.target.files[0];
   if (!file || !gpu) return;
   try {
-    const bytes = await readModel(file.stream(), file.size, showProgress(file.name));
+    const bytes = await readModel(file.stream(), file.size, file.name, showProgress(file.name));
     await useWeights(bytes, file.name);
   } catch (e) {
     $('model-progress').hidden = true;

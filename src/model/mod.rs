@@ -5,6 +5,7 @@ pub mod imagenet;
 pub mod infer;
 pub mod meta;
 pub mod params;
+pub mod weight_reader;
 pub mod weights;
 
 pub use config::{Config, ConvLayer, Layer, ModelSpec, IMAGE_CHANNELS};

@@ -6,9 +6,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use safetensors::tensor::{Dtype, TensorView};
-use safetensors::{SafeTensorError, SafeTensors};
+use safetensors::SafeTensorError;
 
 use super::config::ModelSpec;
+#[cfg(not(target_arch = "wasm32"))]
+use super::weight_reader::shapes_of_header;
+use super::weight_reader::WeightReader;
 use crate::error::{Error, Result};
 
 /// Tensors by name, each (shape, values), plus string metadata.
@@ -19,49 +22,12 @@ pub struct WeightFile {
 }
 
 impl WeightFile {
-    /// Parses safetensors bytes. `origin` names the file in error messages.
+    /// Parses safetensors bytes (F32, F16 or BF16 tensors, read as f32). `origin` names
+    /// the file in error messages.
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<WeightFile> {
-        let bad = |message: String| Error::WeightFile {
-            path: origin.to_string(),
-            message,
-        };
-        let unreadable = |e: SafeTensorError| Error::WeightFormat {
-            path: origin.to_string(),
-            message: format!(
-                "is not a readable safetensors file ({e}); is it truncated or another format?"
-            ),
-            source: Box::new(e),
-        };
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(unreadable)?;
-        let file = SafeTensors::deserialize(bytes).map_err(unreadable)?;
-        let mut tensors = BTreeMap::new();
-        for (name, view) in file.tensors() {
-            let values = match view.dtype() {
-                Dtype::F32 => view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-                Dtype::F16 => view
-                    .data()
-                    .chunks_exact(2)
-                    .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
-                    .collect(),
-                Dtype::BF16 => view
-                    .data()
-                    .chunks_exact(2)
-                    .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-                    .collect(),
-                other => {
-                    return Err(bad(format!(
-                        "tensor '{name}' has dtype {other:?}; only F32, F16 and BF16 are supported"
-                    )))
-                }
-            };
-            tensors.insert(name, (view.shape().to_vec(), values));
-        }
-        let metadata = header.metadata().clone().unwrap_or_default();
-        Ok(WeightFile { tensors, metadata })
+        let mut reader = WeightReader::new(origin);
+        reader.push(bytes)?;
+        reader.finish()
     }
 
     /// Serialises to safetensors bytes (F32, little-endian).
@@ -156,14 +122,27 @@ impl WeightFile {
         Ok(())
     }
 
+    /// Reads the file at `path` in chunks, so only its values are held, not its bytes
+    /// as well.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(path: &std::path::Path) -> Result<WeightFile> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        use std::io::Read;
+        let fail = |source: std::io::Error| Error::Io {
             path: path.to_path_buf(),
             what: "the weight file cannot be read".into(),
             source,
-        })?;
-        Self::from_bytes(&bytes, &path.display().to_string())
+        };
+        let mut file = std::fs::File::open(path).map_err(fail)?;
+        let mut reader = WeightReader::new(&path.display().to_string());
+        let mut chunk = vec![0u8; 8 << 20];
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => return reader.finish(),
+                Ok(n) => reader.push(&chunk[..n])?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
     }
 
     /// The names, shapes and metadata of the file at `path`, with no values: what a
@@ -186,7 +165,7 @@ impl WeightFile {
         file.take(length.min(100 << 20))
             .read_to_end(&mut header)
             .map_err(fail)?;
-        parse_header(&header, &origin)
+        shapes_of_header(&header, &origin)
     }
 
     /// Writes to `path` atomically: a temporary file beside it, flushed, then renamed.
@@ -208,35 +187,6 @@ impl WeightFile {
     }
 }
 
-/// A safetensors header (JSON: each tensor's dtype, shape and offsets, plus
-/// `__metadata__`) as a weight file of shapes without values.
-#[cfg(not(target_arch = "wasm32"))]
-fn parse_header(header: &[u8], origin: &str) -> Result<WeightFile> {
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        shape: Vec<usize>,
-    }
-    let bad = |e: serde_json::Error| Error::WeightFile {
-        path: origin.to_string(),
-        message: format!(
-            "not a readable safetensors file ({e}); is it truncated or another format?"
-        ),
-    };
-    let mut entries: BTreeMap<String, serde_json::Value> =
-        serde_json::from_slice(header).map_err(bad)?;
-    let metadata = match entries.remove("__metadata__") {
-        Some(m) => serde_json::from_value(m).map_err(bad)?,
-        None => HashMap::new(),
-    };
-    let mut tensors = BTreeMap::new();
-    for (name, entry) in entries {
-        let entry: Entry = serde_json::from_value(entry).map_err(bad)?;
-        tensors.insert(name, (entry.shape, Vec::new()));
-    }
-    Ok(WeightFile { tensors, metadata })
-}
-
-/// IEEE half to single precision (exact).
 /// The error for weights that safetensors cannot serialise; `what` names the tensor,
 /// or the whole file.
 fn unwritable(what: &str, e: SafeTensorError) -> Error {
@@ -247,39 +197,10 @@ fn unwritable(what: &str, e: SafeTensorError) -> Error {
     }
 }
 
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exponent = ((h >> 10) & 0x1f) as u32;
-    let mantissa = (h & 0x3ff) as u32;
-    let bits = match (exponent, mantissa) {
-        (0, 0) => sign,
-        (0, m) => {
-            // subnormal: normalise
-            let shift = m.leading_zeros() - 21;
-            sign | ((113 - shift) << 23) | (((m << shift) & 0x3ff) << 13)
-        }
-        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
-        (e, m) => sign | ((e + 112) << 23) | (m << 13),
-    };
-    f32::from_bits(bits)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{Config, ModelSpec};
-
-    #[test]
-    fn an_unreadable_file_keeps_the_safetensors_error_as_its_source() {
-        let e = WeightFile::from_bytes(b"not a weight file", "w.safetensors").unwrap_err();
-        let source = std::error::Error::source(&e).expect("a parse error has a source");
-        assert!(source.is::<SafeTensorError>(), "{source:?}");
-        let message = e.to_string();
-        assert!(
-            message.starts_with("weight file 'w.safetensors' is not a readable safetensors file"),
-            "{message}"
-        );
-    }
 
     fn small_spec() -> ModelSpec {
         ModelSpec {
@@ -374,19 +295,6 @@ mod tests {
                 message.contains("bad.safetensors") && message.contains("safetensors"),
                 "{message}"
             );
-        }
-    }
-
-    #[test]
-    fn half_precision_converts_exactly() {
-        for (h, f) in [
-            (0x3c00u16, 1.0f32),
-            (0xc000, -2.0),
-            (0x3555, 0.333_251_95),
-            (0x0001, 5.960_464_5e-8),
-            (0x7bff, 65504.0),
-        ] {
-            assert_eq!(f16_to_f32(h), f, "{h:#x}");
         }
     }
 }

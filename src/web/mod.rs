@@ -27,7 +27,7 @@ use crate::data::{Dataset, Split, SyntheticDataset};
 use crate::error::Error;
 use crate::gpu::AdapterChoice;
 use crate::kernels::GpuContext;
-use crate::model::WeightFile;
+use crate::model::weight_reader::WeightReader;
 
 pub use classifier::{Classification, Classifier};
 pub use teacher::Teacher;
@@ -66,30 +66,36 @@ fn rgb_from_rgba(width: u32, height: u32, rgba: &[u8]) -> Result<RgbImage, JsErr
     RgbImage::from_raw(width, height, rgb).ok_or_else(|| JsError::new("the image has no pixels"))
 }
 
-/// A weight file's bytes, handed over chunk by chunk as they download, so the page
-/// never holds a whole copy of its own (VGG-16's file is 528 MiB).
+/// A weight file read as it downloads, chunk by chunk: each tensor's values are
+/// converted as their bytes arrive, so neither the page nor the engine ever holds the
+/// raw file whole (VGG-16's is 528 MiB), only the values.
 #[wasm_bindgen]
 pub struct ModelBytes {
-    bytes: Vec<u8>,
+    reader: WeightReader,
+    length: usize,
 }
 
 #[wasm_bindgen]
 impl ModelBytes {
-    /// Room for `expected` bytes (0 when the size is not known).
+    /// A file to be read; `origin` names it in error messages.
     #[wasm_bindgen(constructor)]
-    pub fn new(expected: usize) -> ModelBytes {
+    pub fn new(origin: &str) -> ModelBytes {
         ModelBytes {
-            bytes: Vec::with_capacity(expected),
+            reader: WeightReader::new(origin),
+            length: 0,
         }
     }
 
-    pub fn push(&mut self, chunk: &[u8]) {
-        self.bytes.extend_from_slice(chunk);
+    /// The next bytes of the file.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsError> {
+        self.length += chunk.len();
+        self.reader.push(chunk).map_err(js_error)
     }
 
+    /// Bytes pushed so far.
     #[wasm_bindgen(getter)]
     pub fn length(&self) -> usize {
-        self.bytes.len()
+        self.length
     }
 }
 
@@ -130,12 +136,11 @@ impl Gpu {
         format!("{name}; tensors split at {limit:.0} MiB; conv tiles of {rows}")
     }
 
-    /// A classifier for the safetensors bytes of any weight file the CLI reads (taken,
-    /// and freed once the tensors are read). `origin` names the file in error messages.
+    /// A classifier for a weight file the CLI reads, once all of its bytes were pushed.
+    /// `origin` names the file in messages.
     #[wasm_bindgen(js_name = loadModel)]
-    pub fn load_model(&self, bytes: ModelBytes, origin: &str) -> Result<Classifier, JsError> {
-        let weights = WeightFile::from_bytes(&bytes.bytes, origin).map_err(js_error)?;
-        drop(bytes);
+    pub fn load_model(&self, file: ModelBytes, origin: &str) -> Result<Classifier, JsError> {
+        let weights = file.reader.finish().map_err(js_error)?;
         Classifier::new(self.ctx.clone(), &weights, origin)
     }
 
