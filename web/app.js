@@ -739,8 +739,8 @@ $('teach-save').addEventListener('click', async () => {
   }
 });
 
-/// Classifies webcam frames one after another with the taught classes and the quick
-/// protocol, taking the newest weights every 20 steps of teaching.
+/// Classifies webcam frames one after another with the taught classes and the protocol
+/// chosen above, taking the newest weights every 20 steps of teaching.
 async function liveLoop() {
   let live = null;
   let stepsSeen = -1;
@@ -750,7 +750,7 @@ async function liveLoop() {
       if (!live || steps >= stepsSeen + 20) {
         live?.free();
         live = await onGpu(() => teach.teacher.classifier());
-        live.quick = true;
+        live.quick = document.querySelector('#protocol input[value=quick]').checked;
         stepsSeen = steps;
       }
       const rgba = frameRgba(frameCanvas($('teach-video')));

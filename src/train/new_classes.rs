@@ -54,7 +54,19 @@ impl NewClasses {
             ..source_meta.spec()?
         };
         let fresh = random_weights(&spec, &Init::Glorot, seed);
-        let start = transfer(&spec, source, origin, fresh)?;
+        let mut start = transfer(&spec, source, origin, fresh)?;
+        // The new last layer starts at zero: every class equally likely at first, rather
+        // than random logits as large as the source's features, which the first steps
+        // would have to undo (and whose gradients would shake the layers below).
+        let params = spec.parameters();
+        for p in &params[params.len() - 2..] {
+            let (_, values) = start
+                .weights
+                .tensors
+                .get_mut(&p.name)
+                .expect("every parameter");
+            values.fill(0.0);
+        }
         let layers = spec.parameters().len() / 2;
         let trainable = Trainable {
             frozen_layers: match head {
