@@ -24,7 +24,8 @@ pub struct KernelSettings {
     /// values shared across 4 subgroup lanes): on SwiftShader, whose subgroups are 4
     /// wide, when the adapter reports subgroups of 4 to WORKGROUP_SIZE invocations and
     /// `VGG_WGPU_NO_SUBGROUPS` is not set. It compiles there in under a second and
-    /// runs its VGG-16 layers 1.5–2× faster than `conv2d.wgsl` with one row.
+    /// runs VGG-16's conv layers 1.4–1.8× faster than `conv2d.wgsl` with one row
+    /// (BENCHMARKS.md).
     pub conv_subgroup4: bool,
 }
 
