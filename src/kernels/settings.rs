@@ -25,7 +25,8 @@ pub struct KernelSettings {
     /// wide, when the adapter reports subgroups of 4 to WORKGROUP_SIZE invocations and
     /// `VGG_WGPU_NO_SUBGROUPS` is not set. It compiles there in under a second and
     /// runs VGG-16's conv layers 1.4–1.8× faster than `conv2d.wgsl` with one row
-    /// (BENCHMARKS.md).
+    /// (BENCHMARKS.md). Natively only for now: a browser's WGSL compiler needs
+    /// `enable subgroups;`, which naga 30 rejects, and the page has not been tried.
     pub conv_subgroup4: bool,
 }
 
@@ -48,6 +49,7 @@ impl KernelSettings {
             conv_tile: None,
             conv_subgroup4: subgroups
                 && swiftshader
+                && info.backend != wgpu::Backend::BrowserWebGpu
                 && info.subgroup_min_size >= 4
                 && info.subgroup_max_size <= WORKGROUP_SIZE,
         }
