@@ -3,6 +3,8 @@
 
 use std::env;
 
+use super::WORKGROUP_SIZE;
+
 /// The launchers' choices for one device (held by its [`super::GpuContext`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelSettings {
@@ -18,6 +20,14 @@ pub struct KernelSettings {
     /// A fixed tile shape (rows, target channels) for the subgroup conv kernel instead
     /// of the autotuner's choice.
     pub conv_tile: Option<(u32, u32)>,
+    /// Whether the conv forward and input gradient run `conv2d_subgroup4.wgsl` (filter
+    /// values shared across 4 subgroup lanes): on SwiftShader, whose subgroups are 4
+    /// wide, when the adapter reports subgroups of 4 to WORKGROUP_SIZE invocations and
+    /// `VGG_WGPU_NO_SUBGROUPS` is not set. It compiles there in under a second and
+    /// runs VGG-16's conv layers 1.4–1.8× faster than `conv2d.wgsl` with one row
+    /// (BENCHMARKS.md). Natively only for now: a browser's WGSL compiler needs
+    /// `enable subgroups;`, which naga 30 rejects, and the page has not been tried.
+    pub conv_subgroup4: bool,
 }
 
 impl KernelSettings {
@@ -31,13 +41,17 @@ impl KernelSettings {
     /// second.
     pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> KernelSettings {
         let swiftshader = is_swiftshader(info);
+        let subgroups = features.contains(wgpu::Features::SUBGROUP)
+            && env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none();
         KernelSettings {
             conv_tile_rows: if swiftshader { 1 } else { 2 },
-            subgroups: features.contains(wgpu::Features::SUBGROUP)
-                && info.subgroup_min_size >= 8
-                && !swiftshader
-                && env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none(),
+            subgroups: subgroups && info.subgroup_min_size >= 8 && !swiftshader,
             conv_tile: None,
+            conv_subgroup4: subgroups
+                && swiftshader
+                && info.backend != wgpu::Backend::BrowserWebGpu
+                && info.subgroup_min_size >= 4
+                && info.subgroup_max_size <= WORKGROUP_SIZE,
         }
     }
 }

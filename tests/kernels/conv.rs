@@ -186,6 +186,7 @@ fn forward_with_one_row_tiles_matches_oracle() {
     }
     let mut ctx = gpu_with_binding_limit(2048);
     ctx.settings.subgroups = false;
+    ctx.settings.conv_subgroup4 = false;
     ctx.settings.conv_tile_rows = 1;
     let s = CHUNKED;
     check_forward(&ctx, &s, true, "conv forward one row chunked");
@@ -203,6 +204,23 @@ fn every_subgroup_tile_shape_matches_oracle() {
             check_backward(&ctx, s, &name);
         }
     }
+}
+
+#[test]
+fn forward_and_backward_with_four_lane_subgroups_match_oracle() {
+    // SwiftShader's kernel, on every shape, then with every tensor chunked.
+    let Some(ctx) = gpu_with_conv_subgroup4() else {
+        eprintln!("SKIPPED: the adapter has no subgroups of 4 to 64 invocations");
+        return;
+    };
+    for (i, s) in SHAPES.iter().enumerate() {
+        check_forward(&ctx, s, i % 2 == 0, "conv forward subgroup4");
+        check_backward(&ctx, s, "conv backward subgroup4");
+    }
+    let mut ctx = gpu_with_binding_limit(2048);
+    ctx.settings.conv_subgroup4 = true;
+    check_forward(&ctx, &CHUNKED, true, "conv forward subgroup4 chunked");
+    check_backward(&ctx, &CHUNKED, "conv backward subgroup4 chunked");
 }
 
 #[test]
@@ -280,6 +298,7 @@ fn backward_with_one_row_tiles_matches_oracle() {
     }
     let mut ctx = gpu_with_binding_limit(2048);
     ctx.settings.subgroups = false;
+    ctx.settings.conv_subgroup4 = false;
     ctx.settings.conv_tile_rows = 1;
     let s = CHUNKED;
     check_backward(&ctx, &s, "conv backward one row chunked");

@@ -1,5 +1,7 @@
 //! Forward and input gradient: one convolution of a source into a target, run by
-//! `shaders/conv2d_subgroup.wgsl` where the device has subgroups, else by
+//! `shaders/conv2d_subgroup.wgsl` where the device has subgroups, by
+//! `shaders/conv2d_subgroup4.wgsl` on SwiftShader (see
+//! [`crate::kernels::settings::KernelSettings::conv_subgroup4`]), else by
 //! `shaders/conv2d.wgsl`. Oracle: `conv2d_forward` and `conv2d_backward` in
 //! `src/oracle/conv.rs`.
 
@@ -18,6 +20,7 @@ use crate::shape::ConvShape;
 
 const CONVOLVE: Shader = shader!("conv2d.wgsl");
 const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
+const SUBGROUP4: Shader = shader!("conv2d_subgroup4.wgsl");
 
 /// Mirrors `ConvolveParams` in `shaders/prelude.wgsl`: forward and input gradient as one
 /// convolution of a source s into a target t (see the headers of `conv2d.wgsl` and
@@ -209,8 +212,8 @@ impl ConvolveParams {
         }
     }
 
-    /// One dispatch of the subgroup kernel where the device may use it, else of the
-    /// fallback kernel.
+    /// One dispatch of the kernel the device's settings call for: the 4-lane subgroup
+    /// kernel, the subgroup kernel, or the fallback kernel.
     fn launch(
         &self,
         ctx: &GpuContext,
@@ -220,6 +223,9 @@ impl ConvolveParams {
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Result<Launch> {
+        if ctx.settings.conv_subgroup4 {
+            return Ok(self.launch_subgroup4(ctx, source, weight, bias, target));
+        }
         if !ctx.settings.subgroups {
             return self.launch_fallback(ctx, op, source, weight, bias, target);
         }
@@ -257,6 +263,36 @@ impl ConvolveParams {
             ],
             tiles,
         ))
+    }
+
+    /// One dispatch of `conv2d_subgroup4.wgsl`: workgroups of WORKGROUP_SIZE tiles of
+    /// 1 row × 8 columns × blocks of 16 target channels.
+    fn launch_subgroup4(
+        &self,
+        ctx: &GpuContext,
+        source: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        target: &wgpu::Buffer,
+    ) -> Launch {
+        let tiles = (self.batch * self.t_h * self.t_w.div_ceil(8)) as usize;
+        let share = share_width(ctx);
+        let units = tiles.div_ceil(share) * (self.t_count as usize).div_ceil(16);
+        let group = WORKGROUP_SIZE as usize;
+        Launch::with_constants(
+            ctx,
+            &SUBGROUP4,
+            "conv2d_subgroup4",
+            &[("SHARE", share as f64)],
+            &[
+                &uniform(ctx, "conv params", self),
+                source,
+                weight,
+                bias,
+                target,
+            ],
+            units.div_ceil(group / share) * group,
+        )
     }
 
     /// One dispatch of `conv2d_subgroup.wgsl` with a given tile shape: workgroups of
@@ -307,7 +343,7 @@ impl ConvolveParams {
     }
 }
 
-/// How many consecutive invocations of the subgroup conv kernel share one block of
+/// How many consecutive invocations of the subgroup conv kernels share one block of
 /// target channels: the adapter's largest subgroup rounded up to a power of two, at
 /// least 8 and at most a workgroup.
 fn share_width(ctx: &GpuContext) -> usize {
