@@ -25,8 +25,10 @@ pub struct KernelSettings {
     /// wide, when the adapter reports subgroups of 4 to WORKGROUP_SIZE invocations and
     /// `VGG_WGPU_NO_SUBGROUPS` is not set. It compiles there in under a second and
     /// runs VGG-16's conv layers 1.4–1.8× faster than `conv2d.wgsl` with one row
-    /// (BENCHMARKS.md). Natively only for now: a browser's WGSL compiler needs
-    /// `enable subgroups;`, which naga 30 rejects, and the page has not been tried.
+    /// (BENCHMARKS.md). Natively only: wgpu 30's WebGPU backend does not request a
+    /// browser's `subgroups` feature (its feature table lacks it), so in a page no
+    /// kernel gets subgroups, although Chromium's SwiftShader offers them (4 wide); a
+    /// browser would also need `enable subgroups;` in the WGSL, which naga 30 rejects.
     pub conv_subgroup4: bool,
 }
 

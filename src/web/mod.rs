@@ -117,8 +117,8 @@ impl Gpu {
         Ok(Gpu { ctx: Rc::new(ctx) })
     }
 
-    /// "name (backend, device type)", the storage binding limit and the conv tile
-    /// height. Browsers may leave the name empty (Chromium's SwiftShader does).
+    /// "name (backend, device type)", the storage binding limit and the conv kernel
+    /// the engine chose for it. Browsers may leave the name empty (Chromium's SwiftShader does).
     pub fn describe(&self) -> String {
         let limit = self.ctx.binding_limit as f64 / (1 << 20) as f64;
         let info = &self.ctx.adapter_info;
@@ -129,11 +129,18 @@ impl Gpu {
             }
             (true, _) => "an unnamed adapter".to_string(),
         };
-        let rows = match self.ctx.settings.conv_tile_rows {
-            1 => "1 row".to_string(),
-            n => format!("{n} rows"),
+        let settings = &self.ctx.settings;
+        let conv = match (
+            settings.conv_subgroup4,
+            settings.subgroups,
+            settings.conv_tile_rows,
+        ) {
+            (true, _, _) => "the 4-lane subgroup kernel".to_string(),
+            (false, true, _) => "the subgroup kernel".to_string(),
+            (false, false, 1) => "the fallback kernel, tiles of 1 row".to_string(),
+            (false, false, n) => format!("the fallback kernel, tiles of {n} rows"),
         };
-        format!("{name}; tensors split at {limit:.0} MiB; conv tiles of {rows}")
+        format!("{name}; tensors split at {limit:.0} MiB; convolutions by {conv}")
     }
 
     /// A classifier for a weight file the CLI reads, once all of its bytes were pushed.

@@ -1,0 +1,86 @@
+// Models: a weight file streamed into the engine from a URL (the bundled model,
+// `?model=URL`) or from disk, then made the classifier in use.
+import { ModelBytes } from './pkg/vgg_wgpu.js';
+import { $, demo, engine, onGpu, say } from './page.js';
+import { applyProtocol } from './classify.js';
+
+/// Reads a weight file's stream to the end straight into the engine, which converts
+/// each tensor as its bytes come (no copy of the whole file is held anywhere), reporting
+/// bytes so far out of `total` (0 when unknown).
+async function readModel(stream, total, name, progress) {
+  const bytes = new ModelBytes(name);
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes.push(value);
+      progress(bytes.length, total);
+    }
+  } catch (e) {
+    bytes.free();
+    throw e;
+  }
+  return bytes;
+}
+
+function showProgress(what) {
+  const bar = $('model-progress');
+  bar.hidden = false;
+  return (loaded, total) => {
+    const mib = (n) => (n / 1048576).toFixed(1);
+    if (total > 0) {
+      bar.value = loaded / total;
+      say('model-status', `Loading ${what}: ${mib(loaded)} of ${mib(total)} MiB`);
+    } else {
+      bar.removeAttribute('value');
+      say('model-status', `Loading ${what}: ${mib(loaded)} MiB`);
+    }
+  };
+}
+
+async function useWeights(bytes, name) {
+  say('model-status', `Checking ${name} and uploading it to the GPU…`);
+  await new Promise((r) => setTimeout(r, 0)); // let the message paint
+  const next = await onGpu(() => engine.gpu.loadModel(bytes, name));
+  setClassifier(next, name);
+}
+
+export function setClassifier(next, name) {
+  engine.classifier?.free();
+  engine.classifier = next;
+  demo.model = engine.classifier.describe();
+  $('model-progress').hidden = true;
+  say('model-status', `${name}: ${demo.model}.`);
+  applyProtocol();
+}
+
+/// The weights at `url`: the bundled model, or `?model=URL`'s.
+export async function loadUrl(url, name) {
+  const progress = showProgress(name);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(
+      `could not fetch ${url} (${e.message ?? e}); a server of another origin must allow ` +
+        'this page by CORS (Access-Control-Allow-Origin)');
+  }
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+  const total = Number(response.headers.get('content-length') ?? 0);
+  const bytes = await readModel(response.body, total, name, progress);
+  await useWeights(bytes, name);
+}
+
+$('weights-file').addEventListener('change', async (event) => {
+  const file = event.target.files[0];
+  if (!file || !engine.gpu) return;
+  try {
+    const bytes = await readModel(file.stream(), file.size, file.name, showProgress(file.name));
+    await useWeights(bytes, file.name);
+  } catch (e) {
+    $('model-progress').hidden = true;
+    say('model-status', `${file.name}: ${e.message ?? e}`, true);
+  }
+  event.target.value = '';
+});

@@ -1,0 +1,265 @@
+// Teach it your own classes: examples from the webcam or files, the loaded model taught
+// them in the tab, then classify with it (also live on the webcam) or download it.
+import { $, demo, drawChart, engine, onGpu, say } from './page.js';
+import { browserDecode, engineDecodes, frameCanvas, frameRgba, openWebcam } from './classify.js';
+import { setClassifier } from './models.js';
+
+const MAX_CLASSES = 10;
+const teach = {
+  classes: [], // { name input, count element, thumbs element, examples: [example] }
+  teacher: null, // made by the first press of Teach, from the model loaded then
+  running: false,
+  live: false,
+};
+
+/// An example as the engine takes it, with a thumbnail: a file's bytes (JPEG and PNG
+/// decoded by the engine, as the CLI would) or RGBA pixels the browser decoded.
+async function exampleFromBlob(blob) {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  const url = URL.createObjectURL(blob);
+  if (engineDecodes(bytes)) return { bytes, url };
+  const rgba = await browserDecode(blob).catch(() => {
+    throw new Error('not an image this browser can decode');
+  });
+  return { rgba, url };
+}
+
+/// Hands an example of class `label` to the teacher (when teaching has started).
+function giveExample(label, example) {
+  const teacher = teach.teacher;
+  return onGpu(() =>
+    example.bytes
+      ? teacher.addExample(label, example.bytes)
+      : teacher.addExampleRgba(label, example.rgba.width, example.rgba.height, example.rgba.data),
+  );
+}
+
+async function addExample(label, example) {
+  const c = teach.classes[label];
+  c.examples.push(example);
+  const img = document.createElement('img');
+  img.src = example.url;
+  c.thumbs.append(img);
+  c.count.textContent = `${c.examples.length} example${c.examples.length === 1 ? '' : 's'}`;
+  if (teach.teacher) await giveExample(label, example);
+}
+
+export function addClassRow(name) {
+  const label = teach.classes.length;
+  const row = document.createElement('div');
+  row.className = 'class';
+  row.dataset.label = label;
+  const input = document.createElement('input');
+  input.type = 'text';
+  input.value = name;
+  input.setAttribute('aria-label', `name of class ${label + 1}`);
+  const count = document.createElement('span');
+  count.className = 'hint';
+  count.textContent = '0 examples';
+  const snap = document.createElement('button');
+  snap.textContent = '+ webcam frame';
+  snap.className = 'snap';
+  snap.disabled = !teachStream;
+  const files = document.createElement('label');
+  files.className = 'button';
+  files.textContent = '+ images…';
+  const picker = document.createElement('input');
+  picker.type = 'file';
+  picker.accept = 'image/*';
+  picker.multiple = true;
+  picker.hidden = true;
+  files.append(picker);
+  const thumbs = document.createElement('div');
+  thumbs.className = 'thumbs';
+  row.append(input, count, snap, files, thumbs);
+  $('classes').append(row);
+  teach.classes.push({ input, count, thumbs, snap, examples: [] });
+
+  snap.addEventListener('click', () => {
+    const video = $('teach-video');
+    if (!video.videoWidth) return; // no frame yet
+    const canvas = frameCanvas(video);
+    canvas.toBlob((blob) => {
+      const example = { rgba: frameRgba(canvas), url: URL.createObjectURL(blob) };
+      addExample(label, example).catch((e) => say('teach-status', `${e.message ?? e}`, true));
+    }, 'image/png');
+  });
+  picker.addEventListener('change', async () => {
+    for (const file of picker.files) {
+      try {
+        await addExample(label, await exampleFromBlob(file));
+      } catch (e) {
+        say('teach-status', `${file.name}: ${e.message ?? e}`, true);
+      }
+    }
+    picker.value = '';
+  });
+  $('class-add').disabled = teach.classes.length >= MAX_CLASSES || !!teach.teacher;
+}
+
+let teachStream = null;
+$('teach-webcam-start').addEventListener('click', async () => {
+  $('teach-video').hidden = false;
+  teachStream = await openWebcam($('teach-video'), 'teach-status');
+  if (!teachStream) {
+    $('teach-video').hidden = true;
+    return;
+  }
+  $('teach-webcam-start').hidden = true;
+  $('teach-webcam-stop').hidden = false;
+  for (const c of teach.classes) c.snap.disabled = false;
+  $('teach-live').disabled = !teach.teacher;
+});
+$('teach-webcam-stop').addEventListener('click', () => {
+  teach.live = false;
+  teachStream?.getTracks().forEach((t) => t.stop());
+  teachStream = null;
+  $('teach-video').hidden = true;
+  $('teach-webcam-start').hidden = false;
+  $('teach-webcam-stop').hidden = true;
+  for (const c of teach.classes) c.snap.disabled = true;
+  $('teach-live').disabled = true;
+});
+
+$('class-add').addEventListener('click', () => addClassRow(`class ${teach.classes.length + 1}`));
+
+/// The teacher, made on the first press of Teach from the model loaded now, with every
+/// example so far.
+async function startTeacher() {
+  if (!engine.classifier) throw new Error('load a model first');
+  const names = teach.classes.map((c) => c.input.value.trim());
+  const batch = Number($('teach-batch').value);
+  const lr = Number($('teach-lr').value);
+  const whole = $('teach-whole').checked;
+  say('teach-status', 'Reading the model back and compiling the training plan…');
+  const source = engine.classifier;
+  teach.teacher = await onGpu(() => source.teach(names, whole, batch, lr, 0));
+  demo.teach.note = teach.teacher.note;
+  for (const [label, c] of teach.classes.entries()) {
+    for (const example of c.examples) await giveExample(label, example);
+  }
+  for (const c of teach.classes) c.input.disabled = true;
+  for (const id of ['class-add', 'teach-whole', 'teach-batch']) $(id).disabled = true;
+  for (const id of ['teach-reset', 'teach-use', 'teach-save']) $(id).disabled = false;
+  $('teach-live').disabled = !teachStream;
+}
+
+async function teachLoop() {
+  const steps = demo.teach.steps;
+  while (teach.running) {
+    demo.teach.stepping = true;
+    const r = await onGpu(() => teach.teacher.step()).finally(() => (demo.teach.stepping = false));
+    steps.push({ step: r.step, epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, imagesPerS: r.images_per_s });
+    r.free();
+    const s = steps.at(-1);
+    say('teach-status',
+      `${demo.teach.note}. Step ${s.step} (${teach.teacher.stepsPerEpoch} per pass over the ` +
+      `${teach.teacher.counts().reduce((a, n) => a + n, 0)} examples): loss ${s.loss.toFixed(3)}, ` +
+      `batch accuracy ${(100 * s.accuracy).toFixed(1)}%, ${s.imagesPerS.toFixed(1)} images/s`);
+    drawChart($('teach-chart'), steps);
+    await new Promise((r) => setTimeout(r, 0)); // let the page handle events between steps
+  }
+}
+
+$('teach-start').addEventListener('click', async () => {
+  const button = $('teach-start');
+  if (teach.running) {
+    teach.running = false;
+    button.textContent = 'Go on teaching';
+    return;
+  }
+  try {
+    if (!teach.teacher) {
+      button.disabled = true;
+      await startTeacher();
+      button.disabled = false;
+    }
+    teach.teacher.setLearningRate(Number($('teach-lr').value));
+    teach.running = true;
+    button.textContent = 'Pause';
+    await teachLoop();
+  } catch (e) {
+    teach.running = false;
+    button.disabled = false;
+    button.textContent = teach.teacher ? 'Go on teaching' : 'Teach';
+    say('teach-status', `Teaching stopped: ${e.message ?? e}`, true);
+  }
+});
+
+$('teach-lr').addEventListener('change', () => teach.teacher?.setLearningRate(Number($('teach-lr').value)));
+
+$('teach-reset').addEventListener('click', async () => {
+  teach.running = false;
+  teach.live = false;
+  await onGpu(() => teach.teacher?.free());
+  teach.teacher = null;
+  demo.teach.steps = [];
+  drawChart($('teach-chart'), demo.teach.steps);
+  for (const c of teach.classes) c.input.disabled = false;
+  for (const id of ['teach-whole', 'teach-batch']) $(id).disabled = false;
+  $('class-add').disabled = teach.classes.length >= MAX_CLASSES;
+  for (const id of ['teach-reset', 'teach-use', 'teach-save', 'teach-live']) $(id).disabled = true;
+  $('teach-start').textContent = 'Teach';
+  say('teach-status', 'Start over: rename, add classes and examples, then press Teach.');
+});
+
+$('teach-use').addEventListener('click', async () => {
+  try {
+    const next = await onGpu(() => teach.teacher.classifier());
+    setClassifier(next, `the network taught here (step ${demo.teach.steps.length})`);
+  } catch (e) {
+    say('teach-status', `No classifier from the taught network: ${e.message ?? e}`, true);
+  }
+});
+
+$('teach-save').addEventListener('click', async () => {
+  try {
+    const bytes = await onGpu(() => teach.teacher.safetensors());
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([bytes]));
+    const names = teach.classes.map((c) => c.input.value.trim()).join('-');
+    a.download = `taught-${names}.safetensors`.replace(/[^\w.-]+/g, '_');
+    a.click();
+  } catch (e) {
+    say('teach-status', `No weights file: ${e.message ?? e}`, true);
+  }
+});
+
+/// Classifies webcam frames one after another with the taught classes and the protocol
+/// chosen above, taking the newest weights every 20 steps of teaching.
+async function liveLoop() {
+  let live = null;
+  let stepsSeen = -1;
+  try {
+    while (teach.live && teach.teacher && teachStream) {
+      const steps = demo.teach.steps.length;
+      if (!live || steps >= stepsSeen + 20) {
+        live?.free();
+        live = await onGpu(() => teach.teacher.classifier());
+        live.quick = document.querySelector('#protocol input[value=quick]').checked;
+        stepsSeen = steps;
+      }
+      const rgba = frameRgba(frameCanvas($('teach-video')));
+      const start = performance.now();
+      const r = await onGpu(() => live.classifyRgba(rgba.width, rgba.height, rgba.data, 1));
+      const ms = performance.now() - start;
+      const p = r.probabilities[r.classes[0]];
+      demo.teach.live.push({ name: r.names[0], probability: p, ms });
+      say('teach-live-result', `Webcam: ${r.names[0]} (${(100 * p).toFixed(1)}%), ${ms.toFixed(0)} ms a frame`);
+      r.free();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  } catch (e) {
+    say('teach-live-result', `Live classification stopped: ${e.message ?? e}`, true);
+  } finally {
+    live?.free();
+    teach.live = false;
+    $('teach-live').textContent = 'Classify the webcam live';
+  }
+}
+
+$('teach-live').addEventListener('click', () => {
+  teach.live = !teach.live;
+  $('teach-live').textContent = teach.live ? 'Stop the live classification' : 'Classify the webcam live';
+  if (teach.live) liveLoop();
+});
