@@ -41,8 +41,9 @@
 
 const TILE_T: u32 = 16u; // target channels per invocation
 const TILE_W: u32 = 8u;  // target columns per invocation
-// Invocations sharing one block of target channels: a power of two from 8 that is at
-// least the adapter's largest subgroup (set by the launcher).
+// Invocations sharing one block of target channels: a power of two from 4 that is at
+// least the adapter's largest subgroup (set by the launcher), so that the lanes 0..3
+// every broadcast reads hold this run's channels.
 override SHARE: u32 = WORKGROUP_SIZE;
 
 // 8 channels × 8 columns: <channels><columns>, lo/hi = 0..3 / 4..7.

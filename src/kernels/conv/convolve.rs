@@ -276,7 +276,7 @@ impl ConvolveParams {
         target: &wgpu::Buffer,
     ) -> Launch {
         let tiles = (self.batch * self.t_h * self.t_w.div_ceil(8)) as usize;
-        let share = share_width(ctx);
+        let share = share_width(ctx, 4);
         let units = tiles.div_ceil(share) * (self.t_count as usize).div_ceil(16);
         let group = WORKGROUP_SIZE as usize;
         Launch::with_constants(
@@ -310,7 +310,7 @@ impl ConvolveParams {
         target: &wgpu::Buffer,
     ) -> Launch {
         let tiles = (self.batch * self.t_h.div_ceil(rows) * self.t_w.div_ceil(8 / rows)) as usize;
-        let share = share_width(ctx);
+        let share = share_width(ctx, 8);
         let units = tiles.div_ceil(share) * (self.t_count as usize).div_ceil(tile_t as usize);
         let group = WORKGROUP_SIZE as usize;
         let workgroups = units.div_ceil(group / share);
@@ -343,12 +343,16 @@ impl ConvolveParams {
     }
 }
 
-/// How many consecutive invocations of the subgroup conv kernels share one block of
+/// How many consecutive invocations of a subgroup conv kernel share one block of
 /// target channels: the adapter's largest subgroup rounded up to a power of two, at
-/// least 8 and at most a workgroup.
-fn share_width(ctx: &GpuContext) -> usize {
+/// least `lanes` (the lanes the kernel's broadcasts read: 8, or 4 for
+/// `conv2d_subgroup4.wgsl`) and at most a workgroup. No wider than that: each
+/// invocation of a run past the last tile computes a copy for nothing, which on small
+/// maps is most of the work (dense evaluation's FC layers run on 1×1 maps, one tile:
+/// with runs of 8 instead of 4, SwiftShader's dense VGG-16 pass took 31.0 s, not 23.5).
+fn share_width(ctx: &GpuContext, lanes: usize) -> usize {
     (ctx.adapter_info.subgroup_max_size as usize)
-        .max(8)
+        .max(lanes)
         .next_power_of_two()
         .min(WORKGROUP_SIZE as usize)
 }
