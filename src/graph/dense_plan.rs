@@ -6,9 +6,7 @@
 //! pools run as they are on the larger image; FC1 becomes an s×s convolution without
 //! padding (s the side of the plain network's last feature map: 7 for 224) whose weight
 //! is FC1's weight seen as (O, C, s, s), the same memory: NCHW's flatten order is OIHW's.
-//! FC2 and FC3 become 1×1 convolutions over views (O, K, 1, 1) of their weights (on an
-//! image of the training size, whose map is one position, the FC layers run as they are:
-//! the same sums without a conv tile's unused columns). ReLU
+//! FC2 and FC3 become 1×1 convolutions over views (O, K, 1, 1) of their weights. ReLU
 //! stays fused on the first two; dropout is gone. The output is a class score map
 //! (N, classes, h', w') with h' = ⌊H/32⌋ − s + 1 for VGG's five pools, averaged over its
 //! positions into class scores, then softmaxed. FC2's map averaged the same way gives
@@ -133,22 +131,18 @@ impl DensePlan {
 
         // The last op writes the score map; FC2's map is the one before it, in the
         // other slot, which nothing overwrites after FC3 has read it.
-        // Both are (batch, channels, h', w'), or (batch, channels) where the FC layers
-        // ran as themselves on a map of one position: seen as (batch, channels, 1, 1).
-        let (map, fc2_map) = (&acts[ops.len()], &acts[ops.len() - 1]);
+        let map = acts[ops.len()].clone();
+        let fc2_map = &acts[ops.len() - 1];
         let map_shape = ScoreMapShape {
             batch,
             classes: map.shape[1],
-            height: map.shape.get(2).copied().unwrap_or(1),
-            width: map.shape.get(3).copied().unwrap_or(1),
+            height: map.shape[2],
+            width: map.shape[3],
         };
         let fc2_shape = ScoreMapShape {
             classes: fc2_map.shape[1],
             ..map_shape
         };
-        let as_map =
-            |t: &Tensor, s: &ScoreMapShape| t.reshaped(&[batch, s.classes, s.height, s.width]);
-        let (map, fc2_map) = (as_map(map, &map_shape)?, &as_map(fc2_map, &fc2_shape)?);
         let scores = Tensor::zeros(ctx, "dense class scores", &map_shape.scores())?;
         let probabilities = Tensor::zeros(ctx, "dense probabilities", &map_shape.scores())?;
         let features = Tensor::zeros(ctx, "dense features", &fc2_shape.scores())?;

@@ -77,14 +77,8 @@ impl Operation for Linear {
 
     /// A convolution without padding whose filter covers the plain network's whole
     /// input: s×s over a (C, s, s) feature map (the weight (O, C·s·s) seen as
-    /// (O, C, s, s): NCHW's flatten order is OIHW's), 1×1 over features. Where the
-    /// input is the plain network's own (an image of the training size: a map of one
-    /// position), the layer itself: the same sums, without the conv kernels' tiles of 8
-    /// columns of which one would be used.
+    /// (O, C, s, s): NCHW's flatten order is OIHW's), 1×1 over features.
     fn dense(&self, plain_input: &[usize], input: &[usize]) -> Option<Op> {
-        if input == plain_input {
-            return Some(Op::from(*self));
-        }
         let kernel = match plain_input {
             [_, side, _] => *side,
             _ => 1,
