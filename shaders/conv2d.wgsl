@@ -81,6 +81,14 @@ fn slide(v: Window, next: f32) -> Window {
     return Window(vec4<f32>(v.lo.yzw, v.hi.x), vec4<f32>(v.hi.yzw, next));
 }
 
+fn add_rows(a: RowTile, b: RowTile) -> RowTile {
+    return RowTile(a.ll + b.ll, a.lh + b.lh, a.hl + b.hl, a.hh + b.hh);
+}
+
+// Source channels whose taps are summed apart before joining the running sums: fp32
+// rounding grows with the length of a sequential sum (as in conv2d_subgroup.wgsl).
+const CHANNEL_BLOCK: u32 = 8u;
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d(@builtin(workgroup_id) wid: vec3<u32>,
           @builtin(num_workgroups) nwg: vec3<u32>,
@@ -107,31 +115,38 @@ fn conv2d(@builtin(workgroup_id) wid: vec3<u32>,
     let kk = p.kernel * p.kernel;
     let col0 = i32(ox0) - p.pad; // source column under tile column 0 at kw = 0
     let last_row = i32(p.s_h) - 1;
-    for (var i = 0u; i < p.s_count; i++) {
-        let s_plane = p.s_offset + (n * p.s_channels + p.s0 + i) * p.s_h * p.s_w;
-        for (var kh = 0u; kh < p.kernel; kh++) {
-            let ih = i32(oh0 + kh) - p.pad; // source row under the top row
-            let top_inside = ih >= 0 && ih <= last_row;
-            let bottom_inside = ih + 1 >= 0 && ih + 1 <= last_row;
-            if (!top_inside && (TILE_H == 1u || !bottom_inside)) { continue; }
-            let top_row = s_plane + u32(clamp(ih, 0, last_row)) * p.s_w;
-            let bottom_row = s_plane + u32(clamp(ih + 1, 0, last_row)) * p.s_w;
-            var s_top = window(top_row, top_inside, col0);
-            var s_bottom = window(bottom_row, bottom_inside, col0);
-            for (var kw = 0u; kw < p.kernel; kw++) {
-                if (kw > 0u) {
-                    let col = col0 + 7 + i32(kw);
-                    s_top = slide(s_top, source_at(top_row, top_inside, col));
-                    s_bottom = slide(s_bottom, source_at(bottom_row, bottom_inside, col));
+    // Blocked sums (see CHANNEL_BLOCK): each block of source channels adds up apart.
+    for (var i0 = 0u; i0 < p.s_count; i0 += CHANNEL_BLOCK) {
+        var top_part = RowTile();
+        var bottom_part = RowTile();
+        for (var i = i0; i < min(i0 + CHANNEL_BLOCK, p.s_count); i++) {
+            let s_plane = p.s_offset + (n * p.s_channels + p.s0 + i) * p.s_h * p.s_w;
+            for (var kh = 0u; kh < p.kernel; kh++) {
+                let ih = i32(oh0 + kh) - p.pad; // source row under the top row
+                let top_inside = ih >= 0 && ih <= last_row;
+                let bottom_inside = ih + 1 >= 0 && ih + 1 <= last_row;
+                if (!top_inside && (TILE_H == 1u || !bottom_inside)) { continue; }
+                let top_row = s_plane + u32(clamp(ih, 0, last_row)) * p.s_w;
+                let bottom_row = s_plane + u32(clamp(ih + 1, 0, last_row)) * p.s_w;
+                var s_top = window(top_row, top_inside, col0);
+                var s_bottom = window(bottom_row, bottom_inside, col0);
+                for (var kw = 0u; kw < p.kernel; kw++) {
+                    if (kw > 0u) {
+                        let col = col0 + 7 + i32(kw);
+                        s_top = slide(s_top, source_at(top_row, top_inside, col));
+                        s_bottom = slide(s_bottom, source_at(bottom_row, bottom_inside, col));
+                    }
+                    let tap = kh * p.kernel + kw;
+                    let k = i * p.w_s_stride + select(tap, kk - 1u - tap, p.flip != 0u);
+                    let gv_lo = vec4<f32>(w[g_lo.x + k], w[g_lo.y + k], w[g_lo.z + k], w[g_lo.w + k]);
+                    let gv_hi = vec4<f32>(w[g_hi.x + k], w[g_hi.y + k], w[g_hi.z + k], w[g_hi.w + k]);
+                    top_part = multiply_add(top_part, gv_lo, gv_hi, s_top);
+                    if (TILE_H == 2u) { bottom_part = multiply_add(bottom_part, gv_lo, gv_hi, s_bottom); }
                 }
-                let tap = kh * p.kernel + kw;
-                let k = i * p.w_s_stride + select(tap, kk - 1u - tap, p.flip != 0u);
-                let gv_lo = vec4<f32>(w[g_lo.x + k], w[g_lo.y + k], w[g_lo.z + k], w[g_lo.w + k]);
-                let gv_hi = vec4<f32>(w[g_hi.x + k], w[g_hi.y + k], w[g_hi.z + k], w[g_hi.w + k]);
-                top = multiply_add(top, gv_lo, gv_hi, s_top);
-                if (TILE_H == 2u) { bottom = multiply_add(bottom, gv_lo, gv_hi, s_bottom); }
             }
         }
+        top = add_rows(top, top_part);
+        bottom = add_rows(bottom, bottom_part);
     }
 
     store_row(n, j0, oh0, ox0, top);
