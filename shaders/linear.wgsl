@@ -18,6 +18,8 @@
 // ---- forward: y[n, o] = Σ_k x[n, k]·w[o, k] + b[o] ----------------------------------
 // Tile: 4 rows n × 4 outputs o of the weight chunk.
 
+const K_BLOCK: u32 = 128u; // inputs per block of the forward sums
+
 @group(0) @binding(0) var<uniform> fp: LinearParams;
 @group(0) @binding(1) var<storage, read> f_x: array<f32>;      // (rows, K) piece
 @group(0) @binding(2) var<storage, read> f_w: array<f32>;      // (o_count, K) chunk
@@ -45,14 +47,23 @@ fn linear_forward(@builtin(workgroup_id) wid: vec3<u32>,
     let w2 = min(o0 + 2u, fp.o_count - 1u) * k_len;
     let w3 = min(o0 + 3u, fp.o_count - 1u) * k_len;
 
-    // acc[i][j]: row n0 + i, output o0 + j
+    // acc[i][j]: row n0 + i, output o0 + j. Blocked sums: each block of K_BLOCK inputs
+    // adds up in `part` first (fp32 rounding grows with the length of a sequential sum:
+    // fc6 has 25 088 inputs).
     var acc: array<vec4<f32>, 4>;
-    for (var k = 0u; k < k_len; k++) {
-        let wv = vec4<f32>(f_w[w0 + k], f_w[w1 + k], f_w[w2 + k], f_w[w3 + k]);
-        acc[0] += f_x[x0 + k] * wv;
-        acc[1] += f_x[x1 + k] * wv;
-        acc[2] += f_x[x2 + k] * wv;
-        acc[3] += f_x[x3 + k] * wv;
+    for (var b = 0u; b < k_len; b += K_BLOCK) {
+        var part: array<vec4<f32>, 4>;
+        for (var k = b; k < min(b + K_BLOCK, k_len); k++) {
+            let wv = vec4<f32>(f_w[w0 + k], f_w[w1 + k], f_w[w2 + k], f_w[w3 + k]);
+            part[0] += f_x[x0 + k] * wv;
+            part[1] += f_x[x1 + k] * wv;
+            part[2] += f_x[x2 + k] * wv;
+            part[3] += f_x[x3 + k] * wv;
+        }
+        acc[0] += part[0];
+        acc[1] += part[1];
+        acc[2] += part[2];
+        acc[3] += part[3];
     }
 
     for (var i = 0u; i < 4u; i++) {

@@ -60,6 +60,11 @@ fn accumulate(acc: Acc, s: Block, m: Eight) -> Acc {
                acc.r6 + combine(s.a6, s.b6, m), acc.r7 + combine(s.a7, s.b7, m));
 }
 
+fn add_acc(a: Acc, b: Acc) -> Acc {
+    return Acc(a.r0 + b.r0, a.r1 + b.r1, a.r2 + b.r2, a.r3 + b.r3,
+               a.r4 + b.r4, a.r5 + b.r5, a.r6 + b.r6, a.r7 + b.r7);
+}
+
 // Zero unless `inside`.
 fn keep(v: vec4<f32>, inside: bool) -> vec4<f32> {
     return select(vec4<f32>(0.0), v, inside);
@@ -78,6 +83,13 @@ fn grid(wid: vec3<u32>, nwg: vec3<u32>, lid: u32, blocks_a: u32) -> vec2<u32> {
 // step of 8 k: the 8×8 block of x is shared; the invocation loads its 4 weight rows.
 // Here the accumulator rows are the 8 rows n and Eight's vectors hold the 4 outputs'
 // weights at each k.
+
+// The forward sums run over blocks of K4_BLOCK vec4 of k (256 inputs) that then join the
+// running sums. fp32 rounding grows with the length of a sequential sum: fc6's single
+// chain of 25 088 / 8 partial sums was 1.4× less accurate than PyTorch's fp32 GEMM on the
+// same inputs (tests/kernels/long_sums.rs); with blocks no chain is longer than 98 adds.
+// Even, so that a block ends on a step of 2 vec4.
+const K4_BLOCK: u32 = 64u;
 
 @group(0) @binding(1) var<storage, read> f_x: array<vec4<f32>>;      // (rows, K) piece
 @group(0) @binding(2) var<storage, read> f_w: array<vec4<f32>>;      // (o_count, K) chunk
@@ -118,11 +130,16 @@ fn linear_forward_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
     let l = lane % 8u;
     let x_row = p.x_offset / 4u + min(n0 + l, p.rows - 1u) * k4_len;
 
+    // Blocked sums: each block of K4_BLOCK vec4 of k adds up in `part` first.
     var acc = Acc();
-    for (var k4 = 0u; k4 < k4_len; k4 += 2u) {
-        let second = k4 + 1u < k4_len;
-        let s = share(f_x[x_row + k4], keep(f_x[x_row + select(k4, k4 + 1u, second)], second));
-        acc = accumulate(acc, s, weights_at(w0, w1, w2, w3, k4, second));
+    for (var b4 = 0u; b4 < k4_len; b4 += K4_BLOCK) {
+        var part = Acc();
+        for (var k4 = b4; k4 < min(b4 + K4_BLOCK, k4_len); k4 += 2u) {
+            let second = k4 + 1u < k4_len;
+            let s = share(f_x[x_row + k4], keep(f_x[x_row + select(k4, k4 + 1u, second)], second));
+            part = accumulate(part, s, weights_at(w0, w1, w2, w3, k4, second));
+        }
+        acc = add_acc(acc, part);
     }
 
     if (o0 >= p.o_count) { return; }
