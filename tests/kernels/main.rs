@@ -7,6 +7,7 @@ mod data_parallel;
 mod dropout;
 mod fine_tune;
 mod linear;
+mod long_sums;
 mod loss;
 mod lrn;
 mod new_classes;

@@ -1,0 +1,239 @@
+//! fp32 accuracy of the kernels' longest sums at VGG-16's real sizes, batch 2: fc6's dot
+//! products over 25 088 inputs (its weight chunked as at the 128 MiB binding limit), the
+//! input gradient of fc6/fc7 over 4096 outputs, and a conv's weight and bias gradients
+//! over a 224×224 map. Judged against the f64 oracle relative to the result itself (a
+//! bound relative to the sum of absolute values hides the cancellation that real
+//! gradients have).
+//!
+//! The inputs come from `hashed` so that `benches/long_sums.py` can rebuild them in numpy
+//! and measure what PyTorch's fp32 (CPU) reaches on exactly the same sums: each bound is
+//! PyTorch's error there (torch 2.15, CPU, 2 threads) times `MARGIN`.
+
+use crate::harness::*;
+use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward};
+use vgg_wgpu::kernels::linear::{linear_backward_data, linear_forward};
+use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::oracle;
+use vgg_wgpu::shape::{ConvShape, LinearShape};
+
+/// `n` values in [0, 1) (`signed`: [-1, 1)) from a counter hash (SplitMix64 of
+/// `stream << 32 | i`), exact in f32 and cheap to rebuild elsewhere.
+fn hashed(n: usize, stream: u64, signed: bool) -> Vec<f32> {
+    (0..n as u64)
+        .map(|i| {
+            let mut z = (stream << 32 | i).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            let u = ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32;
+            if signed {
+                2.0 * u - 1.0
+            } else {
+                u
+            }
+        })
+        .collect()
+}
+
+/// Room over PyTorch's error for adapters that round differently (fused multiply-adds).
+const MARGIN: f64 = 1.25;
+
+/// ‖gpu − oracle‖ / ‖oracle‖, printed.
+fn relative_error(name: &str, gpu: &[f32], oracle: &[f32]) -> f64 {
+    assert_eq!(gpu.len(), oracle.len(), "{name}: length");
+    let diff: f64 = gpu
+        .iter()
+        .zip(oracle)
+        .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+        .sum();
+    let norm: f64 = oracle.iter().map(|&b| (b as f64).powi(2)).sum();
+    let relative = (diff / norm).sqrt();
+    println!("{name}: relative error {relative:.3e}");
+    relative
+}
+
+/// fc6 at batch 2, 64 of its 4096 outputs: x ≥ 0 as after a ReLU, weights of either sign;
+/// the weight split into chunks of 20 rows. Both kernels: with subgroups and without.
+#[test]
+fn fc6_forward_over_25088_inputs() {
+    let s = LinearShape {
+        batch: 2,
+        in_features: 25088,
+        out_features: 64,
+    };
+    let x = hashed(s.batch * s.in_features, 1, false);
+    let w = hashed(s.out_features * s.in_features, 2, true);
+    let b = vec![0.0; s.out_features];
+    let expected = oracle::linear::linear_forward(&s, false, &x, &w, &b);
+    for subgroups in [true, false] {
+        let mut ctx = gpu_with_binding_limit(20 * 25088 * 4);
+        ctx.settings.subgroups &= subgroups;
+        let y = run_linear_forward(&ctx, &s, &x, &w, &b);
+        let name = format!("fc6 forward, subgroups {}", ctx.settings.subgroups);
+        let err = relative_error(&name, &y, &expected);
+        // PyTorch: 6.59e-7.
+        assert!(err <= 6.59e-7 * MARGIN, "{name}: {err:e}");
+    }
+}
+
+fn run_linear_forward(
+    ctx: &GpuContext,
+    s: &LinearShape,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+) -> Vec<f32> {
+    let xt = upload(ctx, "x", &s.input(), x);
+    let wt = upload(ctx, "w", &s.weight(), w);
+    let bt = upload(ctx, "b", &[s.out_features], b);
+    let yt = poisoned(ctx, "y", &s.output());
+    run(
+        ctx,
+        &linear_forward(ctx, s, false, &xt, &wt, &bt, &yt).unwrap(),
+    );
+    read(ctx, &yt)
+}
+
+/// dx of fc7 (and of fc6, per input) at batch 2 over its 4096 outputs, 64 inputs; the
+/// weight in chunks of 1337 rows as fc6's are at the 128 MiB binding limit.
+#[test]
+fn fc_input_gradient_over_4096_outputs() {
+    let s = LinearShape {
+        batch: 2,
+        in_features: 64,
+        out_features: 4096,
+    };
+    let ctx = gpu_with_binding_limit(1337 * 64 * 4);
+    let w = hashed(s.out_features * s.in_features, 3, true);
+    let dy = hashed(s.batch * s.out_features, 4, true);
+    let wt = upload(&ctx, "w", &s.weight(), &w);
+    let dyt = upload(&ctx, "dy", &s.output(), &dy);
+    let dxt = poisoned(&ctx, "dx", &s.input());
+    run(
+        &ctx,
+        &linear_backward_data(&ctx, &s, &dyt, &wt, &dxt).unwrap(),
+    );
+    let x = vec![0.0; s.batch * s.in_features];
+    let expected = oracle::linear::linear_backward(&s, &x, &w, &dy).dx;
+    let err = relative_error("fc input gradient", &read(&ctx, &dxt), &expected);
+    // PyTorch: 3.27e-7.
+    assert!(err <= 3.27e-7 * MARGIN, "fc input gradient: {err:e}");
+}
+
+/// Weight and bias gradients of a 3×3 conv over a 224×224 map at batch 2: 100 352 terms
+/// each; x ≥ 0 as after a ReLU, dy of either sign.
+/// PyTorch reaches 3.8–4.0e-6 on the weight and 3.6e-6 on the bias gradient of both
+/// shapes used here.
+fn check_conv_weight_gradient(ctx: &GpuContext, s: &ConvShape) {
+    let x = hashed(s.input().iter().product(), 5, false);
+    let dy = hashed(s.output().iter().product(), 6, true);
+    let xt = upload(ctx, "x", &s.input(), &x);
+    let dyt = upload(ctx, "dy", &s.output(), &dy);
+    let dwt = poisoned(ctx, "dw", &s.weight());
+    let dbt = poisoned(ctx, "db", &[s.out_channels]);
+    run(
+        ctx,
+        &conv2d_backward_weight(ctx, s, &xt, &dyt, &dwt, &dbt).unwrap(),
+    );
+    let w = vec![0.0; s.weight().iter().product()];
+    let expected = oracle::conv::conv2d_backward(s, &x, &w, &dy);
+    let name = format!("conv {}→{} @224", s.in_channels, s.out_channels);
+    let dw_err = relative_error(
+        &format!("{name} dweight"),
+        &read(ctx, &dwt),
+        &expected.dweight,
+    );
+    let db_err = relative_error(&format!("{name} dbias"), &read(ctx, &dbt), &expected.dbias);
+    assert!(dw_err <= 3.84e-6 * MARGIN, "{name} dweight: {dw_err:e}");
+    assert!(db_err <= 3.55e-6 * MARGIN, "{name} dbias: {db_err:e}");
+}
+
+const fn conv_at_224(in_channels: usize, out_channels: usize) -> ConvShape {
+    ConvShape {
+        batch: 2,
+        in_channels,
+        in_h: 224,
+        in_w: 224,
+        out_channels,
+        kernel: 3,
+        pad: 1,
+    }
+}
+
+/// Enough input channels for the subgroup kernel (where the device has subgroups).
+#[test]
+fn conv_weight_gradient_over_224x224_at_batch_2() {
+    check_conv_weight_gradient(gpu(), &conv_at_224(32, 16));
+}
+
+/// The first layer's 3 input channels: the register-tiled kernel.
+#[test]
+fn first_conv_weight_gradient_over_224x224_at_batch_2() {
+    check_conv_weight_gradient(gpu(), &conv_at_224(3, 16));
+}
+
+/// conv forward over 512 input channels × 9 taps (4608 terms), and the input gradient of a
+/// 512-output-channel conv over as many, at 14×14, batch 2: with subgroups.
+#[test]
+fn conv_over_512_channels() {
+    check_conv_over_512_channels(gpu());
+}
+
+/// The same without subgroups (the register-tiled kernel).
+#[test]
+fn conv_over_512_channels_without_subgroups() {
+    check_conv_over_512_channels(&gpu_without_subgroups());
+}
+
+fn check_conv_over_512_channels(ctx: &GpuContext) {
+    let s = ConvShape {
+        batch: 2,
+        in_channels: 512,
+        in_h: 14,
+        in_w: 14,
+        out_channels: 16,
+        kernel: 3,
+        pad: 1,
+    };
+    let x = hashed(s.input().iter().product(), 7, false);
+    let w = hashed(s.weight().iter().product(), 8, true);
+    let b = vec![0.0; s.out_channels];
+    let (xt, wt, bt) = (
+        upload(ctx, "x", &s.input(), &x),
+        upload(ctx, "w", &s.weight(), &w),
+        upload(ctx, "b", &[s.out_channels], &b),
+    );
+    let yt = poisoned(ctx, "y", &s.output());
+    run(
+        ctx,
+        &conv2d_forward(ctx, &s, false, &xt, &wt, &bt, &yt).unwrap(),
+    );
+    let expected = oracle::conv::conv2d_forward(&s, false, &x, &w, &b);
+    let err = relative_error("conv 512→16 @14 forward", &read(ctx, &yt), &expected);
+    // PyTorch: 2.28e-7.
+    assert!(err <= 2.28e-7 * MARGIN, "conv forward: {err:e}");
+
+    // The input gradient of 16 channels from 512 output channels.
+    let t = ConvShape {
+        in_channels: 16,
+        out_channels: 512,
+        ..s
+    };
+    let w = hashed(t.weight().iter().product(), 9, true);
+    let dy = hashed(t.output().iter().product(), 10, true);
+    let wt = upload(ctx, "w", &t.weight(), &w);
+    let dyt = upload(ctx, "dy", &t.output(), &dy);
+    let dxt = poisoned(ctx, "dx", &t.input());
+    run(
+        ctx,
+        &conv2d_backward_data(ctx, &t, &dyt, &wt, &dxt).unwrap(),
+    );
+    let x = vec![0.0; t.input().iter().product()];
+    let expected = oracle::conv::conv2d_backward(&t, &x, &w, &dy).dx;
+    let err = relative_error(
+        "conv 16←512 @14 input gradient",
+        &read(ctx, &dxt),
+        &expected,
+    );
+    // PyTorch: 2.39e-7.
+    assert!(err <= 2.39e-7 * MARGIN, "conv input gradient: {err:e}");
+}
