@@ -8,7 +8,9 @@ steps (lr 0.01, momentum 0.9, weight decay 5e-4) on batches of random 224×224 i
 vgg-wgpu runs through `TrainPlan::step` (examples/steps_from_files.rs, built and run with
 cargo unless --binary names a built copy of it).
 For every tensor the error is ‖w − w₆₄‖ / ‖w₆₄ − w_start‖, relative to the update; the
-table also has the last step's loss. Takes minutes on a CPU adapter.
+table also has the last step's loss. PyTorch fp32 runs twice, in the default and in the
+channels-last memory format (other kernels, other summation order), to show how far
+apart two fp32 runs land. Takes minutes on a CPU adapter.
 """
 
 import argparse
@@ -61,17 +63,16 @@ def run_wgpu(binary, folder, start, images, labels, steps, batch):
     return end, losses
 
 
-def table(start, w64, w32, wgpu, loss64, loss32, loss_wgpu):
-    print("| tensor | PyTorch fp32 | vgg-wgpu | ratio |")
-    print("|---|---|---|---|")
+def table(start, w64, loss64, columns):
+    """Each column's error per tensor and at the last loss; columns: name → (weights, losses)."""
+    print("| tensor | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
     for name, reference in w64.items():
         update = (reference - start[name].double()).norm().item()
-        e32 = (w32[name] - reference).norm().item() / update
-        ewgpu = (wgpu[name] - reference).norm().item() / update
-        print(f"| {name} | {e32:.2e} | {ewgpu:.2e} | {ewgpu / e32:.1f} |")
-    e32 = abs(loss32[-1] - loss64[-1]) / abs(loss64[-1])
-    ewgpu = abs(loss_wgpu[-1] - loss64[-1]) / abs(loss64[-1])
-    print(f"| loss at step {len(loss64)}, relative | {e32:.2e} | {ewgpu:.2e} | {ewgpu / e32:.1f} |")
+        errors = [(w[name] - reference).norm().item() / update for w, _ in columns.values()]
+        print(f"| {name} | " + " | ".join(f"{e:.2e}" for e in errors) + " |")
+    errors = [abs(losses[-1] - loss64[-1]) / abs(loss64[-1]) for _, losses in columns.values()]
+    print(f"| loss at step {len(loss64)}, relative | " + " | ".join(f"{e:.2e}" for e in errors) + " |")
 
 
 def main():
@@ -90,13 +91,21 @@ def main():
     labels = torch.randint(0, CLASSES, (n,), generator=generator)
 
     w64, loss64 = train(start_model(), torch.float64, images, labels, args.steps, args.batch)
-    w32, loss32 = train(start_model(), torch.float32, images, labels, args.steps, args.batch)
+    columns = {"PyTorch fp32": train(start_model(), torch.float32, images, labels, args.steps, args.batch)}
+    # The same fp32 training with another summation order (oneDNN's channels-last
+    # kernels): how far two equally valid fp32 runs land apart.
+    channels_last = start_model().to(memory_format=torch.channels_last)
+    columns["PyTorch fp32, channels_last"] = train(
+        channels_last, torch.float32, images.contiguous(memory_format=torch.channels_last), labels, args.steps, args.batch
+    )
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.dir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        wgpu, loss_wgpu = run_wgpu(args.binary, folder, start, images, labels, args.steps, args.batch)
-    print(f"losses: f64 {loss64}\n        fp32 {loss32}\n        vgg-wgpu {loss_wgpu}")
-    table(start, w64, w32, wgpu, loss64, loss32, loss_wgpu)
+        columns["vgg-wgpu"] = run_wgpu(args.binary, folder, start, images, labels, args.steps, args.batch)
+    print(f"losses: f64 {loss64}")
+    for name, (_, losses) in columns.items():
+        print(f"        {name} {losses}")
+    table(start, w64, loss64, columns)
 
 
 if __name__ == "__main__":
