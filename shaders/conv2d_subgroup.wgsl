@@ -59,7 +59,8 @@ override KERNEL: u32 = 0u;
 // rounding grows with the length of a sequential sum: one running sum over 512 channels
 // × 9 taps (VGG's widest layers) was 5× less accurate than PyTorch's fp32 conv on the
 // same inputs (tests/kernels/long_sums.rs); blocks of 8 channels cut the longest chain to
-// 72 + s_count / 8 terms, for one extra add per accumulator every 72 multiply-adds.
+// 72 + s_count / 8 terms. The price is the second set of accumulators that `part` holds:
+// about 10% of this kernel's speed on lavapipe (BENCHMARKS.md), not the adds.
 const CHANNEL_BLOCK: u32 = 8u;
 
 // 8 channels × 8 columns of one row: <channels><columns>, lo/hi = 0..3 / 4..7.
