@@ -1,7 +1,7 @@
 //! The compiled training plan against the oracle's whole-network step.
 
 use crate::harness::*;
-use vgg_wgpu::graph::reference::{kink_margin, train_step, OracleState};
+use vgg_wgpu::graph::reference::{forward, kink_margin, train_step, OracleState};
 use vgg_wgpu::graph::{Network, ParamSet, TrainPlan};
 use vgg_wgpu::model::{Config, ModelSpec, WeightFile};
 use vgg_wgpu::shape::SgdHyper;
@@ -21,7 +21,8 @@ const HYPER: SgdHyper = SgdHyper {
 const MIN_KINK_MARGIN: f64 = 1e-5;
 
 /// Runs `steps` SGD steps on the GPU (batch split as micro × accumulation) and on the
-/// oracle, then compares every parameter's total change.
+/// oracle, then compares every parameter's total change; without accumulation also
+/// each step's activations (what `TrainPlan::activations` gives to inspect).
 fn check_training(
     ctx: &vgg_wgpu::kernels::GpuContext,
     spec: &ModelSpec,
@@ -55,6 +56,14 @@ fn check_training(
             .map(|i| ((i * 5 + step as usize) % spec.classes) as u32)
             .collect();
         let stats = pollster::block_on(plan.step(ctx, &images, &labels, &HYPER, 11, step)).unwrap();
+        if accumulation == 1 {
+            let expected = forward(&net, &oracle.params, &images, batch, Some((11, step)));
+            let acts = pollster::block_on(plan.activations(ctx)).unwrap();
+            assert_eq!(acts.len(), expected.len(), "one activation per op and the images");
+            for (i, (gpu, oracle)) in acts.iter().zip(&expected).enumerate() {
+                check(&format!("step {step} activation {i}"), gpu, oracle, FORWARD_TOLERANCE);
+            }
+        }
         let oracle_loss = train_step(&net, &mut oracle, &images, &labels, &HYPER, 11, step);
         check(
             &format!("step {step} loss sum"),

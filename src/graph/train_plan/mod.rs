@@ -40,7 +40,9 @@ pub struct TrainPlan {
     /// The gradient of the mean loss for the trained parameters, complete after the
     /// last micro-batch.
     pub gradients: ParamSet,
-    input: Tensor,
+    /// Every activation of a micro-batch, the images first and the logits last (op `i`
+    /// reads `acts[i]`).
+    acts: Vec<Tensor>,
     labels: Tensor,
     rng: DropoutRng,
     sgd: SgdUpdate,
@@ -142,7 +144,7 @@ impl TrainPlan {
             params,
             momenta: buffers.momenta,
             gradients: buffers.gradients,
-            input: buffers.acts[0].clone(),
+            acts: buffers.acts,
             labels: buffers.labels,
             rng: buffers.rng,
             sgd,
@@ -206,7 +208,7 @@ impl TrainPlan {
         at_gradient: &mut dyn FnMut(usize, &mut wgpu::CommandEncoder) -> bool,
     ) -> Result<Vec<wgpu::SubmissionIndex>> {
         let n = self.micro_batch;
-        let image_len = self.input.row_len();
+        let image_len = self.acts[0].row_len();
         if labels.len() != self.batch() || images.len() != self.batch() * image_len {
             return Err(Error::Shape {
                 op: "training step",
@@ -221,8 +223,7 @@ impl TrainPlan {
         }
         let mut submissions = Vec::new();
         for k in 0..self.accumulation {
-            self.input
-                .write_f32(ctx, &images[k * n * image_len..(k + 1) * n * image_len])?;
+            self.acts[0].write_f32(ctx, &images[k * n * image_len..(k + 1) * n * image_len])?;
             self.labels.write_u32(ctx, &labels[k * n..(k + 1) * n])?;
             self.rng.set(ctx, seed, step, (sample_base + k * n) as u32);
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
@@ -263,6 +264,18 @@ impl TrainPlan {
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         record(&self.sgd.launches, &mut encoder);
         ctx.queue.submit([encoder.finish()]);
+    }
+
+    /// Every activation of the last micro-batch's forward pass, the images first and the
+    /// logits last (op `i` read `[i]`; a conv or linear op's output after its ReLU):
+    /// what the network computed, to inspect it (`benches/vgg16_precision.py` reads
+    /// each ReLU's and max-pool's decisions from them).
+    pub async fn activations(&self, ctx: &GpuContext) -> Result<Vec<Vec<f32>>> {
+        let mut values = Vec::with_capacity(self.acts.len());
+        for act in &self.acts {
+            values.push(act.read_f32(ctx).await?);
+        }
+        Ok(values)
     }
 
     /// Loss and hit counts of the last step's samples on this plan.
