@@ -7,9 +7,12 @@
 //!
 //! DIR holds start.safetensors (torchvision's names), images.f32 (STEPS × BATCH × 3 ×
 //! SIZE × SIZE, little-endian) and labels.u32 (STEPS × BATCH); the example writes
-//! end.safetensors and losses.txt (one mean loss a line) there. SGD: lr 0.01, momentum
-//! 0.9, weight decay 5e-4, dropout 0.
+//! end.safetensors, losses.txt (one mean loss a line) and, for each step k from 1,
+//! activations_k.safetensors (every op's output in that step's forward pass, named
+//! "NN op-name" in op order, with a conv or linear op's ReLU applied) there. SGD: lr
+//! 0.01, momentum 0.9, weight decay 5e-4, dropout 0.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use vgg_wgpu::gpu::AdapterChoice;
@@ -54,7 +57,8 @@ async fn run(
         width_divisor: 1,
     };
     let params = ParamSet::upload(&ctx, &spec, &start, "start.safetensors")?;
-    let plan = TrainPlan::new(&ctx, &Network::new(&spec, 0.0), params, batch, 1, 1).await?;
+    let net = Network::new(&spec, 0.0);
+    let plan = TrainPlan::new(&ctx, &net, params, batch, 1, 1).await?;
 
     let images = floats(&read(dir.join("images.f32")));
     let labels: Vec<u32> = read(dir.join("labels.u32"))
@@ -77,6 +81,22 @@ async fn run(
             .await?;
         println!("step {step}: loss {:.9}", stats.mean_loss());
         losses += &format!("{:.12e}\n", stats.mean_loss());
+        let mut tensors = BTreeMap::new();
+        for (i, values) in plan
+            .activations(&ctx)
+            .await?
+            .into_iter()
+            .enumerate()
+            .skip(1)
+        {
+            let name = format!("{i:02} {}", net.ops[i - 1].name());
+            tensors.insert(name, (net.activation_shape(i, batch), values));
+        }
+        let activations = WeightFile {
+            tensors,
+            metadata: HashMap::new(),
+        };
+        activations.save(&dir.join(format!("activations_{}.safetensors", step + 1)))?;
     }
     plan.params
         .download(&ctx)
