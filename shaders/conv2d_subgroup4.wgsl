@@ -53,6 +53,14 @@ struct Window { lo: vec4<f32>, hi: vec4<f32> }
 // The accumulators: target channels j0 .. j0 + 7 and j0 + 8 .. j0 + 15.
 struct Tile { lo: RowTile, hi: RowTile }
 
+// Source channels whose taps are summed apart before joining the running sums, as in
+// conv2d_subgroup.wgsl (whose CHANNEL_BLOCK says why).
+const CHANNEL_BLOCK: u32 = 8u;
+
+fn add_rows(a: RowTile, b: RowTile) -> RowTile {
+    return RowTile(a.ll + b.ll, a.lh + b.lh, a.hl + b.hl, a.hh + b.hh);
+}
+
 // u ⊗ v: column j is u · v[j] (u: 4 channels, v: 4 columns).
 fn outer(u: vec4<f32>, v: vec4<f32>) -> mat4x4<f32> {
     return mat4x4<f32>(u * v.x, u * v.y, u * v.z, u * v.w);
@@ -112,26 +120,31 @@ fn conv2d_subgroup4(@builtin(workgroup_id) wid: vec3<u32>,
     let kk = p.kernel * p.kernel;
     let col0 = i32(ox0) - p.pad; // source column under tile column 0 at kw = 0
     let last_row = i32(p.s_h) - 1;
-    for (var i = 0u; i < p.s_count; i++) {
-        let s_plane = p.s_offset + (n * p.s_channels + p.s0 + i) * p.s_h * p.s_w;
-        let g_i = i * p.w_s_stride;
-        for (var kh = 0u; kh < p.kernel; kh++) {
-            let ih = i32(oh + kh) - p.pad;
-            let inside = ih >= 0 && ih <= last_row;
-            let row = s_plane + u32(clamp(ih, 0, last_row)) * p.s_w;
-            var v = Window(vec4<f32>(source_at(row, inside, col0), source_at(row, inside, col0 + 1),
-                                     source_at(row, inside, col0 + 2), source_at(row, inside, col0 + 3)),
-                           vec4<f32>(source_at(row, inside, col0 + 4), source_at(row, inside, col0 + 5),
-                                     source_at(row, inside, col0 + 6), source_at(row, inside, col0 + 7)));
-            let tap0 = kh * p.kernel;
-            acc = tap(acc, g, g_i + select(tap0, kk - 1u - tap0, p.flip != 0u), v);
-            for (var kw = 1u; kw < p.kernel; kw++) {
-                let next = source_at(row, inside, col0 + 7 + i32(kw));
-                v = Window(vec4<f32>(v.lo.yzw, v.hi.x), vec4<f32>(v.hi.yzw, next));
-                let t = tap0 + kw;
-                acc = tap(acc, g, g_i + select(t, kk - 1u - t, p.flip != 0u), v);
+    // Blocked sums (see CHANNEL_BLOCK).
+    for (var i0 = 0u; i0 < p.s_count; i0 += CHANNEL_BLOCK) {
+        var part = Tile();
+        for (var i = i0; i < min(i0 + CHANNEL_BLOCK, p.s_count); i++) {
+            let s_plane = p.s_offset + (n * p.s_channels + p.s0 + i) * p.s_h * p.s_w;
+            let g_i = i * p.w_s_stride;
+            for (var kh = 0u; kh < p.kernel; kh++) {
+                let ih = i32(oh + kh) - p.pad;
+                let inside = ih >= 0 && ih <= last_row;
+                let row = s_plane + u32(clamp(ih, 0, last_row)) * p.s_w;
+                var v = Window(vec4<f32>(source_at(row, inside, col0), source_at(row, inside, col0 + 1),
+                                         source_at(row, inside, col0 + 2), source_at(row, inside, col0 + 3)),
+                               vec4<f32>(source_at(row, inside, col0 + 4), source_at(row, inside, col0 + 5),
+                                         source_at(row, inside, col0 + 6), source_at(row, inside, col0 + 7)));
+                let tap0 = kh * p.kernel;
+                part = tap(part, g, g_i + select(tap0, kk - 1u - tap0, p.flip != 0u), v);
+                for (var kw = 1u; kw < p.kernel; kw++) {
+                    let next = source_at(row, inside, col0 + 7 + i32(kw));
+                    v = Window(vec4<f32>(v.lo.yzw, v.hi.x), vec4<f32>(v.hi.yzw, next));
+                    let t = tap0 + kw;
+                    part = tap(part, g, g_i + select(t, kk - 1u - t, p.flip != 0u), v);
+                }
             }
         }
+        acc = Tile(add_rows(acc.lo, part.lo), add_rows(acc.hi, part.hi));
     }
     if (tile_raw >= tiles || unit_raw >= units) { return; }
     store_row(n, j0, oh, ox0, acc.lo);
