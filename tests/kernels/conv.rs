@@ -138,26 +138,38 @@ fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
     let x = random(&mut rng, s.input().iter().product());
     let w = random(&mut rng, s.weight().iter().product());
     let b = random(&mut rng, s.out_channels);
+    let expected = oracle::conv::conv2d_forward(s, relu, &x, &w, &b);
+    // The same sums over the inputs' absolute values: the scale of their rounding.
+    let magnitude = oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
+    check_scaled(
+        &format!("conv2d forward {s:?} relu={relu}"),
+        &forward_on_gpu(ctx, s, relu, &x, &w, &b),
+        &expected,
+        &magnitude,
+        FORWARD_TOLERANCE,
+    );
+}
+
+/// The GPU's conv forward of `x` with filters `w` and bias `b` (into a poisoned output).
+pub fn forward_on_gpu(
+    ctx: &GpuContext,
+    s: &ConvShape,
+    relu: bool,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+) -> Vec<f32> {
     let (xt, wt, bt) = (
-        upload(ctx, "x", &s.input(), &x),
-        upload(ctx, "w", &s.weight(), &w),
-        upload(ctx, "b", &[s.out_channels], &b),
+        upload(ctx, "x", &s.input(), x),
+        upload(ctx, "w", &s.weight(), w),
+        upload(ctx, "b", &[s.out_channels], b),
     );
     let yt = poisoned(ctx, "y", &s.output());
     run(
         ctx,
         &conv2d_forward(ctx, s, relu, &xt, &wt, &bt, &yt).unwrap(),
     );
-    let expected = oracle::conv::conv2d_forward(s, relu, &x, &w, &b);
-    // The same sums over the inputs' absolute values: the scale of their rounding.
-    let magnitude = oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
-    check_scaled(
-        &format!("conv2d forward {s:?} relu={relu}"),
-        &read(ctx, &yt),
-        &expected,
-        &magnitude,
-        FORWARD_TOLERANCE,
-    );
+    read(ctx, &yt)
 }
 
 #[test]

@@ -9,8 +9,9 @@
 //! and measure what PyTorch's fp32 (CPU) reaches on exactly the same sums: each bound is
 //! PyTorch's error there (torch 2.15, CPU, 2 threads) times `MARGIN`.
 
+use crate::conv::forward_on_gpu;
 use crate::harness::*;
-use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward};
+use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight};
 use vgg_wgpu::kernels::linear::{linear_backward_data, linear_forward};
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
@@ -197,18 +198,9 @@ fn check_conv_over_512_channels(ctx: &GpuContext) {
     let x = hashed(s.input().iter().product(), 7, false);
     let w = hashed(s.weight().iter().product(), 8, true);
     let b = vec![0.0; s.out_channels];
-    let (xt, wt, bt) = (
-        upload(ctx, "x", &s.input(), &x),
-        upload(ctx, "w", &s.weight(), &w),
-        upload(ctx, "b", &[s.out_channels], &b),
-    );
-    let yt = poisoned(ctx, "y", &s.output());
-    run(
-        ctx,
-        &conv2d_forward(ctx, &s, false, &xt, &wt, &bt, &yt).unwrap(),
-    );
+    let y = forward_on_gpu(ctx, &s, false, &x, &w, &b);
     let expected = oracle::conv::conv2d_forward(&s, false, &x, &w, &b);
-    let err = relative_error("conv 512→16 @14 forward", &read(ctx, &yt), &expected);
+    let err = relative_error("conv 512→16 @14 forward", &y, &expected);
     // PyTorch: 2.28e-7.
     assert!(err <= 2.28e-7 * MARGIN, "conv forward: {err:e}");
 

@@ -59,9 +59,18 @@ fn check_training(
         if accumulation == 1 {
             let expected = forward(&net, &oracle.params, &images, batch, Some((11, step)));
             let acts = pollster::block_on(plan.activations(ctx)).unwrap();
-            assert_eq!(acts.len(), expected.len(), "one activation per op and the images");
+            assert_eq!(
+                acts.len(),
+                expected.len(),
+                "one activation per op and the images"
+            );
             for (i, (gpu, oracle)) in acts.iter().zip(&expected).enumerate() {
-                check(&format!("step {step} activation {i}"), gpu, oracle, FORWARD_TOLERANCE);
+                check(
+                    &format!("step {step} activation {i}"),
+                    gpu,
+                    oracle,
+                    FORWARD_TOLERANCE,
+                );
             }
         }
         let oracle_loss = train_step(&net, &mut oracle, &images, &labels, &HYPER, 11, step);
