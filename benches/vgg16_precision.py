@@ -13,13 +13,18 @@ table also has the last step's loss. PyTorch fp32 runs twice, in the default and
 channels-last memory format (other kernels, other summation order), to show how far
 apart two fp32 runs land.
 
+Two comparisons. Against the f64 run itself; but a ReLU input or max-pool pair within
+fp32's rounding of a tie goes the other way in some fp32 summation orders and not in
+others, and one such decision moves a layer's gradient far more than rounding does. So
+each run's decisions are read (vgg-wgpu's from the activations it writes), counted
+against f64's, and each run is also compared with f64 taking that run's own decisions
+(each ReLU multiplies by the run's mask, each max-pool takes the run's winner): the
+rounding alone.
+
 Seed s initialises the model with `torch.manual_seed(s)` and draws the data from a
-generator seeded s + 1 (seed 0 is the experiment of the issue "Numerics at real size").
-With several seeds a last table gives each tensor's median error over them: a ReLU input
-within fp32's rounding of zero takes the other side in some fp32 summation orders and not
-in others, and a single such unit moves a whole layer's gradient far more than rounding
-does (each seed prints its closest call), so one seed alone says little about accuracy.
-Takes minutes per seed on a CPU adapter.
+generator seeded s + 1 (seed 0 is the experiment of the issue "Numerics at real size");
+with several seeds, last tables give each tensor's median error over them. Takes minutes
+per seed on a CPU adapter.
 """
 
 import argparse
@@ -28,7 +33,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -37,13 +41,11 @@ from safetensors.torch import load_file, save_file
 LR, MOMENTUM, WEIGHT_DECAY, CLASSES, SIZE = 0.01, 0.9, 5e-4, 10, 224
 
 
-def start_model(seed):
+def start_weights(seed):
+    """torchvision's VGG-16 initialisation for `seed`, as a state dict (run by `forward`,
+    which has no dropout)."""
     torch.manual_seed(seed)
-    model = torchvision.models.vgg16(num_classes=CLASSES)
-    for layer in model.classifier:
-        if isinstance(layer, torch.nn.Dropout):
-            layer.p = 0.0
-    return model
+    return {k: v.clone() for k, v in torchvision.models.vgg16(num_classes=CLASSES).state_dict().items()}
 
 
 # torchvision's VGG-16: the `features.N` conv layers of each block (a max-pool ends each).
@@ -177,7 +179,7 @@ def print_table(columns):
 def one_seed(seed, args, binaries, folder):
     """Two tables of one seed's errors (also printed, with the losses and decisions):
     against the f64 run, and against f64 following each run's own decisions."""
-    start = {k: v.clone() for k, v in start_model(seed).state_dict().items()}
+    start = start_weights(seed)
     generator = torch.Generator().manual_seed(seed + 1)
     n = args.steps * args.batch
     images = torch.rand(n, 3, SIZE, SIZE, generator=generator)
