@@ -60,7 +60,7 @@ override KERNEL: u32 = 0u;
 // × 9 taps (VGG's widest layers) was 5× less accurate than PyTorch's fp32 conv on the
 // same inputs (tests/kernels/long_sums.rs); blocks of 8 channels cut the longest chain to
 // 72 + s_count / 8 terms. The price is the second set of accumulators that `part` holds:
-// about 10% of this kernel's speed on lavapipe (BENCHMARKS.md), not the adds.
+// 0–10% of this kernel's speed on lavapipe (two measurements, BENCHMARKS.md).
 const CHANNEL_BLOCK: u32 = 8u;
 
 // 8 channels × 8 columns of one row: <channels><columns>, lo/hi = 0..3 / 4..7.
