@@ -50,9 +50,9 @@ fn linear_forward(@builtin(workgroup_id) wid: vec3<u32>,
     // acc[i][j]: row n0 + i, output o0 + j. Blocked sums: each block of K_BLOCK inputs
     // adds up in `part` first (fp32 rounding grows with the length of a sequential sum:
     // fc6 has 25 088 inputs).
-    var acc: array<vec4<f32>, 4>;
+    var acc = array<vec4<f32>, 4>();
     for (var b = 0u; b < k_len; b += K_BLOCK) {
-        var part: array<vec4<f32>, 4>;
+        var part = array<vec4<f32>, 4>();
         for (var k = b; k < min(b + K_BLOCK, k_len); k++) {
             let wv = vec4<f32>(f_w[w0 + k], f_w[w1 + k], f_w[w2 + k], f_w[w3 + k]);
             part[0] += f_x[x0 + k] * wv;
@@ -108,7 +108,7 @@ fn linear_backward_data(@builtin(workgroup_id) wid: vec3<u32>,
     let c3 = min(k0 + 3u, k_len - 1u);
 
     // acc[i][j]: row n0 + i, feature k0 + j
-    var acc: array<vec4<f32>, 4>;
+    var acc = array<vec4<f32>, 4>();
     for (var o = 0u; o < dp.o_count; o++) {
         let w_row = o * k_len;
         let wv = vec4<f32>(d_w[w_row + c0], d_w[w_row + c1], d_w[w_row + c2], d_w[w_row + c3]);
@@ -161,7 +161,7 @@ fn linear_backward_weight(@builtin(workgroup_id) wid: vec3<u32>,
     let c3 = min(k0 + 3u, k_len - 1u);
 
     // acc[i][j]: output o0 + i, feature k0 + j
-    var acc: array<vec4<f32>, 4>;
+    var acc = array<vec4<f32>, 4>();
     for (var n = 0u; n < wp.rows; n++) {
         let x_row = wp.x_offset + n * k_len;
         let g_row = wp.y_offset + n * wp.out_features;

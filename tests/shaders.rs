@@ -77,6 +77,30 @@ fn every_shader_validates_with_naga() {
     }
 }
 
+/// Every function-scope `var` says its first value (`var acc = Tile();`, not `var acc:
+/// Tile;`). WGSL zeroes a `var` without one each time its declaration runs, but in a loop
+/// body Chromium 148's WebGPU on SwiftShader kept the last iteration's value: the blocked
+/// sums of `linear.wgsl` broke training in the page while every native test passed.
+#[test]
+fn function_variables_have_initializers() {
+    let mut bare = Vec::new();
+    for name in shader_files().into_iter().chain([PRELUDE.to_string()]) {
+        let text = fs::read_to_string(shader_dir().join(&name)).expect("readable shader");
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("").trim();
+            // `var<storage, …>` and `var<workgroup>` are module-scope and start with `var<`.
+            if code.starts_with("var ") && !code.contains('=') {
+                bare.push(format!("{name}:{}: {code}", i + 1));
+            }
+        }
+    }
+    assert!(
+        bare.is_empty(),
+        "give these variables an initial value (e.g. `var acc = array<vec4<f32>, 4>();`):\n{}",
+        bare.join("\n")
+    );
+}
+
 #[test]
 fn workgroup_size_agrees_with_rust() {
     let module = parse(PRELUDE);
