@@ -18,7 +18,7 @@
 // ---- forward: y[n, o] = Σ_k x[n, k]·w[o, k] + b[o] ----------------------------------
 // Tile: 4 rows n × 4 outputs o of the weight chunk.
 
-const K_BLOCK: u32 = 128u; // inputs per block of the forward sums
+const K_BLOCK: u32 = 128u; // terms per block of the forward and input-gradient sums
 
 @group(0) @binding(0) var<uniform> fp: LinearParams;
 @group(0) @binding(1) var<storage, read> f_x: array<f32>;      // (rows, K) piece
@@ -107,15 +107,23 @@ fn linear_backward_data(@builtin(workgroup_id) wid: vec3<u32>,
     let c2 = min(k0 + 2u, k_len - 1u);
     let c3 = min(k0 + 3u, k_len - 1u);
 
-    // acc[i][j]: row n0 + i, feature k0 + j
+    // acc[i][j]: row n0 + i, feature k0 + j; blocked sums over the outputs as in the
+    // forward pass (fc7's and fc8's input gradients sum 4096 terms).
     var acc = array<vec4<f32>, 4>();
-    for (var o = 0u; o < dp.o_count; o++) {
-        let w_row = o * k_len;
-        let wv = vec4<f32>(d_w[w_row + c0], d_w[w_row + c1], d_w[w_row + c2], d_w[w_row + c3]);
-        acc[0] += d_dy[g0 + o] * wv;
-        acc[1] += d_dy[g1 + o] * wv;
-        acc[2] += d_dy[g2 + o] * wv;
-        acc[3] += d_dy[g3 + o] * wv;
+    for (var b = 0u; b < dp.o_count; b += K_BLOCK) {
+        var part = array<vec4<f32>, 4>();
+        for (var o = b; o < min(b + K_BLOCK, dp.o_count); o++) {
+            let w_row = o * k_len;
+            let wv = vec4<f32>(d_w[w_row + c0], d_w[w_row + c1], d_w[w_row + c2], d_w[w_row + c3]);
+            part[0] += d_dy[g0 + o] * wv;
+            part[1] += d_dy[g1 + o] * wv;
+            part[2] += d_dy[g2 + o] * wv;
+            part[3] += d_dy[g3 + o] * wv;
+        }
+        acc[0] += part[0];
+        acc[1] += part[1];
+        acc[2] += part[2];
+        acc[3] += part[3];
     }
 
     for (var i = 0u; i < 4u; i++) {

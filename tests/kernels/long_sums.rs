@@ -95,7 +95,8 @@ fn run_linear_forward(
 }
 
 /// dx of fc7 (and of fc6, per input) at batch 2 over its 4096 outputs, 64 inputs; the
-/// weight in chunks of 1337 rows as fc6's are at the 128 MiB binding limit.
+/// weight in chunks of 1337 rows as fc6's are at the 128 MiB binding limit. Both kernels:
+/// with subgroups and without.
 #[test]
 fn fc_input_gradient_over_4096_outputs() {
     let s = LinearShape {
@@ -103,21 +104,25 @@ fn fc_input_gradient_over_4096_outputs() {
         in_features: 64,
         out_features: 4096,
     };
-    let ctx = gpu_with_binding_limit(1337 * 64 * 4);
     let w = hashed(s.out_features * s.in_features, 3, true);
     let dy = hashed(s.batch * s.out_features, 4, true);
-    let wt = upload(&ctx, "w", &s.weight(), &w);
-    let dyt = upload(&ctx, "dy", &s.output(), &dy);
-    let dxt = poisoned(&ctx, "dx", &s.input());
-    run(
-        &ctx,
-        &linear_backward_data(&ctx, &s, &dyt, &wt, &dxt).unwrap(),
-    );
     let x = vec![0.0; s.batch * s.in_features];
     let expected = oracle::linear::linear_backward(&s, &x, &w, &dy).dx;
-    let err = relative_error("fc input gradient", &read(&ctx, &dxt), &expected);
-    // PyTorch: 3.27e-7.
-    assert!(err <= 3.27e-7 * MARGIN, "fc input gradient: {err:e}");
+    for subgroups in [true, false] {
+        let mut ctx = gpu_with_binding_limit(1337 * 64 * 4);
+        ctx.settings.subgroups &= subgroups;
+        let wt = upload(&ctx, "w", &s.weight(), &w);
+        let dyt = upload(&ctx, "dy", &s.output(), &dy);
+        let dxt = poisoned(&ctx, "dx", &s.input());
+        run(
+            &ctx,
+            &linear_backward_data(&ctx, &s, &dyt, &wt, &dxt).unwrap(),
+        );
+        let name = format!("fc input gradient, subgroups {}", ctx.settings.subgroups);
+        let err = relative_error(&name, &read(&ctx, &dxt), &expected);
+        // PyTorch: 3.27e-7.
+        assert!(err <= 3.27e-7 * MARGIN, "{name}: {err:e}");
+    }
 }
 
 /// Weight and bias gradients of a 3×3 conv over a 224×224 map at batch 2: 100 352 terms
