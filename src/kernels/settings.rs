@@ -30,6 +30,12 @@ pub struct KernelSettings {
     /// kernel gets subgroups, although Chromium's SwiftShader offers them (4 wide); a
     /// browser would also need `enable subgroups;` in the WGSL, which naga 30 rejects.
     pub conv_subgroup4: bool,
+    /// Whether the conv forward and input gradient that would run `conv2d.wgsl` run
+    /// `conv2d_vec4.wgsl` instead (every load a vec4 from a padded copy of the source
+    /// and a re-laid-out copy of the filters): on SwiftShader, where the subgroup
+    /// kernels do not run (in a browser page, or with `VGG_WGPU_NO_SUBGROUPS`).
+    /// `VGG_WGPU_CONV_VEC4=0` turns it off, `=1` on for any adapter.
+    pub conv_vec4: bool,
 }
 
 impl KernelSettings {
@@ -54,6 +60,11 @@ impl KernelSettings {
                 && info.backend != wgpu::Backend::BrowserWebGpu
                 && info.subgroup_min_size >= 4
                 && info.subgroup_max_size <= WORKGROUP_SIZE,
+            conv_vec4: match env::var("VGG_WGPU_CONV_VEC4").as_deref() {
+                Ok("0") => false,
+                Ok("1") => true,
+                _ => swiftshader,
+            },
         }
     }
 }

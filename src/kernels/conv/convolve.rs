@@ -8,7 +8,6 @@
 use bytemuck::Zeroable;
 
 use crate::error::{Error, Result};
-#[cfg(not(target_arch = "wasm32"))]
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, Tensor};
 use crate::kernels::layout::{uniform_layout, UniformLayout};
@@ -21,6 +20,8 @@ use crate::shape::ConvShape;
 const CONVOLVE: Shader = shader!("conv2d.wgsl");
 const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
 const SUBGROUP4: Shader = shader!("conv2d_subgroup4.wgsl");
+const VEC4: Shader = shader!("conv2d_vec4.wgsl");
+const VEC4_PREPARE: Shader = shader!("conv2d_vec4_prepare.wgsl");
 
 /// Mirrors `ConvolveParams` in `shaders/prelude.wgsl`: forward and input gradient as one
 /// convolution of a source s into a target t (see the headers of `conv2d.wgsl` and
@@ -222,15 +223,52 @@ impl ConvolveParams {
         weight: &wgpu::Buffer,
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
-    ) -> Result<Launch> {
+    ) -> Result<Vec<Launch>> {
         if ctx.settings.conv_subgroup4 {
-            return Ok(self.launch_subgroup4(ctx, source, weight, bias, target));
+            return Ok(vec![self.launch_subgroup4(ctx, source, weight, bias, target)]);
         }
         if !ctx.settings.subgroups {
-            return self.launch_fallback(ctx, op, source, weight, bias, target);
+            if ctx.settings.conv_vec4 {
+                if let Some(launches) = self.launch_vec4(ctx, source, weight, bias, target) {
+                    return Ok(launches);
+                }
+            }
+            return Ok(vec![self.launch_fallback(ctx, op, source, weight, bias, target)?]);
         }
         let (rows, tile_t) = self.tile(ctx);
-        Ok(self.launch_with(ctx, rows, tile_t, source, weight, bias, target))
+        Ok(vec![self.launch_with(ctx, rows, tile_t, source, weight, bias, target)])
+    }
+
+    /// The dispatches of `conv2d_vec4.wgsl`: the padded source copy and the filter
+    /// blocks (`conv2d_vec4_prepare.wgsl`, into buffers of this launch's own), then one
+    /// invocation per 8 target channels × 1 row × 8 columns. `None` when a copy would
+    /// exceed the binding limit (the caller falls back to `conv2d.wgsl`).
+    fn launch_vec4(
+        &self,
+        ctx: &GpuContext,
+        source: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        target: &wgpu::Buffer,
+    ) -> Option<Vec<Launch>> {
+        let tiles_x = self.t_w.div_ceil(8) as u64;
+        let tiles_t = self.t_count.div_ceil(8) as u64;
+        let kernel = self.kernel as u64;
+        let row4 = 2 * tiles_x + 1 + (kernel - 1) / 4; // vec4_padded_width / 4
+        let padded4 = self.batch as u64 * self.s_count as u64 * (self.t_h as u64 + kernel - 1) * row4;
+        let filters4 = tiles_t * self.s_count as u64 * kernel * kernel * 2;
+        if padded4.max(filters4) * 16 > ctx.binding_limit {
+            return None;
+        }
+        let padded = new_storage_buffer(ctx, "conv vec4 padded source", padded4.max(1) * 16);
+        let filters = new_storage_buffer(ctx, "conv vec4 filters", filters4.max(1) * 16);
+        let params = uniform(ctx, "conv params", self);
+        let tiles = self.batch as u64 * tiles_t * self.t_h as u64 * tiles_x;
+        Some(vec![
+            Launch::new(ctx, &VEC4_PREPARE, "pad_source", &[&params, source, &padded], padded4 as usize),
+            Launch::new(ctx, &VEC4_PREPARE, "gather_filters", &[&params, weight, &filters], filters4 as usize),
+            Launch::new(ctx, &VEC4, "conv2d_vec4", &[&params, &padded, &filters, bias, target], tiles as usize),
+        ])
     }
 
     /// One dispatch of `conv2d.wgsl`: one invocation per 8 target channels × TILE_H rows
@@ -437,7 +475,7 @@ pub fn conv2d_forward(
                 t_offset: element_offset(piece.local_row[1], y.row_len()),
                 ..ConvolveParams::forward(s, piece.rows.len(), w_chunk.rows.clone())
             };
-            launches.push(params.launch(
+            launches.extend(params.launch(
                 ctx,
                 OP,
                 &x.chunks[piece.chunk[0]].buffer,
@@ -479,7 +517,7 @@ pub fn conv2d_backward_data(
                 ..ConvolveParams::backward_data(s, piece.rows.len(), w_chunk.rows.clone())
             };
             // No bias: the weight stands in for the unused binding.
-            launches.push(params.launch(
+            launches.extend(params.launch(
                 ctx,
                 OP,
                 &dy.chunks[piece.chunk[0]].buffer,
