@@ -32,9 +32,10 @@ pub struct KernelSettings {
     pub conv_subgroup4: bool,
     /// Whether the conv forward and input gradient that would run `conv2d.wgsl` run
     /// `conv2d_vec4.wgsl` instead (every load a vec4 from a padded copy of the source
-    /// and a re-laid-out copy of the filters): on SwiftShader, where the subgroup
-    /// kernels do not run (in a browser page, or with `VGG_WGPU_NO_SUBGROUPS`).
-    /// `VGG_WGPU_CONV_VEC4=0` turns it off, `=1` on for any adapter.
+    /// and a re-laid-out copy of the filters). Off unless `VGG_WGPU_CONV_VEC4=1`: on
+    /// SwiftShader it was only 1.1–1.25× faster than `conv2d.wgsl` (BENCHMARKS.md,
+    /// "SwiftShader: vec4 loads"), since SwiftShader loads a vec4 as 4 per-lane
+    /// gathers, and the two copies cost memory in every conv plan.
     pub conv_vec4: bool,
 }
 
@@ -60,11 +61,7 @@ impl KernelSettings {
                 && info.backend != wgpu::Backend::BrowserWebGpu
                 && info.subgroup_min_size >= 4
                 && info.subgroup_max_size <= WORKGROUP_SIZE,
-            conv_vec4: match env::var("VGG_WGPU_CONV_VEC4").as_deref() {
-                Ok("0") => false,
-                Ok("1") => true,
-                _ => swiftshader,
-            },
+            conv_vec4: env::var("VGG_WGPU_CONV_VEC4").as_deref() == Ok("1"),
         }
     }
 }

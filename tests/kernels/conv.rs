@@ -224,6 +224,23 @@ fn forward_and_backward_with_four_lane_subgroups_match_oracle() {
 }
 
 #[test]
+fn forward_and_backward_with_vec4_loads_match_oracle() {
+    // conv2d_vec4.wgsl and its copies, on every shape, then with every tensor chunked
+    // (where a copy would exceed the 2 KiB binding limit, conv2d.wgsl runs instead).
+    let ctx = gpu_with_conv_vec4();
+    for (i, s) in SHAPES.iter().enumerate() {
+        check_forward(&ctx, s, i % 2 == 0, "conv forward vec4");
+        check_backward(&ctx, s, "conv backward vec4");
+    }
+    let mut ctx = gpu_with_binding_limit(2048);
+    ctx.settings.subgroups = false;
+    ctx.settings.conv_subgroup4 = false;
+    ctx.settings.conv_vec4 = true;
+    check_forward(&ctx, &CHUNKED, true, "conv forward vec4 chunked");
+    check_backward(&ctx, &CHUNKED, "conv backward vec4 chunked");
+}
+
+#[test]
 fn forward_and_backward_without_subgroups_match_oracle() {
     let ctx = gpu_without_subgroups();
     for (i, s) in SHAPES.iter().enumerate() {

@@ -2,7 +2,8 @@
 //! `shaders/conv2d_subgroup.wgsl` where the device has subgroups, by
 //! `shaders/conv2d_subgroup4.wgsl` on SwiftShader (see
 //! [`crate::kernels::settings::KernelSettings::conv_subgroup4`]), else by
-//! `shaders/conv2d.wgsl`. Oracle: `conv2d_forward` and `conv2d_backward` in
+//! `shaders/conv2d.wgsl` (or, opted into, `shaders/conv2d_vec4.wgsl`: see
+//! [`crate::kernels::settings::KernelSettings::conv_vec4`]). Oracle: `conv2d_forward` and `conv2d_backward` in
 //! `src/oracle/conv.rs`.
 
 use bytemuck::Zeroable;
