@@ -1,5 +1,6 @@
-// Conv2d forward and input gradient for SwiftShader without subgroups (natively with
-// VGG_WGPU_NO_SUBGROUPS, and in a browser page, where wgpu never requests subgroups):
+// Conv2d forward and input gradient, an opt-in alternative to conv2d.wgsl where no
+// subgroup kernel runs (VGG_WGPU_CONV_VEC4=1; written for SwiftShader, where it measured
+// only 1.1–1.25× faster: BENCHMARKS.md, "SwiftShader: vec4 loads and lane layouts"):
 // conv2d.wgsl's one-row tile, with every storage load a vec4 from buffers laid out for
 // it by conv2d_vec4_prepare.wgsl.
 //
@@ -26,9 +27,9 @@
 // + 1 source load in conv2d.wgsl, and none of them is bounds-checked or selected.
 //
 // Why: SwiftShader turns every storage load with a run-time address into a per-lane
-// gather (each lane behind its own branch, live values spilled around it), about the
-// same cost for a vec4 as for one f32, so what it runs at is set by load instructions per
-// multiply-add (BENCHMARKS.md). The tile stays at 64 accumulators with the taps in loops:
+// gather (each lane behind its own branch, live values spilled around it), so what it
+// runs at is set by loads per multiply-add. The hope was that a vec4 would cost about
+// one f32; measured, SwiftShader loads each component apart, as its own gather. The tile stays at 64 accumulators with the taps in loops:
 // larger ones take SwiftShader's Subzero compiler minutes and gigabytes.
 //
 // Each block of CHANNEL_BLOCK source channels is summed apart, then added to the running
