@@ -31,12 +31,15 @@ pub struct KernelSettings {
     /// browser would also need `enable subgroups;` in the WGSL, which naga 30 rejects.
     pub conv_subgroup4: bool,
     /// Whether the conv forward and input gradient that would run `conv2d.wgsl` run
-    /// `conv2d_vec4.wgsl` instead (every load a vec4 from a padded copy of the source
-    /// and a re-laid-out copy of the filters). Off unless `VGG_WGPU_CONV_VEC4=1`: on
-    /// SwiftShader it was only 1.1–1.25× faster than `conv2d.wgsl` (BENCHMARKS.md,
-    /// "SwiftShader: vec4 loads"), since SwiftShader loads a vec4 as 4 per-lane
-    /// gathers, and the two copies cost memory in every conv plan.
-    pub conv_vec4: bool,
+    /// `conv2d_lanes.wgsl` instead: on SwiftShader when no subgroup kernel runs (in a
+    /// browser without a GPU, whose WebGPU backend gets no subgroups, and natively with
+    /// `VGG_WGPU_NO_SUBGROUPS`). Its invocations are laid out for SwiftShader's 4-lane
+    /// SIMD groups and read with atomic loads from a padded copy of the source and a
+    /// re-laid-out copy of the filters, so that every load takes one of SwiftShader's
+    /// fast paths (BENCHMARKS.md, "SwiftShader: conv2d_lanes.wgsl"). Any adapter computes
+    /// the same results with it (tests run it on lavapipe), only slower than with
+    /// `conv2d.wgsl` where loads are not gathers.
+    pub conv_lanes: bool,
 }
 
 impl KernelSettings {
@@ -52,16 +55,17 @@ impl KernelSettings {
         let swiftshader = is_swiftshader(info);
         let subgroups = features.contains(wgpu::Features::SUBGROUP)
             && env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none();
+        let conv_subgroup4 = subgroups
+            && swiftshader
+            && info.backend != wgpu::Backend::BrowserWebGpu
+            && info.subgroup_min_size >= 4
+            && info.subgroup_max_size <= WORKGROUP_SIZE;
         KernelSettings {
             conv_tile_rows: if swiftshader { 1 } else { 2 },
             subgroups: subgroups && info.subgroup_min_size >= 8 && !swiftshader,
             conv_tile: None,
-            conv_subgroup4: subgroups
-                && swiftshader
-                && info.backend != wgpu::Backend::BrowserWebGpu
-                && info.subgroup_min_size >= 4
-                && info.subgroup_max_size <= WORKGROUP_SIZE,
-            conv_vec4: env::var("VGG_WGPU_CONV_VEC4").as_deref() == Ok("1"),
+            conv_subgroup4,
+            conv_lanes: swiftshader && !conv_subgroup4,
         }
     }
 }

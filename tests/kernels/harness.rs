@@ -44,15 +44,15 @@ pub fn gpu_without_subgroups() -> GpuContext {
     let mut ctx = open_gpu(None);
     ctx.settings.subgroups = false;
     ctx.settings.conv_subgroup4 = false;
-    ctx.settings.conv_vec4 = false;
+    ctx.settings.conv_lanes = false;
     ctx
 }
 
-/// A separate device whose conv forward and input gradient run `conv2d_vec4.wgsl`
-/// (what `VGG_WGPU_CONV_VEC4=1` selects where no subgroup kernel runs).
-pub fn gpu_with_conv_vec4() -> GpuContext {
+/// A separate device whose conv forward and input gradient run `conv2d_lanes.wgsl`
+/// (what SwiftShader gets where no subgroup kernel runs) wherever it fits.
+pub fn gpu_with_conv_lanes() -> GpuContext {
     let mut ctx = gpu_without_subgroups();
-    ctx.settings.conv_vec4 = true;
+    ctx.settings.conv_lanes = true;
     ctx
 }
 

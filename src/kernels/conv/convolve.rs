@@ -2,8 +2,9 @@
 //! `shaders/conv2d_subgroup.wgsl` where the device has subgroups, by
 //! `shaders/conv2d_subgroup4.wgsl` on SwiftShader (see
 //! [`crate::kernels::settings::KernelSettings::conv_subgroup4`]), else by
-//! `shaders/conv2d.wgsl` (or, opted into, `shaders/conv2d_vec4.wgsl`: see
-//! [`crate::kernels::settings::KernelSettings::conv_vec4`]). Oracle: `conv2d_forward` and `conv2d_backward` in
+//! `shaders/conv2d_lanes.wgsl` on SwiftShader without subgroups (see
+//! [`crate::kernels::settings::KernelSettings::conv_lanes`]), else by
+//! `shaders/conv2d.wgsl`. Oracle: `conv2d_forward` and `conv2d_backward` in
 //! `src/oracle/conv.rs`.
 
 use bytemuck::Zeroable;
@@ -21,8 +22,12 @@ use crate::shape::ConvShape;
 const CONVOLVE: Shader = shader!("conv2d.wgsl");
 const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
 const SUBGROUP4: Shader = shader!("conv2d_subgroup4.wgsl");
-const VEC4: Shader = shader!("conv2d_vec4.wgsl");
-const VEC4_PREPARE: Shader = shader!("conv2d_vec4_prepare.wgsl");
+const LANES: Shader = shader!("conv2d_lanes.wgsl");
+const LANES_PREPARE: Shader = shader!("conv2d_lanes_prepare.wgsl");
+
+/// Fewest (sample, row, 8 columns) tiles for which `conv2d_lanes.wgsl` runs (see
+/// `ConvolveParams::launch_lanes`).
+const LANES_MIN_TILES: u64 = 4;
 
 /// Mirrors `ConvolveParams` in `shaders/prelude.wgsl`: forward and input gradient as one
 /// convolution of a source s into a target t (see the headers of `conv2d.wgsl` and
@@ -229,8 +234,8 @@ impl ConvolveParams {
             return Ok(vec![self.launch_subgroup4(ctx, source, weight, bias, target)]);
         }
         if !ctx.settings.subgroups {
-            if ctx.settings.conv_vec4 {
-                if let Some(launches) = self.launch_vec4(ctx, source, weight, bias, target) {
+            if ctx.settings.conv_lanes {
+                if let Some(launches) = self.launch_lanes(ctx, source, weight, bias, target) {
                     return Ok(launches);
                 }
             }
@@ -240,11 +245,15 @@ impl ConvolveParams {
         Ok(vec![self.launch_with(ctx, rows, tile_t, source, weight, bias, target)])
     }
 
-    /// The dispatches of `conv2d_vec4.wgsl`: the padded source copy and the filter
-    /// blocks (`conv2d_vec4_prepare.wgsl`, into buffers of this launch's own), then one
-    /// invocation per 8 target channels × 1 row × 8 columns. `None` when a copy would
-    /// exceed the binding limit (the caller falls back to `conv2d.wgsl`).
-    fn launch_vec4(
+    /// The dispatches of `conv2d_lanes.wgsl`: the padded source copy and the filters in
+    /// blocks of up to 32 target channels (`conv2d_lanes_prepare.wgsl`, into buffers of this
+    /// launch's own), then 4 invocations per 32 target channels × 1 row × 8 columns.
+    /// `None` (the caller runs `conv2d.wgsl`) when a copy would exceed the binding
+    /// limit, or when each filter value would be used by fewer than
+    /// [`LANES_MIN_TILES`] tiles (the fully connected layers of dense evaluation on
+    /// small maps): there the filter copy costs as much as the convolution saves, and
+    /// holds a second copy of a large weight.
+    fn launch_lanes(
         &self,
         ctx: &GpuContext,
         source: &wgpu::Buffer,
@@ -253,22 +262,26 @@ impl ConvolveParams {
         target: &wgpu::Buffer,
     ) -> Option<Vec<Launch>> {
         let tiles_x = self.t_w.div_ceil(8) as u64;
-        let tiles_t = self.t_count.div_ceil(8) as u64;
+        let tiles = self.batch as u64 * self.t_h as u64 * tiles_x;
+        let blocks_t = self.t_count.div_ceil(32) as u64;
         let kernel = self.kernel as u64;
-        let row4 = 2 * tiles_x + 1 + (kernel - 1) / 4; // vec4_padded_width / 4
+        let row4 = 2 * tiles_x + 1 + (kernel - 1) / 4; // lanes_padded_width / 4
         let padded4 = self.batch as u64 * self.s_count as u64 * (self.t_h as u64 + kernel - 1) * row4;
-        let filters4 = tiles_t * self.s_count as u64 * kernel * kernel * 2;
-        if padded4.max(filters4) * 16 > ctx.binding_limit {
+        // vec4 per block and tap: a block of min(32, t_count rounded up to 4) channels
+        let quarters = self.t_count.next_multiple_of(4).min(32) as u64 / 4;
+        let filters4 = blocks_t * self.s_count as u64 * kernel * kernel * quarters;
+        // 8 vec4 more: the lanes of a narrow block read up to 32 values past its end
+        if tiles < LANES_MIN_TILES || padded4.max(filters4 + 8) * 16 > ctx.binding_limit {
             return None;
         }
-        let padded = new_storage_buffer(ctx, "conv vec4 padded source", padded4.max(1) * 16);
-        let filters = new_storage_buffer(ctx, "conv vec4 filters", filters4.max(1) * 16);
+        let padded = new_storage_buffer(ctx, "conv lanes padded source", padded4.max(1) * 16);
+        let filters = new_storage_buffer(ctx, "conv lanes filters", (filters4 + 8) * 16);
         let params = uniform(ctx, "conv params", self);
-        let tiles = self.batch as u64 * tiles_t * self.t_h as u64 * tiles_x;
+        let invocations = tiles * blocks_t * 4;
         Some(vec![
-            Launch::new(ctx, &VEC4_PREPARE, "pad_source", &[&params, source, &padded], padded4 as usize),
-            Launch::new(ctx, &VEC4_PREPARE, "gather_filters", &[&params, weight, &filters], filters4 as usize),
-            Launch::new(ctx, &VEC4, "conv2d_vec4", &[&params, &padded, &filters, bias, target], tiles as usize),
+            Launch::new(ctx, &LANES_PREPARE, "pad_source", &[&params, source, &padded], padded4 as usize),
+            Launch::new(ctx, &LANES_PREPARE, "gather_filters", &[&params, weight, &filters], filters4 as usize),
+            Launch::new(ctx, &LANES, "conv2d_lanes", &[&params, &padded, &filters, bias, target], invocations as usize),
         ])
     }
 

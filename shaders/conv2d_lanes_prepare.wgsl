@@ -1,12 +1,13 @@
-// The two buffers conv2d_vec4.wgsl reads instead of the source and the weight chunk
+// The two buffers conv2d_lanes.wgsl reads instead of the source and the weight chunk
 // (its header gives their layouts): the source with its zero padding written out in rows
-// of whole vec4, and the filter values of each block of 8 target channels at one (source
-// channel, tap) side by side. One invocation writes one vec4 of either.
+// of whole vec4, and the filter values of each block of 32 target channels at one
+// (source channel, tap) side by side. One invocation writes one vec4 of either.
 //
 // Both run before every convolution that uses them, so they always see the current
 // source and weight (in training the weight changes every step). They are cheap beside
-// it: one pass over the source and one over the weight chunk, against K² · t_count / 8
-// passes over the source and t_h · ⌈t_w / 8⌉ · batch over the weight in the convolution.
+// it: one pass over the source and one over the weight chunk, against K² · ⌈t_count / 32⌉
+// passes over the source and t_h · ⌈t_w / 8⌉ · batch over the weight in the convolution
+// (the launcher runs conv2d.wgsl instead where the filters are used only once or twice).
 
 @group(0) @binding(0) var<uniform> p: ConvolveParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;             // source or weight chunk
@@ -27,7 +28,7 @@ fn pad_source(@builtin(workgroup_id) wid: vec3<u32>,
               @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let index = flat_index(wid, nwg, lid);
-    let row4 = vec4_padded_width(p) / 4u;
+    let row4 = lanes_padded_width(p) / 4u;
     let rows = p.t_h + p.kernel - 1u;
     if (index >= p.batch * p.s_count * rows * row4) { return; }
     let c = (index % row4) * 4u;
@@ -52,12 +53,13 @@ fn gather_filters(@builtin(workgroup_id) wid: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
     let index = flat_index(wid, nwg, lid);
     let kk = p.kernel * p.kernel;
-    let tiles_t = (p.t_count + 7u) / 8u;
-    if (index >= tiles_t * p.s_count * kk * 2u) { return; }
-    let half = index % 2u; // channels 0..3 or 4..7 of the block
-    let tap = (index / 2u) % kk;
-    let i = (index / (2u * kk)) % p.s_count;
-    let j = (index / (2u * kk * p.s_count)) * 8u + half * 4u;
+    let blocks_t = (p.t_count + 31u) / 32u;
+    let quarters = min(32u, (p.t_count + 3u) / 4u * 4u) / 4u; // vec4 per block and tap
+    if (index >= blocks_t * p.s_count * kk * quarters) { return; }
+    let quarter = index % quarters; // channels 4q .. 4q + 3 of the block
+    let tap = (index / quarters) % kk;
+    let i = (index / (quarters * kk)) % p.s_count;
+    let j = (index / (quarters * kk * p.s_count)) * 32u + quarter * 4u;
     dst[index] = vec4<f32>(filter_at(j, i, tap), filter_at(j + 1u, i, tap),
                            filter_at(j + 2u, i, tap), filter_at(j + 3u, i, tap));
 }
