@@ -231,7 +231,9 @@ impl ConvolveParams {
         target: &wgpu::Buffer,
     ) -> Result<Vec<Launch>> {
         if ctx.settings.conv_subgroup4 {
-            return Ok(vec![self.launch_subgroup4(ctx, source, weight, bias, target)]);
+            return Ok(vec![
+                self.launch_subgroup4(ctx, source, weight, bias, target)
+            ]);
         }
         if !ctx.settings.subgroups {
             if ctx.settings.conv_lanes {
@@ -239,10 +241,14 @@ impl ConvolveParams {
                     return Ok(launches);
                 }
             }
-            return Ok(vec![self.launch_fallback(ctx, op, source, weight, bias, target)?]);
+            return Ok(vec![
+                self.launch_fallback(ctx, op, source, weight, bias, target)?
+            ]);
         }
         let (rows, tile_t) = self.tile(ctx);
-        Ok(vec![self.launch_with(ctx, rows, tile_t, source, weight, bias, target)])
+        Ok(vec![self.launch_with(
+            ctx, rows, tile_t, source, weight, bias, target,
+        )])
     }
 
     /// The dispatches of `conv2d_lanes.wgsl`: the padded source copy and the filters in
@@ -266,7 +272,8 @@ impl ConvolveParams {
         let blocks_t = self.t_count.div_ceil(32) as u64;
         let kernel = self.kernel as u64;
         let row4 = 2 * tiles_x + 1 + (kernel - 1) / 4; // lanes_padded_width / 4
-        let padded4 = self.batch as u64 * self.s_count as u64 * (self.t_h as u64 + kernel - 1) * row4;
+        let padded4 =
+            self.batch as u64 * self.s_count as u64 * (self.t_h as u64 + kernel - 1) * row4;
         // vec4 per block and tap: a block of min(32, t_count rounded up to 4) channels
         let quarters = self.t_count.next_multiple_of(4).min(32) as u64 / 4;
         let filters4 = blocks_t * self.s_count as u64 * kernel * kernel * quarters;
@@ -279,9 +286,27 @@ impl ConvolveParams {
         let params = uniform(ctx, "conv params", self);
         let invocations = tiles * blocks_t * 4;
         Some(vec![
-            Launch::new(ctx, &LANES_PREPARE, "pad_source", &[&params, source, &padded], padded4 as usize),
-            Launch::new(ctx, &LANES_PREPARE, "gather_filters", &[&params, weight, &filters], filters4 as usize),
-            Launch::new(ctx, &LANES, "conv2d_lanes", &[&params, &padded, &filters, bias, target], invocations as usize),
+            Launch::new(
+                ctx,
+                &LANES_PREPARE,
+                "pad_source",
+                &[&params, source, &padded],
+                padded4 as usize,
+            ),
+            Launch::new(
+                ctx,
+                &LANES_PREPARE,
+                "gather_filters",
+                &[&params, weight, &filters],
+                filters4 as usize,
+            ),
+            Launch::new(
+                ctx,
+                &LANES,
+                "conv2d_lanes",
+                &[&params, &padded, &filters, bias, target],
+                invocations as usize,
+            ),
         ])
     }
 
