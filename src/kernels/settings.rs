@@ -40,6 +40,11 @@ pub struct KernelSettings {
     /// the same results with it (tests run it on lavapipe), only slower than with
     /// `conv2d.wgsl` where loads are not gathers.
     pub conv_lanes: bool,
+    /// With `conv_lanes`: run `conv2d_lanes.wgsl` on every convolution whose copies fit
+    /// the binding limit, also where the launcher would choose `conv2d.wgsl` as faster
+    /// (few tiles, or few target channels in 32-channel blocks). For the tests, which
+    /// run the kernel on every shape.
+    pub conv_lanes_always: bool,
 }
 
 impl KernelSettings {
@@ -66,6 +71,7 @@ impl KernelSettings {
             conv_tile: None,
             conv_subgroup4,
             conv_lanes: swiftshader && !conv_subgroup4,
+            conv_lanes_always: false,
         }
     }
 }

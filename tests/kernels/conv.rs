@@ -238,6 +238,7 @@ fn forward_and_backward_with_swiftshader_lanes_match_oracle() {
     ctx.settings.subgroups = false;
     ctx.settings.conv_subgroup4 = false;
     ctx.settings.conv_lanes = true;
+    ctx.settings.conv_lanes_always = true;
     check_forward(&ctx, &CHUNKED, true, "conv forward lanes chunked");
     check_backward(&ctx, &CHUNKED, "conv backward lanes chunked");
 }

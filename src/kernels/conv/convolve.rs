@@ -255,10 +255,14 @@ impl ConvolveParams {
     /// blocks of up to 32 target channels (`conv2d_lanes_prepare.wgsl`, into buffers of this
     /// launch's own), then 4 invocations per 32 target channels × 1 row × 8 columns.
     /// `None` (the caller runs `conv2d.wgsl`) when a copy would exceed the binding
-    /// limit, or when each filter value would be used by fewer than
-    /// [`LANES_MIN_TILES`] tiles (the fully connected layers of dense evaluation on
-    /// small maps): there the filter copy costs as much as the convolution saves, and
-    /// holds a second copy of a large weight.
+    /// limit, and, unless `KernelSettings::conv_lanes_always` is set, where
+    /// `conv2d.wgsl` is the better choice: where each filter value would be used by
+    /// fewer than [`LANES_MIN_TILES`] tiles (the fully connected layers of dense
+    /// evaluation on small maps: the filter copy costs as much as the convolution
+    /// saves, and holds a second copy of a large weight), or where the 32-channel
+    /// blocks would compute over 1.25× the target channels of conv2d.wgsl's 8-channel
+    /// blocks (the input gradient of the first layer, 3 channels: measured 5× slower
+    /// than conv2d.wgsl).
     fn launch_lanes(
         &self,
         ctx: &GpuContext,
@@ -277,8 +281,12 @@ impl ConvolveParams {
         // vec4 per block and tap: a block of min(32, t_count rounded up to 4) channels
         let quarters = self.t_count.next_multiple_of(4).min(32) as u64 / 4;
         let filters4 = blocks_t * self.s_count as u64 * kernel * kernel * quarters;
-        // 8 vec4 more: the lanes of a narrow block read up to 32 values past its end
-        if tiles < LANES_MIN_TILES || padded4.max(filters4 + 8) * 16 > ctx.binding_limit {
+        let wasteful = tiles < LANES_MIN_TILES
+            || self.t_count.next_multiple_of(32) * 4 > self.t_count.next_multiple_of(8) * 5;
+        // 8 vec4 more filters: the lanes of a narrow block read up to 32 values past its end
+        if (wasteful && !ctx.settings.conv_lanes_always)
+            || padded4.max(filters4 + 8) * 16 > ctx.binding_limit
+        {
             return None;
         }
         let padded = new_storage_buffer(ctx, "conv lanes padded source", padded4.max(1) * 16);
