@@ -36,9 +36,11 @@ pub struct KernelSettings {
     /// `VGG_WGPU_NO_SUBGROUPS`). Its invocations are laid out for SwiftShader's 4-lane
     /// SIMD groups and read with atomic loads from a padded copy of the source and a
     /// re-laid-out copy of the filters, so that every load takes one of SwiftShader's
-    /// fast paths (BENCHMARKS.md, "SwiftShader: conv2d_lanes.wgsl"). Any adapter computes
-    /// the same results with it (tests run it on lavapipe), only slower than with
-    /// `conv2d.wgsl` where loads are not gathers.
+    /// fast paths: 1.4–1.6× `conv2d.wgsl` per layer natively on a loaded machine
+    /// (BENCHMARKS.md, "SwiftShader: conv2d_lanes.wgsl"). Where a copy would not fit
+    /// the binding limit, or the layout would waste work (see `conv_lanes_always`),
+    /// `conv2d.wgsl` runs. Any adapter computes the same results with it (the tests run
+    /// it on lavapipe); it was written and measured for SwiftShader only.
     pub conv_lanes: bool,
     /// With `conv_lanes`: run `conv2d_lanes.wgsl` on every convolution whose copies fit
     /// the binding limit, also where the launcher would choose `conv2d.wgsl` as faster
