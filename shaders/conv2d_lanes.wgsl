@@ -35,10 +35,16 @@
 // sequential (one vector load). With this layout every source load is equal across the 4
 // lanes (they share n, row and columns) and every filter load sequential (the block's
 // channels are interleaved: lane l's k-th channel sits at l + 4k), so every load takes
-// a fast path: 1.5–1.8× conv2d.wgsl per layer. Atomics need read_write bindings, hence
-// the copies (which also drop conv2d.wgsl's padding selects). Correctness depends on
-// nothing of this: any grouping of invocations (lavapipe's, a GPU's) gives the same
-// results, only slower.
+// a fast path: about 1.4× conv2d.wgsl per layer on a calm machine, forward and input
+// gradient (more on a loaded one; BENCHMARKS.md, "SwiftShader: conv2d_lanes.wgsl").
+// Atomics need read_write bindings, hence the copies (which also drop conv2d.wgsl's
+// padding selects). The arrays stay runtime-sized although naga's bounds clamp then
+// costs 4 idivs per load on SwiftShader (arrayLength): fixed-size arrays measured only
+// 2–10 % faster and would need every binding at least the declared size. Correctness
+// depends on nothing of this: any grouping of invocations (lavapipe's, a GPU's) gives
+// the same results; the speed was measured on SwiftShader only. The launcher runs
+// conv2d.wgsl instead where a copy would not fit the binding limit or the layout would
+// waste work (ConvolveParams::launch_lanes).
 //
 // The tile stays at 64 accumulators (plus 64 partial sums) with the taps in loops:
 // larger or unrolled kernels take SwiftShader's Subzero compiler minutes and gigabytes,

@@ -36,7 +36,8 @@ pub struct KernelSettings {
     /// `VGG_WGPU_NO_SUBGROUPS`). Its invocations are laid out for SwiftShader's 4-lane
     /// SIMD groups and read with atomic loads from a padded copy of the source and a
     /// re-laid-out copy of the filters, so that every load takes one of SwiftShader's
-    /// fast paths: 1.4–1.6× `conv2d.wgsl` per layer natively on a loaded machine
+    /// fast paths: about 1.4× `conv2d.wgsl` per layer natively on a calm machine, forward
+    /// and input gradient, and a VGG-16 pass in the page about 1.8× faster on a busy one
     /// (BENCHMARKS.md, "SwiftShader: conv2d_lanes.wgsl"). Where a copy would not fit
     /// the binding limit, or the layout would waste work (see `conv_lanes_always`),
     /// `conv2d.wgsl` runs. Any adapter computes the same results with it (the tests run
