@@ -59,3 +59,10 @@ struct LinearParams {
     y_offset: u32,
     _pad0: u32, _pad1: u32, _pad2: u32,
 }
+
+// Row length of the zero-padded source copy conv2d_lanes.wgsl reads (conv2d_lanes_prepare.wgsl
+// writes it in vec4): the tiles' 8 columns each, plus the K − 1 columns a tile's window
+// slides over, rounded up to whole vec4.
+fn lanes_padded_width(p: ConvolveParams) -> u32 {
+    return (p.t_w + 7u) / 8u * 8u + 4u * (1u + (p.kernel - 1u) / 4u);
+}

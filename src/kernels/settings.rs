@@ -30,6 +30,24 @@ pub struct KernelSettings {
     /// kernel gets subgroups, although Chromium's SwiftShader offers them (4 wide); a
     /// browser would also need `enable subgroups;` in the WGSL, which naga 30 rejects.
     pub conv_subgroup4: bool,
+    /// Whether the conv forward and input gradient that would run `conv2d.wgsl` run
+    /// `conv2d_lanes.wgsl` instead: on SwiftShader when no subgroup kernel runs (in a
+    /// browser without a GPU, whose WebGPU backend gets no subgroups, and natively with
+    /// `VGG_WGPU_NO_SUBGROUPS`). Its invocations are laid out for SwiftShader's 4-lane
+    /// SIMD groups and read with atomic loads from a padded copy of the source and a
+    /// re-laid-out copy of the filters, so that every load takes one of SwiftShader's
+    /// fast paths: about 1.4× `conv2d.wgsl` per layer natively on a calm machine, forward
+    /// and input gradient, and a VGG-16 pass in the page about 1.8× faster on a busy one
+    /// (BENCHMARKS.md, "SwiftShader: conv2d_lanes.wgsl"). Where a copy would not fit
+    /// the binding limit, or the layout would waste work (see `conv_lanes_always`),
+    /// `conv2d.wgsl` runs. Any adapter computes the same results with it (the tests run
+    /// it on lavapipe); it was written and measured for SwiftShader only.
+    pub conv_lanes: bool,
+    /// With `conv_lanes`: run `conv2d_lanes.wgsl` on every convolution whose copies fit
+    /// the binding limit, also where the launcher would choose `conv2d.wgsl` as faster
+    /// (few tiles, or few target channels in 32-channel blocks). For the tests, which
+    /// run the kernel on every shape.
+    pub conv_lanes_always: bool,
 }
 
 impl KernelSettings {
@@ -45,15 +63,18 @@ impl KernelSettings {
         let swiftshader = is_swiftshader(info);
         let subgroups = features.contains(wgpu::Features::SUBGROUP)
             && env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none();
+        let conv_subgroup4 = subgroups
+            && swiftshader
+            && info.backend != wgpu::Backend::BrowserWebGpu
+            && info.subgroup_min_size >= 4
+            && info.subgroup_max_size <= WORKGROUP_SIZE;
         KernelSettings {
             conv_tile_rows: if swiftshader { 1 } else { 2 },
             subgroups: subgroups && info.subgroup_min_size >= 8 && !swiftshader,
             conv_tile: None,
-            conv_subgroup4: subgroups
-                && swiftshader
-                && info.backend != wgpu::Backend::BrowserWebGpu
-                && info.subgroup_min_size >= 4
-                && info.subgroup_max_size <= WORKGROUP_SIZE,
+            conv_subgroup4,
+            conv_lanes: swiftshader && !conv_subgroup4,
+            conv_lanes_always: false,
         }
     }
 }

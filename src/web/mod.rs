@@ -137,6 +137,9 @@ impl Gpu {
         ) {
             (true, _, _) => "the 4-lane subgroup kernel".to_string(),
             (false, true, _) => "the subgroup kernel".to_string(),
+            (false, false, _) if settings.conv_lanes => {
+                "the 4-lane kernel for SwiftShader without subgroups".to_string()
+            }
             (false, false, 1) => "the fallback kernel, tiles of 1 row".to_string(),
             (false, false, n) => format!("the fallback kernel, tiles of {n} rows"),
         };

@@ -236,6 +236,26 @@ fn forward_and_backward_with_four_lane_subgroups_match_oracle() {
 }
 
 #[test]
+fn forward_and_backward_with_swiftshader_lanes_match_oracle() {
+    // conv2d_lanes.wgsl and its copies (SwiftShader's kernel without subgroups; its
+    // results do not depend on how the adapter groups invocations), on every shape, then
+    // with every tensor chunked (where a copy would exceed the 2 KiB binding limit,
+    // conv2d.wgsl runs instead).
+    let ctx = gpu_with_conv_lanes();
+    for (i, s) in SHAPES.iter().enumerate() {
+        check_forward(&ctx, s, i % 2 == 0, "conv forward lanes");
+        check_backward(&ctx, s, "conv backward lanes");
+    }
+    let mut ctx = gpu_with_binding_limit(2048);
+    ctx.settings.subgroups = false;
+    ctx.settings.conv_subgroup4 = false;
+    ctx.settings.conv_lanes = true;
+    ctx.settings.conv_lanes_always = true;
+    check_forward(&ctx, &CHUNKED, true, "conv forward lanes chunked");
+    check_backward(&ctx, &CHUNKED, "conv backward lanes chunked");
+}
+
+#[test]
 fn forward_and_backward_without_subgroups_match_oracle() {
     let ctx = gpu_without_subgroups();
     for (i, s) in SHAPES.iter().enumerate() {

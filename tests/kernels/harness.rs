@@ -44,6 +44,17 @@ pub fn gpu_without_subgroups() -> GpuContext {
     let mut ctx = open_gpu(None);
     ctx.settings.subgroups = false;
     ctx.settings.conv_subgroup4 = false;
+    ctx.settings.conv_lanes = false;
+    ctx
+}
+
+/// A separate device whose conv forward and input gradient run `conv2d_lanes.wgsl`
+/// (what SwiftShader gets where no subgroup kernel runs) wherever its copies fit, also
+/// where it would be slower than `conv2d.wgsl`.
+pub fn gpu_with_conv_lanes() -> GpuContext {
+    let mut ctx = gpu_without_subgroups();
+    ctx.settings.conv_lanes = true;
+    ctx.settings.conv_lanes_always = true;
     ctx
 }
 

@@ -2,13 +2,14 @@
 //! `shaders/conv2d_subgroup.wgsl` where the device has subgroups, by
 //! `shaders/conv2d_subgroup4.wgsl` on SwiftShader (see
 //! [`crate::kernels::settings::KernelSettings::conv_subgroup4`]), else by
+//! `shaders/conv2d_lanes.wgsl` on SwiftShader without subgroups (see
+//! [`crate::kernels::settings::KernelSettings::conv_lanes`]), else by
 //! `shaders/conv2d.wgsl`. Oracle: `conv2d_forward` and `conv2d_backward` in
 //! `src/oracle/conv.rs`.
 
 use bytemuck::Zeroable;
 
 use crate::error::{Error, Result};
-#[cfg(not(target_arch = "wasm32"))]
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, Tensor};
 use crate::kernels::layout::{uniform_layout, UniformLayout};
@@ -21,6 +22,12 @@ use crate::shape::ConvShape;
 const CONVOLVE: Shader = shader!("conv2d.wgsl");
 const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
 const SUBGROUP4: Shader = shader!("conv2d_subgroup4.wgsl");
+const LANES: Shader = shader!("conv2d_lanes.wgsl");
+const LANES_PREPARE: Shader = shader!("conv2d_lanes_prepare.wgsl");
+
+/// Fewest (sample, row, 8 columns) tiles for which `conv2d_lanes.wgsl` runs (see
+/// `ConvolveParams::launch_lanes`).
+const LANES_MIN_TILES: u64 = 4;
 
 /// Mirrors `ConvolveParams` in `shaders/prelude.wgsl`: forward and input gradient as one
 /// convolution of a source s into a target t (see the headers of `conv2d.wgsl` and
@@ -222,15 +229,93 @@ impl ConvolveParams {
         weight: &wgpu::Buffer,
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
-    ) -> Result<Launch> {
+    ) -> Result<Vec<Launch>> {
         if ctx.settings.conv_subgroup4 {
-            return Ok(self.launch_subgroup4(ctx, source, weight, bias, target));
+            return Ok(vec![
+                self.launch_subgroup4(ctx, source, weight, bias, target)
+            ]);
         }
         if !ctx.settings.subgroups {
-            return self.launch_fallback(ctx, op, source, weight, bias, target);
+            if ctx.settings.conv_lanes {
+                if let Some(launches) = self.launch_lanes(ctx, source, weight, bias, target) {
+                    return Ok(launches);
+                }
+            }
+            return Ok(vec![
+                self.launch_fallback(ctx, op, source, weight, bias, target)?
+            ]);
         }
         let (rows, tile_t) = self.tile(ctx);
-        Ok(self.launch_with(ctx, rows, tile_t, source, weight, bias, target))
+        Ok(vec![self.launch_with(
+            ctx, rows, tile_t, source, weight, bias, target,
+        )])
+    }
+
+    /// The dispatches of `conv2d_lanes.wgsl`: the padded source copy and the filters in
+    /// blocks of up to 32 target channels (`conv2d_lanes_prepare.wgsl`, into buffers of this
+    /// launch's own), then 4 invocations per 32 target channels × 1 row × 8 columns.
+    /// `None` (the caller runs `conv2d.wgsl`) when a copy would exceed the binding
+    /// limit, and, unless `KernelSettings::conv_lanes_always` is set, where
+    /// `conv2d.wgsl` is the better choice: where each filter value would be used by
+    /// fewer than [`LANES_MIN_TILES`] tiles (the fully connected layers of dense
+    /// evaluation on small maps: the filter copy costs as much as the convolution
+    /// saves, and holds a second copy of a large weight), or where the 32-channel
+    /// blocks would compute over 1.25× the target channels of conv2d.wgsl's 8-channel
+    /// blocks (the input gradient of the first layer, 3 channels: measured 5× slower
+    /// than conv2d.wgsl).
+    fn launch_lanes(
+        &self,
+        ctx: &GpuContext,
+        source: &wgpu::Buffer,
+        weight: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        target: &wgpu::Buffer,
+    ) -> Option<Vec<Launch>> {
+        let tiles_x = self.t_w.div_ceil(8) as u64;
+        let tiles = self.batch as u64 * self.t_h as u64 * tiles_x;
+        let blocks_t = self.t_count.div_ceil(32) as u64;
+        let kernel = self.kernel as u64;
+        let row4 = 2 * tiles_x + 1 + (kernel - 1) / 4; // lanes_padded_width / 4
+        let padded4 =
+            self.batch as u64 * self.s_count as u64 * (self.t_h as u64 + kernel - 1) * row4;
+        // vec4 per block and tap: a block of min(32, t_count rounded up to 4) channels
+        let quarters = self.t_count.next_multiple_of(4).min(32) as u64 / 4;
+        let filters4 = blocks_t * self.s_count as u64 * kernel * kernel * quarters;
+        let wasteful = tiles < LANES_MIN_TILES
+            || self.t_count.next_multiple_of(32) * 4 > self.t_count.next_multiple_of(8) * 5;
+        // 8 vec4 more filters: the lanes of a narrow block read up to 32 values past its end
+        if (wasteful && !ctx.settings.conv_lanes_always)
+            || padded4.max(filters4 + 8) * 16 > ctx.binding_limit
+        {
+            return None;
+        }
+        let padded = new_storage_buffer(ctx, "conv lanes padded source", padded4.max(1) * 16);
+        let filters = new_storage_buffer(ctx, "conv lanes filters", (filters4 + 8) * 16);
+        let params = uniform(ctx, "conv params", self);
+        let invocations = tiles * blocks_t * 4;
+        Some(vec![
+            Launch::new(
+                ctx,
+                &LANES_PREPARE,
+                "pad_source",
+                &[&params, source, &padded],
+                padded4 as usize,
+            ),
+            Launch::new(
+                ctx,
+                &LANES_PREPARE,
+                "gather_filters",
+                &[&params, weight, &filters],
+                filters4 as usize,
+            ),
+            Launch::new(
+                ctx,
+                &LANES,
+                "conv2d_lanes",
+                &[&params, &padded, &filters, bias, target],
+                invocations as usize,
+            ),
+        ])
     }
 
     /// One dispatch of `conv2d.wgsl`: one invocation per 8 target channels × TILE_H rows
@@ -437,7 +522,7 @@ pub fn conv2d_forward(
                 t_offset: element_offset(piece.local_row[1], y.row_len()),
                 ..ConvolveParams::forward(s, piece.rows.len(), w_chunk.rows.clone())
             };
-            launches.push(params.launch(
+            launches.extend(params.launch(
                 ctx,
                 OP,
                 &x.chunks[piece.chunk[0]].buffer,
@@ -479,7 +564,7 @@ pub fn conv2d_backward_data(
                 ..ConvolveParams::backward_data(s, piece.rows.len(), w_chunk.rows.clone())
             };
             // No bias: the weight stands in for the unused binding.
-            launches.push(params.launch(
+            launches.extend(params.launch(
                 ctx,
                 OP,
                 &dy.chunks[piece.chunk[0]].buffer,

@@ -72,6 +72,9 @@ pub struct BenchArgs {
         allow_hyphen_values = true
     )]
     pub min_seconds: f64,
+    /// Only the layers whose name contains this text (for `kernels`), e.g. "256→256".
+    #[arg(long)]
+    pub layer: Option<String>,
     /// Only this pass of each layer (for `kernels`); all three by default.
     #[arg(long, value_enum)]
     pub pass: Option<Pass>,

@@ -42,7 +42,10 @@ struct KernelRow<'a> {
 }
 
 pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
-    let layers = distinct_conv_layers(&Network::new(&args.spec()?, 0.5), args.batch);
+    let mut layers = distinct_conv_layers(&Network::new(&args.spec()?, 0.5), args.batch);
+    if let Some(only) = &args.layer {
+        layers.retain(|(name, _)| name.contains(only.as_str()));
+    }
     // The CPU reference runs first, on its own, so that neither disturbs the other.
     let cpu_gflops = match args.no_cpu_reference {
         true => None,
