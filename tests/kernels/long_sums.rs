@@ -190,6 +190,12 @@ fn conv_over_512_channels_without_subgroups() {
     check_conv_over_512_channels(&gpu_without_subgroups());
 }
 
+/// The same with SwiftShader's kernel without subgroups (the page's, without a GPU).
+#[test]
+fn conv_over_512_channels_with_swiftshader_lanes() {
+    check_conv_over_512_channels(&gpu_with_conv_lanes());
+}
+
 fn check_conv_over_512_channels(ctx: &GpuContext) {
     let s = ConvShape {
         batch: 2,
