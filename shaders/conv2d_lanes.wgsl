@@ -1,5 +1,5 @@
-// Conv2d forward and input gradient on SwiftShader without subgroups (what a browser
-// without a GPU runs, and natively VGG_WGPU_NO_SUBGROUPS=1): conv2d.wgsl's one-row tile
+// Conv2d forward and input gradient on SwiftShader (what a browser without a GPU runs,
+// and SwiftShader's Vulkan driver natively), without subgroups: conv2d.wgsl's one-row tile
 // of 8 target channels × 8 columns, with the invocations laid out for SwiftShader's
 // 4-lane SIMD groups and every storage load an atomic load from buffers laid out for it
 // by conv2d_lanes_prepare.wgsl.

@@ -3,8 +3,6 @@
 
 use std::env;
 
-use super::WORKGROUP_SIZE;
-
 /// The launchers' choices for one device (held by its [`super::GpuContext`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelSettings {
@@ -20,20 +18,12 @@ pub struct KernelSettings {
     /// A fixed tile shape (rows, target channels) for the subgroup conv kernel instead
     /// of the autotuner's choice.
     pub conv_tile: Option<(u32, u32)>,
-    /// Whether the conv forward and input gradient run `conv2d_subgroup4.wgsl` (filter
-    /// values shared across 4 subgroup lanes): on SwiftShader, whose subgroups are 4
-    /// wide, when the adapter reports subgroups of 4 to WORKGROUP_SIZE invocations and
-    /// `VGG_WGPU_NO_SUBGROUPS` is not set. It compiles there in under a second and
-    /// runs VGG-16's conv layers 1.4–1.8× faster than `conv2d.wgsl` with one row
-    /// (BENCHMARKS.md). Natively only: wgpu 30's WebGPU backend does not request a
-    /// browser's `subgroups` feature (its feature table lacks it), so in a page no
-    /// kernel gets subgroups, although Chromium's SwiftShader offers them (4 wide); a
-    /// browser would also need `enable subgroups;` in the WGSL, which naga 30 rejects.
-    pub conv_subgroup4: bool,
     /// Whether the conv forward and input gradient that would run `conv2d.wgsl` run
-    /// `conv2d_lanes.wgsl` instead: on SwiftShader when no subgroup kernel runs (in a
-    /// browser without a GPU, whose WebGPU backend gets no subgroups, and natively with
-    /// `VGG_WGPU_NO_SUBGROUPS`). Its invocations are laid out for SwiftShader's 4-lane
+    /// `conv2d_lanes.wgsl` instead: on SwiftShader, in a browser without a GPU and
+    /// natively. (No subgroup kernel runs there: wgpu 30's WebGPU backend does not
+    /// request a browser's `subgroups` feature, and natively a kernel sharing filter
+    /// values across SwiftShader's 4-lane subgroups ran VGG-16's conv layers no faster
+    /// than this one, so it was removed.) Its invocations are laid out for SwiftShader's 4-lane
     /// SIMD groups and read with atomic loads from a padded copy of the source and a
     /// re-laid-out copy of the filters, so that every load takes one of SwiftShader's
     /// fast paths: about 1.4× `conv2d.wgsl` per layer natively on a calm machine, forward
@@ -63,17 +53,11 @@ impl KernelSettings {
         let swiftshader = is_swiftshader(info);
         let subgroups = features.contains(wgpu::Features::SUBGROUP)
             && env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none();
-        let conv_subgroup4 = subgroups
-            && swiftshader
-            && info.backend != wgpu::Backend::BrowserWebGpu
-            && info.subgroup_min_size >= 4
-            && info.subgroup_max_size <= WORKGROUP_SIZE;
         KernelSettings {
             conv_tile_rows: if swiftshader { 1 } else { 2 },
             subgroups: subgroups && info.subgroup_min_size >= 8 && !swiftshader,
             conv_tile: None,
-            conv_subgroup4,
-            conv_lanes: swiftshader && !conv_subgroup4,
+            conv_lanes: swiftshader,
             conv_lanes_always: false,
         }
     }

@@ -130,18 +130,11 @@ impl Gpu {
             (true, _) => "an unnamed adapter".to_string(),
         };
         let settings = &self.ctx.settings;
-        let conv = match (
-            settings.conv_subgroup4,
-            settings.subgroups,
-            settings.conv_tile_rows,
-        ) {
-            (true, _, _) => "the 4-lane subgroup kernel".to_string(),
-            (false, true, _) => "the subgroup kernel".to_string(),
-            (false, false, _) if settings.conv_lanes => {
-                "the 4-lane kernel for SwiftShader without subgroups".to_string()
-            }
-            (false, false, 1) => "the fallback kernel, tiles of 1 row".to_string(),
-            (false, false, n) => format!("the fallback kernel, tiles of {n} rows"),
+        let conv = match (settings.subgroups, settings.conv_tile_rows) {
+            (true, _) => "the subgroup kernel".to_string(),
+            (false, _) if settings.conv_lanes => "the 4-lane kernel for SwiftShader".to_string(),
+            (false, 1) => "the fallback kernel, tiles of 1 row".to_string(),
+            (false, n) => format!("the fallback kernel, tiles of {n} rows"),
         };
         format!("{name}; tensors split at {limit:.0} MiB; convolutions by {conv}")
     }

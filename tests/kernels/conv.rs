@@ -198,7 +198,7 @@ fn forward_with_one_row_tiles_matches_oracle() {
     }
     let mut ctx = gpu_with_binding_limit(2048);
     ctx.settings.subgroups = false;
-    ctx.settings.conv_subgroup4 = false;
+    ctx.settings.conv_lanes = false;
     ctx.settings.conv_tile_rows = 1;
     let s = CHUNKED;
     check_forward(&ctx, &s, true, "conv forward one row chunked");
@@ -219,25 +219,8 @@ fn every_subgroup_tile_shape_matches_oracle() {
 }
 
 #[test]
-fn forward_and_backward_with_four_lane_subgroups_match_oracle() {
-    // SwiftShader's kernel, on every shape, then with every tensor chunked.
-    let Some(ctx) = gpu_with_conv_subgroup4() else {
-        eprintln!("SKIPPED: the adapter has no subgroups of 4 to 64 invocations");
-        return;
-    };
-    for (i, s) in SHAPES.iter().enumerate() {
-        check_forward(&ctx, s, i % 2 == 0, "conv forward subgroup4");
-        check_backward(&ctx, s, "conv backward subgroup4");
-    }
-    let mut ctx = gpu_with_binding_limit(2048);
-    ctx.settings.conv_subgroup4 = true;
-    check_forward(&ctx, &CHUNKED, true, "conv forward subgroup4 chunked");
-    check_backward(&ctx, &CHUNKED, "conv backward subgroup4 chunked");
-}
-
-#[test]
 fn forward_and_backward_with_swiftshader_lanes_match_oracle() {
-    // conv2d_lanes.wgsl and its copies (SwiftShader's kernel without subgroups; its
+    // conv2d_lanes.wgsl and its copies (SwiftShader's kernel; its
     // results do not depend on how the adapter groups invocations), on every shape, then
     // with every tensor chunked (where a copy would exceed the 2 KiB binding limit,
     // conv2d.wgsl runs instead).
@@ -248,7 +231,6 @@ fn forward_and_backward_with_swiftshader_lanes_match_oracle() {
     }
     let mut ctx = gpu_with_binding_limit(2048);
     ctx.settings.subgroups = false;
-    ctx.settings.conv_subgroup4 = false;
     ctx.settings.conv_lanes = true;
     ctx.settings.conv_lanes_always = true;
     check_forward(&ctx, &CHUNKED, true, "conv forward lanes chunked");
@@ -330,7 +312,7 @@ fn backward_with_one_row_tiles_matches_oracle() {
     }
     let mut ctx = gpu_with_binding_limit(2048);
     ctx.settings.subgroups = false;
-    ctx.settings.conv_subgroup4 = false;
+    ctx.settings.conv_lanes = false;
     ctx.settings.conv_tile_rows = 1;
     let s = CHUNKED;
     check_backward(&ctx, &s, "conv backward one row chunked");

@@ -43,7 +43,6 @@ pub fn gpu_with_conv_tile_rows(rows: u32) -> GpuContext {
 pub fn gpu_without_subgroups() -> GpuContext {
     let mut ctx = open_gpu(None);
     ctx.settings.subgroups = false;
-    ctx.settings.conv_subgroup4 = false;
     ctx.settings.conv_lanes = false;
     ctx
 }
@@ -56,19 +55,6 @@ pub fn gpu_with_conv_lanes() -> GpuContext {
     ctx.settings.conv_lanes = true;
     ctx.settings.conv_lanes_always = true;
     ctx
-}
-
-/// A separate device whose conv forward and input gradient run the 4-lane subgroup
-/// kernel (what SwiftShader gets), `None` when the adapter has no subgroups of 4 to
-/// WORKGROUP_SIZE invocations.
-pub fn gpu_with_conv_subgroup4() -> Option<GpuContext> {
-    let mut ctx = open_gpu(None);
-    let info = &ctx.adapter_info;
-    let usable = ctx.features.contains(wgpu::Features::SUBGROUP)
-        && info.subgroup_min_size >= 4
-        && info.subgroup_max_size <= vgg_wgpu::kernels::WORKGROUP_SIZE;
-    ctx.settings.conv_subgroup4 = usable;
-    usable.then_some(ctx)
 }
 
 /// A separate device on which the subgroup conv kernel uses the tile shape `tile`

@@ -1,8 +1,6 @@
 //! Forward and input gradient: one convolution of a source into a target, run by
 //! `shaders/conv2d_subgroup.wgsl` where the device has subgroups, by
-//! `shaders/conv2d_subgroup4.wgsl` on SwiftShader (see
-//! [`crate::kernels::settings::KernelSettings::conv_subgroup4`]), else by
-//! `shaders/conv2d_lanes.wgsl` on SwiftShader without subgroups (see
+//! `shaders/conv2d_lanes.wgsl` on SwiftShader (see
 //! [`crate::kernels::settings::KernelSettings::conv_lanes`]), else by
 //! `shaders/conv2d.wgsl`. Oracle: `conv2d_forward` and `conv2d_backward` in
 //! `src/oracle/conv.rs`.
@@ -21,7 +19,6 @@ use crate::shape::ConvShape;
 
 const CONVOLVE: Shader = shader!("conv2d.wgsl");
 const SUBGROUP: Shader = shader!("conv2d_subgroup.wgsl");
-const SUBGROUP4: Shader = shader!("conv2d_subgroup4.wgsl");
 const LANES: Shader = shader!("conv2d_lanes.wgsl");
 const LANES_PREPARE: Shader = shader!("conv2d_lanes_prepare.wgsl");
 
@@ -230,11 +227,6 @@ impl ConvolveParams {
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Result<Vec<Launch>> {
-        if ctx.settings.conv_subgroup4 {
-            return Ok(vec![
-                self.launch_subgroup4(ctx, source, weight, bias, target)
-            ]);
-        }
         if !ctx.settings.subgroups {
             if ctx.settings.conv_lanes {
                 if let Some(launches) = self.launch_lanes(ctx, source, weight, bias, target) {
@@ -350,36 +342,6 @@ impl ConvolveParams {
         ))
     }
 
-    /// One dispatch of `conv2d_subgroup4.wgsl`: workgroups of WORKGROUP_SIZE tiles of
-    /// 1 row × 8 columns × blocks of 16 target channels.
-    fn launch_subgroup4(
-        &self,
-        ctx: &GpuContext,
-        source: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
-        bias: &wgpu::Buffer,
-        target: &wgpu::Buffer,
-    ) -> Launch {
-        let tiles = (self.batch * self.t_h * self.t_w.div_ceil(8)) as usize;
-        let share = share_width(ctx, 4);
-        let units = tiles.div_ceil(share) * (self.t_count as usize).div_ceil(16);
-        let group = WORKGROUP_SIZE as usize;
-        Launch::with_constants(
-            ctx,
-            &SUBGROUP4,
-            "conv2d_subgroup4",
-            &[("SHARE", share as f64)],
-            &[
-                &uniform(ctx, "conv params", self),
-                source,
-                weight,
-                bias,
-                target,
-            ],
-            units.div_ceil(group / share) * group,
-        )
-    }
-
     /// One dispatch of `conv2d_subgroup.wgsl` with a given tile shape: workgroups of
     /// WORKGROUP_SIZE tiles (1 row × 8 columns, or 2 rows × 4 columns) × blocks of 16 or
     /// 32 target channels, as [`ConvolveParams::tile`] chooses.
@@ -395,7 +357,7 @@ impl ConvolveParams {
         target: &wgpu::Buffer,
     ) -> Launch {
         let tiles = (self.batch * self.t_h.div_ceil(rows) * self.t_w.div_ceil(8 / rows)) as usize;
-        let share = share_width(ctx, 8);
+        let share = share_width(ctx);
         let units = tiles.div_ceil(share) * (self.t_count as usize).div_ceil(tile_t as usize);
         let group = WORKGROUP_SIZE as usize;
         let workgroups = units.div_ceil(group / share);
@@ -428,16 +390,15 @@ impl ConvolveParams {
     }
 }
 
-/// How many consecutive invocations of a subgroup conv kernel share one block of
+/// How many consecutive invocations of the subgroup conv kernel share one block of
 /// target channels: the adapter's largest subgroup rounded up to a power of two, at
-/// least `lanes` (the lanes the kernel's broadcasts read: 8, or 4 for
-/// `conv2d_subgroup4.wgsl`) and at most a workgroup. No wider than that: each
-/// invocation of a run past the last tile computes a copy for nothing, which on small
-/// maps is most of the work (dense evaluation's FC layers run on 1×1 maps, one tile:
-/// with runs of 8 instead of 4, SwiftShader's dense VGG-16 pass took 31.0 s, not 23.5).
-fn share_width(ctx: &GpuContext, lanes: usize) -> usize {
+/// least the 8 lanes its broadcasts read and at most a workgroup. No wider than that:
+/// each invocation of a run past the last tile computes a copy for nothing, which on
+/// small maps is most of the work (dense evaluation's FC layers run on 1×1 maps, one
+/// tile).
+fn share_width(ctx: &GpuContext) -> usize {
     (ctx.adapter_info.subgroup_max_size as usize)
-        .max(lanes)
+        .max(8)
         .next_power_of_two()
         .min(WORKGROUP_SIZE as usize)
 }
