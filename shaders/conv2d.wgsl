@@ -45,22 +45,6 @@ const TILE_T: u32 = 8u; // target channels per invocation
 override TILE_H: u32 = 2u;
 const TILE_W: u32 = 8u; // target columns per invocation
 
-// 8 channels × 8 columns of one target row: <channels><columns>, lo/hi = 0..3 / 4..7.
-struct RowTile { ll: mat4x4<f32>, lh: mat4x4<f32>, hl: mat4x4<f32>, hh: mat4x4<f32> }
-// 8 consecutive source values of one row: columns 0..3 and 4..7.
-struct Window { lo: vec4<f32>, hi: vec4<f32> }
-
-// u ⊗ v: column j is u · v[j] (u: 4 channels, v: 4 columns).
-fn outer(u: vec4<f32>, v: vec4<f32>) -> mat4x4<f32> {
-    return mat4x4<f32>(u * v.x, u * v.y, u * v.z, u * v.w);
-}
-
-// t + (filter values of 8 channels) ⊗ (8 source values).
-fn multiply_add(t: RowTile, g_lo: vec4<f32>, g_hi: vec4<f32>, v: Window) -> RowTile {
-    return RowTile(t.ll + outer(g_lo, v.lo), t.lh + outer(g_lo, v.hi),
-                   t.hl + outer(g_hi, v.lo), t.hh + outer(g_hi, v.hi));
-}
-
 // src at column `col` of the row starting at element `row`; 0 in the padding (columns
 // outside the row, or the whole row when `row_inside` is false).
 fn source_at(row: u32, row_inside: bool, col: i32) -> f32 {
@@ -79,10 +63,6 @@ fn window(row: u32, row_inside: bool, col: i32) -> Window {
 // The window one column further right, `next` entering at the end.
 fn slide(v: Window, next: f32) -> Window {
     return Window(vec4<f32>(v.lo.yzw, v.hi.x), vec4<f32>(v.hi.yzw, next));
-}
-
-fn add_rows(a: RowTile, b: RowTile) -> RowTile {
-    return RowTile(a.ll + b.ll, a.lh + b.lh, a.hl + b.hl, a.hh + b.hh);
 }
 
 // Source channels whose taps are summed apart before joining the running sums: fp32

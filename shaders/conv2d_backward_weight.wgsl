@@ -39,11 +39,6 @@ const TILE_O: u32 = 8u;  // output channels per weight tile
 const TILE_C: u32 = 4u;  // input channels per weight tile
 const TILE_KW: u32 = 3u; // kernel columns per weight tile
 
-// acc += u ⊗ v: column j gets u · v[j] (u: 4 output channels, v: 4 input channels).
-fn outer(u: vec4<f32>, v: vec4<f32>) -> mat4x4<f32> {
-    return mat4x4<f32>(u * v.x, u * v.y, u * v.z, u * v.w);
-}
-
 // x at column `col` of row `row` (element offset without the channel) for the 4 tile
 // channels whose planes start at `planes`; 0 in the padding.
 fn inputs_at(row: u32, planes: vec4<u32>, col: i32) -> vec4<f32> {

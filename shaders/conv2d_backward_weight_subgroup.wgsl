@@ -63,16 +63,16 @@ struct Sums {
 }
 
 // The inputs under kernel columns kw0, kw0 + 1, kw0 + 2 (both input channels).
-struct Window { x0: vec2<f32>, x1: vec2<f32>, x2: vec2<f32> }
+struct InputColumns { x0: vec2<f32>, x1: vec2<f32>, x2: vec2<f32> }
 
 // The window one output column further right; `col` is its new last input column.
-fn slide(v: Window, rows: vec2<u32>, inside: bool, col: i32) -> Window {
-    return Window(v.x1, v.x2, inputs_at(rows, inside, col));
+fn slide(v: InputColumns, rows: vec2<u32>, inside: bool, col: i32) -> InputColumns {
+    return InputColumns(v.x1, v.x2, inputs_at(rows, inside, col));
 }
 
 // acc plus one output column: every invocation loads the dy values of its own two
 // channels (at dy_at) and subgroupBroadcast hands each to the others.
-fn column(acc: Sums, v: Window, dy_at: vec2<u32>) -> Sums {
+fn column(acc: Sums, v: InputColumns, dy_at: vec2<u32>) -> Sums {
     let mine = vec2<f32>(dy[dy_at.x], dy[dy_at.y]);
     let f0 = subgroupBroadcast(mine, 0u);
     let f1 = subgroupBroadcast(mine, 1u);
@@ -142,7 +142,7 @@ fn conv2d_backward_weight_subgroup(@builtin(workgroup_id) wid: vec3<u32>,
         let dy_row = p.y_offset + n * p.out_channels * dy_plane + oh * p.out_w;
         let dy_at = vec2<u32>(dy_row + dy_a, dy_row + dy_b);
         // Inputs under kernel columns kw0, kw0 + 1, kw0 + 2 at output column 0.
-        var win = Window(inputs_at(rows, inside, col0), inputs_at(rows, inside, col0 + 1),
+        var win = InputColumns(inputs_at(rows, inside, col0), inputs_at(rows, inside, col0 + 1),
                          inputs_at(rows, inside, col0 + 2));
         var ow = 0u;
         for (; UNROLL_COLUMNS && ow + 4u <= p.out_w; ow += 4u) {

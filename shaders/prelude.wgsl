@@ -66,3 +66,25 @@ struct LinearParams {
 fn lanes_padded_width(p: ConvolveParams) -> u32 {
     return (p.t_w + 7u) / 8u * 8u + 4u * (1u + (p.kernel - 1u) / 4u);
 }
+
+// ---- the conv kernels' tiles (conv2d.wgsl, conv2d_subgroup.wgsl, conv2d_lanes.wgsl) ----
+
+// 8 target channels × 8 columns of one row: <channels><columns>, lo/hi = 0..3 / 4..7.
+struct RowTile { ll: mat4x4<f32>, lh: mat4x4<f32>, hl: mat4x4<f32>, hh: mat4x4<f32> }
+// 8 consecutive source values of one row: columns 0..3 and 4..7.
+struct Window { lo: vec4<f32>, hi: vec4<f32> }
+
+// u ⊗ v: column j is u · v[j].
+fn outer(u: vec4<f32>, v: vec4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(u * v.x, u * v.y, u * v.z, u * v.w);
+}
+
+// t + (filter values of 8 channels) ⊗ (8 source values).
+fn multiply_add(t: RowTile, g_lo: vec4<f32>, g_hi: vec4<f32>, v: Window) -> RowTile {
+    return RowTile(t.ll + outer(g_lo, v.lo), t.lh + outer(g_lo, v.hi),
+                   t.hl + outer(g_hi, v.lo), t.hh + outer(g_hi, v.hi));
+}
+
+fn add_rows(a: RowTile, b: RowTile) -> RowTile {
+    return RowTile(a.ll + b.ll, a.lh + b.lh, a.hl + b.hl, a.hh + b.hh);
+}
