@@ -88,3 +88,18 @@ fn multiply_add(t: RowTile, g_lo: vec4<f32>, g_hi: vec4<f32>, v: Window) -> RowT
 fn add_rows(a: RowTile, b: RowTile) -> RowTile {
     return RowTile(a.ll + b.ll, a.lh + b.lh, a.hl + b.hl, a.hh + b.hh);
 }
+
+// ---- Winograd F(4×4, 3×3) (conv2d_winograd.wgsl, conv2d_winograd_transform.wgsl) ----
+
+// The columns of the Winograd products: one per 4×4 tile of the target, over the batch
+// ((n, tile row, tile column), row-major), rounded up to whole 8-column groups.
+fn winograd_columns(p: ConvolveParams) -> u32 {
+    let tiles = p.batch * ((p.t_h + 3u) / 4u) * ((p.t_w + 3u) / 4u);
+    return (tiles + 7u) / 8u * 8u;
+}
+
+// Width of one block of target channels in the transformed filters: 32, or t_count
+// rounded up to 4 when it is the only (narrow) block (as conv2d_lanes.wgsl's filters).
+fn winograd_block_width(p: ConvolveParams) -> u32 {
+    return min(32u, (p.t_count + 3u) / 4u * 4u);
+}

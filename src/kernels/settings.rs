@@ -29,15 +29,25 @@ pub struct KernelSettings {
     /// fast paths: about 1.4× `conv2d.wgsl` per layer natively on a calm machine, forward
     /// and input gradient, and a VGG-16 pass in the page about 1.8× faster on a busy one
     /// (BENCHMARKS.md, "SwiftShader: conv2d_lanes.wgsl"). Where a copy would not fit
-    /// the binding limit, or the layout would waste work (see `conv_lanes_always`),
+    /// the binding limit, or the layout would waste work (see `conv_ignore_speed_rules`),
     /// `conv2d.wgsl` runs. Any adapter computes the same results with it (the tests run
     /// it on lavapipe); it was written and measured for SwiftShader only.
     pub conv_lanes: bool,
-    /// With `conv_lanes`: run `conv2d_lanes.wgsl` on every convolution whose copies fit
-    /// the binding limit, also where the launcher would choose `conv2d.wgsl` as faster
-    /// (few tiles, or few target channels in 32-channel blocks). For the tests, which
-    /// run the kernel on every shape.
-    pub conv_lanes_always: bool,
+    /// Run `conv2d_lanes.wgsl` (with `conv_lanes`) and Winograd's convolution (with
+    /// `conv_winograd`) wherever their operands fit the binding limit, also where the
+    /// launcher would choose a direct kernel as faster (few tiles, few target or source
+    /// channels). For the tests, which run them on every shape.
+    pub conv_ignore_speed_rules: bool,
+    /// Whether the 3×3 forward convolutions of inference (evaluation, classification,
+    /// features: nothing trained from the result, see `conv::ConvUse`) run Winograd's
+    /// F(4×4, 3×3) instead of a direct kernel: on SwiftShader, where the multiply-adds
+    /// are the cost and the transforms cheap beside them. 36 multiply-adds per 4×4
+    /// tile and channel pair instead of 144, with the products laid out and loaded as
+    /// `conv2d_lanes.wgsl`'s; the rounding error is about 20× the direct sum's
+    /// (relative 1e-5 over 512 channels), which no classification notices but training
+    /// would, so training never uses it. On by default on SwiftShader only (without
+    /// subgroups); the tests turn it on elsewhere.
+    pub conv_winograd: bool,
 }
 
 impl KernelSettings {
@@ -58,7 +68,8 @@ impl KernelSettings {
             subgroups: subgroups && info.subgroup_min_size >= 8 && !swiftshader,
             conv_tile: None,
             conv_lanes: swiftshader,
-            conv_lanes_always: false,
+            conv_ignore_speed_rules: false,
+            conv_winograd: swiftshader,
         }
     }
 }

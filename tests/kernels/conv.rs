@@ -1,6 +1,7 @@
 use crate::harness::*;
 use vgg_wgpu::kernels::conv::{
-    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate, conv2d_forward,
+    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
+    conv2d_forward, ConvUse,
 };
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::oracle;
@@ -134,6 +135,24 @@ fn chunk_counts(ctx: &GpuContext, s: &ConvShape) -> [usize; 3] {
 }
 
 fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
+    check_forward_for(
+        ctx,
+        s,
+        ConvUse::Training,
+        relu,
+        seed_name,
+        FORWARD_TOLERANCE,
+    );
+}
+
+fn check_forward_for(
+    ctx: &GpuContext,
+    s: &ConvShape,
+    use_: ConvUse,
+    relu: bool,
+    seed_name: &str,
+    tolerance: f64,
+) {
     let mut rng = rng(seed_name);
     let x = random(&mut rng, s.input().iter().product());
     let w = random(&mut rng, s.weight().iter().product());
@@ -143,10 +162,10 @@ fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
     let magnitude = oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
     check_scaled(
         &format!("conv2d forward {s:?} relu={relu}"),
-        &forward_on_gpu(ctx, s, relu, &x, &w, &b),
+        &forward_on_gpu(ctx, s, use_, relu, &x, &w, &b),
         &expected,
         &magnitude,
-        FORWARD_TOLERANCE,
+        tolerance,
     );
 }
 
@@ -154,6 +173,7 @@ fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
 pub fn forward_on_gpu(
     ctx: &GpuContext,
     s: &ConvShape,
+    use_: ConvUse,
     relu: bool,
     x: &[f32],
     w: &[f32],
@@ -167,7 +187,7 @@ pub fn forward_on_gpu(
     let yt = poisoned(ctx, "y", &s.output());
     run(
         ctx,
-        &conv2d_forward(ctx, s, relu, &xt, &wt, &bt, &yt).unwrap(),
+        &conv2d_forward(ctx, s, use_, relu, &xt, &wt, &bt, &yt).unwrap(),
     );
     read(ctx, &yt)
 }
@@ -232,9 +252,44 @@ fn forward_and_backward_with_swiftshader_lanes_match_oracle() {
     let mut ctx = gpu_with_binding_limit(2048);
     ctx.settings.subgroups = false;
     ctx.settings.conv_lanes = true;
-    ctx.settings.conv_lanes_always = true;
+    ctx.settings.conv_ignore_speed_rules = true;
     check_forward(&ctx, &CHUNKED, true, "conv forward lanes chunked");
     check_backward(&ctx, &CHUNKED, "conv backward lanes chunked");
+}
+
+#[test]
+fn inference_with_winograd_matches_oracle() {
+    // Winograd's F(4×4, 3×3) (SwiftShader's 3×3 convolutions at inference) on every
+    // shape: the 3×3 ones run it (sizes no multiple of its 4×4 tiles, 1×1 maps, 67
+    // target channels: a block and a part), the others conv2d_lanes.wgsl. Its rounding
+    // is larger than the direct sum's (a tenth of FORWARD_TOLERANCE is 10× what the
+    // direct kernels reach), so it is held to 1e-5 here too, and to its own bound over
+    // 512 channels in long_sums.rs. Then chunked: its transformed operands exceed the
+    // 2 KiB bindings, so the direct kernel runs there.
+    let ctx = gpu_with_winograd();
+    for (i, s) in SHAPES.iter().enumerate() {
+        let name = "conv forward winograd";
+        check_forward_for(
+            &ctx,
+            s,
+            ConvUse::Inference,
+            i % 2 == 0,
+            name,
+            FORWARD_TOLERANCE,
+        );
+    }
+    let mut ctx = gpu_with_binding_limit(2048);
+    ctx.settings.subgroups = false;
+    ctx.settings.conv_winograd = true;
+    let name = "conv forward winograd chunked";
+    check_forward_for(
+        &ctx,
+        &CHUNKED,
+        ConvUse::Inference,
+        true,
+        name,
+        FORWARD_TOLERANCE,
+    );
 }
 
 #[test]

@@ -44,6 +44,7 @@ pub fn gpu_without_subgroups() -> GpuContext {
     let mut ctx = open_gpu(None);
     ctx.settings.subgroups = false;
     ctx.settings.conv_lanes = false;
+    ctx.settings.conv_winograd = false;
     ctx
 }
 
@@ -53,7 +54,15 @@ pub fn gpu_without_subgroups() -> GpuContext {
 pub fn gpu_with_conv_lanes() -> GpuContext {
     let mut ctx = gpu_without_subgroups();
     ctx.settings.conv_lanes = true;
-    ctx.settings.conv_lanes_always = true;
+    ctx.settings.conv_ignore_speed_rules = true;
+    ctx
+}
+
+/// A separate device whose 3×3 forward convolutions at inference run Winograd's
+/// F(4×4, 3×3) (what SwiftShader gets), the others `conv2d_lanes.wgsl`.
+pub fn gpu_with_winograd() -> GpuContext {
+    let mut ctx = gpu_with_conv_lanes();
+    ctx.settings.conv_winograd = true;
     ctx
 }
 

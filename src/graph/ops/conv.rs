@@ -4,7 +4,8 @@
 use super::{at_size, BackwardPass, ForwardPass, Op, Operation, ReferenceGradients, ReferencePass};
 use crate::error::Result;
 use crate::kernels::conv::{
-    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate, conv2d_forward,
+    conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
+    conv2d_forward, ConvUse,
 };
 use crate::kernels::GpuContext;
 use crate::kernels::Launch;
@@ -92,7 +93,11 @@ impl Operation for Conv2d {
         let (w, b) = pass.params.pair(self.param);
         // An FC layer's weight (O, K) seen as (O, C, k, k): the same memory.
         let w = w.reshaped(&s.weight())?;
-        conv2d_forward(ctx, &s, self.relu, pass.x, &w, b, pass.y)
+        let use_ = match pass.dropout {
+            Some(_) => ConvUse::Training,
+            None => ConvUse::Inference,
+        };
+        conv2d_forward(ctx, &s, use_, self.relu, pass.x, &w, b, pass.y)
     }
 
     fn backward(&self, ctx: &GpuContext, pass: &BackwardPass) -> Result<Vec<Launch>> {

@@ -2,8 +2,11 @@
 //! `shaders/conv2d_subgroup.wgsl` where the device has subgroups, by
 //! `shaders/conv2d_lanes.wgsl` on SwiftShader (see
 //! [`crate::kernels::settings::KernelSettings::conv_lanes`]), else by
-//! `shaders/conv2d.wgsl`. Oracle: `conv2d_forward` and `conv2d_backward` in
+//! `shaders/conv2d.wgsl`; at inference on SwiftShader, 3×3 forward convolutions by
+//! Winograd's F(4×4, 3×3) ([`winograd`]). Oracle: `conv2d_forward` and `conv2d_backward` in
 //! `src/oracle/conv.rs`.
+
+mod winograd;
 
 use bytemuck::Zeroable;
 
@@ -216,18 +219,26 @@ impl ConvolveParams {
         }
     }
 
-    /// One dispatch of the kernel the device's settings call for: the 4-lane subgroup
-    /// kernel, the subgroup kernel, or the fallback kernel.
+    /// The dispatches of the kernel the device's settings call for: the subgroup
+    /// kernel; or without subgroups, Winograd's (where `use_` allows it and the settings
+    /// call for it), SwiftShader's lanes kernel, or the fallback kernel.
+    #[allow(clippy::too_many_arguments)]
     fn launch(
         &self,
         ctx: &GpuContext,
         op: &'static str,
+        use_: ConvUse,
         source: &wgpu::Buffer,
         weight: &wgpu::Buffer,
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Result<Vec<Launch>> {
         if !ctx.settings.subgroups {
+            if use_ == ConvUse::Inference && ctx.settings.conv_winograd {
+                if let Some(launches) = self.launch_winograd(ctx, source, weight, bias, target) {
+                    return Ok(launches);
+                }
+            }
             if ctx.settings.conv_lanes {
                 if let Some(launches) = self.launch_lanes(ctx, source, weight, bias, target) {
                     return Ok(launches);
@@ -245,9 +256,9 @@ impl ConvolveParams {
 
     /// The dispatches of `conv2d_lanes.wgsl`: the padded source copy and the filters in
     /// blocks of up to 32 target channels (`conv2d_lanes_prepare.wgsl`, into buffers of this
-    /// launch's own), then 4 invocations per 32 target channels × 1 row × 8 columns.
+    /// the device's scratch buffers), then 4 invocations per 32 target channels × 1 row × 8 columns.
     /// `None` (the caller runs `conv2d.wgsl`) when a copy would exceed the binding
-    /// limit, and, unless `KernelSettings::conv_lanes_always` is set, where
+    /// limit, and, unless `KernelSettings::conv_ignore_speed_rules` is set, where
     /// `conv2d.wgsl` is the better choice: where each filter value would be used by
     /// fewer than [`LANES_MIN_TILES`] tiles (the fully connected layers of dense
     /// evaluation on small maps: the filter copy costs as much as the convolution
@@ -276,13 +287,13 @@ impl ConvolveParams {
         let wasteful = tiles < LANES_MIN_TILES
             || self.t_count.next_multiple_of(32) * 4 > self.t_count.next_multiple_of(8) * 5;
         // 8 vec4 more filters: the lanes of a narrow block read up to 32 values past its end
-        if (wasteful && !ctx.settings.conv_lanes_always)
+        if (wasteful && !ctx.settings.conv_ignore_speed_rules)
             || padded4.max(filters4 + 8) * 16 > ctx.binding_limit
         {
             return None;
         }
-        let padded = new_storage_buffer(ctx, "conv lanes padded source", padded4.max(1) * 16);
-        let filters = new_storage_buffer(ctx, "conv lanes filters", (filters4 + 8) * 16);
+        let padded = ctx.scratch("conv lanes padded source", padded4.max(1) * 16);
+        let filters = ctx.scratch("conv lanes filters", (filters4 + 8) * 16);
         let params = uniform(ctx, "conv params", self);
         let invocations = tiles * blocks_t * 4;
         Some(vec![
@@ -455,10 +466,24 @@ fn tile_rows(ctx: &GpuContext, op: &'static str) -> Result<u32> {
     }
 }
 
+/// What a forward convolution's result is for, which decides how it may be computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvUse {
+    /// Gradients are taken through it: always the direct sum, whose rounding
+    /// tests/kernels/long_sums.rs bounds.
+    Training,
+    /// Nothing is trained from it (evaluation, classification, features): Winograd's
+    /// F(4×4, 3×3) where `KernelSettings::conv_winograd` calls for it, about 20× the
+    /// direct sum's rounding error for 4× fewer multiply-adds.
+    Inference,
+}
+
 /// y = conv(x, weight) + bias, then ReLU when `relu`.
+#[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward(
     ctx: &GpuContext,
     s: &ConvShape,
+    use_: ConvUse,
     relu: bool,
     x: &Tensor,
     weight: &Tensor,
@@ -486,6 +511,7 @@ pub fn conv2d_forward(
             launches.extend(params.launch(
                 ctx,
                 OP,
+                use_,
                 &x.chunks[piece.chunk[0]].buffer,
                 &w_chunk.buffer,
                 bias_buffer,
@@ -528,6 +554,7 @@ pub fn conv2d_backward_data(
             launches.extend(params.launch(
                 ctx,
                 OP,
+                ConvUse::Training,
                 &dy.chunks[piece.chunk[0]].buffer,
                 &w_chunk.buffer,
                 &w_chunk.buffer,

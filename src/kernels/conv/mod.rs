@@ -15,7 +15,7 @@ mod convolve;
 mod row_split;
 mod weight_gradient;
 
-pub use convolve::{conv2d_backward_data, conv2d_forward};
+pub use convolve::{conv2d_backward_data, conv2d_forward, ConvUse};
 pub use weight_gradient::{conv2d_backward_weight, conv2d_backward_weight_accumulate};
 
 use super::layout::UniformLayout;

@@ -23,8 +23,12 @@ pub enum BenchTarget {
 /// One pass of a conv layer.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Pass {
-    /// The forward convolution.
+    /// The forward convolution as training runs it.
     Forward,
+    /// The forward convolution as inference runs it: Winograd's F(4×4, 3×3) on adapters
+    /// that use it for 3×3 filters (SwiftShader), timed by default only there; its
+    /// GFLOP/s count the direct convolution's multiply-adds (the speed it is worth).
+    Inference,
     /// The gradient of the input.
     Data,
     /// The gradients of the weight and the bias.
@@ -32,12 +36,13 @@ pub enum Pass {
 }
 
 impl Pass {
-    pub const ALL: [Pass; 3] = [Pass::Forward, Pass::Data, Pass::Weight];
+    pub const ALL: [Pass; 4] = [Pass::Forward, Pass::Inference, Pass::Data, Pass::Weight];
 
     /// The pass as the table and the JSON name it.
     pub fn label(self) -> &'static str {
         match self {
             Pass::Forward => "forward",
+            Pass::Inference => "inference",
             Pass::Data => "backward data",
             Pass::Weight => "backward weight",
         }

@@ -5,7 +5,9 @@
 use serde::Serialize;
 use vgg_wgpu::gpu::Tensor;
 use vgg_wgpu::graph::{Network, Op};
-use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight, conv2d_forward};
+use vgg_wgpu::kernels::conv::{
+    conv2d_backward_data, conv2d_backward_weight, conv2d_forward, ConvUse,
+};
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::kernels::Launch;
 use vgg_wgpu::shape::ConvShape;
@@ -89,7 +91,12 @@ pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
         }
         let buffers = LayerBuffers::new(ctx, shape)?;
         for pass in Pass::ALL {
-            if args.pass.is_some_and(|only| only != pass) {
+            let chosen = match args.pass {
+                Some(only) => only == pass,
+                // Inference differs from the forward pass only where Winograd runs.
+                None => pass != Pass::Inference || ctx.settings.conv_winograd,
+            };
+            if !chosen {
                 continue;
             }
             let launches = buffers.launches(ctx, shape, pass)?;
@@ -171,7 +178,12 @@ impl LayerBuffers {
     fn launches(&self, ctx: &GpuContext, s: &ConvShape, pass: Pass) -> Result<Vec<Launch>> {
         let b = self;
         match pass {
-            Pass::Forward => conv2d_forward(ctx, s, true, &b.x, &b.w, &b.b, &b.y),
+            Pass::Forward => {
+                conv2d_forward(ctx, s, ConvUse::Training, true, &b.x, &b.w, &b.b, &b.y)
+            }
+            Pass::Inference => {
+                conv2d_forward(ctx, s, ConvUse::Inference, true, &b.x, &b.w, &b.b, &b.y)
+            }
             Pass::Data => conv2d_backward_data(ctx, s, &b.dy, &b.w, &b.dx),
             Pass::Weight => conv2d_backward_weight(ctx, s, &b.x, &b.dy, &b.dw, &b.db),
         }
