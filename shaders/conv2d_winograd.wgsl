@@ -1,5 +1,5 @@
 // The products of Winograd's F(4×4, 3×3) convolution on SwiftShader (see
-// conv2d_winograd_transform.wgsl for the whole method): for each of the 36 points
+// conv2d_winograd_input.wgsl for the whole method): for each of the 36 points
 // (ξ, ν) of the transformed 6×6 tiles, one matrix product over the source channels,
 //
 //   M[ξν, j, q] = Σ_i U[ξν, j, i] · V[ξν, i, q],
@@ -8,7 +8,8 @@
 // a target channel. This is where the work is: 36 multiply-adds per tile, channel pair
 // against the direct convolution's 144 (16 pixels × 9 taps).
 //
-// Layouts (written by conv2d_winograd_transform.wgsl):
+// Layouts (U and V written by conv2d_winograd_input.wgsl, M read by
+// conv2d_winograd_output.wgsl):
 //   transformed_source (V): (36, s_count, Q) with Q = winograd_columns(p);
 //   transformed_filters (U): (36, ⌈t_count / 32⌉, s_count, BW), BW = winograd_block_width(p):
 //       the target channels of one block side by side, then 32 more values (a narrow

@@ -91,11 +91,31 @@ fn add_rows(a: RowTile, b: RowTile) -> RowTile {
 
 // ---- Winograd F(4×4, 3×3) (conv2d_winograd.wgsl, conv2d_winograd_transform.wgsl) ----
 
-// The columns of the Winograd products: one per 4×4 tile of the target, over the batch
-// ((n, tile row, tile column), row-major), rounded up to whole 8-column groups.
+// The 4×4 tiles of the target over the batch: (n, tile row, tile column), row-major.
+fn winograd_tile_count(p: ConvolveParams) -> u32 {
+    return p.batch * ((p.t_h + 3u) / 4u) * ((p.t_w + 3u) / 4u);
+}
+
+// Tile q as (n, tile row, tile column).
+fn winograd_tile(p: ConvolveParams, q: u32) -> vec3<u32> {
+    let tiles_w = (p.t_w + 3u) / 4u;
+    let tiles_h = (p.t_h + 3u) / 4u;
+    return vec3<u32>(q / (tiles_w * tiles_h), (q / tiles_w) % tiles_h, q % tiles_w);
+}
+
+// The columns of the Winograd products: one per tile, rounded up to whole 8-column
+// groups.
 fn winograd_columns(p: ConvolveParams) -> u32 {
-    let tiles = p.batch * ((p.t_h + 3u) / 4u) * ((p.t_w + 3u) / 4u);
-    return (tiles + 7u) / 8u * 8u;
+    return (winograd_tile_count(p) + 7u) / 8u * 8u;
+}
+
+// Six values of one row of a 6×6 tile: [0].xyz, then [1].xyz (a matrix, so that rows
+// add and scale as a whole).
+alias Six = mat2x3<f32>;
+struct SixRows { r0: Six, r1: Six, r2: Six, r3: Six, r4: Six, r5: Six }
+
+fn six(a: f32, b: f32, c: f32, d: f32, e: f32, f: f32) -> Six {
+    return Six(vec3<f32>(a, b, c), vec3<f32>(d, e, f));
 }
 
 // Width of one block of target channels in the transformed filters: 32, or t_count

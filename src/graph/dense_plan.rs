@@ -15,10 +15,12 @@
 //!
 //! [`Operation::dense`]: super::ops::Operation::dense
 
-use super::forward::forward_launches;
+use super::forward::{forward_launches, push_span, Span};
 use super::network::Network;
 use super::ops::Op;
 use super::param_set::ParamSet;
+#[cfg(not(target_arch = "wasm32"))]
+use super::profile::PlanProfile;
 use crate::error::{Error, Result};
 use crate::gpu::arena::Arena;
 use crate::gpu::error_scope::{build_in_error_scopes, BuildNames};
@@ -71,6 +73,9 @@ pub struct DensePlan {
     features: Tensor,
     /// The fully convolutional chain that runs.
     ops: Vec<Op>,
+    /// Each op's launches, then the class scores' (for profiles, not in the browser).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    spans: Vec<Span>,
 }
 
 impl DensePlan {
@@ -127,7 +132,8 @@ impl DensePlan {
             .map(|&r| tensors.get(r).clone())
             .collect();
 
-        let (mut launches, _) = forward_launches(ctx, &ops, params, &acts, batch, None)?;
+        let (mut launches, mut spans) = forward_launches(ctx, &ops, params, &acts, batch, None)?;
+        let heads = launches.len();
 
         // The last op writes the score map; FC2's map is the one before it, in the
         // other slot, which nothing overwrites after FC3 has read it.
@@ -155,6 +161,7 @@ impl DensePlan {
             &scores,
             &probabilities,
         )?);
+        push_span(&mut spans, "class scores".into(), heads, launches.len());
         Ok(DensePlan {
             batch,
             height,
@@ -167,6 +174,7 @@ impl DensePlan {
             probabilities,
             features,
             ops,
+            spans,
         })
     }
 
@@ -187,6 +195,19 @@ impl DensePlan {
             probabilities: self.probabilities.read_f32(ctx).await?,
             features: self.features.read_f32(ctx).await?,
         })
+    }
+
+    /// Seconds of each op's launches in one pass (on whatever the input holds), summed
+    /// per op and per kernel (entry point). Each launch runs in its own compute pass.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile(&self, ctx: &GpuContext) -> Result<PlanProfile> {
+        let all: Vec<&Launch> = self.launches.iter().collect();
+        PlanProfile::measure(ctx, &all, &self.spans)
+    }
+
+    /// Launches in one pass.
+    pub fn launch_count(&self) -> usize {
+        self.launches.len()
     }
 
     /// The class score map (batch, classes, h', w') of the last run.

@@ -14,6 +14,8 @@ mod forward;
 pub mod network;
 pub mod ops;
 pub mod param_set;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod profile;
 pub mod reference;
 pub mod step_stats;
 pub mod train_plan;
@@ -26,8 +28,8 @@ pub use forward::Span;
 pub use network::Network;
 pub use ops::Op;
 pub use param_set::ParamSet;
-pub use step_stats::StepStats;
 #[cfg(not(target_arch = "wasm32"))]
-pub use train_plan::StepProfile;
+pub use profile::PlanProfile;
+pub use step_stats::StepStats;
 pub use train_plan::TrainPlan;
 pub use trainable::Trainable;

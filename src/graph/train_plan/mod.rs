@@ -13,14 +13,14 @@ use self::buffers::{SgdUpdate, StepBuffers};
 use super::forward::{forward_launches, push_span, Span};
 use super::network::Network;
 use super::param_set::ParamSet;
+#[cfg(not(target_arch = "wasm32"))]
+use super::profile::PlanProfile;
 use super::step_stats::StepStats;
 use crate::error::{Error, Result};
 use crate::gpu::error_scope::{build_in_error_scopes, BuildNames};
 use crate::gpu::Tensor;
 use crate::kernels::dropout::DropoutRng;
 use crate::kernels::GpuContext;
-#[cfg(not(target_arch = "wasm32"))]
-use crate::kernels::{profile, ProfileClock};
 use crate::kernels::{record, Launch};
 use crate::shape::{SgdHyper, STATS};
 
@@ -296,50 +296,21 @@ impl TrainPlan {
 
 impl TrainPlan {
     /// Seconds of each op's launches in one training step (forward, loss, backward,
-    /// SGD; on whatever the buffers hold), summed per op in step order; the same summed
-    /// per kernel (entry point); and how they were timed. Each launch runs in its own
-    /// compute pass.
+    /// SGD; on whatever the buffers hold), summed per op in step order and per kernel
+    /// (entry point). Each launch runs in its own compute pass.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn profile(&self, ctx: &GpuContext) -> Result<StepProfile> {
+    pub fn profile(&self, ctx: &GpuContext) -> Result<PlanProfile> {
         let all: Vec<&Launch> = self
             .forward
             .iter()
             .chain(&self.backward[0])
             .chain(&self.sgd.launches)
             .collect();
-        let (seconds, clock) = profile(ctx, all.iter().copied())?;
-        let per_op = self
-            .spans
-            .iter()
-            .map(|s| (s.name.clone(), seconds[s.launches.clone()].iter().sum()))
-            .collect();
-        let mut per_kernel: Vec<(String, f64)> = Vec::new();
-        for (launch, t) in all.iter().zip(&seconds) {
-            match per_kernel.iter_mut().find(|(name, _)| name == launch.label) {
-                Some((_, sum)) => *sum += t,
-                None => per_kernel.push((launch.label.to_string(), *t)),
-            }
-        }
-        Ok(StepProfile {
-            per_op,
-            per_kernel,
-            clock,
-        })
+        PlanProfile::measure(ctx, &all, &self.spans)
     }
 
     /// Launches in one training step with a single micro-batch.
     pub fn launch_count(&self) -> usize {
         self.forward.len() + self.backward[0].len() + self.sgd.launches.len()
     }
-}
-
-/// Where one training step's time goes: see [`TrainPlan::profile`].
-#[cfg(not(target_arch = "wasm32"))]
-#[derive(Clone, Debug)]
-pub struct StepProfile {
-    /// (op, seconds) in step order.
-    pub per_op: Vec<(String, f64)>,
-    /// (kernel entry point, seconds) in order of first use.
-    pub per_kernel: Vec<(String, f64)>,
-    pub clock: ProfileClock,
 }

@@ -11,6 +11,7 @@ mod winograd;
 use bytemuck::Zeroable;
 
 use crate::error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, Tensor};
 use crate::kernels::layout::{uniform_layout, UniformLayout};

@@ -96,8 +96,9 @@ pub struct BenchArgs {
     /// the input size.
     #[arg(long, allow_negative_numbers = true)]
     pub dense_size: Option<usize>,
-    /// With `step`: also time each op of one training step (GPU timestamps where the
-    /// adapter has them, otherwise each dispatch alone by wall clock).
+    /// With `step`: also time each op and kernel of one training step and of one dense
+    /// pass (GPU timestamps where the adapter has them, otherwise each dispatch alone by
+    /// wall clock).
     #[arg(long)]
     pub profile: bool,
 }

@@ -1,9 +1,9 @@
 //! `vgg-wgpu bench step --profile`: each op's and each kernel's share of one training
-//! step, the median of a few profiled steps so that one slow dispatch does not count.
+//! step and of one dense pass, the median of a few profiled runs so that one slow
+//! dispatch does not count.
 
 use serde::Serialize;
-use vgg_wgpu::graph::{StepProfile, TrainPlan};
-use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::graph::PlanProfile;
 use vgg_wgpu::kernels::ProfileClock;
 use vgg_wgpu::Result;
 
@@ -31,10 +31,17 @@ struct ProfileRow {
     clock: String,
 }
 
-pub fn print(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> {
+/// Prints the profile of `what` ("one training step"), of `dispatches` launches, that
+/// `run` measures.
+pub fn print(
+    what: &str,
+    dispatches: usize,
+    run: impl Fn() -> Result<PlanProfile>,
+    json: bool,
+) -> Result<()> {
     let runs = (0..RUNS)
-        .map(|_| train.profile(ctx))
-        .collect::<Result<Vec<StepProfile>>>()?;
+        .map(|_| run())
+        .collect::<Result<Vec<PlanProfile>>>()?;
     let clock = runs[0].clock;
     let clock_name = match clock {
         ProfileClock::Timestamps => "GPU timestamps",
@@ -49,10 +56,7 @@ pub fn print(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> {
     for (kind, part, rows) in kinds {
         let total: f64 = rows.iter().map(|(_, t)| t).sum();
         if !json {
-            println!(
-                "one training step by {kind} ({} dispatches; {clock_name}; median of {RUNS}):",
-                train.launch_count()
-            );
+            println!("{what} by {kind} ({dispatches} dispatches; {clock_name}; median of {RUNS}):");
         }
         for (name, seconds) in &rows {
             if json {
@@ -79,8 +83,8 @@ pub fn print(ctx: &GpuContext, train: &TrainPlan, json: bool) -> Result<()> {
 
 /// (name, median seconds) of each part `pick` lists, in the first run's order.
 fn medians(
-    runs: &[StepProfile],
-    pick: fn(&StepProfile) -> &Vec<(String, f64)>,
+    runs: &[PlanProfile],
+    pick: fn(&PlanProfile) -> &Vec<(String, f64)>,
 ) -> Vec<(String, f64)> {
     pick(&runs[0])
         .iter()

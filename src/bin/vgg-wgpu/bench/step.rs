@@ -60,7 +60,9 @@ pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     })?;
     let dense = time_dense_evaluation(ctx, args, &net, &train.params)?;
     if args.profile {
-        profile::print(ctx, &train, args.json)?;
+        let dispatches = train.launch_count();
+        let step = || train.profile(ctx);
+        profile::print("one training step", dispatches, step, args.json)?;
     }
     let flops = net.flops_per_image() * args.batch as f64;
     let torch = match args.no_cpu_reference {
@@ -136,6 +138,10 @@ fn time_dense_evaluation(
     let seconds = seconds_per_run(args.min_seconds, || {
         pollster::block_on(dense.run(ctx, &images)).map(|_| ())
     })?;
+    if args.profile {
+        let pass = || dense.profile(ctx);
+        profile::print("one dense pass", dense.launch_count(), pass, args.json)?;
+    }
     Ok(PassTiming {
         pass: "dense eval",
         seconds,

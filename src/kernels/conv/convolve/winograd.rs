@@ -1,14 +1,16 @@
 //! Winograd's F(4×4, 3×3) for the 3×3 forward convolutions of inference on SwiftShader
-//! (see [`crate::kernels::settings::KernelSettings::conv_winograd`]): the transforms in
-//! `shaders/conv2d_winograd_transform.wgsl`, the 36 matrix products in
-//! `shaders/conv2d_winograd.wgsl`. Oracle: the direct sum, `conv2d_forward` in
+//! (see [`crate::kernels::settings::KernelSettings::conv_winograd`]): the filters and the
+//! source transformed by `shaders/conv2d_winograd_input.wgsl`, the 36 matrix products of
+//! `shaders/conv2d_winograd.wgsl`, and their transform into the target by
+//! `shaders/conv2d_winograd_output.wgsl`. Oracle: the direct sum, `conv2d_forward` in
 //! `src/oracle/conv.rs` (tests/kernels/conv.rs bounds the difference).
 
 use super::ConvolveParams;
 use crate::kernels::{shader, uniform, GpuContext, Launch, Shader};
 
 const PRODUCTS: Shader = shader!("conv2d_winograd.wgsl");
-const TRANSFORMS: Shader = shader!("conv2d_winograd_transform.wgsl");
+const INPUT: Shader = shader!("conv2d_winograd_input.wgsl");
+const OUTPUT: Shader = shader!("conv2d_winograd_output.wgsl");
 
 /// Fewest source channels for which Winograd's convolution runs: with few, the
 /// transforms cost more than the products save (VGG's first layer, 3 channels, ran at
@@ -58,14 +60,14 @@ impl ConvolveParams {
         Some(vec![
             Launch::new(
                 ctx,
-                &TRANSFORMS,
+                &INPUT,
                 "transform_filters",
                 &[&params, weight, &transformed_filters],
                 filters_per_point as usize,
             ),
             Launch::new(
                 ctx,
-                &TRANSFORMS,
+                &INPUT,
                 "transform_source",
                 &[&params, source, &transformed_source],
                 (s_count * columns) as usize,
@@ -84,9 +86,9 @@ impl ConvolveParams {
             ),
             Launch::new(
                 ctx,
-                &TRANSFORMS,
+                &OUTPUT,
                 "transform_products",
-                &[&params, &products, target, bias],
+                &[&params, &products, bias, target],
                 (t_count * tiles) as usize,
             ),
         ])
