@@ -89,6 +89,15 @@ fn dense_on_larger_images_equals_the_sliding_classifier() {
 }
 
 #[test]
+fn dense_with_winograd_equals_the_sliding_classifier() {
+    // SwiftShader's inference: Winograd's F(4×4, 3×3) for the 3×3 convolutions,
+    // conv2d_lanes.wgsl for the others, on sizes no multiple of its 4×4 tiles.
+    let ctx = gpu_with_winograd();
+    check_larger(&ctx, &small(Config::A, 32, 7), 2, 45, 103);
+    check_training_size(&ctx, &small(Config::A, 32, 7), 2);
+}
+
+#[test]
 fn dense_with_every_tensor_split() {
     // Activation rows up to 4·64·96·4 = 98 KB; FC weights of 128–262 KB split too.
     let ctx = gpu_with_binding_limit(100_000);

@@ -7,10 +7,11 @@ use crate::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
     conv2d_forward, ConvUse,
 };
+use crate::kernels::linear::linear_forward;
 use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 use crate::oracle::{conv, kink, relu};
-use crate::shape::ConvShape;
+use crate::shape::{ConvShape, LinearShape};
 
 /// Input (in_channels, height, width), weight (out_channels, in_channels, kernel,
 /// kernel) at parameter `param`, its bias at `param + 1`.
@@ -46,6 +47,22 @@ impl Conv2d {
             relu: true,
             param,
         }
+    }
+
+    /// The fully connected layer this convolution is, where its filter covers its whole
+    /// unpadded input (a 1×1 output): dense evaluation's FC layers at the training size
+    /// (FC1 as a 7×7 convolution over the 7×7 map, FC2 and FC3 as 1×1 over 1×1). The
+    /// flattened input (C·k·k per sample, NCHW) meets the flattened filter (OIHW) in the
+    /// same order, so the linear kernels compute it, which are several times faster on
+    /// such shapes than the conv kernels with their one useful output pixel per tile
+    /// (on SwiftShader: 0.49 s against 2.0 s for VGG-16's three).
+    fn as_linear(&self, batch: usize) -> Option<LinearShape> {
+        let whole = self.height == self.kernel && self.width == self.kernel && self.pad == 0;
+        whole.then_some(LinearShape {
+            batch,
+            in_features: self.in_channels * self.kernel * self.kernel,
+            out_features: self.out_channels,
+        })
     }
 
     pub fn shape(&self, batch: usize) -> ConvShape {
@@ -91,6 +108,10 @@ impl Operation for Conv2d {
     fn forward(&self, ctx: &GpuContext, pass: &ForwardPass) -> Result<Vec<Launch>> {
         let s = self.shape(pass.batch);
         let (w, b) = pass.params.pair(self.param);
+        if let Some(l) = self.as_linear(pass.batch) {
+            let (x, y) = (pass.x.reshaped(&l.input())?, pass.y.reshaped(&l.output())?);
+            return linear_forward(ctx, &l, self.relu, &x, &w.reshaped(&l.weight())?, b, &y);
+        }
         // An FC layer's weight (O, K) seen as (O, C, k, k): the same memory.
         let w = w.reshaped(&s.weight())?;
         let use_ = match pass.dropout {
