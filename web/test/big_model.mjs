@@ -1,8 +1,9 @@
 // The page with a big model (benchmark, not part of CI): opens the page on a weight file
 // through `?model=`, then classifies one image with the quick protocol (twice: the first
-// compiles the plans) and once with the paper's; prints the load time, the peak resident
-// memory of the tab's renderer and of the GPU process while loading, each time, and the
-// longest the page's main thread was busy during each classification.
+// compiles the plans) and once with the paper's; prints the load time, each
+// classification's time, the peak resident memory of the tab's renderer and of the GPU
+// process while loading and during each classification, and the longest the page's
+// main thread was busy during each classification.
 //
 //   node web/test/big_model.mjs MODEL.safetensors [IMAGE.png]
 //
@@ -42,7 +43,8 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}/?model=big/${encodeURIComponent(modelName)}`;
 
-// Peak resident memory (MiB) of Chromium's renderer and GPU processes, sampled.
+// Peak resident memory (MiB) of Chromium's renderer and GPU processes, sampled: while
+// loading (`peak`), then during each classification (`peak` reset before it).
 const peak = { renderer: 0, gpu: 0 };
 function sample() {
   const out = execFileSync('ps', ['-eo', 'rss=,args='], { encoding: 'utf8' });
@@ -81,6 +83,7 @@ try {
     `load: ${loadSeconds.toFixed(1)} s from opening the page; peak resident memory while loading: ` +
       `renderer ${peak.renderer.toFixed(0)} MiB, GPU process ${peak.gpu.toFixed(0)} MiB`,
   );
+  const loadPeak = { ...peak };
 
   const image = imagePath
     ? { name: path.basename(imagePath), mimeType: 'image/png', buffer: fs.readFileSync(imagePath) }
@@ -120,30 +123,45 @@ try {
           last = now;
         }, 50);
       });
+      peak.renderer = 0;
+      peak.gpu = 0;
+      const passSampler = setInterval(sample, 200);
       await page.setInputFiles('#image-file', image);
       await page.waitForFunction(() => window.demo.result !== null);
+      clearInterval(passSampler);
+      sample();
       const r = await page.evaluate(() => {
         clearInterval(window.ticker);
         return { ...window.demo.result, stallMs: window.longestStallMs };
       });
+      r.peakRendererMib = peak.renderer;
+      r.peakGpuMib = peak.gpu;
       results[protocol].push(r);
       console.log(
         `${protocol} protocol, run ${k + 1}: ${(r.ms / 1000).toFixed(1)} s in all, the network ` +
           `${r.evalSeconds.toFixed(1)} s for ${r.passes.toFixed(2)} passes ` +
           `(${(r.evalSeconds / r.passes).toFixed(2)} s a pass); top-1 ${r.names[0]}; ` +
-          `longest gap between 50 ms timer ticks ${r.stallMs.toFixed(0)} ms`,
+          `longest gap between 50 ms timer ticks ${r.stallMs.toFixed(0)} ms; peak resident memory: ` +
+          `renderer ${r.peakRendererMib.toFixed(0)} MiB, GPU process ${r.peakGpuMib.toFixed(0)} MiB`,
       );
     }
   }
   const summary = {
     model: modelName,
     load_seconds: loadSeconds,
-    peak_renderer_mib: peak.renderer,
-    peak_gpu_process_mib: peak.gpu,
+    peak_renderer_mib: loadPeak.renderer,
+    peak_gpu_process_mib: loadPeak.gpu,
     results: Object.fromEntries(
       Object.entries(results).map(([k, rs]) => [
         k,
-        rs.map((r) => ({ ms: r.ms, eval_seconds: r.evalSeconds, passes: r.passes, longest_stall_ms: r.stallMs })),
+        rs.map((r) => ({
+          ms: r.ms,
+          eval_seconds: r.evalSeconds,
+          passes: r.passes,
+          longest_stall_ms: r.stallMs,
+          peak_renderer_mib: r.peakRendererMib,
+          peak_gpu_process_mib: r.peakGpuMib,
+        })),
       ]),
     ),
   };

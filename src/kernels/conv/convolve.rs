@@ -474,8 +474,8 @@ pub enum ConvUse {
     /// tests/kernels/long_sums.rs bounds.
     Training,
     /// Nothing is trained from it (evaluation, classification, features): Winograd's
-    /// F(4×4, 3×3) where `KernelSettings::conv_winograd` calls for it, about 20× the
-    /// direct sum's rounding error for 4× fewer multiply-adds.
+    /// F(4×4, 3×3) where `KernelSettings::conv_winograd` calls for it: 4× fewer
+    /// multiply-adds for about 4× the direct sum's rounding error.
     Inference,
 }
 
