@@ -3,7 +3,7 @@
 //! source transformed by `shaders/conv2d_winograd_input.wgsl`, the 36 matrix products of
 //! `shaders/conv2d_winograd.wgsl`, and their transform into the target by
 //! `shaders/conv2d_winograd_output.wgsl`. Oracle: the direct sum, `conv2d_forward` in
-//! `src/oracle/conv.rs` (tests/kernels/conv.rs bounds the difference).
+//! `src/oracle/conv.rs` (tests/kernels/conv.rs and long_sums.rs bound the difference).
 
 use super::ConvolveParams;
 use crate::kernels::{shader, uniform, GpuContext, Launch, Shader};
@@ -14,7 +14,8 @@ const OUTPUT: Shader = shader!("conv2d_winograd_output.wgsl");
 
 /// Fewest source channels for which Winograd's convolution runs: with few, the
 /// transforms cost more than the products save (VGG's first layer, 3 channels, ran at
-/// 0.72 effective GFLOP/s against the lanes kernel's 0.92 on SwiftShader).
+/// 0.72 effective GFLOP/s against the lanes kernel's 0.92 on SwiftShader, measured
+/// before the transforms were written out with constant indices).
 const MIN_SOURCE_CHANNELS: u32 = 8;
 
 /// Points of a transformed 6×6 tile: one matrix product each.
