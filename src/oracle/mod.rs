@@ -16,3 +16,4 @@ pub mod pool;
 pub mod relu;
 pub mod score_map;
 pub mod sgd;
+pub mod windows;

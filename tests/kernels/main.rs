@@ -17,3 +17,4 @@ mod relu;
 mod score_map;
 mod sgd;
 mod train_step;
+mod windows;

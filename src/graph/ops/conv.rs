@@ -3,6 +3,8 @@
 
 use super::{at_size, BackwardPass, ForwardPass, Op, Operation, ReferenceGradients, ReferencePass};
 use crate::error::Result;
+use crate::gpu::Tensor;
+use crate::kernels::conv::windows::{fold_positions, unfold_windows, window_rows};
 use crate::kernels::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_accumulate,
     conv2d_forward, ConvUse,
@@ -12,6 +14,11 @@ use crate::kernels::GpuContext;
 use crate::kernels::Launch;
 use crate::oracle::{conv, kink, relu};
 use crate::shape::{ConvShape, LinearShape};
+
+/// Most output positions for which an unpadded convolution runs as a fully connected
+/// layer on its windows' rows (see `Conv2d::forward_as_linear`): dense evaluation's FC
+/// layers up to 4×4 maps; measured at 1×1 (Q = 224), 2×2 and 3×3 (256, 288).
+const MAX_WINDOW_POSITIONS: usize = 16;
 
 /// Input (in_channels, height, width), weight (out_channels, in_channels, kernel,
 /// kernel) at parameter `param`, its bias at `param + 1`.
@@ -49,20 +56,50 @@ impl Conv2d {
         }
     }
 
-    /// The fully connected layer this convolution is, where its filter covers its whole
-    /// unpadded input (a 1×1 output): dense evaluation's FC layers at the training size
-    /// (FC1 as a 7×7 convolution over the 7×7 map, FC2 and FC3 as 1×1 over 1×1). The
-    /// flattened input (C·k·k per sample, NCHW) meets the flattened filter (OIHW) in the
-    /// same order, so the linear kernels compute it, which are several times faster on
-    /// such shapes than the conv kernels with their one useful output pixel per tile
-    /// (on SwiftShader: 0.49 s against 2.0 s for VGG-16's three).
-    fn as_linear(&self, batch: usize) -> Option<LinearShape> {
-        let whole = self.height == self.kernel && self.width == self.kernel && self.pad == 0;
-        whole.then_some(LinearShape {
-            batch,
-            in_features: self.in_channels * self.kernel * self.kernel,
+    /// This convolution as a fully connected layer on its windows' rows, where it is
+    /// unpadded and its output map has at most [`MAX_WINDOW_POSITIONS`] positions:
+    /// dense evaluation's FC layers (FC1 an s×s convolution over the last feature map,
+    /// FC2 and FC3 1×1 convolutions). The conv kernels compute tiles 8 columns wide with
+    /// one to three useful, the linear kernels a row per position: VGG-16's three took
+    /// 2.0 s of a 224 pass on SwiftShader as convolutions and 0.46 s this way. Where the
+    /// filter covers the whole input (one position: every FC layer at the training size)
+    /// the input and output already are the rows (NCHW flattens as OIHW); elsewhere
+    /// `unfold_windows` and `fold_positions` copy them, which needs every tensor in one
+    /// storage binding (`None` otherwise: the conv kernels run).
+    fn forward_as_linear(
+        &self,
+        ctx: &GpuContext,
+        s: &ConvShape,
+        pass: &ForwardPass,
+    ) -> Result<Option<Vec<Launch>>> {
+        let positions = s.out_h() * s.out_w();
+        if self.pad != 0 || positions > MAX_WINDOW_POSITIONS {
+            return Ok(None);
+        }
+        let [rows, in_features] = window_rows(s);
+        let l = LinearShape {
+            batch: rows,
+            in_features,
             out_features: self.out_channels,
-        })
+        };
+        let (w, b) = pass.params.pair(self.param);
+        let w = w.reshaped(&l.weight())?;
+        if positions == 1 {
+            let (x, y) = (pass.x.reshaped(&l.input())?, pass.y.reshaped(&l.output())?);
+            return Ok(Some(linear_forward(ctx, &l, self.relu, &x, &w, b, &y)?));
+        }
+        let windows = Tensor::zeros(ctx, "window rows", &l.input())?;
+        let outputs = Tensor::zeros(ctx, "output rows", &l.output())?;
+        let single = |t: &Tensor| t.chunks.len() == 1;
+        if ![pass.x, pass.y, &windows, &outputs].into_iter().all(single) {
+            return Ok(None);
+        }
+        let mut launches = unfold_windows(ctx, s, pass.x, &windows)?;
+        launches.extend(linear_forward(
+            ctx, &l, self.relu, &windows, &w, b, &outputs,
+        )?);
+        launches.extend(fold_positions(ctx, s, &outputs, pass.y)?);
+        Ok(Some(launches))
     }
 
     pub fn shape(&self, batch: usize) -> ConvShape {
@@ -107,11 +144,10 @@ impl Operation for Conv2d {
 
     fn forward(&self, ctx: &GpuContext, pass: &ForwardPass) -> Result<Vec<Launch>> {
         let s = self.shape(pass.batch);
-        let (w, b) = pass.params.pair(self.param);
-        if let Some(l) = self.as_linear(pass.batch) {
-            let (x, y) = (pass.x.reshaped(&l.input())?, pass.y.reshaped(&l.output())?);
-            return linear_forward(ctx, &l, self.relu, &x, &w.reshaped(&l.weight())?, b, &y);
+        if let Some(launches) = self.forward_as_linear(ctx, &s, pass)? {
+            return Ok(launches);
         }
+        let (w, b) = pass.params.pair(self.param);
         // An FC layer's weight (O, K) seen as (O, C, k, k): the same memory.
         let w = w.reshaped(&s.weight())?;
         let use_ = match pass.dropout {

@@ -5,7 +5,9 @@
 //! - `weight_gradient.rs`: the weight and bias gradient
 //!   (`shaders/conv2d_backward_weight.wgsl`, `shaders/conv2d_backward_weight_subgroup.wgsl`)
 //!   and the reduce of its split rows (`shaders/conv2d_backward_weight_reduce.wgsl`);
-//! - `row_split.rs`: how the weight gradient splits its rows into parts.
+//! - `row_split.rs`: how the weight gradient splits its rows into parts;
+//! - `windows.rs`: an unpadded convolution's windows as rows and rows back into the map
+//!   (`shaders/conv_windows.wgsl`), for running one as a fully connected layer.
 //!
 //! # Shapes
 //! x (N, C, H, W), weight (O, C, K, K), bias (O), y (N, O, OH, OW), stride 1,
@@ -14,6 +16,7 @@
 mod convolve;
 mod row_split;
 mod weight_gradient;
+pub mod windows;
 
 pub use convolve::{conv2d_backward_data, conv2d_forward, ConvUse};
 pub use weight_gradient::{conv2d_backward_weight, conv2d_backward_weight_accumulate};
@@ -25,5 +28,6 @@ use super::layout::UniformLayout;
 pub(super) fn uniform_layouts() -> Vec<UniformLayout> {
     let mut layouts = convolve::uniform_layouts();
     layouts.extend(weight_gradient::uniform_layouts());
+    layouts.extend(windows::uniform_layouts());
     layouts
 }
