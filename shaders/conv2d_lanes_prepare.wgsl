@@ -15,12 +15,9 @@
 
 // src at (n, s0 + i, r − pad, c − pad), 0 outside it.
 fn source_at(n: u32, i: u32, r: u32, c: u32) -> f32 {
-    let ih = i32(r) - p.pad;
-    let iw = i32(c) - p.pad;
-    let inside = ih >= 0 && ih < i32(p.s_h) && iw >= 0 && iw < i32(p.s_w);
-    let at = p.s_offset + ((n * p.s_channels + p.s0 + i) * p.s_h
-        + u32(clamp(ih, 0, i32(p.s_h) - 1))) * p.s_w + u32(clamp(iw, 0, i32(p.s_w) - 1));
-    return select(0.0, src[at], inside);
+    let row = i32(r) - p.pad;
+    let column = i32(c) - p.pad;
+    return select(0.0, src[conv_source_index(p, n, i, row, column)], conv_source_inside(p, row, column));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

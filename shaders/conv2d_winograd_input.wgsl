@@ -128,10 +128,8 @@ fn source_row(n: u32, i: u32, row: i32, column0: i32, in_batch: bool) -> Six {
 }
 
 fn source_at(n: u32, i: u32, row: i32, column: i32, in_batch: bool) -> f32 {
-    let inside = in_batch && row >= 0 && row < i32(p.s_h) && column >= 0 && column < i32(p.s_w);
-    let at = p.s_offset + ((min(n, p.batch - 1u) * p.s_channels + p.s0 + i) * p.s_h
-        + u32(clamp(row, 0, i32(p.s_h) - 1))) * p.s_w + u32(clamp(column, 0, i32(p.s_w) - 1));
-    return select(0.0, src[at], inside);
+    let at = conv_source_index(p, min(n, p.batch - 1u), i, row, column);
+    return select(0.0, src[at], in_batch && conv_source_inside(p, row, column));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

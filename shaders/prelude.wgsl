@@ -60,6 +60,19 @@ struct LinearParams {
     _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
+// Where the source value at (sample n, channel s0 + i, row, column) of a convolution
+// sits in the bound source, the row and column clamped into it; conv_source_inside says
+// whether they were inside (else the value is padding, 0). For the kernels that copy
+// the source (conv2d_lanes_prepare.wgsl, conv2d_winograd_input.wgsl).
+fn conv_source_index(p: ConvolveParams, n: u32, i: u32, row: i32, column: i32) -> u32 {
+    return p.s_offset + ((n * p.s_channels + p.s0 + i) * p.s_h
+        + u32(clamp(row, 0, i32(p.s_h) - 1))) * p.s_w + u32(clamp(column, 0, i32(p.s_w) - 1));
+}
+
+fn conv_source_inside(p: ConvolveParams, row: i32, column: i32) -> bool {
+    return row >= 0 && row < i32(p.s_h) && column >= 0 && column < i32(p.s_w);
+}
+
 // Row length of the zero-padded source copy conv2d_lanes.wgsl reads (conv2d_lanes_prepare.wgsl
 // writes it in vec4): the tiles' 8 columns each, plus the K − 1 columns a tile's window
 // slides over, rounded up to whole vec4.
