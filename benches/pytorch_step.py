@@ -1,6 +1,7 @@
 """PyTorch reference for `vgg-wgpu bench step`: the same VGG (Table 1 configuration,
 width divisor, input size, classes, dropout 0.5) trained with the same SGD step on the
-CPU, timed the same way. Prints one JSON object: {"train_images_per_s": ..., ...}.
+CPU (or with --device cuda on an NVIDIA GPU, in strict fp32: no TF32), timed the same way.
+Prints one JSON object: {"train_images_per_s": ..., ...}.
 
     python3 benches/pytorch_step.py --config A --width-divisor 8 --size 32 --batch 32 --classes 10
 """
@@ -45,11 +46,18 @@ def vgg(config, divisor, size, classes):
     )
 
 
-def seconds_per_call(fn, min_seconds):
+def seconds_per_call(fn, min_seconds, device):
+    def finish():
+        # CUDA calls return before the GPU is done; time the work, not its queueing.
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     fn()
+    finish()
     start, runs = time.perf_counter(), 0
     while runs == 0 or time.perf_counter() - start < min_seconds:
         fn()
+        finish()
         runs += 1
     return (time.perf_counter() - start) / runs
 
@@ -62,12 +70,17 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--min-seconds", type=float, default=1.0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args()
+    device = torch.device(args.device)
+    # Our kernels compute in fp32; so must the reference (TF32 would round inputs to 10 bits).
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 
-    model = vgg(args.config, args.width_divisor, args.size, args.classes)
+    model = vgg(args.config, args.width_divisor, args.size, args.classes).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
-    x = torch.full((args.batch, 3, args.size, args.size), 0.5)
-    y = torch.arange(args.batch) % args.classes
+    x = torch.full((args.batch, 3, args.size, args.size), 0.5, device=device)
+    y = torch.arange(args.batch, device=device) % args.classes
     loss_fn = nn.CrossEntropyLoss()
 
     def train_step():
@@ -80,11 +93,12 @@ def main():
             model(x)
 
     model.train()
-    train = seconds_per_call(train_step, args.min_seconds)
+    train = seconds_per_call(train_step, args.min_seconds, device)
     model.eval()
-    infer = seconds_per_call(inference, args.min_seconds)
+    infer = seconds_per_call(inference, args.min_seconds, device)
     print(json.dumps({
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "train_images_per_s": args.batch / train,
         "inference_images_per_s": args.batch / infer,
