@@ -20,6 +20,6 @@ pub mod protocol;
 pub mod test_set;
 
 pub use evaluate::{evaluate_ensemble, evaluate_image, table_rows, ImagePosteriors, Protocol};
-pub use model::{check_ensemble, TestModel};
+pub use model::{check_ensemble, TestModel, DENSE_PLANS_KEPT};
 pub use protocol::{default_scales, Tally};
 pub use test_set::{open_test_set, TestSet};

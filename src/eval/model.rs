@@ -9,6 +9,12 @@ use crate::graph::{DenseOutput, DensePlan, EvalPlan, Network, ParamSet};
 use crate::kernels::GpuContext;
 use crate::model::{describe, imagenet, ModelMeta, ModelSpec, WeightFile};
 
+/// Dense plans kept per model. Each holds activations for one image size (hundreds of MB
+/// for VGG-16 at the paper's scales), and a folder of photos or a test set has many
+/// sizes: keeping every plan grew GPU memory with each new size. Three scales of the
+/// paper's protocol and the heat map's plan fit, so images of one size reuse theirs.
+pub const DENSE_PLANS_KEPT: usize = 4;
+
 pub struct TestModel {
     pub spec: ModelSpec,
     pub meta: ModelMeta,
@@ -18,8 +24,10 @@ pub struct TestModel {
     pub origin: String,
     net: Network,
     params: ParamSet,
-    /// Dense plans by (batch, height, width).
+    /// Dense plans by (batch, height, width), at most [`DENSE_PLANS_KEPT`].
     dense: HashMap<(usize, usize, usize), DensePlan>,
+    /// Their keys, least recently used first.
+    dense_use: Vec<(usize, usize, usize)>,
     /// Plain-forward plans (multi-crop) by batch size.
     crops: HashMap<usize, EvalPlan>,
 }
@@ -37,6 +45,7 @@ impl TestModel {
             origin: origin.to_string(),
             params,
             dense: HashMap::new(),
+            dense_use: Vec::new(),
             crops: HashMap::new(),
         })
     }
@@ -135,7 +144,8 @@ impl TestModel {
         Ok(weights)
     }
 
-    /// The dense plan for images (batch, 3, height, width), compiled on first use.
+    /// The dense plan for images (batch, 3, height, width), compiled on first use and
+    /// kept while it is among the [`DENSE_PLANS_KEPT`] most recently used.
     pub async fn dense_plan(
         &mut self,
         ctx: &GpuContext,
@@ -144,11 +154,23 @@ impl TestModel {
         width: usize,
     ) -> Result<&DensePlan> {
         let key = (batch, height, width);
+        self.dense_use.retain(|&k| k != key);
         if !self.dense.contains_key(&key) {
+            if self.dense.len() >= DENSE_PLANS_KEPT {
+                // Free the oldest plan's activations before allocating the new ones.
+                let oldest = self.dense_use.remove(0);
+                self.dense.remove(&oldest);
+            }
             let plan = DensePlan::new(ctx, &self.net, &self.params, batch, height, width).await?;
             self.dense.insert(key, plan);
         }
+        self.dense_use.push(key);
         Ok(&self.dense[&key])
+    }
+
+    /// How many dense plans are held now (at most [`DENSE_PLANS_KEPT`]).
+    pub fn dense_plans_held(&self) -> usize {
+        self.dense.len()
     }
 
     /// Dense evaluation of `images` (batch, 3, height, width).

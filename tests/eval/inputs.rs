@@ -7,7 +7,7 @@ use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use crate::harness::*;
 use crate::{small, temp_dir, weights};
 use vgg_wgpu::data::image_folder::decode;
-use vgg_wgpu::eval::{evaluate_image, open_test_set, Protocol, TestModel};
+use vgg_wgpu::eval::{evaluate_image, open_test_set, Protocol, TestModel, DENSE_PLANS_KEPT};
 use vgg_wgpu::model::Config;
 
 fn model(classes: usize) -> TestModel {
@@ -67,6 +67,33 @@ fn an_image_and_its_mirror_give_the_same_posteriors() {
     check("features: image vs mirror", &a.features, &b.features, 1e-6);
     sums_to_one(&a.dense[0]);
     sums_to_one(&a.multi_crop[0]);
+}
+
+#[test]
+fn images_of_many_sizes_keep_few_plans_and_a_rebuilt_plan_gives_the_same_posteriors() {
+    let mut m = model(7);
+    let protocol = Protocol {
+        multi_crop: false,
+        ..all(&[32, 40])
+    };
+    let first = picture(37, 45);
+    let before = pollster::block_on(evaluate_image(gpu(), &mut m, &first, &protocol)).unwrap();
+    // Six more sizes, two scales each: twelve plans, of which only the newest are kept,
+    // so the first image's plans are gone and are built again.
+    for w in 50..56 {
+        pollster::block_on(evaluate_image(gpu(), &mut m, &picture(w, 41), &protocol)).unwrap();
+        assert!(
+            m.dense_plans_held() <= DENSE_PLANS_KEPT,
+            "{} plans held",
+            m.dense_plans_held()
+        );
+    }
+    assert_eq!(m.dense_plans_held(), DENSE_PLANS_KEPT);
+    let after = pollster::block_on(evaluate_image(gpu(), &mut m, &first, &protocol)).unwrap();
+    for (scale, (a, b)) in before.dense.iter().zip(&after.dense).enumerate() {
+        assert_eq!(a, b, "scale {scale}: a rebuilt plan changed the posteriors");
+    }
+    assert_eq!(before.features, after.features);
 }
 
 #[test]
