@@ -80,6 +80,7 @@ pub fn choose(
     // shape replaces the default only when it is clearly faster (by `MARGIN`).
     const ROUNDS: usize = 5;
     const MARGIN: f64 = 0.9;
+    announce_measuring();
     for c in candidates {
         seconds(c); // warm-up: compiles the pipeline, touches the buffers
     }
@@ -111,6 +112,22 @@ pub fn choose(
     choices.insert(key, (index, described));
     save(choices);
     index
+}
+
+/// Says once per process why the first run on an adapter is slow: each candidate is a
+/// pipeline the driver compiles (on an H200: 16 s for VGG-16's paper protocol on a cold
+/// driver cache, 0.1 s on a warm one), and the choice is kept for later runs.
+fn announce_measuring() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        #[cfg(not(target_arch = "wasm32"))]
+        let kept = cache_file().map_or("memory".into(), |f| f.display().to_string());
+        #[cfg(target_arch = "wasm32")]
+        let kept = "memory";
+        eprintln!(
+            "note: first use of these kernel shapes on this adapter: compiling and timing tile shapes (kept in {kept}; VGG_WGPU_TUNE=off skips it)"
+        );
+    });
 }
 
 /// 64-bit FNV-1a: a hash of the shader source that stays the same across builds.

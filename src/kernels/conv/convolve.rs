@@ -168,7 +168,7 @@ impl ConvolveParams {
             },
             self.t_count,
             self.t_h.min(8),
-            self.t_w
+            tuning_width_class(self.t_w)
         );
         let proxy = self.proxy(ctx);
         let index = tune::choose(ctx, &SUBGROUP, &class, &constants, default, |c| {
@@ -413,6 +413,19 @@ fn share_width(ctx: &GpuContext) -> usize {
         .max(8)
         .next_power_of_two()
         .min(WORKGROUP_SIZE as usize)
+}
+
+/// The target width as the autotuner's problem class sees it: exact up to 8 columns
+/// (where 4-column tiles and 2-row tiles matter), else rounded up to a power of two. Dense
+/// evaluation meets a new width with each image's aspect ratio and test scale; classes by
+/// exact width made a folder of photos tune every conv layer again for every photo.
+#[cfg(not(target_arch = "wasm32"))]
+fn tuning_width_class(t_w: u32) -> u32 {
+    if t_w <= 8 {
+        t_w
+    } else {
+        t_w.next_power_of_two()
+    }
 }
 
 /// Buffers and parameters of a problem the autotuner times.
