@@ -112,7 +112,9 @@ impl ConvolveParams {
     /// `VGG_WGPU_CONV_ROWS` (1 or 2) and
     /// `VGG_WGPU_CONV_TILE_T` (16 or 32) fix them; otherwise the autotuner picks among
     /// the shapes that fit (see [`crate::kernels::tune`]), by default 2 rows × 4 columns for
-    /// targets at most 4 columns wide and 32 channels when there are that many.
+    /// targets at most 4 columns wide, and 32 channels when there are that many on a CPU
+    /// adapter, else 16: 256 accumulators overflow a GPU's registers (on an H200, 32
+    /// channels ran VGG-16's layers 3–7× slower than 16).
     fn tile(&self, ctx: &GpuContext) -> (u32, u32) {
         if let Some(tile) = ctx.settings.conv_tile {
             return tile;
@@ -132,7 +134,8 @@ impl ConvolveParams {
             }
         }
         let default_rows = if self.t_w <= 4 { 2 } else { 1 };
-        let default_t = if self.t_count >= 32 { 32 } else { 16 };
+        let cpu = ctx.adapter_info.device_type == wgpu::DeviceType::Cpu;
+        let default_t = if self.t_count >= 32 && cpu { 32 } else { 16 };
         let default = candidates
             .iter()
             .position(|&c| c == (default_rows, default_t))
