@@ -12,6 +12,10 @@ pub enum BenchTarget {
     Kernels,
     /// Whole training steps and inference passes of the network: images/s.
     Step,
+    /// Dense evaluation alone (what classify and the page run), at --dense-size: images/s,
+    /// and with --profile each op and kernel of one pass. Quicker than `step` where a
+    /// training step is slow (SwiftShader, lavapipe).
+    Dense,
     /// Data-parallel training with 1 and with --replicas devices on the chosen adapter:
     /// images/s, bytes exchanged and exchange time per step, scaling efficiency.
     Replicas,
@@ -92,12 +96,12 @@ pub struct BenchArgs {
     /// Replicas to compare with one (for `replicas`).
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
     pub replicas: usize,
-    /// With `step`: the image side for dense (fully convolutional) evaluation; default
-    /// the input size.
+    /// With `step` and `dense`: the image side for dense (fully convolutional)
+    /// evaluation; default the input size.
     #[arg(long, allow_negative_numbers = true)]
     pub dense_size: Option<usize>,
-    /// With `step`: also time each op and kernel of one training step and of one dense
-    /// pass (GPU timestamps where the adapter has them, otherwise each dispatch alone by
+    /// With `step` and `dense`: also time each op and kernel of one training step
+    /// (`step`) and of one dense pass (GPU timestamps where the adapter has them, otherwise each dispatch alone by
     /// wall clock).
     #[arg(long)]
     pub profile: bool,

@@ -24,6 +24,7 @@ pub fn run(ctx: &GpuContext, choice: &AdapterChoice, args: &BenchArgs) -> Result
     match args.target {
         BenchTarget::Kernels => kernels::run(ctx, args),
         BenchTarget::Step => step::run(ctx, args),
+        BenchTarget::Dense => step::run_dense(ctx, args),
         BenchTarget::Replicas => replicas::run(ctx, choice, args),
         BenchTarget::Peak => peak::run(ctx, args),
     }

@@ -91,6 +91,15 @@ pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     timings.iter().try_for_each(|t| print(args, t))
 }
 
+/// Dense evaluation alone, with random weights.
+pub fn run_dense(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
+    let spec = args.spec()?;
+    let net = Network::new(&spec, 0.0);
+    let weights = random_weights(&spec, &Init::Glorot, 0);
+    let params = ParamSet::upload(ctx, &spec, &weights, "random")?;
+    print(args, &time_dense_evaluation(ctx, args, &net, &params)?)
+}
+
 /// A training step that updates only the classifier (`train --freeze features`): the
 /// forward pass, then backward and SGD of the FC layers alone.
 fn time_frozen_step(
