@@ -112,14 +112,16 @@ impl ConvolveParams {
     /// `VGG_WGPU_CONV_ROWS` (1 or 2) and
     /// `VGG_WGPU_CONV_TILE_T` (16 or 32) fix them; otherwise the autotuner picks among
     /// the shapes that fit (see [`crate::kernels::tune`]), by default 2 rows × 4 columns for
-    /// targets at most 4 columns wide, and 32 channels when there are that many on a CPU
-    /// adapter, else 16: 256 accumulators overflow a GPU's registers (on an H200, 32
-    /// channels ran VGG-16's layers 3–7× slower than 16).
+    /// targets at most 4 columns wide. 32 channels are a candidate, and the default where
+    /// there are that many, on CPU adapters only: on a GPU 256 accumulators overflow the
+    /// registers (on an H200, 32 channels ran VGG-16's layers 3–7× slower than 16, and
+    /// compiling them for the tuner doubled the first run's wait).
     fn tile(&self, ctx: &GpuContext) -> (u32, u32) {
         if let Some(tile) = ctx.settings.conv_tile {
             return tile;
         }
         let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+        let cpu = ctx.adapter_info.device_type == wgpu::DeviceType::Cpu;
         let mut candidates = Vec::new();
         for rows in [1, 2] {
             for tile_t in [16, 32] {
@@ -127,14 +129,13 @@ impl ConvolveParams {
                 if fixed("VGG_WGPU_CONV_ROWS", rows)
                     && fixed("VGG_WGPU_CONV_TILE_T", tile_t)
                     && (rows == 1 || self.t_h > 1)
-                    && (tile_t == 16 || self.t_count > 16)
+                    && (tile_t == 16 || (self.t_count > 16 && cpu))
                 {
                     candidates.push((rows, tile_t));
                 }
             }
         }
         let default_rows = if self.t_w <= 4 { 2 } else { 1 };
-        let cpu = ctx.adapter_info.device_type == wgpu::DeviceType::Cpu;
         let default_t = if self.t_count >= 32 && cpu { 32 } else { 16 };
         let default = candidates
             .iter()
