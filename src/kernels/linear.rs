@@ -14,12 +14,23 @@ use crate::kernels::GpuContext;
 use crate::shape::LinearShape;
 
 const LINEAR: Shader = shader!("linear.wgsl");
+const LINEAR_LANES: Shader = shader!("linear_lanes.wgsl");
 const LINEAR_SUBGROUP: Shader = shader!("linear_subgroup.wgsl");
 
 /// Whether `linear_subgroup.wgsl` can run a dispatch: subgroups of 8 or more and rows
 /// read as vec4 (K a multiple of 4).
 fn subgroup_path(ctx: &GpuContext, s: &LinearShape) -> bool {
     ctx.settings.subgroups && s.in_features.is_multiple_of(4)
+}
+
+/// Whether `linear_lanes.wgsl` runs a forward dispatch on a piece of `rows` rows: where
+/// the settings call for it (SwiftShader) and no subgroup kernel runs, on one row (it was
+/// no faster than `linear.wgsl` on more), with K a multiple of 4.
+fn lanes_path(ctx: &GpuContext, s: &LinearShape, rows: usize) -> bool {
+    ctx.settings.linear_lanes
+        && !subgroup_path(ctx, s)
+        && rows == 1
+        && s.in_features.is_multiple_of(4)
 }
 
 /// Whether the backward products of `linear_subgroup.wgsl` can read dy's columns of the
@@ -95,18 +106,21 @@ pub fn linear_forward(
             params.o_count = w_chunk.rows.len() as u32;
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], y.row_len());
-            let (shader, entry, invocations) = match subgroup_path(ctx, s) {
+            let (rows, outputs) = (piece.rows.len(), w_chunk.rows.len());
+            let (shader, entry, invocations) = if subgroup_path(ctx, s) {
                 // Workgroups of 8 rows × 64 invocations of 4 outputs.
-                true => (
-                    &LINEAR_SUBGROUP,
-                    "linear_forward_subgroup",
-                    piece.rows.len().div_ceil(8) * w_chunk.rows.len().div_ceil(256) * 64,
-                ),
-                false => (
-                    &LINEAR,
-                    "linear_forward",
-                    piece.rows.len().div_ceil(4) * w_chunk.rows.len().div_ceil(4),
-                ),
+                let invocations = rows.div_ceil(8) * outputs.div_ceil(256) * 64;
+                (&LINEAR_SUBGROUP, "linear_forward_subgroup", invocations)
+            } else if lanes_path(ctx, s, rows) {
+                // Quads of 4 invocations on 8 outputs.
+                (
+                    &LINEAR_LANES,
+                    "linear_forward_lanes",
+                    outputs.div_ceil(8) * 4,
+                )
+            } else {
+                let invocations = rows.div_ceil(4) * outputs.div_ceil(4);
+                (&LINEAR, "linear_forward", invocations)
             };
             launches.push(Launch::new(
                 ctx,

@@ -50,6 +50,12 @@ pub struct KernelSettings {
     /// tests), so training never uses it. On by default on
     /// SwiftShader only (without subgroups); the tests turn it on elsewhere.
     pub conv_winograd: bool,
+    /// Whether the linear layer's forward pass on one row (one image classified) runs
+    /// `linear_lanes.wgsl` where no subgroup kernel runs: its invocations laid out for
+    /// SwiftShader's 4-lane SIMD groups, every load sequential across them (the fast path
+    /// of SwiftShader's atomic loads), where `linear.wgsl` gathers lane by lane. On
+    /// SwiftShader only; the tests run it elsewhere.
+    pub linear_lanes: bool,
 }
 
 impl KernelSettings {
@@ -72,6 +78,7 @@ impl KernelSettings {
             conv_lanes: swiftshader,
             conv_ignore_speed_rules: false,
             conv_winograd: swiftshader,
+            linear_lanes: swiftshader,
         }
     }
 }

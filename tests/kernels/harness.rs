@@ -45,6 +45,15 @@ pub fn gpu_without_subgroups() -> GpuContext {
     ctx.settings.subgroups = false;
     ctx.settings.conv_lanes = false;
     ctx.settings.conv_winograd = false;
+    ctx.settings.linear_lanes = false;
+    ctx
+}
+
+/// A separate device whose linear forward passes run `linear_lanes.wgsl` (what
+/// SwiftShader gets) where K is a multiple of 4, `linear.wgsl` elsewhere.
+pub fn gpu_with_linear_lanes() -> GpuContext {
+    let mut ctx = gpu_without_subgroups();
+    ctx.settings.linear_lanes = true;
     ctx
 }
 

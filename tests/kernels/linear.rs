@@ -125,6 +125,43 @@ fn linear_without_subgroups_matches_oracle() {
 }
 
 #[test]
+fn linear_lanes_matches_oracle() {
+    let ctx = gpu_with_linear_lanes();
+    let mut lanes = 0;
+    // Besides SHAPES: one row, K a multiple of 4, odd output counts (partial quads).
+    let more = [shape(1, 516, 37), shape(1, 260, 9), shape(1, 4, 1)];
+    for (i, s) in SHAPES.iter().chain(&more).enumerate() {
+        check_linear(&ctx, s, i % 2 == 0, "linear lanes");
+        // The shapes of one row with K a multiple of 4 run the lanes kernel, the others
+        // linear.wgsl.
+        let x = vgg_wgpu::gpu::Tensor::zeros(&ctx, "x", &s.input()).unwrap();
+        let w = vgg_wgpu::gpu::Tensor::zeros(&ctx, "w", &s.weight()).unwrap();
+        let b = vgg_wgpu::gpu::Tensor::zeros(&ctx, "b", &[s.out_features]).unwrap();
+        let y = vgg_wgpu::gpu::Tensor::zeros(&ctx, "y", &s.output()).unwrap();
+        let launches = linear_forward(&ctx, s, false, &x, &w, &b, &y).unwrap();
+        let lanes_kernel = s.in_features % 4 == 0 && s.batch == 1;
+        let expected = match lanes_kernel {
+            true => "linear_forward_lanes",
+            false => "linear_forward",
+        };
+        assert_eq!(launches[0].label, expected, "{s:?}");
+        lanes += lanes_kernel as usize;
+    }
+    assert_eq!(lanes, 4, "shapes that ran the lanes kernel");
+}
+
+#[test]
+fn linear_lanes_with_chunks_of_four_rows_matches_oracle() {
+    // As linear_with_chunks_of_four_rows_matches_oracle: row pieces of 4, 1, 3 and 1 rows
+    // (the pieces of one row run the lanes kernel) and weight chunks of 4 outputs (half a
+    // quad's 8).
+    let mut ctx = gpu_with_binding_limit(576);
+    ctx.settings.subgroups = false;
+    ctx.settings.linear_lanes = true;
+    check_linear(&ctx, &shape(9, 36, 28), true, "linear lanes chunks of four");
+}
+
+#[test]
 fn linear_backward_weight_accumulate_adds_to_the_gradients() {
     // Chunked as in the test above, so that every launch, the first included, adds.
     let ctx = gpu_with_binding_limit(512);

@@ -58,7 +58,8 @@ fn relative_error(name: &str, gpu: &[f32], oracle: &[f32]) -> f64 {
 }
 
 /// fc6 at batch 2, 64 of its 4096 outputs: x ≥ 0 as after a ReLU, weights of either sign;
-/// the weight split into chunks of 20 rows. Both kernels: with subgroups and without.
+/// the weight split into chunks of 20 rows. All three kernels: with subgroups, without,
+/// and SwiftShader's lanes kernel (which runs on one row: the first row alone).
 #[test]
 fn fc6_forward_over_25088_inputs() {
     let s = LinearShape {
@@ -70,12 +71,22 @@ fn fc6_forward_over_25088_inputs() {
     let w = hashed(s.out_features * s.in_features, 2, true);
     let b = vec![0.0; s.out_features];
     let expected = oracle::linear::linear_forward(&s, false, &x, &w, &b);
-    for subgroups in [true, false] {
+    for (subgroups, lanes) in [(true, false), (false, false), (false, true)] {
         let mut ctx = gpu_with_binding_limit(20 * 25088 * 4);
         ctx.settings.subgroups &= subgroups;
-        let y = run_linear_forward(&ctx, &s, &x, &w, &b);
-        let name = format!("fc6 forward, subgroups {}", ctx.settings.subgroups);
-        let err = relative_error(&name, &y, &expected);
+        ctx.settings.linear_lanes = lanes;
+        let name = format!(
+            "fc6 forward, subgroups {}, lanes {lanes}",
+            ctx.settings.subgroups
+        );
+        let err = match lanes {
+            false => relative_error(&name, &run_linear_forward(&ctx, &s, &x, &w, &b), &expected),
+            true => {
+                let one = LinearShape { batch: 1, ..s };
+                let y = run_linear_forward(&ctx, &one, &x[..s.in_features], &w, &b);
+                relative_error(&name, &y, &expected[..s.out_features])
+            }
+        };
         // PyTorch: 6.59e-7.
         assert!(err <= 6.59e-7 * MARGIN, "{name}: {err:e}");
     }
