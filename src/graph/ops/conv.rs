@@ -3,6 +3,7 @@
 
 use super::{at_size, BackwardPass, ForwardPass, Op, Operation, ReferenceGradients, ReferencePass};
 use crate::error::Result;
+use crate::gpu::tensor::chunk_layout;
 use crate::gpu::Tensor;
 use crate::kernels::conv::windows::{fold_positions, unfold_windows, window_rows};
 use crate::kernels::conv::{
@@ -88,12 +89,15 @@ impl Conv2d {
             let (x, y) = (pass.x.reshaped(&l.input())?, pass.y.reshaped(&l.output())?);
             return Ok(Some(linear_forward(ctx, &l, self.relu, &x, &w, b, &y)?));
         }
-        let windows = Tensor::zeros(ctx, "window rows", &l.input())?;
-        let outputs = Tensor::zeros(ctx, "output rows", &l.output())?;
         let single = |t: &Tensor| t.chunks.len() == 1;
-        if ![pass.x, pass.y, &windows, &outputs].into_iter().all(single) {
+        let fits_one = |shape: &[usize]| {
+            chunk_layout(ctx, "window rows", shape).is_ok_and(|chunks| chunks.len() == 1)
+        };
+        if !(single(pass.x) && single(pass.y) && fits_one(&l.input()) && fits_one(&l.output())) {
             return Ok(None);
         }
+        let windows = Tensor::zeros(ctx, "window rows", &l.input())?;
+        let outputs = Tensor::zeros(ctx, "output rows", &l.output())?;
         let mut launches = unfold_windows(ctx, s, pass.x, &windows)?;
         launches.extend(linear_forward(
             ctx, &l, self.relu, &windows, &w, b, &outputs,
