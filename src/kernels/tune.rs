@@ -156,17 +156,23 @@ fn load() -> Choices {
     Choices::new()
 }
 
-/// Writes the choices back; a cache that cannot be written only costs re-measuring.
+/// Writes the choices back, through a file of this process's own that is then renamed
+/// over the cache, so that a process killed while writing, or two writing at once (MPI
+/// ranks), never leave half a file. A cache that cannot be written only costs
+/// re-measuring.
 fn save(choices: &Choices) {
     #[cfg(not(target_arch = "wasm32"))]
     if let Some(file) = cache_file() {
+        let partial = file.with_extension(format!("json.{}.partial", std::process::id()));
         let written = file
             .parent()
             .map(std::fs::create_dir_all)
             .transpose()
             .ok()
             .and_then(|_| serde_json::to_string_pretty(choices).ok())
-            .map(|text| std::fs::write(&file, text));
+            .map(|text| {
+                std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, &file))
+            });
         if !matches!(written, Some(Ok(()))) {
             eprintln!("note: could not write the tuning cache {}", file.display());
         }
