@@ -150,30 +150,25 @@ fn cache_file() -> Option<std::path::PathBuf> {
 /// The cached choices; empty when there is no file or it cannot be read.
 fn load() -> Choices {
     #[cfg(not(target_arch = "wasm32"))]
-    if let Some(text) = cache_file().and_then(|f| std::fs::read_to_string(f).ok()) {
-        return serde_json::from_str(&text).unwrap_or_default();
+    if let Some(file) = cache_file() {
+        return load_from(&file);
     }
     Choices::new()
 }
 
-/// Writes the choices back, through a file of this process's own that is then renamed
-/// over the cache, so that a process killed while writing, or two writing at once (MPI
-/// ranks), never leave half a file. A cache that cannot be written only costs
-/// re-measuring.
+#[cfg(not(target_arch = "wasm32"))]
+fn load_from(file: &std::path::Path) -> Choices {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// Writes the choices back; a cache that cannot be written only costs re-measuring.
 fn save(choices: &Choices) {
     #[cfg(not(target_arch = "wasm32"))]
     if let Some(file) = cache_file() {
-        let partial = file.with_extension(format!("json.{}.partial", std::process::id()));
-        let written = file
-            .parent()
-            .map(std::fs::create_dir_all)
-            .transpose()
-            .ok()
-            .and_then(|_| serde_json::to_string_pretty(choices).ok())
-            .map(|text| {
-                std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, &file))
-            });
-        if !matches!(written, Some(Ok(()))) {
+        if save_to(&file, choices).is_err() {
             eprintln!("note: could not write the tuning cache {}", file.display());
         }
     }
@@ -181,9 +176,51 @@ fn save(choices: &Choices) {
     let _ = choices;
 }
 
+/// Writes `choices` through a file of this process's own that is then renamed over
+/// `file`, so that a process killed while writing, or two writing at once (MPI ranks),
+/// never leave half a file.
+#[cfg(not(target_arch = "wasm32"))]
+fn save_to(file: &std::path::Path, choices: &Choices) -> std::io::Result<()> {
+    if let Some(folder) = file.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    let partial = file.with_extension(format!("json.{}.partial", std::process::id()));
+    std::fs::write(&partial, serde_json::to_string_pretty(choices)?)?;
+    std::fs::rename(&partial, file)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fnv1a;
+    use super::{fnv1a, load_from, save_to, Choices};
+
+    #[test]
+    fn the_cache_reads_back_what_was_saved_and_leaves_no_partial_file() {
+        let folder = std::env::temp_dir().join(format!("vgg-wgpu-tune-{}", std::process::id()));
+        let file = folder.join("cache").join("tuning.json");
+        assert_eq!(load_from(&file), Choices::new(), "no file: no choices");
+        let mut choices = Choices::new();
+        choices.insert(
+            "adapter | shader | class".into(),
+            (1, "ROWS=1 TILE_T=16".into()),
+        );
+        save_to(&file, &choices).unwrap();
+        assert_eq!(load_from(&file), choices);
+        choices.insert("another class".into(), (0, "ROWS=2 TILE_T=16".into()));
+        save_to(&file, &choices).unwrap();
+        assert_eq!(load_from(&file), choices, "saved over");
+        let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["tuning.json"]);
+        std::fs::write(&file, "{ half a fi").unwrap();
+        assert_eq!(
+            load_from(&file),
+            Choices::new(),
+            "unreadable: measured again"
+        );
+        std::fs::remove_dir_all(folder).unwrap();
+    }
 
     #[test]
     fn shader_hash_is_stable() {
