@@ -34,7 +34,7 @@
 
 @group(0) @binding(0) var<uniform> p: ConvolveParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;         // (N, s_channels, s_h, s_w)
-@group(0) @binding(2) var<storage, read> w: array<f32>;           // the weight chunk
+@group(0) @binding(2) var<storage, read> w: array<u32>;           // the weight chunk (see stored_weight)
 @group(0) @binding(3) var<storage, read> bias: array<f32>;        // (t_channels) when has_bias
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;   // (N, t_channels, t_h, t_w)
 
@@ -51,6 +51,9 @@ fn source_at(row: u32, row_inside: bool, col: i32) -> f32 {
     let inside = row_inside && col >= 0 && col < i32(p.s_w);
     return select(0.0, src[row + u32(clamp(col, 0, i32(p.s_w) - 1))], inside);
 }
+
+// Element `at` of the weight chunk.
+fn weight(at: u32) -> f32 { return stored_weight(w[word_of_weight(at)], at); }
 
 // The 8 source values from column `col`.
 fn window(row: u32, row_inside: bool, col: i32) -> Window {
@@ -118,8 +121,8 @@ fn conv2d(@builtin(workgroup_id) wid: vec3<u32>,
                     }
                     let tap = kh * p.kernel + kw;
                     let k = i * p.w_s_stride + select(tap, kk - 1u - tap, p.flip != 0u);
-                    let gv_lo = vec4<f32>(w[g_lo.x + k], w[g_lo.y + k], w[g_lo.z + k], w[g_lo.w + k]);
-                    let gv_hi = vec4<f32>(w[g_hi.x + k], w[g_hi.y + k], w[g_hi.z + k], w[g_hi.w + k]);
+                    let gv_lo = vec4<f32>(weight(g_lo.x + k), weight(g_lo.y + k), weight(g_lo.z + k), weight(g_lo.w + k));
+                    let gv_hi = vec4<f32>(weight(g_hi.x + k), weight(g_hi.y + k), weight(g_hi.z + k), weight(g_hi.w + k));
                     top_part = multiply_add(top_part, gv_lo, gv_hi, s_top);
                     if (TILE_H == 2u) { bottom_part = multiply_add(bottom_part, gv_lo, gv_hi, s_bottom); }
                 }

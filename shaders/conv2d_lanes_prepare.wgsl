@@ -10,14 +10,14 @@
 // (the launcher runs conv2d.wgsl instead where the filters are used only once or twice).
 
 @group(0) @binding(0) var<uniform> p: ConvolveParams;
-@group(0) @binding(1) var<storage, read> src: array<f32>;             // source or weight chunk
+@group(0) @binding(1) var<storage, read> src: array<u32>;             // source, or weight chunk (see stored_weight)
 @group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>; // padded or filters
 
 // src at (n, s0 + i, r − pad, c − pad), 0 outside it.
 fn source_at(n: u32, i: u32, r: u32, c: u32) -> f32 {
     let row = i32(r) - p.pad;
     let column = i32(c) - p.pad;
-    return select(0.0, src[conv_source_index(p, n, i, row, column)], conv_source_inside(p, row, column));
+    return select(0.0, bitcast<f32>(src[conv_source_index(p, n, i, row, column)]), conv_source_inside(p, row, column));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -41,7 +41,7 @@ fn filter_at(j: u32, i: u32, tap: u32) -> f32 {
     let kk = p.kernel * p.kernel;
     let at = min(j, p.t_count - 1u) * p.w_t_stride + i * p.w_s_stride
         + select(tap, kk - 1u - tap, p.flip != 0u);
-    return select(0.0, src[at], j < p.t_count);
+    return select(0.0, stored_weight(src[word_of_weight(at)], at), j < p.t_count);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -26,7 +26,7 @@
 // loops went to memory lane by lane and cost as much as the products.
 
 @group(0) @binding(0) var<uniform> p: ConvolveParams;
-@group(0) @binding(1) var<storage, read> src: array<f32>;                     // weight chunk or source
+@group(0) @binding(1) var<storage, read> src: array<u32>;                     // weight chunk (see stored_weight) or source
 @group(0) @binding(2) var<storage, read_write> transformed: array<f32>; // U or V
 
 // Bᵀ applied to six rows: the rows of Bᵀ d.
@@ -50,6 +50,9 @@ fn source_along(x: Six) -> Six {
                2.0 * a.y - a.z - 2.0 * b.x + b.y,
                4.0 * a.y - 5.0 * b.x + b.z);
 }
+
+// Element `at` of the weight chunk.
+fn weight(at: u32) -> f32 { return stored_weight(src[word_of_weight(at)], at); }
 
 // G applied to the three rows of a filter: the six rows of G g.
 fn filter_across(g0: vec3<f32>, g1: vec3<f32>, g2: vec3<f32>) -> array<vec3<f32>, 6> {
@@ -108,9 +111,9 @@ fn transform_filters(@builtin(workgroup_id) wid: vec3<u32>,
     // past t_count.
     let at = min(j, p.t_count - 1u) * p.w_t_stride + i * p.w_s_stride;
     let inside = j < p.t_count;
-    let top = select(vec3<f32>(), vec3<f32>(src[at], src[at + 1u], src[at + 2u]), inside);
-    let middle = select(vec3<f32>(), vec3<f32>(src[at + 3u], src[at + 4u], src[at + 5u]), inside);
-    let bottom = select(vec3<f32>(), vec3<f32>(src[at + 6u], src[at + 7u], src[at + 8u]), inside);
+    let top = select(vec3<f32>(), vec3<f32>(weight(at), weight(at + 1u), weight(at + 2u)), inside);
+    let middle = select(vec3<f32>(), vec3<f32>(weight(at + 3u), weight(at + 4u), weight(at + 5u)), inside);
+    let bottom = select(vec3<f32>(), vec3<f32>(weight(at + 6u), weight(at + 7u), weight(at + 8u)), inside);
     let flip = p.flip != 0u;
     let rows = filter_across(select(top, bottom.zyx, flip), select(middle, middle.zyx, flip),
                              select(bottom, top.zyx, flip));
@@ -129,7 +132,7 @@ fn source_row(n: u32, i: u32, row: i32, column0: i32, in_batch: bool) -> Six {
 
 fn source_at(n: u32, i: u32, row: i32, column: i32, in_batch: bool) -> f32 {
     let at = conv_source_index(p, min(n, p.batch - 1u), i, row, column);
-    return select(0.0, src[at], in_batch && conv_source_inside(p, row, column));
+    return select(0.0, bitcast<f32>(src[at]), in_batch && conv_source_inside(p, row, column));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

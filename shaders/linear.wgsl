@@ -22,9 +22,12 @@ const K_BLOCK: u32 = 128u; // terms per block of the forward and input-gradient 
 
 @group(0) @binding(0) var<uniform> fp: LinearParams;
 @group(0) @binding(1) var<storage, read> f_x: array<f32>;      // (rows, K) piece
-@group(0) @binding(2) var<storage, read> f_w: array<f32>;      // (o_count, K) chunk
+@group(0) @binding(2) var<storage, read> f_w: array<u32>;      // (o_count, K) chunk (see stored_weight)
 @group(0) @binding(3) var<storage, read> f_b: array<f32>;      // (O)
 @group(0) @binding(4) var<storage, read_write> f_y: array<f32>; // (rows, O) piece
+
+// Element `at` of the forward pass's weight chunk.
+fn forward_weight(at: u32) -> f32 { return stored_weight(f_w[word_of_weight(at)], at); }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn linear_forward(@builtin(workgroup_id) wid: vec3<u32>,
@@ -54,7 +57,8 @@ fn linear_forward(@builtin(workgroup_id) wid: vec3<u32>,
     for (var b = 0u; b < k_len; b += K_BLOCK) {
         var part = array<vec4<f32>, 4>();
         for (var k = b; k < min(b + K_BLOCK, k_len); k++) {
-            let wv = vec4<f32>(f_w[w0 + k], f_w[w1 + k], f_w[w2 + k], f_w[w3 + k]);
+            let wv = vec4<f32>(forward_weight(w0 + k), forward_weight(w1 + k), forward_weight(w2 + k),
+                               forward_weight(w3 + k));
             part[0] += f_x[x0 + k] * wv;
             part[1] += f_x[x1 + k] * wv;
             part[2] += f_x[x2 + k] * wv;

@@ -24,7 +24,7 @@
 
 @group(0) @binding(0) var<uniform> fp: LinearParams;
 @group(0) @binding(1) var<storage, read_write> x: array<atomic<u32>>; // (rows, K) piece
-@group(0) @binding(2) var<storage, read_write> w: array<atomic<u32>>; // (o_count, K) chunk
+@group(0) @binding(2) var<storage, read_write> w: array<atomic<u32>>; // (o_count, K) chunk, see stored_weight
 @group(0) @binding(3) var<storage, read> b: array<f32>;               // (O)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;         // (rows, O) piece
 
@@ -36,7 +36,7 @@ const K_BLOCK: u32 = 128u; // inputs per block of the sums: K_BLOCK / LANES per 
 var<workgroup> sums: array<f32, WORKGROUP_SIZE * OUTPUTS>;
 
 fn x_value(at: u32) -> f32 { return bitcast<f32>(atomicLoad(&x[at])); }
-fn w_value(at: u32) -> f32 { return bitcast<f32>(atomicLoad(&w[at])); }
+fn w_value(at: u32) -> f32 { return stored_weight(atomicLoad(&w[word_of_weight(at)]), at); }
 
 // The quad's place: (first output of the chunk, row, lane, lane in the workgroup).
 struct Quad { o0: u32, n: u32, lane: u32, local: u32 }

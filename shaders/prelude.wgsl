@@ -20,6 +20,36 @@ fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return workgroup_index(wid, nwg) * WORKGROUP_SIZE + lid;
 }
 
+// Whether the weight a kernel reads is stored as IEEE halves, two to a u32 (element e
+// in the low half of word e / 2 when e is even): `gpu::tensor::Storage::F16`, set by
+// the launchers. Kernels that read weights bind them as u32 words and read each value
+// through `stored_weight`; the arithmetic stays f32.
+override WEIGHTS_F16: bool = false;
+
+// Element `at` of a weight, given the word that holds it (`word_of_weight(at)`).
+fn stored_weight(word: u32, at: u32) -> f32 {
+    if (WEIGHTS_F16) { return half_value(select(word & 0xffffu, word >> 16u, (at & 1u) == 1u)); }
+    return bitcast<f32>(word);
+}
+
+// The IEEE half `h` as f32, exactly. Not `unpack2x16float`: naga accepts that only where
+// the device grants half-in-float conversions (Mesa's lavapipe only with shaderFloat16),
+// and this file is in every shader. Subnormal halves come out of an integer conversion
+// and an exact scaling, so no flush of subnormal floats can touch them.
+fn half_value(h: u32) -> f32 {
+    let sign = (h & 0x8000u) << 16u;
+    let exponent = (h >> 10u) & 0x1fu;
+    let mantissa = h & 0x3ffu;
+    if (exponent == 0u) { return bitcast<f32>(sign | bitcast<u32>(f32(mantissa) * 5.9604645e-8)); } // 2^-24
+    let biased = select(exponent + 112u, 255u, exponent == 31u); // infinity and NaN stay so
+    return bitcast<f32>(sign | (biased << 23u) | (mantissa << 13u));
+}
+
+// The word of a weight that holds element `at`.
+fn word_of_weight(at: u32) -> u32 {
+    return select(at, at / 2u, WEIGHTS_F16);
+}
+
 // One stride-1 convolution of a source s into a target t, the forward pass and the input
 // gradient alike (conv2d.wgsl, conv2d_subgroup.wgsl: their headers give the formula).
 struct ConvolveParams {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+use crate::gpu::Storage;
 use crate::graph::{DenseOutput, DensePlan, EvalPlan, Network, ParamSet};
 use crate::kernels::GpuContext;
 use crate::model::{describe, imagenet, ModelMeta, ModelSpec, WeightFile};
@@ -33,10 +34,17 @@ pub struct TestModel {
 }
 
 impl TestModel {
-    pub fn new(ctx: &GpuContext, weights: &WeightFile, origin: &str) -> Result<TestModel> {
+    /// The network of `weights` on the GPU, its weights (not biases) stored as
+    /// `storage` (F16: half the memory, computed in f32).
+    pub fn new(
+        ctx: &GpuContext,
+        weights: &WeightFile,
+        origin: &str,
+        storage: Storage,
+    ) -> Result<TestModel> {
         let described = describe(weights, origin)?;
         let spec = described.spec;
-        let params = ParamSet::upload(ctx, &spec, weights, origin)?;
+        let params = ParamSet::upload_stored(ctx, &spec, weights, origin, storage)?;
         Ok(TestModel {
             net: Network::new(&spec, 0.0),
             spec,
@@ -51,8 +59,13 @@ impl TestModel {
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn load(ctx: &GpuContext, path: &std::path::Path) -> Result<TestModel> {
-        Self::new(ctx, &WeightFile::load(path)?, &path.display().to_string())
+    pub fn load(ctx: &GpuContext, path: &std::path::Path, storage: Storage) -> Result<TestModel> {
+        Self::new(
+            ctx,
+            &WeightFile::load(path)?,
+            &path.display().to_string(),
+            storage,
+        )
     }
 
     /// Its class names are ImageNet's by assumption: the file names none of its 1000

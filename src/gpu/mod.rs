@@ -12,4 +12,4 @@ pub mod tensor;
 
 pub use context::{AdapterChoice, GpuDevice};
 pub use pipeline::Shader;
-pub use tensor::{row_pieces, Chunk, RowPiece, Tensor};
+pub use tensor::{row_pieces, Chunk, RowPiece, Storage, Tensor};

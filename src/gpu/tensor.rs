@@ -1,5 +1,6 @@
 //! Tensors of 4-byte elements (f32 or u32) on the GPU, split along their first
-//! dimension into chunks that each fit one storage binding.
+//! dimension into chunks that each fit one storage binding. A weight for inference may
+//! instead be stored as IEEE halves, two to a u32 ([`Storage::F16`]).
 //!
 //! Why: VGG's fc6 weight is 25088×4096 f32 = 411 MB, while WebGPU guarantees only
 //! 128 MiB per binding. A tensor is therefore a list of buffers, each holding a
@@ -21,23 +22,56 @@ pub struct Chunk {
     pub rows: Range<usize>,
 }
 
+/// How a tensor's elements are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// 4 bytes each (f32, or u32 for labels and indices).
+    F32,
+    /// IEEE halves, element e of a chunk in the low (e even) or high half of u32 e / 2:
+    /// half the memory of a weight, for inference only. Kernels read such a weight
+    /// where their `WEIGHTS_F16` override is set (`shaders/prelude.wgsl`) and compute in
+    /// f32; the CPU side writes and reads f32, rounded to the nearest half on the way in.
+    F16,
+}
+
 /// Cloning shares the buffers (wgpu handles are reference-counted).
 #[derive(Clone)]
 pub struct Tensor {
     pub label: String,
     pub shape: Vec<usize>,
     pub chunks: Vec<Chunk>,
+    pub storage: Storage,
 }
 
 impl Tensor {
     /// A zero-filled tensor (wgpu zero-initialises new buffers).
     pub fn zeros(ctx: &GpuDevice, label: &str, shape: &[usize]) -> Result<Tensor> {
-        let layout = chunk_layout(ctx, label, shape)?;
+        Self::zeros_stored(ctx, label, shape, Storage::F32)
+    }
+
+    /// A zero-filled tensor stored as `storage` says. An F16 tensor splits into the
+    /// chunks of an F32 one (each half the size), so kernels see the same rows.
+    pub fn zeros_stored(
+        ctx: &GpuDevice,
+        label: &str,
+        shape: &[usize],
+        storage: Storage,
+    ) -> Result<Tensor> {
+        let mut layout = chunk_layout(ctx, label, shape)?;
+        if storage == Storage::F16 {
+            let row_len: usize = shape.iter().skip(1).product();
+            for (rows, bytes) in &mut layout {
+                *bytes = packed_words(rows.len() * row_len).max(1) as u64 * ELEMENT_BYTES;
+            }
+        }
         let buffers: Vec<wgpu::Buffer> = layout
             .iter()
             .map(|(_, bytes)| new_storage_buffer(ctx, label, *bytes))
             .collect();
-        Ok(Self::view(label, shape, &layout, &buffers))
+        Ok(Tensor {
+            storage,
+            ..Self::view(label, shape, &layout, &buffers)
+        })
     }
 
     /// A tensor over existing buffers (at least as large as `layout` asks), so that
@@ -60,6 +94,7 @@ impl Tensor {
             label: label.to_string(),
             shape: shape.to_vec(),
             chunks,
+            storage: Storage::F32,
         }
     }
 
@@ -89,8 +124,24 @@ impl Tensor {
         self.shape.iter().skip(1).product()
     }
 
+    /// Writes every element (rounded to the nearest half in an F16 tensor).
     pub fn write_f32(&self, ctx: &GpuDevice, data: &[f32]) -> Result<()> {
-        self.write_bytes(ctx, bytemuck::cast_slice(data))
+        match self.storage {
+            Storage::F32 => self.write_bytes(ctx, bytemuck::cast_slice(data)),
+            Storage::F16 => {
+                self.check_length(data.len())?;
+                let row_len = self.row_len();
+                for chunk in &self.chunks {
+                    let part = &data[chunk.rows.start * row_len..chunk.rows.end * row_len];
+                    if !part.is_empty() {
+                        let words = pack_halves(part);
+                        ctx.queue
+                            .write_buffer(&chunk.buffer, 0, bytemuck::cast_slice(&words));
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     pub fn write_u32(&self, ctx: &GpuDevice, data: &[u32]) -> Result<()> {
@@ -101,25 +152,39 @@ impl Tensor {
     pub fn fill_f32(&self, ctx: &GpuDevice, value: f32) {
         for chunk in &self.chunks {
             let n = (chunk.rows.len() * self.row_len()).max(1);
+            let words = match self.storage {
+                Storage::F32 => vec![value.to_bits(); n],
+                Storage::F16 => pack_halves(&vec![value; n]),
+            };
             ctx.queue
-                .write_buffer(&chunk.buffer, 0, bytemuck::cast_slice(&vec![value; n]));
+                .write_buffer(&chunk.buffer, 0, bytemuck::cast_slice(&words));
         }
     }
 
-    fn write_bytes(&self, ctx: &GpuDevice, bytes: &[u8]) -> Result<()> {
-        let expected = self.len() * ELEMENT_BYTES as usize;
-        if bytes.len() != expected {
-            return Err(Error::Shape {
-                op: "tensor write",
-                message: format!(
-                    "'{}' of shape {:?} needs {} values, got {}",
-                    self.label,
-                    self.shape,
-                    self.len(),
-                    bytes.len() / ELEMENT_BYTES as usize
-                ),
-            });
+    fn check_length(&self, values: usize) -> Result<()> {
+        if values == self.len() {
+            return Ok(());
         }
+        Err(Error::Shape {
+            op: "tensor write",
+            message: format!(
+                "'{}' of shape {:?} needs {} values, got {values}",
+                self.label,
+                self.shape,
+                self.len(),
+            ),
+        })
+    }
+
+    /// Writes 4-byte elements as they are (F32 storage only: f32 or u32 values).
+    fn write_bytes(&self, ctx: &GpuDevice, bytes: &[u8]) -> Result<()> {
+        assert_eq!(
+            self.storage,
+            Storage::F32,
+            "'{}': bytes into F16 storage",
+            self.label
+        );
+        self.check_length(bytes.len() / ELEMENT_BYTES as usize)?;
         let row_bytes = self.row_len() * ELEMENT_BYTES as usize;
         for chunk in &self.chunks {
             let part = &bytes[chunk.rows.start * row_bytes..chunk.rows.end * row_bytes];
@@ -130,15 +195,35 @@ impl Tensor {
         Ok(())
     }
 
+    /// Reads every element back (an F16 tensor's halves widened, exactly).
     pub async fn read_f32(&self, ctx: &GpuDevice) -> Result<Vec<f32>> {
-        Ok(bytemuck::cast_slice(&self.read_bytes(ctx).await?).to_vec())
+        match self.storage {
+            Storage::F32 => Ok(bytemuck::cast_slice(&self.read_bytes(ctx).await?).to_vec()),
+            Storage::F16 => {
+                let mut out = Vec::with_capacity(self.len());
+                for chunk in &self.chunks {
+                    let n = chunk.rows.len() * self.row_len();
+                    let bytes = packed_words(n) as u64 * ELEMENT_BYTES;
+                    let words = read_bytes(ctx, &chunk.buffer, bytes).await?;
+                    out.extend(unpack_halves(bytemuck::cast_slice(&words), n));
+                }
+                Ok(out)
+            }
+        }
     }
 
     pub async fn read_u32(&self, ctx: &GpuDevice) -> Result<Vec<u32>> {
         Ok(bytemuck::cast_slice(&self.read_bytes(ctx).await?).to_vec())
     }
 
+    /// Reads 4-byte elements as they are (F32 storage only).
     async fn read_bytes(&self, ctx: &GpuDevice) -> Result<Vec<u8>> {
+        assert_eq!(
+            self.storage,
+            Storage::F32,
+            "'{}': bytes from F16 storage",
+            self.label
+        );
         let row_bytes = (self.row_len() as u64) * ELEMENT_BYTES;
         let mut out = Vec::with_capacity(self.len() * ELEMENT_BYTES as usize);
         for chunk in &self.chunks {
@@ -174,6 +259,18 @@ impl Tensor {
             _ => Err(Error::Shape {
                 op,
                 message: format!("'{}' must fit one storage binding", self.label),
+            }),
+        }
+    }
+
+    /// Checks that the tensor is stored as f32: an F16 weight is for inference only (no
+    /// backward kernel reads one).
+    pub fn expect_f32(&self, op: &'static str, role: &'static str) -> Result<()> {
+        match self.storage {
+            Storage::F32 => Ok(()),
+            Storage::F16 => Err(Error::Shape {
+                op,
+                message: format!("tensor '{role}' is stored as f16, which only inference reads"),
             }),
         }
     }
@@ -231,6 +328,36 @@ pub fn chunk_layout(
         start = end;
     }
     Ok(layout)
+}
+
+/// The u32 words that hold `values` halves.
+fn packed_words(values: usize) -> usize {
+    values.div_ceil(2)
+}
+
+/// `values` rounded to the nearest IEEE half (ties to even), two to a word, the first
+/// in the low half (what WGSL's `unpack2x16float` reads as `.x`).
+pub fn pack_halves(values: &[f32]) -> Vec<u32> {
+    values
+        .chunks(2)
+        .map(|pair| {
+            let low = half::f16::from_f32(pair[0]).to_bits() as u32;
+            let high = pair
+                .get(1)
+                .map_or(0, |&v| half::f16::from_f32(v).to_bits() as u32);
+            low | (high << 16)
+        })
+        .collect()
+}
+
+/// The first `n` halves of `words` as f32 (exact), the inverse of [`pack_halves`].
+pub fn unpack_halves(words: &[u32], n: usize) -> Vec<f32> {
+    words
+        .iter()
+        .flat_map(|&w| [w as u16, (w >> 16) as u16])
+        .take(n)
+        .map(|h| half::f16::from_bits(h).to_f32())
+        .collect()
 }
 
 pub(crate) fn new_storage_buffer(ctx: &GpuDevice, label: &str, bytes: u64) -> wgpu::Buffer {

@@ -2,7 +2,7 @@
 //! gradients and momenta of a fine-tuning plan hold only the trainable tail of them.
 
 use crate::error::Result;
-use crate::gpu::Tensor;
+use crate::gpu::{Storage, Tensor};
 use crate::kernels::GpuContext;
 use crate::model::{ModelSpec, ParamInfo, WeightFile};
 
@@ -50,8 +50,32 @@ impl ParamSet {
         weights: &WeightFile,
         origin: &str,
     ) -> Result<ParamSet> {
+        Self::upload_stored(ctx, spec, weights, origin, Storage::F32)
+    }
+
+    /// As [`Self::upload`], with the weights (not the biases) stored as `storage`: F16
+    /// halves their memory, for inference only (no backward kernel reads them).
+    pub fn upload_stored(
+        ctx: &GpuContext,
+        spec: &ModelSpec,
+        weights: &WeightFile,
+        origin: &str,
+        storage: Storage,
+    ) -> Result<ParamSet> {
         weights.check_matches(spec, origin)?;
-        let set = Self::zeros(ctx, spec, "param")?;
+        let infos = spec.parameters();
+        let tensors = infos
+            .iter()
+            .map(|p| {
+                let storage = if p.is_bias { Storage::F32 } else { storage };
+                Tensor::zeros_stored(ctx, &format!("param {}", p.name), &p.shape, storage)
+            })
+            .collect::<Result<_>>()?;
+        let set = ParamSet {
+            first: 0,
+            infos,
+            tensors,
+        };
         set.write(ctx, weights)?;
         Ok(set)
     }

@@ -1,4 +1,6 @@
-//! Fully connected layer launchers: `shaders/linear.wgsl`. Oracle: `src/oracle/linear.rs`.
+//! Fully connected layer launchers: `shaders/linear.wgsl`, `linear_lanes.wgsl` and
+//! `linear_subgroup.wgsl` (whose forward pass reads f32 weights only: an f16 weight runs
+//! the others). Oracle: `src/oracle/linear.rs`.
 //!
 //! # Shapes
 //! x (N, K), weight (O, K) (PyTorch's [out, in] layout), bias (O), y (N, O);
@@ -7,9 +9,9 @@
 //! 411 MB); the bias must fit one binding.
 
 use super::layout::{uniform_layout, UniformLayout};
-use super::{element_offset, shader, uniform, Launch, Shader};
+use super::{element_offset, shader, uniform, weights_f16, Launch, Shader};
 use crate::error::Result;
-use crate::gpu::{row_pieces, Tensor};
+use crate::gpu::{row_pieces, Storage, Tensor};
 use crate::kernels::GpuContext;
 use crate::shape::LinearShape;
 
@@ -107,7 +109,9 @@ pub fn linear_forward(
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], y.row_len());
             let (rows, outputs) = (piece.rows.len(), w_chunk.rows.len());
-            let (shader, entry, invocations) = if subgroup_path(ctx, s) {
+            // The subgroup kernel reads f32 weights only.
+            let f16 = weight.storage == Storage::F16;
+            let (shader, entry, invocations) = if subgroup_path(ctx, s) && !f16 {
                 // Workgroups of 8 rows × 64 invocations of 4 outputs.
                 let invocations = rows.div_ceil(8) * outputs.div_ceil(256) * 64;
                 (&LINEAR_SUBGROUP, "linear_forward_subgroup", invocations)
@@ -122,10 +126,11 @@ pub fn linear_forward(
                 let invocations = rows.div_ceil(4) * outputs.div_ceil(4);
                 (&LINEAR, "linear_forward", invocations)
             };
-            launches.push(Launch::new(
+            launches.push(Launch::with_constants(
                 ctx,
                 shader,
                 entry,
+                &[weights_f16(weight.storage)],
                 &[
                     &uniform(ctx, "linear params", &params),
                     &x.chunks[piece.chunk[0]].buffer,
@@ -159,6 +164,7 @@ pub fn linear_backward_data(
     s.validate(OP)?;
     dy.expect_shape(OP, "output gradient", &s.output())?;
     weight.expect_shape(OP, "weight", &s.weight())?;
+    weight.expect_f32(OP, "weight")?;
     dx.expect_shape(OP, "input gradient", &s.input())?;
 
     let mut launches = Vec::new();

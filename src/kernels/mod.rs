@@ -38,6 +38,15 @@ macro_rules! shader {
 }
 pub(crate) use shader;
 
+/// The `WEIGHTS_F16` override (`shaders/prelude.wgsl`) of a kernel that reads a weight
+/// stored as `storage`.
+pub(crate) fn weights_f16(storage: crate::gpu::Storage) -> (&'static str, f64) {
+    (
+        "WEIGHTS_F16",
+        (storage == crate::gpu::Storage::F16) as u8 as f64,
+    )
+}
+
 /// Invocations per workgroup of every kernel (WebGPU guarantees 256): `WORKGROUP_SIZE`
 /// in `shaders/prelude.wgsl` (tests/shaders.rs checks that they agree).
 pub const WORKGROUP_SIZE: u32 = 64;

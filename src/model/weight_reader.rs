@@ -45,8 +45,8 @@ impl Dtype {
     fn decode(self, b: &[u8]) -> f32 {
         match self {
             Dtype::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            Dtype::F16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
-            Dtype::Bf16 => f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16),
+            Dtype::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            Dtype::Bf16 => half::bf16::from_le_bytes([b[0], b[1]]).to_f32(),
         }
     }
 }
@@ -293,24 +293,6 @@ pub(super) fn shapes_of_header(header: &[u8], origin: &str) -> Result<WeightFile
     Ok(WeightFile { tensors, metadata })
 }
 
-/// IEEE half to single precision (exact).
-pub(super) fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exponent = ((h >> 10) & 0x1f) as u32;
-    let mantissa = (h & 0x3ff) as u32;
-    let bits = match (exponent, mantissa) {
-        (0, 0) => sign,
-        (0, m) => {
-            // subnormal: normalise
-            let shift = m.leading_zeros() - 21;
-            sign | ((113 - shift) << 23) | (((m << shift) & 0x3ff) << 13)
-        }
-        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
-        (e, m) => sign | ((e + 112) << 23) | (m << 13),
-    };
-    f32::from_bits(bits)
-}
-
 #[cfg(test)]
 mod tests {
     use safetensors::tensor::{serialize, Dtype as StDtype, TensorView};
@@ -460,7 +442,7 @@ mod tests {
             (0x0001, 5.960_464_5e-8),
             (0x7bff, 65504.0),
         ] {
-            assert_eq!(f16_to_f32(h), f, "{h:#x}");
+            assert_eq!(Dtype::F16.decode(&h.to_le_bytes()), f, "{h:#x}");
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::eval::heatmap::overlay;
 use crate::eval::protocol::{mean, top_k};
 use crate::eval::{default_scales, evaluate_image, Protocol, TestModel};
+use crate::gpu::Storage;
 use crate::kernels::GpuContext;
 use crate::model::WeightFile;
 use crate::train::new_classes::{Head, NewClasses};
@@ -69,8 +70,9 @@ impl Classifier {
         ctx: Rc<GpuContext>,
         weights: &WeightFile,
         origin: &str,
+        storage: Storage,
     ) -> Result<Classifier, JsError> {
-        let model = TestModel::new(&ctx, weights, origin).map_err(js_error)?;
+        let model = TestModel::new(&ctx, weights, origin, storage).map_err(js_error)?;
         Ok(Classifier {
             ctx,
             protocol: paper_protocol(&model),

@@ -25,7 +25,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::data::{Dataset, Split, SyntheticDataset};
 use crate::error::Error;
-use crate::gpu::AdapterChoice;
+use crate::gpu::{AdapterChoice, Storage};
 use crate::kernels::GpuContext;
 use crate::model::weight_reader::WeightReader;
 
@@ -140,11 +140,18 @@ impl Gpu {
     }
 
     /// A classifier for a weight file the CLI reads, once all of its bytes were pushed.
-    /// `origin` names the file in messages.
+    /// `origin` names the file in messages. With `f16`, the weights are stored on the
+    /// GPU as IEEE halves (half the memory, computed in f32).
     #[wasm_bindgen(js_name = loadModel)]
-    pub fn load_model(&self, file: ModelBytes, origin: &str) -> Result<Classifier, JsError> {
+    pub fn load_model(
+        &self,
+        file: ModelBytes,
+        origin: &str,
+        f16: bool,
+    ) -> Result<Classifier, JsError> {
         let weights = file.reader.finish().map_err(js_error)?;
-        Classifier::new(self.ctx.clone(), &weights, origin)
+        let storage = if f16 { Storage::F16 } else { Storage::F32 };
+        Classifier::new(self.ctx.clone(), &weights, origin, storage)
     }
 
     /// A fresh small VGG (configuration A, widths ÷8, 32×32 input: `vgg-wgpu train`'s

@@ -14,6 +14,7 @@ use crate::data::augment::rescaled_size;
 use crate::data::image_folder::decode;
 use crate::data::{Dataset, ImageList};
 use crate::error::Error;
+use crate::gpu::Storage;
 use crate::graph::{Network, ParamSet, TrainPlan};
 use crate::kernels::GpuContext;
 use crate::model::WeightFile;
@@ -174,7 +175,12 @@ impl Teacher {
     /// A classifier of the taught classes with the weights as they are now.
     pub async fn classifier(&self) -> Result<Classifier, JsError> {
         let weights = self.weight_file().await.map_err(js_error)?;
-        Classifier::new(self.ctx.clone(), &weights, "the network taught here")
+        Classifier::new(
+            self.ctx.clone(),
+            &weights,
+            "the network taught here",
+            Storage::F32,
+        )
     }
 
     /// The weights as they are now, with the class names: a safetensors file the CLI

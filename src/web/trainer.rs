@@ -11,6 +11,7 @@ use crate::data::{
     ColourStats, Dataset, Loader, LoaderConfig, Split, SyntheticDataset, TrainAugment, Transform,
 };
 use crate::error::Error;
+use crate::gpu::Storage;
 use crate::graph::{Network, ParamSet, TrainPlan};
 use crate::kernels::GpuContext;
 use crate::model::{Config, ModelMeta, ModelSpec};
@@ -109,6 +110,7 @@ impl Trainer {
             self.ctx.clone(),
             &weights,
             "the network trained in this tab",
+            Storage::F32,
         )
     }
 

@@ -8,12 +8,13 @@ use crate::harness::*;
 use crate::{small, temp_dir, weights};
 use vgg_wgpu::data::image_folder::decode;
 use vgg_wgpu::eval::{evaluate_image, open_test_set, Protocol, TestModel, DENSE_PLANS_KEPT};
+use vgg_wgpu::gpu::Storage;
 use vgg_wgpu::model::Config;
 
 fn model(classes: usize) -> TestModel {
     let spec = small(Config::A, 32, classes);
     let mut rng = rng("eval model");
-    TestModel::new(gpu(), &weights(&spec, &mut rng), "test").unwrap()
+    TestModel::new(gpu(), &weights(&spec, &mut rng), "test", Storage::F32).unwrap()
 }
 
 fn picture(w: u32, h: u32) -> RgbImage {

@@ -5,6 +5,7 @@ mod harness;
 mod conv;
 mod data_parallel;
 mod dropout;
+mod f16_weights;
 mod fine_tune;
 mod linear;
 mod long_sums;

@@ -6,6 +6,7 @@
 use crate::harness::*;
 use vgg_wgpu::data::{Dataset, ImageList, Split, SyntheticDataset};
 use vgg_wgpu::eval::{default_scales, evaluate_image, Protocol, TestModel};
+use vgg_wgpu::gpu::Storage;
 use vgg_wgpu::graph::{Network, ParamSet, TrainPlan};
 use vgg_wgpu::model::{describe, WeightFile};
 use vgg_wgpu::shape::SgdHyper;
@@ -102,7 +103,7 @@ fn a_trained_net_learns_new_classes_from_a_few_examples_with_its_features_untouc
 
     // Held-out images of the taught classes, classified as `vgg-wgpu classify` does.
     new.meta.write(&mut trained);
-    let mut model = TestModel::new(ctx, &trained, "taught").unwrap();
+    let mut model = TestModel::new(ctx, &trained, "taught", Storage::F32).unwrap();
     let protocol = Protocol {
         scales: default_scales(model.meta.train_scale, 32),
         dense: true,

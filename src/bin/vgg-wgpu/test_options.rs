@@ -9,6 +9,7 @@ use clap::Args;
 use vgg_wgpu::data::Preprocessing;
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::TestModel;
+use vgg_wgpu::gpu::Storage;
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::meta::read_class_names;
 use vgg_wgpu::model::ModelMeta;
@@ -32,12 +33,22 @@ pub struct ModelOverrides {
     /// scale jittering; the default test scales follow from it.
     #[arg(long, value_parser = train_scale, allow_negative_numbers = true)]
     train_scale: Option<[u32; 2]>,
+    /// Store the weights on the GPU as IEEE halves: half the memory (VGG-16: 276 MB
+    /// instead of 553), computed in f32 all the same. Each weight is rounded to the
+    /// nearest half, which moves the posteriors slightly (BENCHMARKS.md, "f16 weights");
+    /// a file of F16 tensors loses nothing more.
+    #[arg(long)]
+    f16_weights: bool,
 }
 
 impl ModelOverrides {
     /// Loads `path`, applies the overrides, and says on stderr what was guessed.
     pub fn load(&self, ctx: &GpuContext, path: &Path) -> Result<TestModel> {
-        let mut model = TestModel::load(ctx, path)?;
+        let storage = match self.f16_weights {
+            true => Storage::F16,
+            false => Storage::F32,
+        };
+        let mut model = TestModel::load(ctx, path, storage)?;
         let preprocessing = self.preprocessing()?;
         if let Some(p) = preprocessing {
             model.meta.preprocessing = p;

@@ -13,12 +13,14 @@ use bytemuck::Zeroable;
 use crate::error::{Error, Result};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::gpu::tensor::new_storage_buffer;
-use crate::gpu::{row_pieces, Tensor};
+use crate::gpu::{row_pieces, Storage, Tensor};
 use crate::kernels::layout::{uniform_layout, UniformLayout};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::kernels::tune;
 use crate::kernels::GpuContext;
-use crate::kernels::{element_offset, shader, uniform, Launch, Shader, WORKGROUP_SIZE};
+use crate::kernels::{
+    element_offset, shader, uniform, weights_f16, Launch, Shader, WORKGROUP_SIZE,
+};
 use crate::shape::ConvShape;
 
 const CONVOLVE: Shader = shader!("conv2d.wgsl");
@@ -225,8 +227,9 @@ impl ConvolveParams {
     }
 
     /// The dispatches of the kernel the device's settings call for: the subgroup
-    /// kernel; or without subgroups, Winograd's (where `use_` allows it and the settings
-    /// call for it), SwiftShader's lanes kernel, or the fallback kernel.
+    /// kernel; or without subgroups, or for a weight stored as f16 (which the subgroup
+    /// kernel does not read), Winograd's (where `use_` allows it and the settings call
+    /// for it), SwiftShader's lanes kernel, or the fallback kernel.
     #[allow(clippy::too_many_arguments)]
     fn launch(
         &self,
@@ -234,11 +237,11 @@ impl ConvolveParams {
         op: &'static str,
         use_: ConvUse,
         source: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
+        weight: (&wgpu::Buffer, Storage),
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Result<Vec<Launch>> {
-        if !ctx.settings.subgroups {
+        if !ctx.settings.subgroups || weight.1 == Storage::F16 {
             if use_ == ConvUse::Inference && ctx.settings.conv_winograd {
                 if let Some(launches) = self.launch_winograd(ctx, source, weight, bias, target) {
                     return Ok(launches);
@@ -253,6 +256,7 @@ impl ConvolveParams {
                 self.launch_fallback(ctx, op, source, weight, bias, target)?
             ]);
         }
+        let weight = weight.0;
         let (rows, tile_t) = self.tile(ctx);
         Ok(vec![self.launch_with(
             ctx, rows, tile_t, source, weight, bias, target,
@@ -275,7 +279,7 @@ impl ConvolveParams {
         &self,
         ctx: &GpuContext,
         source: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
+        (weight, storage): (&wgpu::Buffer, Storage),
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Option<Vec<Launch>> {
@@ -309,10 +313,11 @@ impl ConvolveParams {
                 &[&params, source, &padded],
                 padded4 as usize,
             ),
-            Launch::new(
+            Launch::with_constants(
                 ctx,
                 &LANES_PREPARE,
                 "gather_filters",
+                &[weights_f16(storage)],
                 &[&params, weight, &filters],
                 filters4 as usize,
             ),
@@ -333,7 +338,7 @@ impl ConvolveParams {
         ctx: &GpuContext,
         op: &'static str,
         source: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
+        (weight, storage): (&wgpu::Buffer, Storage),
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Result<Launch> {
@@ -346,7 +351,7 @@ impl ConvolveParams {
             ctx,
             &CONVOLVE,
             "conv2d",
-            &[("TILE_H", rows as f64)],
+            &[("TILE_H", rows as f64), weights_f16(storage)],
             &[
                 &uniform(ctx, "conv params", self),
                 source,
@@ -531,7 +536,7 @@ pub fn conv2d_forward(
                 OP,
                 use_,
                 &x.chunks[piece.chunk[0]].buffer,
-                &w_chunk.buffer,
+                (&w_chunk.buffer, weight.storage),
                 bias_buffer,
                 &y.chunks[piece.chunk[1]].buffer,
             )?);
@@ -557,6 +562,7 @@ pub fn conv2d_backward_data(
     s.validate(OP)?;
     dy.expect_shape(OP, "output gradient", &s.output())?;
     weight.expect_shape(OP, "weight", &s.weight())?;
+    weight.expect_f32(OP, "weight")?;
     dx.expect_shape(OP, "input gradient", &s.input())?;
 
     let mut launches = Vec::new();
@@ -574,7 +580,7 @@ pub fn conv2d_backward_data(
                 OP,
                 ConvUse::Training,
                 &dy.chunks[piece.chunk[0]].buffer,
-                &w_chunk.buffer,
+                (&w_chunk.buffer, Storage::F32),
                 &w_chunk.buffer,
                 &dx.chunks[piece.chunk[1]].buffer,
             )?);

@@ -105,6 +105,9 @@ pub struct BenchArgs {
     /// wall clock).
     #[arg(long)]
     pub profile: bool,
+    /// With `dense`: the weights stored as IEEE halves (`classify --f16-weights`).
+    #[arg(long)]
+    pub f16_weights: bool,
 }
 
 impl BenchArgs {

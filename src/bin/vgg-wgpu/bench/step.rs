@@ -3,6 +3,7 @@
 //! evaluation, next to PyTorch's on the CPU.
 
 use serde::Serialize;
+use vgg_wgpu::gpu::Storage;
 use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, ParamSet, TrainPlan, Trainable};
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::train::init::{random_weights, Init};
@@ -96,7 +97,11 @@ pub fn run_dense(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let spec = args.spec()?;
     let net = Network::new(&spec, 0.0);
     let weights = random_weights(&spec, &Init::Glorot, 0);
-    let params = ParamSet::upload(ctx, &spec, &weights, "random")?;
+    let storage = match args.f16_weights {
+        true => Storage::F16,
+        false => Storage::F32,
+    };
+    let params = ParamSet::upload_stored(ctx, &spec, &weights, "random", storage)?;
     print(args, &time_dense_evaluation(ctx, args, &net, &params)?)
 }
 

@@ -6,7 +6,8 @@
 //! `src/oracle/conv.rs` (tests/kernels/conv.rs and long_sums.rs bound the difference).
 
 use super::ConvolveParams;
-use crate::kernels::{shader, uniform, GpuContext, Launch, Shader};
+use crate::gpu::Storage;
+use crate::kernels::{shader, uniform, weights_f16, GpuContext, Launch, Shader};
 
 const PRODUCTS: Shader = shader!("conv2d_winograd.wgsl");
 const INPUT: Shader = shader!("conv2d_winograd_input.wgsl");
@@ -33,7 +34,7 @@ impl ConvolveParams {
         &self,
         ctx: &GpuContext,
         source: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
+        (weight, storage): (&wgpu::Buffer, Storage),
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Option<Vec<Launch>> {
@@ -59,10 +60,11 @@ impl ConvolveParams {
         let transformed_filters = ctx.scratch("winograd transformed filters", filter_bytes);
         let products = ctx.scratch("winograd products", product_bytes);
         Some(vec![
-            Launch::new(
+            Launch::with_constants(
                 ctx,
                 &INPUT,
                 "transform_filters",
+                &[weights_f16(storage)],
                 &[&params, weight, &transformed_filters],
                 filters_per_point as usize,
             ),

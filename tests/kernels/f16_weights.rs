@@ -1,0 +1,320 @@
+//! Weights stored as IEEE halves (`Storage::F16`, inference only): every kernel that
+//! reads a weight at inference, on each of the paths the adapters take, gives exactly
+//! what it gives on the same values stored as f32, and matches the oracle on them.
+
+use crate::conv::SHAPES as CONV_SHAPES;
+use crate::harness::*;
+use crate::linear::SHAPES as LINEAR_SHAPES;
+use vgg_wgpu::gpu::{Storage, Tensor};
+use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_forward, ConvUse};
+use vgg_wgpu::kernels::linear::{linear_backward_data, linear_forward};
+use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::oracle;
+use vgg_wgpu::shape::{ConvShape, LinearShape};
+
+/// `values` rounded to the nearest half: what an F16 tensor holds.
+fn rounded(values: &[f32]) -> Vec<f32> {
+    values
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_f32())
+        .collect()
+}
+
+fn stored(ctx: &GpuContext, shape: &[usize], values: &[f32], storage: Storage) -> Tensor {
+    let t = Tensor::zeros_stored(ctx, "w", shape, storage).expect("allocate");
+    t.write_f32(ctx, values).expect("write");
+    t
+}
+
+/// The conv forward at inference with the weight stored as `storage`.
+fn conv_forward(
+    ctx: &GpuContext,
+    s: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    storage: Storage,
+) -> Vec<f32> {
+    let xt = upload(ctx, "x", &s.input(), x);
+    let wt = stored(ctx, &s.weight(), w, storage);
+    let bt = upload(ctx, "b", &[s.out_channels], b);
+    let yt = poisoned(ctx, "y", &s.output());
+    run(
+        ctx,
+        &conv2d_forward(ctx, s, ConvUse::Inference, true, &xt, &wt, &bt, &yt).unwrap(),
+    );
+    read(ctx, &yt)
+}
+
+fn linear(
+    ctx: &GpuContext,
+    s: &LinearShape,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    storage: Storage,
+) -> Vec<f32> {
+    let xt = upload(ctx, "x", &s.input(), x);
+    let wt = stored(ctx, &s.weight(), w, storage);
+    let bt = upload(ctx, "b", &[s.out_features], b);
+    let yt = poisoned(ctx, "y", &s.output());
+    run(
+        ctx,
+        &linear_forward(ctx, s, true, &xt, &wt, &bt, &yt).unwrap(),
+    );
+    read(ctx, &yt)
+}
+
+/// On `ctx` (which runs no subgroup kernel, so both storages take the same kernel): the
+/// f16 weight gives bit for bit the output of its values stored as f32, and that output
+/// is the oracle's on the rounded weight. Winograd's sums round more than the direct
+/// ones (see conv.rs), hence `tolerance`.
+fn check_conv(ctx: &GpuContext, s: &ConvShape, name: &str, tolerance: f64) {
+    let mut rng = rng(name);
+    let x = random(&mut rng, s.input().iter().product());
+    let w = rounded(&random(&mut rng, s.weight().iter().product()));
+    let b = random(&mut rng, s.out_channels);
+    let halves = conv_forward(ctx, s, &x, &w, &b, Storage::F16);
+    let singles = conv_forward(ctx, s, &x, &w, &b, Storage::F32);
+    assert!(
+        halves
+            .iter()
+            .zip(&singles)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "{name} {s:?}: f16 and f32 storage of the same weights differ"
+    );
+    let expected = oracle::conv::conv2d_forward(s, true, &x, &w, &b);
+    let magnitude = oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
+    check_scaled(
+        &format!("{name} {s:?}"),
+        &halves,
+        &expected,
+        &magnitude,
+        tolerance,
+    );
+}
+
+fn check_linear(ctx: &GpuContext, s: &LinearShape, name: &str) {
+    let mut rng = rng(name);
+    let x = random(&mut rng, s.input().iter().product());
+    let w = rounded(&random(&mut rng, s.weight().iter().product()));
+    let b = random(&mut rng, s.out_features);
+    let halves = linear(ctx, s, &x, &w, &b, Storage::F16);
+    let singles = linear(ctx, s, &x, &w, &b, Storage::F32);
+    assert!(
+        halves
+            .iter()
+            .zip(&singles)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "{name} {s:?}: f16 and f32 storage of the same weights differ"
+    );
+    let expected = oracle::linear::linear_forward(s, true, &x, &w, &b);
+    let magnitude = oracle::linear::linear_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
+    check_scaled(
+        &format!("{name} {s:?}"),
+        &halves,
+        &expected,
+        &magnitude,
+        FORWARD_TOLERANCE,
+    );
+}
+
+#[test]
+fn an_f16_tensor_holds_the_nearest_halves_in_every_chunk() {
+    // 60-byte chunks: a (7, 5) tensor splits into rows of 5 halves, an odd count, so a
+    // chunk's last word is half used; the values include ties, subnormals and overflow.
+    let ctx = gpu_with_binding_limit(60);
+    let values: Vec<f32> = (0..35)
+        .map(|i| match i {
+            0 => 1.0 + 1.0 / 2048.0, // halfway between 1 and the next half: to even (1)
+            1 => 1.0 + 3.0 / 2048.0, // halfway, rounds up to even
+            2 => 1e-7,               // a subnormal half
+            3 => 7e4,                // past the largest half: infinity
+            4 => -0.0,
+            i => (i as f32 - 17.0) / 3.0,
+        })
+        .collect();
+    let t = stored(&ctx, &[7, 5], &values, Storage::F16);
+    assert!(t.chunks.len() > 1, "the tensor should split into chunks");
+    let back = read(&ctx, &t);
+    assert_eq!(back, rounded(&values));
+    assert_eq!(back[0], 1.0);
+    assert_eq!(back[1], 1.0 + 2.0 / 1024.0);
+    assert_eq!(back[3], f32::INFINITY);
+    assert!(back[4] == 0.0 && back[4].is_sign_negative());
+}
+
+#[test]
+fn conv_reads_f16_weights_on_every_path() {
+    // The fallback kernel (GPUs in a browser), SwiftShader's lanes kernel and Winograd's.
+    let paths = [
+        (
+            gpu_without_subgroups(),
+            "conv f16 fallback",
+            FORWARD_TOLERANCE,
+        ),
+        (gpu_with_conv_lanes(), "conv f16 lanes", FORWARD_TOLERANCE),
+        (
+            gpu_with_winograd(),
+            "conv f16 winograd",
+            10.0 * FORWARD_TOLERANCE,
+        ),
+    ];
+    for (ctx, name, tolerance) in &paths {
+        for s in CONV_SHAPES {
+            check_conv(ctx, s, name, *tolerance);
+        }
+    }
+    // Weight chunks of 3 filters of 27 halves (an odd count per chunk); the 2×1 maps keep
+    // each sample of the output (40 channels) inside the 324-byte limit.
+    let mut ctx = gpu_with_binding_limit(324);
+    ctx.settings.subgroups = false;
+    let s = ConvShape {
+        batch: 2,
+        in_channels: 3,
+        in_h: 2,
+        in_w: 1,
+        out_channels: 40,
+        kernel: 3,
+        pad: 1,
+    };
+    let chunks = Tensor::zeros_stored(&ctx, "w", &s.weight(), Storage::F16)
+        .unwrap()
+        .chunks;
+    assert!(
+        chunks.len() > 1 && chunks[0].rows.len() == 3,
+        "3 filters a chunk"
+    );
+    check_conv(&ctx, &s, "conv f16 chunked", FORWARD_TOLERANCE);
+}
+
+#[test]
+fn conv_with_f16_weights_runs_without_subgroups_where_they_are() {
+    // The subgroup kernel reads f32 weights only: on an adapter with subgroups an f16
+    // weight takes the fallback kernel, which matches the oracle as well.
+    let ctx = gpu();
+    for s in CONV_SHAPES {
+        let mut rng = rng("conv f16 on the default device");
+        let x = random(&mut rng, s.input().iter().product());
+        let w = rounded(&random(&mut rng, s.weight().iter().product()));
+        let b = random(&mut rng, s.out_channels);
+        let expected = oracle::conv::conv2d_forward(s, true, &x, &w, &b);
+        let magnitude = oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
+        let got = conv_forward(ctx, s, &x, &w, &b, Storage::F16);
+        check_scaled(
+            &format!("conv f16 default {s:?}"),
+            &got,
+            &expected,
+            &magnitude,
+            FORWARD_TOLERANCE,
+        );
+    }
+}
+
+#[test]
+fn linear_reads_f16_weights_on_every_path() {
+    let paths = [
+        (gpu_without_subgroups(), "linear f16"),
+        (gpu_with_linear_lanes(), "linear f16 lanes"),
+    ];
+    for (ctx, name) in &paths {
+        for s in LINEAR_SHAPES {
+            check_linear(ctx, s, name);
+        }
+    }
+    // Weight chunks of 4 rows of 37 halves; on the default device, subgroups or not.
+    let mut ctx = gpu_with_binding_limit(4 * 37 * 4);
+    ctx.settings.subgroups = false;
+    let s = LinearShape {
+        batch: 3,
+        in_features: 37,
+        out_features: 19,
+    };
+    check_linear(&ctx, &s, "linear f16 chunked");
+    let mut rng = rng("linear f16 on the default device");
+    for s in LINEAR_SHAPES {
+        let x = random(&mut rng, s.input().iter().product());
+        let w = rounded(&random(&mut rng, s.weight().iter().product()));
+        let b = random(&mut rng, s.out_features);
+        let expected = oracle::linear::linear_forward(s, true, &x, &w, &b);
+        let magnitude = oracle::linear::linear_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
+        let got = linear(gpu(), s, &x, &w, &b, Storage::F16);
+        check_scaled(
+            &format!("linear f16 default {s:?}"),
+            &got,
+            &expected,
+            &magnitude,
+            FORWARD_TOLERANCE,
+        );
+    }
+}
+
+#[test]
+fn backward_passes_refuse_f16_weights() {
+    let ctx = gpu();
+    let s = CONV_SHAPES[0];
+    let w = stored(
+        ctx,
+        &s.weight(),
+        &vec![0.5; s.weight().iter().product()],
+        Storage::F16,
+    );
+    let dy = upload(
+        ctx,
+        "dy",
+        &s.output(),
+        &vec![1.0; s.output().iter().product()],
+    );
+    let dx = poisoned(ctx, "dx", &s.input());
+    let err = conv2d_backward_data(ctx, &s, &dy, &w, &dx)
+        .err()
+        .expect("an error");
+    assert!(err.to_string().contains("stored as f16"), "{err}");
+
+    let l = LINEAR_SHAPES[0];
+    let w = stored(
+        ctx,
+        &l.weight(),
+        &vec![0.5; l.weight().iter().product()],
+        Storage::F16,
+    );
+    let dy = upload(
+        ctx,
+        "dy",
+        &l.output(),
+        &vec![1.0; l.output().iter().product()],
+    );
+    let dx = poisoned(ctx, "dx", &l.input());
+    let err = linear_backward_data(ctx, &l, &dy, &w, &dx)
+        .err()
+        .expect("an error");
+    assert!(err.to_string().contains("stored as f16"), "{err}");
+}
+
+#[test]
+fn every_half_reads_back_exactly_in_a_kernel() {
+    // A 1-input linear layer with x = 1 and no bias outputs its weights: all 65 536
+    // halves (normal, subnormal, zeros, infinities, NaNs) through the shaders' decoding.
+    let ctx = gpu_without_subgroups();
+    let s = LinearShape {
+        batch: 1,
+        in_features: 1,
+        out_features: 1 << 16,
+    };
+    let halves: Vec<f32> = (0..=u16::MAX)
+        .map(|h| half::f16::from_bits(h).to_f32())
+        .collect();
+    let xt = upload(&ctx, "x", &s.input(), &[1.0]);
+    let wt = stored(&ctx, &s.weight(), &halves, Storage::F16);
+    let bt = upload(&ctx, "b", &[s.out_features], &vec![0.0; s.out_features]);
+    let yt = poisoned(&ctx, "y", &s.output());
+    run(
+        &ctx,
+        &linear_forward(&ctx, &s, false, &xt, &wt, &bt, &yt).unwrap(),
+    );
+    for (h, (got, want)) in read(&ctx, &yt).iter().zip(&halves).enumerate() {
+        // x·w + 0 keeps every value but the sign of −0.
+        let same = got == want || (got.is_nan() && want.is_nan());
+        assert!(same, "half {h:#06x}: {got:e}, expected {want:e}");
+    }
+}
