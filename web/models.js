@@ -39,11 +39,22 @@ function showProgress(what) {
   };
 }
 
+// Where the model in use came from (a URL or a File), so that switching the weights'
+// storage can read it again.
+let source = null;
+
 async function useWeights(bytes, name) {
-  say('model-status', `Checking ${name} and uploading it to the GPU…`);
+  const f16 = $('f16-weights').checked;
+  say('model-status', `Checking ${name} and uploading it to the GPU${f16 ? ' as f16' : ''}…`);
   await new Promise((r) => setTimeout(r, 0)); // let the message paint
-  const next = await onGpu(() => engine.gpu.loadModel(bytes, name));
-  setClassifier(next, name);
+  const next = await onGpu(() => engine.gpu.loadModel(bytes, name, f16));
+  setClassifier(next, f16 ? `${name}, weights stored as f16` : name);
+}
+
+async function loadFile(file) {
+  const bytes = await readModel(file.stream(), file.size, file.name, showProgress(file.name));
+  await useWeights(bytes, file.name);
+  source = { file };
 }
 
 export function setClassifier(next, name) {
@@ -70,14 +81,26 @@ export async function loadUrl(url, name) {
   const total = Number(response.headers.get('content-length') ?? 0);
   const bytes = await readModel(response.body, total, name, progress);
   await useWeights(bytes, name);
+  source = { url, name };
 }
+
+$('f16-weights').checked = new URLSearchParams(location.search).get('f16') === '1';
+$('f16-weights').addEventListener('change', async () => {
+  if (!source || !engine.gpu) return;
+  const name = source.file?.name ?? source.name;
+  try {
+    await (source.file ? loadFile(source.file) : loadUrl(source.url, source.name));
+  } catch (e) {
+    $('model-progress').hidden = true;
+    say('model-status', `${name}: ${e.message ?? e}`, true);
+  }
+});
 
 $('weights-file').addEventListener('change', async (event) => {
   const file = event.target.files[0];
   if (!file || !engine.gpu) return;
   try {
-    const bytes = await readModel(file.stream(), file.size, file.name, showProgress(file.name));
-    await useWeights(bytes, file.name);
+    await loadFile(file);
   } catch (e) {
     $('model-progress').hidden = true;
     say('model-status', `${file.name}: ${e.message ?? e}`, true);

@@ -5,7 +5,9 @@
 // 2. Classifies ten validation images of the built-in data set with the bundled model
 //    (clicking the page's sample buttons) and checks that every class probability equals
 //    `vgg-wgpu classify --json` on the same PNG files and weights (max |diff| <= 1e-4), and
-//    that the top-1 classes agree; prints the time one classification takes.
+//    that the top-1 classes agree; prints the time one classification takes. Then the
+//    same with the weights stored as f16 (the model panel's checkbox) against
+//    `vgg-wgpu classify --f16-weights`, and how far that storage moved the posteriors.
 // 3. Teaches the bundled model four new classes: three drawn by the test (uploaded as PNG
 //    files) and one of Chromium's fake camera frames (the webcam button). Checks that the
 //    loss falls, that held-out drawings and a new camera frame (live classification) are
@@ -183,6 +185,28 @@ try {
       1,
     ),
   );
+
+  // --- Weights stored as f16: the checkbox reloads the model ---
+  const bundled = 'model.safetensors (bundled)';
+  const loaded = (name) =>
+    page.waitForFunction((name) => document.querySelector('#model-status').textContent.startsWith(`${name}: `), name);
+  await page.check('#f16-weights');
+  await loaded(`${bundled}, weights stored as f16`);
+  const nativeF16 = nativeClassify(path.join(web, 'model.safetensors'), files, ['--f16-weights']);
+  let f16Diff = 0;
+  let f16Shift = 0;
+  for (let i = 0; i < SAMPLES; i++) {
+    const got = await classifySample(i);
+    f16Diff = Math.max(f16Diff, maxAbsDiff(got, nativeF16[i].top));
+    f16Shift = Math.max(f16Shift, maxAbsDiff(got, native[i].top));
+  }
+  check(
+    f16Diff <= TOLERANCE,
+    `f16 weights: max |p_page - p_native(--f16-weights)| = ${f16Diff.toExponential(2)} (<= ${TOLERANCE}); ` +
+      `f16 storage moved the posteriors by at most ${f16Shift.toExponential(2)}`,
+  );
+  await page.uncheck('#f16-weights');
+  await loaded(bundled);
 
   // --- The webcam: Chromium's fake camera ---
   await page.evaluate(() => (window.demo.result = null));
