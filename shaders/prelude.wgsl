@@ -34,15 +34,19 @@ fn stored_weight(word: u32, at: u32) -> f32 {
 
 // The IEEE half `h` as f32, exactly. Not `unpack2x16float`: naga accepts that only where
 // the device grants half-in-float conversions (Mesa's lavapipe only with shaderFloat16),
-// and this file is in every shader. Subnormal halves come out of an integer conversion
-// and an exact scaling, so no flush of subnormal floats can touch them.
+// and this file is in every shader. The exponent is rebiased in the bits; a subnormal
+// half (magnitude under 2^-14) is taken from the normal float 2^-14 + m·2^-24 minus
+// 2^-14, exactly, so no subnormal float (which a device may flush) is ever formed. No
+// branch: SwiftShader runs a branch on data as masked code for both sides.
 fn half_value(h: u32) -> f32 {
-    let sign = (h & 0x8000u) << 16u;
-    let exponent = (h >> 10u) & 0x1fu;
-    let mantissa = h & 0x3ffu;
-    if (exponent == 0u) { return bitcast<f32>(sign | bitcast<u32>(f32(mantissa) * 5.9604645e-8)); } // 2^-24
-    let biased = select(exponent + 112u, 255u, exponent == 31u); // infinity and NaN stay so
-    return bitcast<f32>(sign | (biased << 23u) | (mantissa << 13u));
+    let magnitude = h & 0x7fffu;
+    // Compared as i32 (the same values): SSE, under SwiftShader, has no unsigned compare.
+    let m = i32(magnitude);
+    let bits = (magnitude << 13u) + 0x38000000u; // exponent + 112
+    let normal = select(bits, bits | 0x7f800000u, m >= 0x7c00); // infinity, NaN
+    let subnormal = bitcast<f32>(bits + 0x00800000u) - 6.103515625e-5; // 2^-14
+    let value = select(bitcast<f32>(normal), subnormal, m < 0x400);
+    return bitcast<f32>(bitcast<u32>(value) | ((h & 0x8000u) << 16u));
 }
 
 // The word of a weight that holds element `at`.

@@ -27,12 +27,17 @@ fn subgroup_path(ctx: &GpuContext, s: &LinearShape) -> bool {
 
 /// Whether `linear_lanes.wgsl` runs a forward dispatch on a piece of `rows` rows: where
 /// the settings call for it (SwiftShader) and no subgroup kernel runs, on one row (it was
-/// no faster than `linear.wgsl` on more), with K a multiple of 4.
-fn lanes_path(ctx: &GpuContext, s: &LinearShape, rows: usize) -> bool {
+/// no faster than `linear.wgsl` on more), with K a multiple of 4 (of 8 for a weight stored
+/// as f16, read a word of two inputs at a time).
+fn lanes_path(ctx: &GpuContext, s: &LinearShape, rows: usize, storage: Storage) -> bool {
+    let k_step = match storage {
+        Storage::F32 => 4,
+        Storage::F16 => 8,
+    };
     ctx.settings.linear_lanes
         && !subgroup_path(ctx, s)
         && rows == 1
-        && s.in_features.is_multiple_of(4)
+        && s.in_features.is_multiple_of(k_step)
 }
 
 /// Whether the backward products of `linear_subgroup.wgsl` can read dy's columns of the
@@ -115,7 +120,7 @@ pub fn linear_forward(
                 // Workgroups of 8 rows × 64 invocations of 4 outputs.
                 let invocations = rows.div_ceil(8) * outputs.div_ceil(256) * 64;
                 (&LINEAR_SUBGROUP, "linear_forward_subgroup", invocations)
-            } else if lanes_path(ctx, s, rows) {
+            } else if lanes_path(ctx, s, rows, weight.storage) {
                 // Quads of 4 invocations on 8 outputs.
                 (
                     &LINEAR_LANES,

@@ -94,18 +94,21 @@ fn check_conv(ctx: &GpuContext, s: &ConvShape, name: &str, tolerance: f64) {
     );
 }
 
-fn check_linear(ctx: &GpuContext, s: &LinearShape, name: &str) {
+/// As `check_conv`; `same_order` false where the f16 kernel adds in another order than
+/// the f32 one (the lanes kernel's pairs of inputs): then only the oracle is asked.
+fn check_linear(ctx: &GpuContext, s: &LinearShape, name: &str, same_order: bool) {
     let mut rng = rng(name);
     let x = random(&mut rng, s.input().iter().product());
     let w = rounded(&random(&mut rng, s.weight().iter().product()));
     let b = random(&mut rng, s.out_features);
     let halves = linear(ctx, s, &x, &w, &b, Storage::F16);
     let singles = linear(ctx, s, &x, &w, &b, Storage::F32);
+    let same = halves
+        .iter()
+        .zip(&singles)
+        .all(|(a, b)| a.to_bits() == b.to_bits());
     assert!(
-        halves
-            .iter()
-            .zip(&singles)
-            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        !same_order || same,
         "{name} {s:?}: f16 and f32 storage of the same weights differ"
     );
     let expected = oracle::linear::linear_forward(s, true, &x, &w, &b);
@@ -213,14 +216,49 @@ fn conv_with_f16_weights_runs_without_subgroups_where_they_are() {
 
 #[test]
 fn linear_reads_f16_weights_on_every_path() {
-    let paths = [
-        (gpu_without_subgroups(), "linear f16"),
-        (gpu_with_linear_lanes(), "linear f16 lanes"),
+    let ctx = gpu_without_subgroups();
+    for s in LINEAR_SHAPES {
+        check_linear(&ctx, s, "linear f16", true);
+    }
+    // The lanes kernel (SwiftShader) reads f16 weights a word of two inputs at a time,
+    // on one row with K a multiple of 8; elsewhere linear.wgsl runs. Several blocks of
+    // 128 inputs, partial quads of outputs.
+    let ctx = gpu_with_linear_lanes();
+    let one_row = |in_features, out_features| LinearShape {
+        batch: 1,
+        in_features,
+        out_features,
+    };
+    let lanes_shapes = [
+        (one_row(64, 67), true),
+        (one_row(8, 3), true),
+        (one_row(1032, 9), true),
+        (one_row(12, 5), false),
+        (
+            LinearShape {
+                batch: 3,
+                ..one_row(64, 10)
+            },
+            false,
+        ),
     ];
-    for (ctx, name) in &paths {
-        for s in LINEAR_SHAPES {
-            check_linear(ctx, s, name);
-        }
+    for (s, lanes) in lanes_shapes {
+        // f32 weights with K = 12 take the lanes kernel, f16 ones linear.wgsl: only the
+        // piece of 3 rows runs one kernel, in one order, for both.
+        check_linear(&ctx, &s, "linear f16 lanes", s.batch == 3);
+        let zeros = |shape: &[usize]| Tensor::zeros(&ctx, "t", shape).unwrap();
+        let w = Tensor::zeros_stored(&ctx, "w", &s.weight(), Storage::F16).unwrap();
+        let (x, b, y) = (
+            zeros(&s.input()),
+            zeros(&[s.out_features]),
+            zeros(&s.output()),
+        );
+        let launches = linear_forward(&ctx, &s, false, &x, &w, &b, &y).unwrap();
+        let expected = match lanes {
+            true => "linear_forward_lanes",
+            false => "linear_forward",
+        };
+        assert_eq!(launches[0].label, expected, "{s:?}");
     }
     // Weight chunks of 4 rows of 37 halves; on the default device, subgroups or not.
     let mut ctx = gpu_with_binding_limit(4 * 37 * 4);
@@ -230,7 +268,7 @@ fn linear_reads_f16_weights_on_every_path() {
         in_features: 37,
         out_features: 19,
     };
-    check_linear(&ctx, &s, "linear f16 chunked");
+    check_linear(&ctx, &s, "linear f16 chunked", true);
     let mut rng = rng("linear f16 on the default device");
     for s in LINEAR_SHAPES {
         let x = random(&mut rng, s.input().iter().product());
