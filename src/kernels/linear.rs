@@ -9,9 +9,10 @@
 //! 411 MB); the bias must fit one binding.
 
 use super::layout::{uniform_layout, UniformLayout};
+use super::widen::{widen_halves, widened_bytes};
 use super::{element_offset, shader, uniform, weights_f16, Launch, Shader};
 use crate::error::Result;
-use crate::gpu::{row_pieces, Storage, Tensor};
+use crate::gpu::{row_pieces, Chunk, Storage, Tensor};
 use crate::kernels::GpuContext;
 use crate::shape::LinearShape;
 
@@ -114,8 +115,19 @@ pub fn linear_forward(
             params.x_offset = element_offset(piece.local_row[0], x.row_len());
             params.y_offset = element_offset(piece.local_row[1], y.row_len());
             let (rows, outputs) = (piece.rows.len(), w_chunk.rows.len());
+            let (x_buffer, y_buffer) = (
+                &x.chunks[piece.chunk[0]].buffer,
+                &y.chunks[piece.chunk[1]].buffer,
+            );
             // The subgroup kernel reads f32 weights only.
             let f16 = weight.storage == Storage::F16;
+            if f16 && ctx.settings.widen_f16_weights && rows > 4 {
+                let buffers = (x_buffer, bias_buffer, y_buffer);
+                if let Some(widened) = widened_forward(ctx, s, params, w_chunk, buffers) {
+                    launches.extend(widened);
+                    continue;
+                }
+            }
             let (shader, entry, invocations) = if subgroup_path(ctx, s) && !f16 {
                 // Workgroups of 8 rows × 64 invocations of 4 outputs.
                 let invocations = rows.div_ceil(8) * outputs.div_ceil(256) * 64;
@@ -138,16 +150,68 @@ pub fn linear_forward(
                 &[weights_f16(weight.storage)],
                 &[
                     &uniform(ctx, "linear params", &params),
-                    &x.chunks[piece.chunk[0]].buffer,
+                    x_buffer,
                     &w_chunk.buffer,
                     bias_buffer,
-                    &y.chunks[piece.chunk[1]].buffer,
+                    y_buffer,
                 ],
                 invocations,
             ));
         }
     }
     Ok(launches)
+}
+
+/// Most bytes of f32 weights widened at a time by [`widened_forward`]: VGG-16's FC1 in
+/// 13 pieces of 332 outputs.
+const WIDEN_BYTES: u64 = 32 << 20;
+
+/// `linear.wgsl` over an f16 weight chunk (the forward pass `params` describes), the
+/// chunk widened into f32 a piece of outputs at a time into one scratch buffer (see
+/// [`crate::kernels::settings::KernelSettings::widen_f16_weights`]): each half decoded
+/// once, not once per tile of rows. The same sums as over the values stored as f32.
+/// `None` where a piece would start inside a word (K odd, pieces of one output: only
+/// under a binding limit of less than 4 rows of K f32).
+fn widened_forward(
+    ctx: &GpuContext,
+    s: &LinearShape,
+    params: LinearParams,
+    w_chunk: &Chunk,
+    (x, bias, y): (&wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer),
+) -> Option<Vec<Launch>> {
+    let k = s.in_features;
+    let fit = (WIDEN_BYTES.min(ctx.binding_limit) / (4 * k as u64)) as usize;
+    // Whole tiles of 4 outputs where they fit (a row of K always does).
+    let per_piece = if fit >= 4 { fit / 4 * 4 } else { fit.max(1) };
+    if !(per_piece * k).is_multiple_of(2) {
+        return None;
+    }
+    let scratch = ctx.scratch("f16 weights widened", widened_bytes(per_piece * k));
+    let outputs = w_chunk.rows.len();
+    let mut launches = Vec::new();
+    for start in (0..outputs).step_by(per_piece) {
+        let count = per_piece.min(outputs - start);
+        launches.push(widen_halves(
+            ctx,
+            &w_chunk.buffer,
+            start * k,
+            count * k,
+            &scratch,
+        ));
+        let piece = LinearParams {
+            o_begin: params.o_begin + start as u32,
+            o_count: count as u32,
+            ..params
+        };
+        launches.push(Launch::new(
+            ctx,
+            &LINEAR,
+            "linear_forward",
+            &[&uniform(ctx, "linear params", &piece), x, &scratch, bias, y],
+            (params.rows as usize).div_ceil(4) * count.div_ceil(4),
+        ));
+    }
+    Some(launches)
 }
 
 /// dx = dy·weight, the gradient of the input (dy is the gradient of the output before

@@ -18,6 +18,7 @@ pub mod score_map;
 pub mod settings;
 pub mod sgd;
 pub mod tune;
+pub mod widen;
 
 use crate::gpu::Shader;
 pub use context::GpuContext;
@@ -249,6 +250,7 @@ pub fn uniform_layouts() -> Vec<layout::UniformLayout> {
         relu::uniform_layouts(),
         score_map::uniform_layouts(),
         sgd::uniform_layouts(),
+        widen::uniform_layouts(),
     ]
     .concat()
 }

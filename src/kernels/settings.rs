@@ -56,6 +56,14 @@ pub struct KernelSettings {
     /// of SwiftShader's atomic loads), where `linear.wgsl` gathers lane by lane. On
     /// SwiftShader only; the tests run it elsewhere.
     pub linear_lanes: bool,
+    /// Whether a linear forward pass over f16 weights on more rows than one tile of
+    /// `linear.wgsl` (4) first widens the weight into f32, a piece of outputs at a time
+    /// (`kernels::widen`), instead of decoding each half once per tile of rows. On
+    /// SwiftShader only, where decoding costs about a dozen vector operations: VGG-16's FC
+    /// layers at Q = 288 with flip (18 rows) took 7.1 s decoding in the kernel against
+    /// 3.3 s with f32 weights. GPUs decode in the kernel, where it costs little and
+    /// reads half the bytes.
+    pub widen_f16_weights: bool,
 }
 
 impl KernelSettings {
@@ -79,6 +87,7 @@ impl KernelSettings {
             conv_ignore_speed_rules: false,
             conv_winograd: swiftshader,
             linear_lanes: swiftshader,
+            widen_f16_weights: swiftshader,
         }
     }
 }

@@ -288,6 +288,80 @@ fn linear_reads_f16_weights_on_every_path() {
 }
 
 #[test]
+fn linear_over_widened_f16_weights_matches_f32_storage() {
+    // SwiftShader's way for more rows than one tile: the f16 weight widened into f32 a
+    // piece of outputs at a time, then linear.wgsl; the same sums as over the values
+    // stored as f32, bit for bit. K = 2^15 inputs: pieces of 256 outputs (32 MiB of
+    // f32), so the 260 outputs take two; the others fit one piece, and 4 rows or fewer
+    // decode in the kernel.
+    let mut ctx = gpu_without_subgroups();
+    ctx.settings.widen_f16_weights = true;
+    let shapes = [
+        LinearShape {
+            batch: 5,
+            in_features: 1 << 15,
+            out_features: 260,
+        },
+        LinearShape {
+            batch: 18,
+            in_features: 37,
+            out_features: 29,
+        },
+        LinearShape {
+            batch: 4,
+            in_features: 70,
+            out_features: 9,
+        },
+    ];
+    for s in &shapes {
+        check_linear(&ctx, s, "linear f16 widened", true);
+        let w = Tensor::zeros_stored(&ctx, "w", &s.weight(), Storage::F16).unwrap();
+        let zeros = |shape: &[usize]| Tensor::zeros(&ctx, "t", shape).unwrap();
+        let (x, b, y) = (
+            zeros(&s.input()),
+            zeros(&[s.out_features]),
+            zeros(&s.output()),
+        );
+        let labels: Vec<_> = linear_forward(&ctx, s, false, &x, &w, &b, &y)
+            .unwrap()
+            .iter()
+            .map(|l| l.label)
+            .collect();
+        let expected: &[&str] = match s.batch {
+            5 => &[
+                "widen_halves",
+                "linear_forward",
+                "widen_halves",
+                "linear_forward",
+            ],
+            18 => &["widen_halves", "linear_forward"],
+            _ => &["linear_forward"],
+        };
+        assert_eq!(labels, expected, "{s:?}");
+    }
+}
+
+#[test]
+fn f16_weights_of_odd_rows_in_one_row_chunks_decode_in_the_kernel() {
+    // Weight chunks of one row of 37 halves (a 200-byte binding limit): a chunk's
+    // second row would start inside a word, so nothing is widened.
+    let mut ctx = gpu_with_binding_limit(200);
+    ctx.settings.subgroups = false;
+    ctx.settings.widen_f16_weights = true;
+    let s = LinearShape {
+        batch: 18,
+        in_features: 37,
+        out_features: 29,
+    };
+    check_linear(&ctx, &s, "linear f16 one-row chunks", true);
+    let w = Tensor::zeros_stored(&ctx, "w", &s.weight(), Storage::F16).unwrap();
+    let zeros = |shape: &[usize]| Tensor::zeros(&ctx, "t", shape).unwrap();
+    let (x, b, y) = (zeros(&s.input()), zeros(&[s.out_features]), zeros(&s.output()));
+    let launches = linear_forward(&ctx, &s, false, &x, &w, &b, &y).unwrap();
+    assert!(launches.iter().all(|l| l.label == "linear_forward"));
+}
+
+#[test]
 fn backward_passes_refuse_f16_weights() {
     let ctx = gpu();
     let s = CONV_SHAPES[0];
