@@ -99,30 +99,18 @@ fn mislabelled(meta_config: Config, meta_classes: usize) -> WeightFile {
 #[test]
 fn weights_of_another_network_are_errors_naming_the_tensor() {
     let ctx = gpu();
-    let message = TestModel::new(
-        ctx,
-        &mislabelled(Config::A, 5),
-        "five.safetensors",
-        Storage::F32,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let refusal = |file: &WeightFile, name: &str| {
+        let model = TestModel::new(ctx, file, name, Storage::F32);
+        model.err().expect("an error").to_string()
+    };
+    let message = refusal(&mislabelled(Config::A, 5), "five.safetensors");
     assert!(
         message.contains("classifier.6.weight")
             && message.contains("[7, 256]")
             && message.contains("[5, 256]"),
         "{message}"
     );
-    let message = TestModel::new(
-        ctx,
-        &mislabelled(Config::B, 7),
-        "b.safetensors",
-        Storage::F32,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let message = refusal(&mislabelled(Config::B, 7), "b.safetensors");
     assert!(message.contains("features.2.weight"), "{message}");
 
     let seven = TestModel::new(

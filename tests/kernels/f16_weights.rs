@@ -26,70 +26,85 @@ fn stored(ctx: &GpuContext, shape: &[usize], values: &[f32], storage: Storage) -
     t
 }
 
-/// The conv forward at inference with the weight stored as `storage`.
-fn conv_forward(
-    ctx: &GpuContext,
-    s: &ConvShape,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32],
-    storage: Storage,
-) -> Vec<f32> {
-    let xt = upload(ctx, "x", &s.input(), x);
-    let wt = stored(ctx, &s.weight(), w, storage);
-    let bt = upload(ctx, "b", &[s.out_channels], b);
-    let yt = poisoned(ctx, "y", &s.output());
-    run(
-        ctx,
-        &conv2d_forward(ctx, s, ConvUse::Inference, true, &xt, &wt, &bt, &yt).unwrap(),
-    );
-    read(ctx, &yt)
+/// A tensor of `shape` whose every element is `value`.
+fn filled(ctx: &GpuContext, shape: &[usize], value: f32, storage: Storage) -> Tensor {
+    stored(ctx, shape, &vec![value; shape.iter().product()], storage)
 }
 
-fn linear(
-    ctx: &GpuContext,
-    s: &LinearShape,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32],
-    storage: Storage,
-) -> Vec<f32> {
-    let xt = upload(ctx, "x", &s.input(), x);
-    let wt = stored(ctx, &s.weight(), w, storage);
-    let bt = upload(ctx, "b", &[s.out_features], b);
-    let yt = poisoned(ctx, "y", &s.output());
-    run(
-        ctx,
-        &linear_forward(ctx, s, true, &xt, &wt, &bt, &yt).unwrap(),
+/// The kernels `linear_forward` launches for `s` with its weight stored as f16.
+fn linear_kernels(ctx: &GpuContext, s: &LinearShape) -> Vec<&'static str> {
+    let zeros = |shape: &[usize]| Tensor::zeros(ctx, "t", shape).unwrap();
+    let w = Tensor::zeros_stored(ctx, "w", &s.weight(), Storage::F16).unwrap();
+    let (x, b, y) = (
+        zeros(&s.input()),
+        zeros(&[s.out_features]),
+        zeros(&s.output()),
     );
-    read(ctx, &yt)
+    let launches = linear_forward(ctx, s, false, &x, &w, &b, &y).unwrap();
+    launches.iter().map(|l| l.label).collect()
 }
 
-/// On `ctx` (which runs no subgroup kernel, so both storages take the same kernel): the
-/// f16 weight gives bit for bit the output of its values stored as f32, and that output
-/// is the oracle's on the rounded weight. Winograd's sums round more than the direct
-/// ones (see conv.rs), hence `tolerance`.
-fn check_conv(ctx: &GpuContext, s: &ConvShape, name: &str, tolerance: f64) {
+/// An op's output given its weight stored as f16 and as f32 (`forward` runs the op on
+/// a weight tensor); asserts that they agree bit for bit where `same_order` (both take
+/// one kernel, which adds in one order), and that the f16 one is `expected` (the
+/// oracle's on the rounded weight) within `tolerance` relative to `magnitude`.
+#[allow(clippy::too_many_arguments)]
+fn check_storages(
+    ctx: &GpuContext,
+    name: &str,
+    shape: &[usize],
+    w: &[f32],
+    forward: impl Fn(&Tensor) -> Vec<f32>,
+    same_order: bool,
+    (expected, magnitude): (Vec<f32>, Vec<f32>),
+    tolerance: f64,
+) {
+    let halves = forward(&stored(ctx, shape, w, Storage::F16));
+    let singles = forward(&stored(ctx, shape, w, Storage::F32));
+    let same = halves
+        .iter()
+        .zip(&singles)
+        .all(|(a, b)| a.to_bits() == b.to_bits());
+    assert!(
+        !same_order || same,
+        "{name}: f16 and f32 storage of the same weights differ"
+    );
+    check_scaled(name, &halves, &expected, &magnitude, tolerance);
+}
+
+/// The conv forward at inference against f32 storage and the oracle (see
+/// `check_storages`), bit for bit where `same_order` (`ctx` runs no subgroup kernel, so
+/// both storages take one kernel). Winograd's sums round more than the direct ones (see conv.rs), hence `tolerance`.
+fn check_conv(ctx: &GpuContext, s: &ConvShape, name: &str, same_order: bool, tolerance: f64) {
     let mut rng = rng(name);
     let x = random(&mut rng, s.input().iter().product());
     let w = rounded(&random(&mut rng, s.weight().iter().product()));
     let b = random(&mut rng, s.out_channels);
-    let halves = conv_forward(ctx, s, &x, &w, &b, Storage::F16);
-    let singles = conv_forward(ctx, s, &x, &w, &b, Storage::F32);
-    assert!(
-        halves
-            .iter()
-            .zip(&singles)
-            .all(|(a, b)| a.to_bits() == b.to_bits()),
-        "{name} {s:?}: f16 and f32 storage of the same weights differ"
+    let (xt, bt) = (
+        upload(ctx, "x", &s.input(), &x),
+        upload(ctx, "b", &[s.out_channels], &b),
     );
-    let expected = oracle::conv::conv2d_forward(s, true, &x, &w, &b);
-    let magnitude = oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
-    check_scaled(
-        &format!("{name} {s:?}"),
-        &halves,
-        &expected,
-        &magnitude,
+    let forward = |wt: &Tensor| {
+        let yt = poisoned(ctx, "y", &s.output());
+        run(
+            ctx,
+            &conv2d_forward(ctx, s, ConvUse::Inference, true, &xt, wt, &bt, &yt).unwrap(),
+        );
+        read(ctx, &yt)
+    };
+    let oracle = (
+        oracle::conv::conv2d_forward(s, true, &x, &w, &b),
+        oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b)),
+    );
+    let name = format!("{name} {s:?}");
+    check_storages(
+        ctx,
+        &name,
+        &s.weight(),
+        &w,
+        forward,
+        same_order,
+        oracle,
         tolerance,
     );
 }
@@ -101,23 +116,31 @@ fn check_linear(ctx: &GpuContext, s: &LinearShape, name: &str, same_order: bool)
     let x = random(&mut rng, s.input().iter().product());
     let w = rounded(&random(&mut rng, s.weight().iter().product()));
     let b = random(&mut rng, s.out_features);
-    let halves = linear(ctx, s, &x, &w, &b, Storage::F16);
-    let singles = linear(ctx, s, &x, &w, &b, Storage::F32);
-    let same = halves
-        .iter()
-        .zip(&singles)
-        .all(|(a, b)| a.to_bits() == b.to_bits());
-    assert!(
-        !same_order || same,
-        "{name} {s:?}: f16 and f32 storage of the same weights differ"
+    let (xt, bt) = (
+        upload(ctx, "x", &s.input(), &x),
+        upload(ctx, "b", &[s.out_features], &b),
     );
-    let expected = oracle::linear::linear_forward(s, true, &x, &w, &b);
-    let magnitude = oracle::linear::linear_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
-    check_scaled(
-        &format!("{name} {s:?}"),
-        &halves,
-        &expected,
-        &magnitude,
+    let forward = |wt: &Tensor| {
+        let yt = poisoned(ctx, "y", &s.output());
+        run(
+            ctx,
+            &linear_forward(ctx, s, true, &xt, wt, &bt, &yt).unwrap(),
+        );
+        read(ctx, &yt)
+    };
+    let oracle = (
+        oracle::linear::linear_forward(s, true, &x, &w, &b),
+        oracle::linear::linear_forward(s, false, &abs(&x), &abs(&w), &abs(&b)),
+    );
+    let name = format!("{name} {s:?}");
+    check_storages(
+        ctx,
+        &name,
+        &s.weight(),
+        &w,
+        forward,
+        same_order,
+        oracle,
         FORWARD_TOLERANCE,
     );
 }
@@ -165,7 +188,7 @@ fn conv_reads_f16_weights_on_every_path() {
     ];
     for (ctx, name, tolerance) in &paths {
         for s in CONV_SHAPES {
-            check_conv(ctx, s, name, *tolerance);
+            check_conv(ctx, s, name, true, *tolerance);
         }
     }
     // Weight chunks of 3 filters of 27 halves (an odd count per chunk); the 2×1 maps keep
@@ -188,29 +211,15 @@ fn conv_reads_f16_weights_on_every_path() {
         chunks.len() > 1 && chunks[0].rows.len() == 3,
         "3 filters a chunk"
     );
-    check_conv(&ctx, &s, "conv f16 chunked", FORWARD_TOLERANCE);
+    check_conv(&ctx, &s, "conv f16 chunked", true, FORWARD_TOLERANCE);
 }
 
 #[test]
 fn conv_with_f16_weights_runs_without_subgroups_where_they_are() {
     // The subgroup kernel reads f32 weights only: on an adapter with subgroups an f16
     // weight takes the fallback kernel, which matches the oracle as well.
-    let ctx = gpu();
     for s in CONV_SHAPES {
-        let mut rng = rng("conv f16 on the default device");
-        let x = random(&mut rng, s.input().iter().product());
-        let w = rounded(&random(&mut rng, s.weight().iter().product()));
-        let b = random(&mut rng, s.out_channels);
-        let expected = oracle::conv::conv2d_forward(s, true, &x, &w, &b);
-        let magnitude = oracle::conv::conv2d_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
-        let got = conv_forward(ctx, s, &x, &w, &b, Storage::F16);
-        check_scaled(
-            &format!("conv f16 default {s:?}"),
-            &got,
-            &expected,
-            &magnitude,
-            FORWARD_TOLERANCE,
-        );
+        check_conv(gpu(), s, "conv f16 default", false, FORWARD_TOLERANCE);
     }
 }
 
@@ -246,19 +255,12 @@ fn linear_reads_f16_weights_on_every_path() {
         // f32 weights with K = 12 take the lanes kernel, f16 ones linear.wgsl: only the
         // piece of 3 rows runs one kernel, in one order, for both.
         check_linear(&ctx, &s, "linear f16 lanes", s.batch == 3);
-        let zeros = |shape: &[usize]| Tensor::zeros(&ctx, "t", shape).unwrap();
-        let w = Tensor::zeros_stored(&ctx, "w", &s.weight(), Storage::F16).unwrap();
-        let (x, b, y) = (
-            zeros(&s.input()),
-            zeros(&[s.out_features]),
-            zeros(&s.output()),
-        );
-        let launches = linear_forward(&ctx, &s, false, &x, &w, &b, &y).unwrap();
+        let kernels = linear_kernels(&ctx, &s);
         let expected = match lanes {
             true => "linear_forward_lanes",
             false => "linear_forward",
         };
-        assert_eq!(launches[0].label, expected, "{s:?}");
+        assert_eq!(kernels[0], expected, "{s:?}");
     }
     // Weight chunks of 4 rows of 37 halves; on the default device, subgroups or not.
     let mut ctx = gpu_with_binding_limit(4 * 37 * 4);
@@ -269,21 +271,10 @@ fn linear_reads_f16_weights_on_every_path() {
         out_features: 19,
     };
     check_linear(&ctx, &s, "linear f16 chunked", true);
-    let mut rng = rng("linear f16 on the default device");
+    // On the default device, subgroups or not (the f32 weight may take the subgroup
+    // kernel, the f16 one not).
     for s in LINEAR_SHAPES {
-        let x = random(&mut rng, s.input().iter().product());
-        let w = rounded(&random(&mut rng, s.weight().iter().product()));
-        let b = random(&mut rng, s.out_features);
-        let expected = oracle::linear::linear_forward(s, true, &x, &w, &b);
-        let magnitude = oracle::linear::linear_forward(s, false, &abs(&x), &abs(&w), &abs(&b));
-        let got = linear(gpu(), s, &x, &w, &b, Storage::F16);
-        check_scaled(
-            &format!("linear f16 default {s:?}"),
-            &got,
-            &expected,
-            &magnitude,
-            FORWARD_TOLERANCE,
-        );
+        check_linear(gpu(), s, "linear f16 default", false);
     }
 }
 
@@ -315,18 +306,7 @@ fn linear_over_widened_f16_weights_matches_f32_storage() {
     ];
     for s in &shapes {
         check_linear(&ctx, s, "linear f16 widened", true);
-        let w = Tensor::zeros_stored(&ctx, "w", &s.weight(), Storage::F16).unwrap();
-        let zeros = |shape: &[usize]| Tensor::zeros(&ctx, "t", shape).unwrap();
-        let (x, b, y) = (
-            zeros(&s.input()),
-            zeros(&[s.out_features]),
-            zeros(&s.output()),
-        );
-        let labels: Vec<_> = linear_forward(&ctx, s, false, &x, &w, &b, &y)
-            .unwrap()
-            .iter()
-            .map(|l| l.label)
-            .collect();
+        let labels = linear_kernels(&ctx, s);
         let expected: &[&str] = match s.batch {
             5 => &[
                 "widen_halves",
@@ -354,29 +334,17 @@ fn f16_weights_of_odd_rows_in_one_row_chunks_decode_in_the_kernel() {
         out_features: 29,
     };
     check_linear(&ctx, &s, "linear f16 one-row chunks", true);
-    let w = Tensor::zeros_stored(&ctx, "w", &s.weight(), Storage::F16).unwrap();
-    let zeros = |shape: &[usize]| Tensor::zeros(&ctx, "t", shape).unwrap();
-    let (x, b, y) = (zeros(&s.input()), zeros(&[s.out_features]), zeros(&s.output()));
-    let launches = linear_forward(&ctx, &s, false, &x, &w, &b, &y).unwrap();
-    assert!(launches.iter().all(|l| l.label == "linear_forward"));
+    assert!(linear_kernels(&ctx, &s)
+        .iter()
+        .all(|&k| k == "linear_forward"));
 }
 
 #[test]
 fn backward_passes_refuse_f16_weights() {
     let ctx = gpu();
     let s = CONV_SHAPES[0];
-    let w = stored(
-        ctx,
-        &s.weight(),
-        &vec![0.5; s.weight().iter().product()],
-        Storage::F16,
-    );
-    let dy = upload(
-        ctx,
-        "dy",
-        &s.output(),
-        &vec![1.0; s.output().iter().product()],
-    );
+    let w = filled(ctx, &s.weight(), 0.5, Storage::F16);
+    let dy = filled(ctx, &s.output(), 1.0, Storage::F32);
     let dx = poisoned(ctx, "dx", &s.input());
     let err = conv2d_backward_data(ctx, &s, &dy, &w, &dx)
         .err()
@@ -384,18 +352,8 @@ fn backward_passes_refuse_f16_weights() {
     assert!(err.to_string().contains("stored as f16"), "{err}");
 
     let l = LINEAR_SHAPES[0];
-    let w = stored(
-        ctx,
-        &l.weight(),
-        &vec![0.5; l.weight().iter().product()],
-        Storage::F16,
-    );
-    let dy = upload(
-        ctx,
-        "dy",
-        &l.output(),
-        &vec![1.0; l.output().iter().product()],
-    );
+    let w = filled(ctx, &l.weight(), 0.5, Storage::F16);
+    let dy = filled(ctx, &l.output(), 1.0, Storage::F32);
     let dx = poisoned(ctx, "dx", &l.input());
     let err = linear_backward_data(ctx, &l, &dy, &w, &dx)
         .err()
