@@ -48,7 +48,8 @@ async function openGpu() {
 }
 
 async function main() {
-  await init();
+  const wasm = await init();
+  demo.wasmBytes = () => wasm.memory.buffer.byteLength;
   demo.samplePng = samplePng;
   showSamples();
   drawChart();

@@ -12,6 +12,7 @@ export const demo = (window.demo = {
   steps: [], // one report per training step
   stepping: false, // a training step is running on the GPU
   samplePng: null,
+  wasmBytes: null, // () => the size of the engine's wasm memory (it never shrinks)
   progress: [], // [scales done, scales] of the classification running or last run
   teach: { steps: [], stepping: false, note: null, live: [] }, // the teach panel's
 });

@@ -2,8 +2,8 @@
 // through `?model=`, then classifies one image with the quick protocol (twice: the first
 // compiles the plans) and once with the paper's; prints the load time, each
 // classification's time, the peak resident memory of the tab's renderer and of the GPU
-// process while loading and during each classification, and the longest the page's
-// main thread was busy during each classification.
+// process while loading and during each classification, the engine's wasm memory after
+// loading, and the longest the page's main thread was busy during each classification.
 //
 //   node web/test/big_model.mjs MODEL.safetensors [IMAGE.png]
 //
@@ -85,6 +85,8 @@ try {
       `renderer ${peak.renderer.toFixed(0)} MiB, GPU process ${peak.gpu.toFixed(0)} MiB`,
   );
   const loadPeak = { ...peak };
+  const wasmMib = (await page.evaluate(() => window.demo.wasmBytes())) / 1048576;
+  console.log(`the engine's wasm memory after loading: ${wasmMib.toFixed(0)} MiB`);
 
   const image = imagePath
     ? { name: path.basename(imagePath), mimeType: 'image/png', buffer: fs.readFileSync(imagePath) }
