@@ -11,13 +11,15 @@
 // of its loads (w[o, k], x[n, k]) is sequential across the quad: one vector load through
 // SwiftShader's atomic-load fast path, where linear.wgsl's 4×4 tiles make every load a
 // 4-lane gather and compute 3 clamped copies of a lone row. K must be a multiple of 4.
-// The weight is read as it is, no copy (FC1's is 411 MB). Stored as f16 (WEIGHTS_F16,
-// K a multiple of 8), lane l takes the pairs k = 2l, 2l + 1, then 2l + 8, 2l + 9, …:
-// its weight loads are then whole words, sequential across the quad (with lane l at k
-// = l they would go two lanes to a word: a gather, which made the layers 4× slower). VGG-16's FC layers on one
+// The weight is read as it is, no copy (FC1's is 411 MB). VGG-16's FC layers on one
 // image: 627–659 → 316–414 ms natively on SwiftShader. A variant with 4 rows per quad was
 // no faster than linear.wgsl on 8 and 18 rows, and one row per quad on such pieces reads
 // every weight once per row: 2–3× slower (BENCHMARKS.md, "SwiftShader: the FC layers").
+//
+// A weight stored as f16 (WEIGHTS_F16, K a multiple of 8): lane l takes the pairs
+// k = 2l, 2l + 1, then 2l + 8, 2l + 9, …, so that its weight loads are whole words,
+// sequential across the quad. With lane l at k = l two lanes would share a word, a
+// gather that made the layers 4× slower (BENCHMARKS.md, "f16 weights on the GPU").
 //
 // Sums: each lane adds its terms of each block of K_BLOCK inputs apart (fp32 rounding
 // grows with the length of a sequential sum: fc6 has 25 088 inputs), then into its

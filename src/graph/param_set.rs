@@ -26,10 +26,25 @@ impl ParamSet {
         role: &str,
         first: usize,
     ) -> Result<ParamSet> {
+        Self::allocate(ctx, spec, role, first, Storage::F32)
+    }
+
+    /// Zero-filled tensors for `spec`'s parameters from index `first` on, the weights
+    /// (not the biases) stored as `weights`.
+    fn allocate(
+        ctx: &GpuContext,
+        spec: &ModelSpec,
+        role: &str,
+        first: usize,
+        weights: Storage,
+    ) -> Result<ParamSet> {
         let infos: Vec<ParamInfo> = spec.parameters().split_off(first);
         let tensors = infos
             .iter()
-            .map(|p| Tensor::zeros(ctx, &format!("{role} {}", p.name), &p.shape))
+            .map(|p| {
+                let storage = if p.is_bias { Storage::F32 } else { weights };
+                Tensor::zeros_stored(ctx, &format!("{role} {}", p.name), &p.shape, storage)
+            })
             .collect::<Result<_>>()?;
         Ok(ParamSet {
             first,
@@ -63,19 +78,7 @@ impl ParamSet {
         storage: Storage,
     ) -> Result<ParamSet> {
         weights.check_matches(spec, origin)?;
-        let infos = spec.parameters();
-        let tensors = infos
-            .iter()
-            .map(|p| {
-                let storage = if p.is_bias { Storage::F32 } else { storage };
-                Tensor::zeros_stored(ctx, &format!("param {}", p.name), &p.shape, storage)
-            })
-            .collect::<Result<_>>()?;
-        let set = ParamSet {
-            first: 0,
-            infos,
-            tensors,
-        };
+        let set = Self::allocate(ctx, spec, "param", 0, storage)?;
         set.write(ctx, weights)?;
         Ok(set)
     }
