@@ -11,6 +11,7 @@
 //! - [`shape`]: every op's geometry and static parameters, shared by all of the above.
 //! - `web` (wasm32 only): the browser API behind the page in `web/`.
 
+pub mod cpu_engine;
 pub mod data;
 pub mod distributed;
 pub mod error;

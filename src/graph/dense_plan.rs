@@ -31,20 +31,6 @@ use crate::kernels::{record, Launch};
 use crate::model::IMAGE_CHANNELS;
 use crate::shape::ScoreMapShape;
 
-/// The fully convolutional chain for images (IMAGE_CHANNELS, height, width).
-fn dense_ops(net: &Network, height: usize, width: usize) -> Vec<Op> {
-    let mut input = vec![IMAGE_CHANNELS, height, width];
-    let mut ops = Vec::new();
-    for (i, op) in net.ops.iter().enumerate() {
-        let plain_input = &net.activation_shape(i, 1)[1..];
-        if let Some(op) = op.dense(plain_input, &input) {
-            input = op.output(1)[1..].to_vec();
-            ops.push(op);
-        }
-    }
-    ops
-}
-
 /// What one run gives, per image of the batch.
 pub struct DenseOutput {
     /// Spatially averaged class scores (batch, classes): the logits of dense evaluation.
@@ -118,7 +104,7 @@ impl DensePlan {
         height: usize,
         width: usize,
     ) -> Result<DensePlan> {
-        let ops = dense_ops(net, height, width);
+        let ops = net.dense_ops(height, width);
         let mut arena = Arena::new(2);
         let input_shape = [batch, IMAGE_CHANNELS, height, width];
         let mut reservations = vec![arena.reserve(ctx, 0, "dense input", &input_shape)?];

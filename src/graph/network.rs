@@ -102,6 +102,22 @@ impl Network {
         }
     }
 
+    /// The fully convolutional chain of dense evaluation for images (IMAGE_CHANNELS,
+    /// height, width): each op's [`dense`](super::ops::Operation::dense) form, dropout
+    /// gone.
+    pub fn dense_ops(&self, height: usize, width: usize) -> Vec<Op> {
+        let mut input = vec![IMAGE_CHANNELS, height, width];
+        let mut ops = Vec::new();
+        for (i, op) in self.ops.iter().enumerate() {
+            let plain_input = &self.activation_shape(i, 1)[1..];
+            if let Some(op) = op.dense(plain_input, &input) {
+                input = op.output(1)[1..].to_vec();
+                ops.push(op);
+            }
+        }
+        ops
+    }
+
     /// Forward FLOPs of one image (convs and FCs; the rest is negligible).
     pub fn flops_per_image(&self) -> f64 {
         self.ops.iter().map(|op| op.flops_per_image()).sum()

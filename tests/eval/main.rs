@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 mod harness;
 
+mod cpu_engine;
 mod dense;
 mod inputs;
 mod out_of_memory;

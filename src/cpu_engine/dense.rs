@@ -1,0 +1,201 @@
+//! A network's dense evaluation on the CPU: what [`crate::graph::DensePlan`] computes on
+//! the GPU, for one weight file held in memory.
+
+use super::dot::dot_rows;
+use super::winograd::{chunk_tiles, conv3x3, Filters};
+use super::Pause;
+use crate::error::{Error, Result};
+use crate::graph::ops::{Conv2d, Op, ReferencePass};
+use crate::graph::{DenseOutput, Network};
+use crate::model::{describe, ModelMeta, ModelSpec, WeightFile, IMAGE_CHANNELS};
+use crate::oracle::score_map::{softmax, spatial_mean};
+use crate::oracle::windows::{fold, unfold};
+use crate::shape::{ConvShape, ScoreMapShape};
+
+/// Weight rows of an FC layer per call between pauses (FC1 of VGG-16 on 18 rows of
+/// windows: 512 × 18 × 25 088 multiply-adds, tens of milliseconds).
+const OUTPUTS_PER_CHUNK: usize = 512;
+
+/// A weight file's network, its parameters in memory.
+pub struct CpuModel {
+    pub spec: ModelSpec,
+    pub meta: ModelMeta,
+    /// The file had no metadata: `meta` is torchvision's conventions, not the truth.
+    pub guessed: bool,
+    /// The file it came from, for messages.
+    pub origin: String,
+    net: Network,
+    /// In [`ModelSpec::parameters`] order.
+    params: Vec<Vec<f32>>,
+}
+
+/// One dense evaluation: what the GPU's plan gives, and the class score map.
+pub struct CpuDense {
+    pub output: DenseOutput,
+    /// (batch, classes, h', w')
+    pub map: Vec<f32>,
+    pub map_shape: ScoreMapShape,
+}
+
+impl CpuModel {
+    /// The network of `weights`, whose tensors it takes over (a VGG-16 file is 553 MB:
+    /// no copy). With `f16_weights`, the weights (not the biases) are rounded to the
+    /// nearest IEEE half, as the GPU's f16 storage rounds them.
+    pub fn new(mut weights: WeightFile, origin: &str, f16_weights: bool) -> Result<CpuModel> {
+        let described = describe(&weights, origin)?;
+        let spec = described.spec;
+        let mut params = Vec::new();
+        for info in spec.parameters() {
+            let (_, mut values) =
+                weights
+                    .tensors
+                    .remove(&info.name)
+                    .ok_or_else(|| Error::WeightFile {
+                        path: origin.to_string(),
+                        message: format!("has no tensor '{}'", info.name),
+                    })?;
+            if f16_weights && !info.is_bias {
+                values
+                    .iter_mut()
+                    .for_each(|v| *v = half::f16::from_f32(*v).to_f32());
+            }
+            params.push(values);
+        }
+        Ok(CpuModel {
+            net: Network::new(&spec, 0.0),
+            spec,
+            meta: described.meta,
+            guessed: described.guessed,
+            origin: origin.to_string(),
+            params,
+        })
+    }
+
+    /// Its weights with its metadata: a file the CLI reads.
+    pub fn weight_file(&self) -> WeightFile {
+        let mut file = WeightFile::default();
+        for (info, values) in self.spec.parameters().into_iter().zip(&self.params) {
+            file.tensors.insert(info.name, (info.shape, values.clone()));
+        }
+        self.meta.write(&mut file);
+        file
+    }
+
+    /// Dense evaluation of `images` (batch, 3, height, width), both sides at least the
+    /// network's input size.
+    pub async fn dense(
+        &self,
+        images: &[f32],
+        batch: usize,
+        height: usize,
+        width: usize,
+        pause: &mut impl Pause,
+    ) -> Result<CpuDense> {
+        let size = self.spec.input_size;
+        if batch == 0 || height < size || width < size {
+            return Err(Error::Shape {
+                op: "dense evaluation on the CPU",
+                message: format!(
+                    "needs a batch of at least 1 and images at least {size}×{size} (the training size), got {batch} of {height}×{width}"
+                ),
+            });
+        }
+        assert_eq!(images.len(), batch * IMAGE_CHANNELS * height * width);
+        let ops = self.net.dense_ops(height, width);
+        let mut x = images.to_vec();
+        let mut fc2_map = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let y = match op {
+                Op::Conv(conv) => self.convolve(conv, &x, batch, pause).await,
+                other => {
+                    let pass = ReferencePass {
+                        batch,
+                        params: &self.params,
+                        dropout: None,
+                    };
+                    other.reference_forward(&pass, &x)
+                }
+            };
+            if i + 1 == ops.len() {
+                fc2_map = x;
+            }
+            x = y;
+            pause.pause().await;
+        }
+        let last = ops.last().expect("a network has ops").output(batch);
+        let map_shape = ScoreMapShape {
+            batch,
+            classes: last[1],
+            height: last[2],
+            width: last[3],
+        };
+        let fc2_shape = ScoreMapShape {
+            classes: fc2_map.len() / (batch * map_shape.height * map_shape.width),
+            ..map_shape
+        };
+        let scores = spatial_mean(&map_shape, &x);
+        Ok(CpuDense {
+            output: DenseOutput {
+                probabilities: softmax(map_shape.classes, &scores),
+                scores,
+                features: spatial_mean(&fc2_shape, &fc2_map),
+            },
+            map: x,
+            map_shape,
+        })
+    }
+
+    /// One convolution, ReLU fused where the op has it: by Winograd when it is 3×3 with
+    /// padding 1, else as rows of windows times the weight.
+    async fn convolve(
+        &self,
+        conv: &Conv2d,
+        x: &[f32],
+        batch: usize,
+        pause: &mut impl Pause,
+    ) -> Vec<f32> {
+        let (weight, bias) = (&self.params[conv.param], &self.params[conv.param + 1]);
+        if conv.kernel == 3 && conv.pad == 1 {
+            let filters = Filters::new(weight, conv.out_channels, conv.in_channels);
+            let (h, w) = (conv.height, conv.width);
+            let chunk = chunk_tiles(&filters);
+            return conv3x3(x, batch, h, w, &filters, bias, conv.relu, chunk, pause).await;
+        }
+        // VGG's other convolutions are unpadded (1×1, and FC layers as convolutions).
+        assert_eq!(
+            conv.pad, 0,
+            "padded {}×{} convolutions",
+            conv.kernel, conv.kernel
+        );
+        let s = ConvShape {
+            batch,
+            in_channels: conv.in_channels,
+            in_h: conv.height,
+            in_w: conv.width,
+            out_channels: conv.out_channels,
+            kernel: conv.kernel,
+            pad: 0,
+        };
+        let rows = unfold(&s, x);
+        let k = conv.in_channels * conv.kernel * conv.kernel;
+        let row_count = rows.len() / k;
+        let mut out = vec![0f32; row_count * conv.out_channels];
+        let mut part = Vec::new();
+        for o0 in (0..conv.out_channels).step_by(OUTPUTS_PER_CHUNK) {
+            let o1 = (o0 + OUTPUTS_PER_CHUNK).min(conv.out_channels);
+            part.resize(row_count * (o1 - o0), 0.0);
+            dot_rows(
+                &rows,
+                &weight[o0 * k..o1 * k],
+                &bias[o0..o1],
+                conv.relu,
+                &mut part,
+            );
+            for (r, values) in part.chunks(o1 - o0).enumerate() {
+                out[r * conv.out_channels + o0..][..o1 - o0].copy_from_slice(values);
+            }
+            pause.pause().await;
+        }
+        fold(&s, &out)
+    }
+}
