@@ -54,12 +54,16 @@ function showProgress(what) {
 // storage can read it again.
 let source = null;
 
+// `?engine=gpu` or `?engine=cpu` chooses where models classify; by default the CPU
+// engine runs on adapters that are CPUs (SwiftShader), WebGPU elsewhere.
+const engineChoice = new URLSearchParams(location.search).get('engine') ?? undefined;
+
 async function useWeights(bytes, name) {
   const f16 = $('f16-weights').checked;
-  say('model-status', `Checking ${name} and uploading it to the GPU${f16 ? ' as f16' : ''}…`);
+  say('model-status', `Checking ${name}${f16 ? ' and rounding its weights to f16' : ''}…`);
   await new Promise((r) => setTimeout(r, 0)); // let the message paint
-  const next = await onGpu(() => engine.gpu.loadModel(bytes, name, f16));
-  setClassifier(next, f16 ? `${name}, weights stored as f16` : name);
+  const next = await onGpu(() => engine.gpu.loadModel(bytes, name, f16, engineChoice));
+  setClassifier(next, f16 ? `${name}, weights as f16` : name);
 }
 
 async function loadFile(file) {
@@ -72,8 +76,9 @@ export function setClassifier(next, name) {
   engine.classifier?.free();
   engine.classifier = next;
   demo.model = engine.classifier.describe();
+  demo.engine = engine.classifier.engine;
   $('model-progress').hidden = true;
-  say('model-status', `${name}: ${demo.model}.`);
+  say('model-status', `${name}: ${demo.model}; classified by ${demo.engine}.`);
   applyProtocol();
 }
 

@@ -8,6 +8,7 @@ export const $ = (id) => document.getElementById(id);
 export const demo = (window.demo = {
   status: 'starting', // 'starting' | 'ready' | 'no-webgpu' | 'error'
   model: null, // describe() of the classifier in use
+  engine: null, // where it classifies: 'WebGPU' or the CPU engine
   result: null, // the last classification
   steps: [], // one report per training step
   stepping: false, // a training step is running on the GPU

@@ -1,10 +1,14 @@
 //! A network's dense evaluation on the CPU: what [`crate::graph::DensePlan`] computes on
 //! the GPU, for one weight file held in memory.
 
+use image::RgbImage;
+
 use super::dot::dot_rows;
 use super::winograd::{chunk_tiles, conv3x3, Filters};
 use super::Pause;
 use crate::error::{Error, Result};
+use crate::eval::input::Planes;
+use crate::eval::protocol::{check_scales, mean};
 use crate::graph::ops::{Conv2d, Op, ReferencePass};
 use crate::graph::{DenseOutput, Network};
 use crate::model::{describe, ModelMeta, ModelSpec, WeightFile, IMAGE_CHANNELS};
@@ -12,9 +16,13 @@ use crate::oracle::score_map::{softmax, spatial_mean};
 use crate::oracle::windows::{fold, unfold};
 use crate::shape::{ConvShape, ScoreMapShape};
 
-/// Weight rows of an FC layer per call between pauses (FC1 of VGG-16 on 18 rows of
-/// windows: 512 × 18 × 25 088 multiply-adds, tens of milliseconds).
-const OUTPUTS_PER_CHUNK: usize = 512;
+/// The largest activation a dense evaluation may allocate: the page's wasm memory holds
+/// at most 4 GiB, the weights (553 MB for VGG-16) and two activations among them.
+const MAX_ACTIVATION_BYTES: usize = 1 << 30;
+
+/// Multiply-adds of a rows-times-weights product between pauses: about 10 ms in the
+/// page (FC1 of VGG-16 on 18 rows of windows is 1.8 G).
+const MULTIPLY_ADDS_PER_CHUNK: usize = 1 << 25;
 
 /// A weight file's network, its parameters in memory.
 pub struct CpuModel {
@@ -102,6 +110,20 @@ impl CpuModel {
         }
         assert_eq!(images.len(), batch * IMAGE_CHANNELS * height * width);
         let ops = self.net.dense_ops(height, width);
+        let largest = ops
+            .iter()
+            .map(|op| op.output(batch).iter().product::<usize>());
+        let bytes = 4 * largest.max().unwrap_or(0);
+        if bytes > MAX_ACTIVATION_BYTES {
+            return Err(Error::Shape {
+                op: "dense evaluation on the CPU",
+                message: format!(
+                    "{batch} image(s) of {width}×{height} need an activation of {} MiB, over the {} MiB this engine allows: give smaller scales, or crop or shrink the image",
+                    bytes >> 20,
+                    MAX_ACTIVATION_BYTES >> 20
+                ),
+            });
+        }
         let mut x = images.to_vec();
         let mut fc2_map = Vec::new();
         for (i, op) in ops.iter().enumerate() {
@@ -145,6 +167,33 @@ impl CpuModel {
         })
     }
 
+    /// Dense evaluation of `image` rescaled to smallest side `q` (with its mirror image
+    /// when `flip`): the posterior averaged over the batch, and the pass's outputs.
+    pub async fn dense_image(
+        &self,
+        image: &RgbImage,
+        q: u32,
+        flip: bool,
+        pause: &mut impl Pause,
+    ) -> Result<(Vec<f32>, CpuDense)> {
+        check_scales(&[q], self.spec.input_size as u32)?;
+        let planes = Planes::rescaled(image, q, &self.meta.preprocessing)?;
+        let mut batch = planes.data.clone();
+        if flip {
+            batch.extend(planes.mirrored().data);
+        }
+        let n = 1 + flip as usize;
+        let (h, w) = (planes.height, planes.width);
+        let dense = self.dense(&batch, n, h, w, pause).await?;
+        let rows: Vec<Vec<f32>> = dense
+            .output
+            .probabilities
+            .chunks(self.spec.classes)
+            .map(<[f32]>::to_vec)
+            .collect();
+        Ok((mean(&rows), dense))
+    }
+
     /// One convolution, ReLU fused where the op has it: by Winograd when it is 3×3 with
     /// padding 1, else as rows of windows times the weight.
     async fn convolve(
@@ -156,7 +205,8 @@ impl CpuModel {
     ) -> Vec<f32> {
         let (weight, bias) = (&self.params[conv.param], &self.params[conv.param + 1]);
         if conv.kernel == 3 && conv.pad == 1 {
-            let filters = Filters::new(weight, conv.out_channels, conv.in_channels);
+            let (o, i) = (conv.out_channels, conv.in_channels);
+            let filters = Filters::new(weight, o, i, pause).await;
             let (h, w) = (conv.height, conv.width);
             let chunk = chunk_tiles(&filters);
             return conv3x3(x, batch, h, w, &filters, bias, conv.relu, chunk, pause).await;
@@ -181,8 +231,9 @@ impl CpuModel {
         let row_count = rows.len() / k;
         let mut out = vec![0f32; row_count * conv.out_channels];
         let mut part = Vec::new();
-        for o0 in (0..conv.out_channels).step_by(OUTPUTS_PER_CHUNK) {
-            let o1 = (o0 + OUTPUTS_PER_CHUNK).min(conv.out_channels);
+        let outputs_per_chunk = (MULTIPLY_ADDS_PER_CHUNK / (row_count * k)).max(1);
+        for o0 in (0..conv.out_channels).step_by(outputs_per_chunk) {
+            let o1 = (o0 + outputs_per_chunk).min(conv.out_channels);
             part.resize(row_count * (o1 - o0), 0.0);
             dot_rows(
                 &rows,

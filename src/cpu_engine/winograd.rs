@@ -6,13 +6,16 @@
 //! tile and channel pair instead of 144.
 //!
 //! Tiles go through in chunks that keep the transformed operands within a few MiB
-//! (cache, and the page's memory), and the caller's [`Pause`] runs after each chunk.
+//! (cache, and the page's memory), and the caller's [`Pause`] runs after each of a
+//! chunk's 36 products.
 
 use super::matmul::{matmul, packed_index, packed_len, NR};
 use super::Pause;
 
 /// Points of a transformed tile.
 const POINTS: usize = 36;
+/// Filters transformed between two pauses.
+const FILTERS_BETWEEN_PAUSES: usize = 1 << 14;
 /// Most bytes of transformed source (or of products) per chunk of tiles.
 const CHUNK_BYTES: usize = 8 << 20;
 
@@ -70,12 +73,21 @@ pub struct Filters {
 }
 
 impl Filters {
-    /// `weight` (out_channels, in_channels, 3, 3) transformed.
-    pub fn new(weight: &[f32], out_channels: usize, in_channels: usize) -> Filters {
+    /// `weight` (out_channels, in_channels, 3, 3) transformed, with a pause every
+    /// [`FILTERS_BETWEEN_PAUSES`] filters (a 512×512 layer's take about 50 ms natively).
+    pub async fn new(
+        weight: &[f32],
+        out_channels: usize,
+        in_channels: usize,
+        pause: &mut impl Pause,
+    ) -> Filters {
         assert_eq!(weight.len(), out_channels * in_channels * 9);
         let per_point = packed_len(out_channels, in_channels);
         let mut transformed = vec![0f32; POINTS * per_point];
         for o in 0..out_channels {
+            if (o * in_channels) % FILTERS_BETWEEN_PAUSES < in_channels {
+                pause.pause().await;
+            }
             for i in 0..in_channels {
                 let g = &weight[(o * in_channels + i) * 9..][..9];
                 let g: [[f32; 3]; 3] =
@@ -160,6 +172,8 @@ pub async fn conv3x3(
                 c_in,
                 columns,
             );
+            // A chunk of VGG-16's 512-channel layers is about 2 GFLOP: a pause per point.
+            pause.pause().await;
         }
         let tiles_done = Tiles {
             first,

@@ -1,11 +1,14 @@
-//! A weight file on the GPU, classifying images with the `classify` command's protocol.
+//! A weight file classifying images with the `classify` command's protocol: on the GPU,
+//! or with the CPU engine where the adapter itself is a CPU.
 
 use std::rc::Rc;
 
 use image::RgbImage;
 use wasm_bindgen::prelude::*;
 
+use super::pause::BrowserPause;
 use super::{js_error, now_ms, rgb_from_rgba, Teacher};
+use crate::cpu_engine::CpuModel;
 use crate::data::augment::rescaled_size;
 use crate::data::image_folder::decode;
 use crate::error::Error;
@@ -14,7 +17,7 @@ use crate::eval::protocol::{mean, top_k};
 use crate::eval::{default_scales, evaluate_image, Protocol, TestModel};
 use crate::gpu::Storage;
 use crate::kernels::GpuContext;
-use crate::model::WeightFile;
+use crate::model::{imagenet, ModelMeta, ModelSpec, WeightFile};
 use crate::train::new_classes::{Head, NewClasses};
 
 /// A network under test, with the paper's protocol (what `vgg-wgpu classify` does) or
@@ -22,17 +25,72 @@ use crate::train::new_classes::{Head, NewClasses};
 #[wasm_bindgen]
 pub struct Classifier {
     ctx: Rc<GpuContext>,
-    model: TestModel,
+    model: Model,
     protocol: Protocol,
+}
+
+/// Where a classifier's network computes.
+enum Model {
+    /// On the GPU, by WebGPU.
+    Gpu(TestModel),
+    /// In the page's wasm, by the CPU engine: on an adapter that is a CPU (the
+    /// browser's SwiftShader), 4–8× faster than WebGPU on it (BENCHMARKS.md).
+    Cpu(CpuModel),
+}
+
+impl Model {
+    fn spec(&self) -> &ModelSpec {
+        match self {
+            Model::Gpu(m) => &m.spec,
+            Model::Cpu(m) => &m.spec,
+        }
+    }
+
+    fn meta(&self) -> &ModelMeta {
+        match self {
+            Model::Gpu(m) => &m.meta,
+            Model::Cpu(m) => &m.meta,
+        }
+    }
+
+    /// Its class names are ImageNet's by assumption: the file names none of its 1000
+    /// classes.
+    fn imagenet_names_assumed(&self) -> bool {
+        let guessed = match self {
+            Model::Gpu(m) => m.guessed,
+            Model::Cpu(m) => m.guessed,
+        };
+        guessed && self.spec().classes == imagenet::CLASSES
+    }
+
+    fn origin(&self) -> &str {
+        match self {
+            Model::Gpu(m) => &m.origin,
+            Model::Cpu(m) => &m.origin,
+        }
+    }
+}
+
+/// Which engine classifies: the CPU engine on adapters that are CPUs unless `choice`
+/// ("gpu" or "cpu", the page's `?engine=`) says otherwise.
+pub(super) fn on_cpu(ctx: &GpuContext, choice: Option<&str>) -> Result<bool, JsError> {
+    match choice {
+        None | Some("") => Ok(ctx.adapter_info.device_type == wgpu::DeviceType::Cpu),
+        Some("cpu") => Ok(true),
+        Some("gpu") => Ok(false),
+        Some(other) => Err(JsError::new(&format!(
+            "engine '{other}' is not known: give 'gpu' or 'cpu', or nothing to let the adapter decide"
+        ))),
+    }
 }
 
 /// The largest side of the heat map image handed back to the page.
 const HEATMAP_SIDE: u32 = 512;
 
 /// The paper's dense protocol: the model's three test scales, each with its flip.
-fn paper_protocol(model: &TestModel) -> Protocol {
+fn paper_protocol(model: &Model) -> Protocol {
     Protocol {
-        scales: default_scales(model.meta.train_scale, model.spec.input_size as u32),
+        scales: default_scales(model.meta().train_scale, model.spec().input_size as u32),
         dense: true,
         multi_crop: false,
         flip: true,
@@ -41,7 +99,7 @@ fn paper_protocol(model: &TestModel) -> Protocol {
 
 /// The quick protocol: one dense pass at the smallest of the paper's scales, no flip
 /// (for a 224-input VGG trained at S = 256, one pass at Q = 224).
-fn quick_protocol(model: &TestModel) -> Protocol {
+fn quick_protocol(model: &Model) -> Protocol {
     let paper = paper_protocol(model);
     Protocol {
         scales: paper.scales[..1].to_vec(),
@@ -52,8 +110,8 @@ fn quick_protocol(model: &TestModel) -> Protocol {
 
 /// The work of `protocol` on an image of `(width, height)`, in passes of the network over
 /// an image of its input size: pixels through the network, flips counted.
-fn protocol_passes(model: &TestModel, protocol: &Protocol, (width, height): (u32, u32)) -> f64 {
-    let input = model.spec.input_size as f64;
+fn protocol_passes(model: &Model, protocol: &Protocol, (width, height): (u32, u32)) -> f64 {
+    let input = model.spec().input_size as f64;
     let copies = 1.0 + protocol.flip as u8 as f64;
     protocol
         .scales
@@ -66,13 +124,20 @@ fn protocol_passes(model: &TestModel, protocol: &Protocol, (width, height): (u32
 }
 
 impl Classifier {
+    /// A classifier of `weights` on the GPU, its weights stored as `storage`, or on the
+    /// CPU (`cpu`), its weights rounded to halves for F16 storage.
     pub(super) fn new(
         ctx: Rc<GpuContext>,
-        weights: &WeightFile,
+        weights: WeightFile,
         origin: &str,
         storage: Storage,
+        cpu: bool,
     ) -> Result<Classifier, JsError> {
-        let model = TestModel::new(&ctx, weights, origin, storage).map_err(js_error)?;
+        let model = match cpu {
+            true => CpuModel::new(weights, origin, storage == Storage::F16).map(Model::Cpu),
+            false => TestModel::new(&ctx, &weights, origin, storage).map(Model::Gpu),
+        }
+        .map_err(js_error)?;
         Ok(Classifier {
             ctx,
             protocol: paper_protocol(&model),
@@ -90,14 +155,29 @@ impl Classifier {
     ) -> Result<Classification, Error> {
         let start = now_ms();
         let scales = self.protocol.scales.clone();
+        let finest = scales.iter().copied().max().unwrap_or(0);
         let mut per_scale = Vec::with_capacity(scales.len());
+        let mut cpu_map = None;
         for (done, &q) in (1..).zip(&scales) {
-            let one = Protocol {
-                scales: vec![q],
-                ..self.protocol.clone()
-            };
-            let p = evaluate_image(&self.ctx, &mut self.model, &image, &one).await?;
-            per_scale.extend(p.dense);
+            match &mut self.model {
+                Model::Gpu(model) => {
+                    let one = Protocol {
+                        scales: vec![q],
+                        ..self.protocol.clone()
+                    };
+                    let p = evaluate_image(&self.ctx, model, &image, &one).await?;
+                    per_scale.extend(p.dense);
+                }
+                Model::Cpu(model) => {
+                    let mut pause = BrowserPause::new();
+                    let flip = self.protocol.flip;
+                    let (p, dense) = model.dense_image(&image, q, flip, &mut pause).await?;
+                    per_scale.push(p);
+                    if q == finest {
+                        cpu_map = Some((dense.map, dense.map_shape));
+                    }
+                }
+            }
             if let Some(f) = &progress {
                 // A throwing callback must not stop the classification.
                 let _ = f.call2(&JsValue::NULL, &done.into(), &scales.len().into());
@@ -108,17 +188,21 @@ impl Classifier {
         let classes = top_k(&probabilities, top);
         let seconds = (now_ms() - start) / 1000.0;
 
-        // The score map of the largest scale (the finest), left in the dense plan of
-        // that size by its last run: the image itself is the first of its batch.
-        let q = scales.iter().copied().max().unwrap_or(0);
-        let (width, height) = rescaled_size(image.width(), image.height(), q);
-        let batch = 1 + self.protocol.flip as usize;
-        let plan = self
-            .model
-            .dense_plan(&self.ctx, batch, height as usize, width as usize)
-            .await?;
-        let map = plan.score_map(&self.ctx).await?;
-        let (h, w) = (plan.map_shape.height, plan.map_shape.width);
+        // The score map of the largest scale (the finest); the image itself is the
+        // first of its batch. On the GPU the dense plan of that size still holds it.
+        let (map, map_shape) = match (&mut self.model, cpu_map) {
+            (Model::Cpu(_), Some(kept)) => kept,
+            (Model::Gpu(model), _) => {
+                let (width, height) = rescaled_size(image.width(), image.height(), finest);
+                let batch = 1 + self.protocol.flip as usize;
+                let plan = model
+                    .dense_plan(&self.ctx, batch, height as usize, width as usize)
+                    .await?;
+                (plan.score_map(&self.ctx).await?, plan.map_shape)
+            }
+            (Model::Cpu(_), None) => unreachable!("the finest scale was among the scales"),
+        };
+        let (h, w) = (map_shape.height, map_shape.width);
         let plane = &map[classes[0] * h * w..][..h * w];
         let shown = shrink(&image, HEATMAP_SIDE);
         let heat = overlay(&shown, plane, h, w);
@@ -126,7 +210,7 @@ impl Classifier {
         Ok(Classification {
             names: classes
                 .iter()
-                .map(|&c| self.model.meta.class_names[c].clone())
+                .map(|&c| self.model.meta().class_names[c].clone())
                 .collect(),
             classes: classes.iter().map(|&c| c as u32).collect(),
             probabilities,
@@ -158,7 +242,7 @@ impl Classifier {
     /// "VGG-A, widths ÷8, 32×32 input, 10 classes, 1234 parameters"; the classes are
     /// said to be ImageNet's when that is assumed for a file without metadata.
     pub fn describe(&self) -> String {
-        let s = &self.model.spec;
+        let s = self.model.spec();
         let names = match self.model.imagenet_names_assumed() {
             true => " (ImageNet's, assumed: the file names none)",
             false => "",
@@ -177,7 +261,16 @@ impl Classifier {
     /// The side of the network's input (its training crop), in pixels.
     #[wasm_bindgen(getter, js_name = inputSize)]
     pub fn input_size(&self) -> u32 {
-        self.model.spec.input_size as u32
+        self.model.spec().input_size as u32
+    }
+
+    /// Where it computes: "WebGPU" or "the CPU engine (wasm)".
+    #[wasm_bindgen(getter)]
+    pub fn engine(&self) -> String {
+        match self.model {
+            Model::Gpu(_) => "WebGPU".into(),
+            Model::Cpu(_) => "the CPU engine (wasm, one thread)".into(),
+        }
     }
 
     /// Whether classifications use the quick protocol (else the paper's).
@@ -257,15 +350,18 @@ impl Classifier {
         lr: f32,
         seed: u32,
     ) -> Result<Teacher, JsError> {
-        let source = self.model.weight_file(&self.ctx).await.map_err(js_error)?;
+        let source = match &self.model {
+            Model::Gpu(model) => model.weight_file(&self.ctx).await.map_err(js_error)?,
+            Model::Cpu(model) => model.weight_file(),
+        };
         let head = match whole_classifier {
             true => Head::Classifier,
             false => Head::LastLayer,
         };
         let new = NewClasses::new(
             &source,
-            &self.model.meta,
-            &self.model.origin,
+            self.model.meta(),
+            self.model.origin(),
             class_names,
             head,
             seed as u64,

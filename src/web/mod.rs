@@ -14,6 +14,7 @@
 //! browser's main thread.
 
 mod classifier;
+mod pause;
 mod teacher;
 mod trainer;
 mod training;
@@ -29,6 +30,7 @@ use crate::gpu::{AdapterChoice, Storage};
 use crate::kernels::GpuContext;
 use crate::model::weight_reader::WeightReader;
 
+use classifier::on_cpu;
 pub use classifier::{Classification, Classifier};
 pub use teacher::Teacher;
 pub use trainer::Trainer;
@@ -140,18 +142,22 @@ impl Gpu {
     }
 
     /// A classifier for a weight file the CLI reads, once all of its bytes were pushed.
-    /// `origin` names the file in messages. With `f16`, the weights are stored on the
-    /// GPU as IEEE halves (half the memory, computed in f32).
+    /// `origin` names the file in messages. With `f16`, the weights are rounded to IEEE
+    /// halves, and on the GPU stored so (half the memory, computed in f32). `engine`
+    /// ("gpu", "cpu", or nothing) chooses where it classifies: by default on the CPU
+    /// engine when the adapter is a CPU.
     #[wasm_bindgen(js_name = loadModel)]
     pub fn load_model(
         &self,
         file: ModelBytes,
         origin: &str,
         f16: bool,
+        engine: Option<String>,
     ) -> Result<Classifier, JsError> {
+        let cpu = classifier::on_cpu(&self.ctx, engine.as_deref())?;
         let weights = file.reader.finish().map_err(js_error)?;
         let storage = if f16 { Storage::F16 } else { Storage::F32 };
-        Classifier::new(self.ctx.clone(), &weights, origin, storage)
+        Classifier::new(self.ctx.clone(), weights, origin, storage, cpu)
     }
 
     /// A fresh small VGG (configuration A, widths ÷8, 32×32 input: `vgg-wgpu train`'s

@@ -9,7 +9,7 @@ use image::RgbImage;
 use wasm_bindgen::prelude::*;
 
 use super::training::{StepReport, TabTraining};
-use super::{js_error, rgb_from_rgba, Classifier};
+use super::{js_error, on_cpu, rgb_from_rgba, Classifier};
 use crate::data::augment::rescaled_size;
 use crate::data::image_folder::decode;
 use crate::data::{Dataset, ImageList};
@@ -175,11 +175,13 @@ impl Teacher {
     /// A classifier of the taught classes with the weights as they are now.
     pub async fn classifier(&self) -> Result<Classifier, JsError> {
         let weights = self.weight_file().await.map_err(js_error)?;
+        let cpu = on_cpu(&self.ctx, None)?;
         Classifier::new(
             self.ctx.clone(),
-            &weights,
+            weights,
             "the network taught here",
             Storage::F32,
+            cpu,
         )
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 
 use super::training::{StepReport, TabTraining};
-use super::{js_error, Classifier};
+use super::{js_error, on_cpu, Classifier};
 use crate::data::{
     ColourStats, Dataset, Loader, LoaderConfig, Split, SyntheticDataset, TrainAugment, Transform,
 };
@@ -106,11 +106,13 @@ impl Trainer {
             .weight_file(&self.ctx)
             .await
             .map_err(js_error)?;
+        let cpu = on_cpu(&self.ctx, None)?;
         Classifier::new(
             self.ctx.clone(),
-            &weights,
+            weights,
             "the network trained in this tab",
             Storage::F32,
+            cpu,
         )
     }
 

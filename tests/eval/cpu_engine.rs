@@ -92,7 +92,7 @@ fn check_winograd(rng: &mut StdRng, batch: usize, c_in: usize, c_out: usize, h: 
     let x = random(rng, batch * c_in * h * w);
     let weight = random(rng, c_out * c_in * 9);
     let bias = random(rng, c_out);
-    let filters = Filters::new(&weight, c_out, c_in);
+    let filters = pollster::block_on(Filters::new(&weight, c_out, c_in, &mut NoPause));
     let expected_plain = conv2d_forward(&s, false, &x, &weight, &bias);
     let magnitude = conv2d_forward(&s, false, &abs(&x), &abs(&weight), &abs(&bias));
     // One tile column per chunk, a few, and the engine's own choice.

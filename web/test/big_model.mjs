@@ -9,7 +9,8 @@
 //
 // Without IMAGE a 224×224 PNG the page draws is used. Needs web/build.sh first, like the
 // e2e test. Environment: CHROMIUM (default /usr/bin/chromium), PROTOCOLS (default
-// "quick,paper"), F16=1 (the weights stored as f16: the page's `?f16=1`).
+// "quick,paper"), F16=1 (the weights stored as f16: the page's `?f16=1`), ENGINE=gpu or
+// cpu (the page's `?engine=`; by default the CPU engine on a CPU adapter).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -42,7 +43,8 @@ const server = http.createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const f16 = process.env.F16 === '1' ? '&f16=1' : '';
-const url = `http://127.0.0.1:${server.address().port}/?model=big/${encodeURIComponent(modelName)}${f16}`;
+const engine = process.env.ENGINE ? `&engine=${process.env.ENGINE}` : '';
+const url = `http://127.0.0.1:${server.address().port}/?model=big/${encodeURIComponent(modelName)}${f16}${engine}`;
 
 // Peak resident memory (MiB) of Chromium's renderer and GPU processes, sampled: while
 // loading (`peak`), then during each classification (`peak` reset before it).

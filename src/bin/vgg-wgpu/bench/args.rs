@@ -108,6 +108,10 @@ pub struct BenchArgs {
     /// With `dense`: the weights stored as IEEE halves (`classify --f16-weights`).
     #[arg(long)]
     pub f16_weights: bool,
+    /// With `dense`: time the CPU engine instead of the adapter (what the page runs on
+    /// a CPU adapter; one thread here as there).
+    #[arg(long)]
+    pub cpu_engine: bool,
 }
 
 impl BenchArgs {

@@ -3,9 +3,11 @@
 //! evaluation, next to PyTorch's on the CPU.
 
 use serde::Serialize;
+use vgg_wgpu::cpu_engine::{CpuModel, Pause};
 use vgg_wgpu::gpu::Storage;
 use vgg_wgpu::graph::{DensePlan, EvalPlan, Network, ParamSet, TrainPlan, Trainable};
 use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::model::WeightFile;
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::Result;
 
@@ -97,6 +99,9 @@ pub fn run_dense(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let spec = args.spec()?;
     let net = Network::new(&spec, 0.0);
     let weights = random_weights(&spec, &Init::Glorot, 0);
+    if args.cpu_engine {
+        return print(args, &time_cpu_engine(args, &net, weights)?);
+    }
     let storage = match args.f16_weights {
         true => Storage::F16,
         false => Storage::F32,
@@ -160,6 +165,49 @@ fn time_dense_evaluation(
         pass: "dense eval",
         seconds,
         flops: dense.flops_per_image() * args.batch as f64,
+        pytorch_images_per_s: None,
+    })
+}
+
+/// A pause that only measures: the longest stretch of work between two pauses, which
+/// in the page is the longest the browser waits for its turn.
+struct LongestStretch {
+    since: std::time::Instant,
+    longest: f64,
+}
+
+impl Pause for LongestStretch {
+    async fn pause(&mut self) {
+        self.longest = self.longest.max(self.since.elapsed().as_secs_f64());
+        self.since = std::time::Instant::now();
+    }
+}
+
+/// Dense evaluation of `--dense-size` images by the CPU engine.
+fn time_cpu_engine(args: &BenchArgs, net: &Network, weights: WeightFile) -> Result<PassTiming> {
+    let side = args.dense_size.unwrap_or(args.size);
+    let model = CpuModel::new(weights, "random", args.f16_weights)?;
+    let images = vec![0.5f32; args.batch * 3 * side * side];
+    let mut longest = 0f64;
+    let seconds = seconds_per_run(args.min_seconds, || {
+        let mut pause = LongestStretch {
+            since: std::time::Instant::now(),
+            longest: 0.0,
+        };
+        let pass = model.dense(&images, args.batch, side, side, &mut pause);
+        let done = pollster::block_on(pass).map(|_| ());
+        longest = longest.max(pause.longest);
+        done
+    })?;
+    println!(
+        "the CPU engine's longest work between two pauses: {:.0} ms",
+        longest * 1e3
+    );
+    let ops = net.dense_ops(side, side);
+    Ok(PassTiming {
+        pass: "dense eval, CPU engine",
+        seconds,
+        flops: ops.iter().map(|op| op.flops_per_image()).sum::<f64>() * args.batch as f64,
         pytorch_images_per_s: None,
     })
 }
