@@ -11,6 +11,9 @@
 
 use crate::conv::forward_on_gpu;
 use crate::harness::*;
+use vgg_wgpu::cpu_engine::dot::dot_rows;
+use vgg_wgpu::cpu_engine::winograd::{chunk_tiles, conv3x3, Filters};
+use vgg_wgpu::cpu_engine::NoPause;
 use vgg_wgpu::kernels::conv::{conv2d_backward_data, conv2d_backward_weight, ConvUse};
 use vgg_wgpu::kernels::linear::{linear_backward_data, linear_forward};
 use vgg_wgpu::kernels::GpuContext;
@@ -230,6 +233,47 @@ fn conv_inference_over_512_channels_with_winograd() {
         err <= 2.28e-7 * WINOGRAD_BOUND,
         "Winograd conv forward: {err:e}"
     );
+}
+
+/// The CPU engine's Winograd (the page's on CPU adapters) on the same sum, held to the
+/// GPU's Winograd bound.
+#[test]
+fn conv_inference_over_512_channels_on_the_cpu_engine() {
+    let s = CONV_512;
+    let x = hashed(s.input().iter().product(), 7, false);
+    let w = hashed(s.weight().iter().product(), 8, true);
+    let b = vec![0.0; s.out_channels];
+    let mut pause = NoPause;
+    let filters = pollster::block_on(Filters::new(&w, s.out_channels, s.in_channels, &mut pause));
+    let chunk = chunk_tiles(&filters);
+    let (h, w_) = (s.in_h, s.in_w);
+    let y = pollster::block_on(conv3x3(
+        &x, s.batch, h, w_, &filters, &b, false, chunk, &mut pause,
+    ));
+    let expected = oracle::conv::conv2d_forward(&s, false, &x, &w, &b);
+    let err = relative_error("conv 512→16 @14 inference, CPU engine", &y, &expected);
+    assert!(
+        err <= 2.28e-7 * WINOGRAD_BOUND,
+        "CPU engine's Winograd: {err:e}"
+    );
+}
+
+/// The CPU engine's FC layers (rows times weights) on fc6's sums, held to PyTorch's error.
+#[test]
+fn fc6_forward_over_25088_inputs_on_the_cpu_engine() {
+    let s = LinearShape {
+        batch: 2,
+        in_features: 25088,
+        out_features: 64,
+    };
+    let x = hashed(s.batch * s.in_features, 1, false);
+    let w = hashed(s.out_features * s.in_features, 2, true);
+    let b = vec![0.0; s.out_features];
+    let expected = oracle::linear::linear_forward(&s, false, &x, &w, &b);
+    let mut y = vec![0f32; s.batch * s.out_features];
+    dot_rows(&x, &w, &b, false, &mut y);
+    let err = relative_error("fc6 forward, CPU engine", &y, &expected);
+    assert!(err <= 6.59e-7 * MARGIN, "CPU engine's fc6: {err:e}");
 }
 
 /// The conv sums of these tests: 512 source channels × 9 taps at 14×14, batch 2.

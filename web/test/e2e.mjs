@@ -8,6 +8,8 @@
 //    that the top-1 classes agree; prints the time one classification takes. Then the
 //    same with the weights stored as f16 (the model panel's checkbox) against
 //    `vgg-wgpu classify --f16-weights`, and how far that storage moved the posteriors.
+//    All of it twice: with the CPU engine (the page's default on SwiftShader, a CPU
+//    adapter), then on a second page opened with `?engine=gpu`, by WebGPU.
 // 3. Teaches the bundled model four new classes: three drawn by the test (uploaded as PNG
 //    files) and one of Chromium's fake camera frames (the webcam button). Checks that the
 //    loss falls, that held-out drawings and a new camera frame (live classification) are
@@ -134,79 +136,93 @@ try {
     );
   };
   const native = nativeClassify(path.join(web, 'model.safetensors'), files);
-  const classifySample = async (i) => {
-    await page.evaluate(() => (window.demo.result = null));
-    await page.click(`#samples button[data-index="${i}"]`);
-    await page.waitForFunction(() => window.demo.result !== null);
-    return page.evaluate(() => window.demo.result);
+  const nativeF16 = nativeClassify(path.join(web, 'model.safetensors'), files, ['--f16-weights']);
+  const classifySampleOn = async (on, i) => {
+    await on.evaluate(() => (window.demo.result = null));
+    await on.click(`#samples button[data-index="${i}"]`);
+    await on.waitForFunction(() => window.demo.result !== null);
+    return on.evaluate(() => window.demo.result);
   };
+  const classifySample = (i) => classifySampleOn(page, i);
   const meanLoss = (s) => s.reduce((a, t) => a + t.loss, 0) / s.length;
   const maxAbsDiff = (got, want) =>
     Math.max(...want.map(({ class: c, probability }) => Math.abs(got.probabilities[c] - probability)));
-  let maxDiff = 0;
-  let agree = 0;
-  let correct = 0;
-  const times = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    const got = await classifySample(i);
-    times.push(got);
-    const want = native[i].top;
-    maxDiff = Math.max(maxDiff, maxAbsDiff(got, want));
-    agree += got.classes[0] === want[0].class;
-    correct += got.classes[0] === i % classes;
-    console.log(
-      `  sample ${i}: page top-1 ${got.names[0]} ${(100 * got.probabilities[got.classes[0]]).toFixed(2)}%, ` +
-        `native ${want[0].name} ${(100 * want[0].probability).toFixed(2)}%; ${got.ms.toFixed(0)} ms`,
-    );
-  }
-  check(agree === SAMPLES, `top-1 class equals the native classify's on ${agree}/${SAMPLES} images`);
-  check(correct >= 8, `top-1 is the true class on ${correct}/${SAMPLES} validation images`);
-  check(maxDiff <= TOLERANCE, `max |p_page - p_native| over all classes = ${maxDiff.toExponential(2)} (<= ${TOLERANCE})`);
-
-  // Warm timing: the plans exist after the first image; classify one image again.
-  const warm = [];
-  for (let k = 0; k < 3; k++) warm.push(await classifySample(3));
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  console.log(
-    `  classification time: first image ${times[0].ms.toFixed(0)} ms (compiles the dense plans); ` +
-      `warm ${warm.map((r) => r.ms.toFixed(0)).join(', ')} ms in all, ` +
-      `network ${warm.map((r) => (1000 * r.evalSeconds).toFixed(0)).join(', ')} ms`,
-  );
-  fs.writeFileSync(
-    path.join(artifacts, 'timing.json'),
-    JSON.stringify(
-      {
-        max_abs_diff: maxDiff,
-        first_ms: times[0].ms,
-        warm_ms: warm.map((r) => r.ms),
-        median_warm_ms: median(warm.map((r) => r.ms)),
-      },
-      null,
-      1,
-    ),
-  );
-
-  // --- Weights stored as f16: the checkbox reloads the model ---
   const bundled = 'model.safetensors (bundled)';
-  const loaded = (name) =>
-    page.waitForFunction((name) => document.querySelector('#model-status').textContent.startsWith(`${name}: `), name);
-  await page.check('#f16-weights');
-  await loaded(`${bundled}, weights stored as f16`);
-  const nativeF16 = nativeClassify(path.join(web, 'model.safetensors'), files, ['--f16-weights']);
-  let f16Diff = 0;
-  let f16Shift = 0;
-  for (let i = 0; i < SAMPLES; i++) {
-    const got = await classifySample(i);
-    f16Diff = Math.max(f16Diff, maxAbsDiff(got, nativeF16[i].top));
-    f16Shift = Math.max(f16Shift, maxAbsDiff(got, native[i].top));
-  }
-  check(
-    f16Diff <= TOLERANCE,
-    `f16 weights: max |p_page - p_native(--f16-weights)| = ${f16Diff.toExponential(2)} (<= ${TOLERANCE}); ` +
-      `f16 storage moved the posteriors by at most ${f16Shift.toExponential(2)}`,
-  );
-  await page.uncheck('#f16-weights');
-  await loaded(bundled);
+  const loadedOn = (on, name) =>
+    on.waitForFunction((name) => document.querySelector('#model-status').textContent.startsWith(`${name}: `), name);
+
+  // The ten samples on `on` (a page whose classifier runs on `engine`) against the native
+  // CLI, with f32 weights then f16 (the checkbox reloads the model); returns the timings.
+  const checkClassification = async (on, engine) => {
+    const used = await on.evaluate(() => window.demo.engine);
+    check(used.includes(engine), `${engine} classifies (the page says: ${used})`);
+    let maxDiff = 0;
+    let agree = 0;
+    let correct = 0;
+    const times = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const got = await classifySampleOn(on, i);
+      times.push(got);
+      const want = native[i].top;
+      maxDiff = Math.max(maxDiff, maxAbsDiff(got, want));
+      agree += got.classes[0] === want[0].class;
+      correct += got.classes[0] === i % classes;
+      console.log(
+        `  sample ${i}: page top-1 ${got.names[0]} ${(100 * got.probabilities[got.classes[0]]).toFixed(2)}%, ` +
+          `native ${want[0].name} ${(100 * want[0].probability).toFixed(2)}%; ${got.ms.toFixed(0)} ms`,
+      );
+    }
+    check(agree === SAMPLES, `${engine}: top-1 class equals the native classify's on ${agree}/${SAMPLES} images`);
+    check(correct >= 8, `${engine}: top-1 is the true class on ${correct}/${SAMPLES} validation images`);
+    check(
+      maxDiff <= TOLERANCE,
+      `${engine}: max |p_page - p_native| over all classes = ${maxDiff.toExponential(2)} (<= ${TOLERANCE})`,
+    );
+
+    // Warm timing: the plans exist after the first image; classify one image again.
+    const warm = [];
+    for (let k = 0; k < 3; k++) warm.push(await classifySampleOn(on, 3));
+    console.log(
+      `  ${engine}, classification time: first image ${times[0].ms.toFixed(0)} ms (on the GPU: compiles the dense plans); ` +
+        `warm ${warm.map((r) => r.ms.toFixed(0)).join(', ')} ms in all, ` +
+        `network ${warm.map((r) => (1000 * r.evalSeconds).toFixed(0)).join(', ')} ms`,
+    );
+
+    await on.check('#f16-weights');
+    await loadedOn(on, `${bundled}, weights as f16`);
+    let f16Diff = 0;
+    let f16Shift = 0;
+    for (let i = 0; i < SAMPLES; i++) {
+      const got = await classifySampleOn(on, i);
+      f16Diff = Math.max(f16Diff, maxAbsDiff(got, nativeF16[i].top));
+      f16Shift = Math.max(f16Shift, maxAbsDiff(got, native[i].top));
+    }
+    check(
+      f16Diff <= TOLERANCE,
+      `${engine}, f16 weights: max |p_page - p_native(--f16-weights)| = ${f16Diff.toExponential(2)} (<= ${TOLERANCE}); ` +
+        `f16 storage moved the posteriors by at most ${f16Shift.toExponential(2)}`,
+    );
+    await on.uncheck('#f16-weights');
+    await loadedOn(on, bundled);
+    return {
+      max_abs_diff: maxDiff,
+      first_ms: times[0].ms,
+      warm_ms: warm.map((r) => r.ms),
+      median_warm_ms: median(warm.map((r) => r.ms)),
+    };
+  };
+
+  // SwiftShader is a CPU: the page classifies with its CPU engine. `?engine=gpu` keeps
+  // the WebGPU path (what GPUs run) under test on the same adapter.
+  const timing = { cpu_engine: await checkClassification(page, 'the CPU engine') };
+  const gpuPage = await context.newPage();
+  gpuPage.on('pageerror', (e) => errors.push(e.message));
+  await gpuPage.goto(`${url}?engine=gpu`);
+  await gpuPage.waitForFunction(() => ['ready', 'no-webgpu', 'error'].includes(window.demo?.status));
+  timing.webgpu = await checkClassification(gpuPage, 'WebGPU');
+  await gpuPage.close();
+  fs.writeFileSync(path.join(artifacts, 'timing.json'), JSON.stringify(timing, null, 1));
 
   // --- The webcam: Chromium's fake camera ---
   await page.evaluate(() => (window.demo.result = null));
