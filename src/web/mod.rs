@@ -119,8 +119,9 @@ impl Gpu {
         Ok(Gpu { ctx: Rc::new(ctx) })
     }
 
-    /// "name (backend, device type)", the storage binding limit and the conv kernel
-    /// the engine chose for it. Browsers may leave the name empty (Chromium's SwiftShader does).
+    /// "name (backend, device type)", the storage binding limit, the conv kernel the
+    /// engine chose for it, and whether models classify on the CPU engine instead.
+    /// Browsers may leave the name empty (Chromium's SwiftShader does).
     pub fn describe(&self) -> String {
         let limit = self.ctx.binding_limit as f64 / (1 << 20) as f64;
         let info = &self.ctx.adapter_info;
@@ -138,7 +139,13 @@ impl Gpu {
             (false, 1) => "the fallback kernel, tiles of 1 row".to_string(),
             (false, n) => format!("the fallback kernel, tiles of {n} rows"),
         };
-        format!("{name}; tensors split at {limit:.0} MiB; convolutions by {conv}")
+        let classify = match classifier::on_cpu(&self.ctx, None) {
+            Ok(true) => {
+                "; models classify on the CPU engine (wasm), faster than WebGPU on a CPU adapter"
+            }
+            _ => "",
+        };
+        format!("{name}; tensors split at {limit:.0} MiB; convolutions by {conv}{classify}")
     }
 
     /// A classifier for a weight file the CLI reads, once all of its bytes were pushed.

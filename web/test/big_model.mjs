@@ -3,7 +3,8 @@
 // compiles the plans) and once with the paper's; prints the load time, each
 // classification's time, the peak resident memory of the tab's renderer and of the GPU
 // process while loading and during each classification, the engine's wasm memory after
-// loading, and the longest the page's main thread was busy during each classification.
+// loading and after classifying, and the longest the page's main thread was busy during
+// each classification.
 //
 //   node web/test/big_model.mjs MODEL.safetensors [IMAGE.png]
 //
@@ -151,6 +152,8 @@ try {
       );
     }
   }
+  const wasmAfterMib = (await page.evaluate(() => window.demo.wasmBytes())) / 1048576;
+  console.log(`the engine's wasm memory after the classifications: ${wasmAfterMib.toFixed(0)} MiB`);
   const summary = {
     model: modelName,
     load_seconds: loadSeconds,
