@@ -1,8 +1,8 @@
-//! Dense evaluation on the CPU itself, for adapters that are CPUs: the browser's
-//! fallback WebGPU adapter (SwiftShader) runs VGG-16 at about 0.5 GFLOP/s in the page,
-//! where plain Rust compiled to wasm with simd128 runs the same products at 11–13 GFLOP/s
-//! on one core (BENCHMARKS.md, "The page on a CPU adapter"). The page classifies with
-//! this engine when its adapter is a CPU; training stays on WebGPU.
+//! Dense evaluation on the CPU itself, for adapters that are CPUs: on the browser's
+//! fallback WebGPU adapter (SwiftShader) a VGG-16 pass takes 5–7 s in the page, and this
+//! engine, plain Rust compiled to wasm with simd128 on one core, takes about 1 s
+//! (BENCHMARKS.md, "The page on a CPU adapter"). The page classifies with it when its
+//! adapter is a CPU; training stays on WebGPU.
 //!
 //! - [`winograd`]: 3×3 convolutions with padding 1 (every VGG conv layer) by F(4×4, 3×3),
 //!   the GPU's inference algorithm, its products by [`matmul`].
@@ -11,8 +11,8 @@
 //! - [`dense`]: a whole network's dense evaluation, as [`crate::graph::DensePlan`]; the
 //!   ops without a fast path here (pools, LRN) run their CPU reference.
 //!
-//! Long work is cut into chunks of tens of milliseconds with a [`Pause`] between them,
-//! where the page gives the browser its turn.
+//! Long work is cut into pieces of a few milliseconds with a [`Pause`] after each, where
+//! the page gives the browser its turn once 10 ms have passed.
 
 pub mod dense;
 pub mod dot;

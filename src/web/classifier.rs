@@ -34,7 +34,7 @@ enum Model {
     /// On the GPU, by WebGPU.
     Gpu(TestModel),
     /// In the page's wasm, by the CPU engine: on an adapter that is a CPU (the
-    /// browser's SwiftShader), 4–8× faster than WebGPU on it (BENCHMARKS.md).
+    /// browser's SwiftShader), 5–7× faster than WebGPU on it (BENCHMARKS.md).
     Cpu(CpuModel),
 }
 
