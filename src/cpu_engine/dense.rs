@@ -99,15 +99,8 @@ impl CpuModel {
         width: usize,
         pause: &mut impl Pause,
     ) -> Result<CpuDense> {
-        let size = self.spec.input_size;
-        if batch == 0 || height < size || width < size {
-            return Err(Error::Shape {
-                op: "dense evaluation on the CPU",
-                message: format!(
-                    "needs a batch of at least 1 and images at least {size}×{size} (the training size), got {batch} of {height}×{width}"
-                ),
-            });
-        }
+        let net = &self.net;
+        net.check_dense_input("dense evaluation on the CPU", batch, height, width)?;
         assert_eq!(images.len(), batch * IMAGE_CHANNELS * height * width);
         let ops = self.net.dense_ops(height, width);
         let largest = ops

@@ -21,7 +21,7 @@ use super::ops::Op;
 use super::param_set::ParamSet;
 #[cfg(not(target_arch = "wasm32"))]
 use super::profile::PlanProfile;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::arena::Arena;
 use crate::gpu::error_scope::{build_in_error_scopes, BuildNames};
 use crate::gpu::Tensor;
@@ -75,15 +75,7 @@ impl DensePlan {
         height: usize,
         width: usize,
     ) -> Result<DensePlan> {
-        let size = net.spec.input_size;
-        if batch == 0 || height < size || width < size {
-            return Err(Error::Shape {
-                op: "dense evaluation plan",
-                message: format!(
-                    "needs a batch of at least 1 and images at least {size}×{size} (the training size), got {batch} of {height}×{width}"
-                ),
-            });
-        }
+        net.check_dense_input("dense evaluation plan", batch, height, width)?;
         let names = BuildNames {
             op: "dense evaluation plan",
             size: format!("a batch of {batch} images of {height}×{width}"),

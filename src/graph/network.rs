@@ -2,7 +2,7 @@
 
 use super::ops::{Conv2d, DropoutOp, Linear, Lrn, MaxPool2d, Op};
 use super::trainable::Trainable;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Layer, ModelSpec, IMAGE_CHANNELS};
 use crate::shape::{Dropout, LrnParams};
 
@@ -100,6 +100,28 @@ impl Network {
             ],
             _ => self.ops[i - 1].output(n),
         }
+    }
+
+    /// Checks a dense evaluation's input: at least one image, both sides at least the
+    /// network's input size (so that FC1's window fits at least once). `op` names the
+    /// evaluation in the error.
+    pub fn check_dense_input(
+        &self,
+        op: &'static str,
+        batch: usize,
+        height: usize,
+        width: usize,
+    ) -> Result<()> {
+        let size = self.spec.input_size;
+        if batch == 0 || height < size || width < size {
+            return Err(Error::Shape {
+                op,
+                message: format!(
+                    "needs a batch of at least 1 and images at least {size}×{size} (the training size), got {batch} of {height}×{width}"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The fully convolutional chain of dense evaluation for images (IMAGE_CHANNELS,

@@ -222,10 +222,7 @@ fn conv_over_512_channels_with_swiftshader_lanes() {
 #[test]
 fn conv_inference_over_512_channels_with_winograd() {
     let ctx = gpu_with_winograd();
-    let s = CONV_512;
-    let x = hashed(s.input().iter().product(), 7, false);
-    let w = hashed(s.weight().iter().product(), 8, true);
-    let b = vec![0.0; s.out_channels];
+    let (s, x, w, b) = conv_512_inputs();
     let y = forward_on_gpu(&ctx, &s, ConvUse::Inference, false, &x, &w, &b);
     let expected = oracle::conv::conv2d_forward(&s, false, &x, &w, &b);
     let err = relative_error("conv 512→16 @14 inference, Winograd", &y, &expected);
@@ -239,10 +236,7 @@ fn conv_inference_over_512_channels_with_winograd() {
 /// GPU's Winograd bound.
 #[test]
 fn conv_inference_over_512_channels_on_the_cpu_engine() {
-    let s = CONV_512;
-    let x = hashed(s.input().iter().product(), 7, false);
-    let w = hashed(s.weight().iter().product(), 8, true);
-    let b = vec![0.0; s.out_channels];
+    let (s, x, w, b) = conv_512_inputs();
     let mut pause = NoPause;
     let filters = pollster::block_on(Filters::new(&w, s.out_channels, s.in_channels, &mut pause));
     let chunk = chunk_tiles(&filters);
@@ -276,6 +270,14 @@ fn fc6_forward_over_25088_inputs_on_the_cpu_engine() {
     assert!(err <= 6.59e-7 * MARGIN, "CPU engine's fc6: {err:e}");
 }
 
+/// [`CONV_512`] and its forward inputs: source, weight, zero bias.
+fn conv_512_inputs() -> (ConvShape, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let s = CONV_512;
+    let x = hashed(s.input().iter().product(), 7, false);
+    let w = hashed(s.weight().iter().product(), 8, true);
+    (s, x, w, vec![0.0; s.out_channels])
+}
+
 /// The conv sums of these tests: 512 source channels × 9 taps at 14×14, batch 2.
 const CONV_512: ConvShape = ConvShape {
     batch: 2,
@@ -288,10 +290,7 @@ const CONV_512: ConvShape = ConvShape {
 };
 
 fn check_conv_over_512_channels(ctx: &GpuContext) {
-    let s = CONV_512;
-    let x = hashed(s.input().iter().product(), 7, false);
-    let w = hashed(s.weight().iter().product(), 8, true);
-    let b = vec![0.0; s.out_channels];
+    let (s, x, w, b) = conv_512_inputs();
     let y = forward_on_gpu(ctx, &s, ConvUse::Training, false, &x, &w, &b);
     let expected = oracle::conv::conv2d_forward(&s, false, &x, &w, &b);
     let err = relative_error("conv 512→16 @14 forward", &y, &expected);
