@@ -37,8 +37,16 @@ async function openGpu() {
       : 'WebGPU is only offered to secure pages (https:// or http://localhost), and this one is not.');
     return false;
   }
+  // `?engine=gpu` or `?engine=cpu` chooses where models classify; by default the CPU
+  // engine runs on adapters that are CPUs (SwiftShader), WebGPU elsewhere.
+  const choice = new URLSearchParams(location.search).get('engine') ?? undefined;
+  if (choice !== undefined && !['gpu', 'cpu'].includes(choice)) {
+    demo.status = 'error';
+    say('adapter', `?engine=${choice} is not known: give ?engine=gpu or ?engine=cpu, or leave it out.`, true);
+    return false;
+  }
   try {
-    engine.gpu = await Gpu.open();
+    engine.gpu = await Gpu.open(choice);
   } catch (e) {
     noWebGpu(`WebGPU is present but gave no usable adapter: ${e.message ?? e}.`);
     return false;

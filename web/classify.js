@@ -21,7 +21,8 @@ function showProtocols() {
 }
 
 /// Sets the protocol of a newly loaded classifier: the user's choice, else the paper's
-/// (VGG-16's 7.92 passes take about 7 s even on a CPU adapter, with the CPU engine).
+/// (VGG-16's 7.92 passes take about 7 s on a CPU adapter with the CPU engine; 40 s with
+/// `?engine=gpu` there).
 export function applyProtocol() {
   const quick = chosenProtocol === 'quick';
   document.querySelector(`#protocol input[value=${quick ? 'quick' : 'paper'}]`).checked = true;
@@ -32,7 +33,10 @@ export function applyProtocol() {
 for (const input of document.querySelectorAll('#protocol input')) {
   input.addEventListener('change', () => {
     chosenProtocol = input.value;
-    if (engine.classifier) engine.classifier.quick = input.value === 'quick';
+    // Through the queue: a classification in progress holds the classifier.
+    onGpu(() => {
+      if (engine.classifier) engine.classifier.quick = input.value === 'quick';
+    });
   });
 }
 

@@ -54,15 +54,11 @@ function showProgress(what) {
 // storage can read it again.
 let source = null;
 
-// `?engine=gpu` or `?engine=cpu` chooses where models classify; by default the CPU
-// engine runs on adapters that are CPUs (SwiftShader), WebGPU elsewhere.
-const engineChoice = new URLSearchParams(location.search).get('engine') ?? undefined;
-
 async function useWeights(bytes, name) {
   const f16 = $('f16-weights').checked;
   say('model-status', `Checking ${name}${f16 ? ' and rounding its weights to f16' : ''}…`);
   await new Promise((r) => setTimeout(r, 0)); // let the message paint
-  const next = await onGpu(() => engine.gpu.loadModel(bytes, name, f16, engineChoice));
+  const next = await onGpu(() => engine.gpu.loadModel(bytes, name, f16));
   setClassifier(next, f16 ? `${name}, weights as f16` : name);
 }
 

@@ -3,7 +3,7 @@
 
 use image::RgbImage;
 
-use super::dot::dot_rows;
+use super::dot::dot_rows_in_chunks;
 use super::winograd::{chunk_tiles, conv3x3, Filters};
 use super::Pause;
 use crate::error::{Error, Result};
@@ -121,7 +121,11 @@ impl CpuModel {
         let mut fc2_map = Vec::new();
         for (i, op) in ops.iter().enumerate() {
             let y = match op {
-                Op::Conv(conv) => self.convolve(conv, &x, batch, pause).await,
+                Op::Conv(conv) if (conv.kernel == 3 && conv.pad == 1) || conv.pad == 0 => {
+                    self.convolve(conv, &x, batch, pause).await
+                }
+                // Pools, LRN, and padded convolutions other than VGG's 3×3 (no config
+                // has one): their CPU reference.
                 other => {
                     let pass = ReferencePass {
                         batch,
@@ -188,7 +192,7 @@ impl CpuModel {
     }
 
     /// One convolution, ReLU fused where the op has it: by Winograd when it is 3×3 with
-    /// padding 1, else as rows of windows times the weight.
+    /// padding 1, else (unpadded) as rows of windows times the weight.
     async fn convolve(
         &self,
         conv: &Conv2d,
@@ -221,25 +225,9 @@ impl CpuModel {
         };
         let rows = unfold(&s, x);
         let k = conv.in_channels * conv.kernel * conv.kernel;
-        let row_count = rows.len() / k;
-        let mut out = vec![0f32; row_count * conv.out_channels];
-        let mut part = Vec::new();
-        let outputs_per_chunk = (MULTIPLY_ADDS_PER_CHUNK / (row_count * k)).max(1);
-        for o0 in (0..conv.out_channels).step_by(outputs_per_chunk) {
-            let o1 = (o0 + outputs_per_chunk).min(conv.out_channels);
-            part.resize(row_count * (o1 - o0), 0.0);
-            dot_rows(
-                &rows,
-                &weight[o0 * k..o1 * k],
-                &bias[o0..o1],
-                conv.relu,
-                &mut part,
-            );
-            for (r, values) in part.chunks(o1 - o0).enumerate() {
-                out[r * conv.out_channels + o0..][..o1 - o0].copy_from_slice(values);
-            }
-            pause.pause().await;
-        }
+        let mut out = vec![0f32; rows.len() / k * conv.out_channels];
+        let outputs = (MULTIPLY_ADDS_PER_CHUNK / rows.len().max(1)).max(1);
+        dot_rows_in_chunks(&rows, weight, bias, conv.relu, &mut out, outputs, pause).await;
         fold(&s, &out)
     }
 }

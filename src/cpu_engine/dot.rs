@@ -2,8 +2,10 @@
 //! layers, and every convolution that is not 3×3 with padding 1 run on its windows' rows
 //! (dense evaluation's FC layers, config C's 1×1 convolutions). Both operands are read
 //! along K as they lie in memory, so a weight matrix (FC1's is 411 MB) is never copied.
-//! Each output is summed in 4 lanes (k ≡ lane mod 4), in blocks of [`K_BLOCK`] terms
-//! added into a running total, and the lanes are added pairwise at the end.
+//! Each output is summed in 4 lanes (k ≡ lane mod 4), in blocks of [`K_BLOCK`] terms a
+//! lane added into a running total, and the lanes are added pairwise at the end.
+
+use super::Pause;
 
 /// Outputs (weight rows) per block of sums.
 const RO: usize = 4;
@@ -11,6 +13,38 @@ const RO: usize = 4;
 const RP: usize = 2;
 /// Terms per lane in each partial sum.
 const K_BLOCK: usize = 64;
+
+/// [`dot_rows`] on `outputs_per_chunk` weight rows at a time, with a pause after each
+/// (FC1 of VGG-16 on 18 rows of windows is 1.8 G multiply-adds).
+pub async fn dot_rows_in_chunks(
+    rows: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    relu: bool,
+    out: &mut [f32],
+    outputs_per_chunk: usize,
+    pause: &mut impl Pause,
+) {
+    let o_count = bias.len();
+    let k = weight.len() / o_count.max(1);
+    let row_count = rows.len() / k.max(1);
+    let mut part = Vec::new();
+    for o0 in (0..o_count).step_by(outputs_per_chunk.max(1)) {
+        let o1 = (o0 + outputs_per_chunk.max(1)).min(o_count);
+        part.resize(row_count * (o1 - o0), 0.0);
+        dot_rows(
+            rows,
+            &weight[o0 * k..o1 * k],
+            &bias[o0..o1],
+            relu,
+            &mut part,
+        );
+        for (r, values) in part.chunks(o1 - o0).enumerate() {
+            out[r * o_count + o0..][..o1 - o0].copy_from_slice(values);
+        }
+        pause.pause().await;
+    }
+}
 
 /// out (P × O) = rows (P × K) · weight (O × K)ᵀ + bias, then max(0, ·) when `relu`.
 pub fn dot_rows(rows: &[f32], weight: &[f32], bias: &[f32], relu: bool, out: &mut [f32]) {

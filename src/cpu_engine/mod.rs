@@ -11,8 +11,9 @@
 //! - [`dense`]: a whole network's dense evaluation, as [`crate::graph::DensePlan`]; the
 //!   ops without a fast path here (pools, LRN) run their CPU reference.
 //!
-//! Long work is cut into pieces of a few milliseconds with a [`Pause`] after each, where
-//! the page gives the browser its turn once 10 ms have passed.
+//! Long work is cut into pieces with a [`Pause`] after each (natively the longest is
+//! 20–30 ms: `bench dense --cpu-engine`), where the page gives the browser its turn once
+//! 10 ms have passed.
 
 pub mod dense;
 pub mod dot;

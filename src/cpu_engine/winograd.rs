@@ -53,8 +53,8 @@ fn product_1d(m: [f32; 6]) -> [f32; 4] {
     ]
 }
 
-/// L x R for a tile x, where `across` maps each column of x and `along` each row of
-/// the result: the 2-D transforms Bᵀ d B, G g Gᵀ and Aᵀ m A.
+/// L x R for a tile x, where `along` maps each column of x and then each row of the
+/// result: the 2-D transforms Bᵀ d B, G g Gᵀ and Aᵀ m A.
 fn transform_2d<const I: usize, const O: usize>(
     x: [[f32; I]; I],
     along: impl Fn([f32; I]) -> [f32; O],

@@ -30,7 +30,6 @@ use crate::gpu::{AdapterChoice, Storage};
 use crate::kernels::GpuContext;
 use crate::model::weight_reader::WeightReader;
 
-use classifier::on_cpu;
 pub use classifier::{Classification, Classifier};
 pub use teacher::Teacher;
 pub use trainer::Trainer;
@@ -101,22 +100,30 @@ impl ModelBytes {
     }
 }
 
-/// The browser's WebGPU device.
+/// The browser's WebGPU device, and where the models of this page classify.
 #[wasm_bindgen]
 pub struct Gpu {
     ctx: Rc<GpuContext>,
+    /// Models classify on the CPU engine (else on the GPU).
+    classify_on_cpu: bool,
 }
 
 #[wasm_bindgen]
 impl Gpu {
-    /// Opens the browser's WebGPU adapter with all of its limits.
-    pub async fn open() -> Result<Gpu, JsError> {
+    /// Opens the browser's WebGPU adapter with all of its limits. `engine` ("gpu",
+    /// "cpu", or nothing: the page's `?engine=`) chooses where every model of the page
+    /// classifies: by default on the CPU engine when the adapter is a CPU.
+    pub async fn open(engine: Option<String>) -> Result<Gpu, JsError> {
         let choice = AdapterChoice {
             backend: Some("webgpu".into()),
             name_contains: None,
         };
         let ctx = GpuContext::new(&choice).await.map_err(js_error)?;
-        Ok(Gpu { ctx: Rc::new(ctx) })
+        let classify_on_cpu = classifier::on_cpu(&ctx, engine.as_deref())?;
+        Ok(Gpu {
+            ctx: Rc::new(ctx),
+            classify_on_cpu,
+        })
     }
 
     /// "name (backend, device type)", the storage binding limit, the conv kernel the
@@ -150,21 +157,23 @@ impl Gpu {
 
     /// A classifier for a weight file the CLI reads, once all of its bytes were pushed.
     /// `origin` names the file in messages. With `f16`, the weights are rounded to IEEE
-    /// halves, and on the GPU stored so (half the memory, computed in f32). `engine`
-    /// ("gpu", "cpu", or nothing) chooses where it classifies: by default on the CPU
-    /// engine when the adapter is a CPU.
+    /// halves, and on the GPU stored so (half the memory, computed in f32).
     #[wasm_bindgen(js_name = loadModel)]
     pub fn load_model(
         &self,
         file: ModelBytes,
         origin: &str,
         f16: bool,
-        engine: Option<String>,
     ) -> Result<Classifier, JsError> {
-        let cpu = classifier::on_cpu(&self.ctx, engine.as_deref())?;
         let weights = file.reader.finish().map_err(js_error)?;
         let storage = if f16 { Storage::F16 } else { Storage::F32 };
-        Classifier::new(self.ctx.clone(), weights, origin, storage, cpu)
+        Classifier::new(
+            self.ctx.clone(),
+            weights,
+            origin,
+            storage,
+            self.classify_on_cpu,
+        )
     }
 
     /// A fresh small VGG (configuration A, widths ÷8, 32×32 input: `vgg-wgpu train`'s
@@ -178,7 +187,8 @@ impl Gpu {
         lr: f32,
         seed: u32,
     ) -> Result<Trainer, JsError> {
-        Trainer::new(self.ctx.clone(), images, batch, lr, seed)
+        let cpu = self.classify_on_cpu;
+        Trainer::new(self.ctx.clone(), images, batch, lr, seed, cpu)
             .await
             .map_err(js_error)
     }

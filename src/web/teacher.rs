@@ -9,7 +9,7 @@ use image::RgbImage;
 use wasm_bindgen::prelude::*;
 
 use super::training::{StepReport, TabTraining};
-use super::{js_error, on_cpu, rgb_from_rgba, Classifier};
+use super::{js_error, rgb_from_rgba, Classifier};
 use crate::data::augment::rescaled_size;
 use crate::data::image_folder::decode;
 use crate::data::{Dataset, ImageList};
@@ -36,6 +36,8 @@ pub struct Teacher {
     /// The compiled plan until the first step, which hands it to `training`.
     plan: Option<TrainPlan>,
     training: Option<TabTraining>,
+    /// Its classifiers run on the CPU engine (as the classifier it was taught from).
+    classify_on_cpu: bool,
 }
 
 impl Teacher {
@@ -45,6 +47,7 @@ impl Teacher {
         batch: usize,
         lr: f32,
         seed: u32,
+        classify_on_cpu: bool,
     ) -> crate::Result<Teacher> {
         let net = Network::new(&new.spec, 0.5).with_trainable(new.trainable)?;
         let start = std::mem::take(&mut new.weights);
@@ -61,6 +64,7 @@ impl Teacher {
             seed,
             plan: Some(plan),
             training: None,
+            classify_on_cpu,
         })
     }
 
@@ -175,14 +179,9 @@ impl Teacher {
     /// A classifier of the taught classes with the weights as they are now.
     pub async fn classifier(&self) -> Result<Classifier, JsError> {
         let weights = self.weight_file().await.map_err(js_error)?;
-        let cpu = on_cpu(&self.ctx, None)?;
-        Classifier::new(
-            self.ctx.clone(),
-            weights,
-            "the network taught here",
-            Storage::F32,
-            cpu,
-        )
+        let origin = "the network taught here";
+        let cpu = self.classify_on_cpu;
+        Classifier::new(self.ctx.clone(), weights, origin, Storage::F32, cpu)
     }
 
     /// The weights as they are now, with the class names: a safetensors file the CLI

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 
 use super::training::{StepReport, TabTraining};
-use super::{js_error, on_cpu, Classifier};
+use super::{js_error, Classifier};
 use crate::data::{
     ColourStats, Dataset, Loader, LoaderConfig, Split, SyntheticDataset, TrainAugment, Transform,
 };
@@ -24,6 +24,8 @@ use crate::train::init::{random_weights, Init};
 pub struct Trainer {
     ctx: Rc<GpuContext>,
     training: TabTraining,
+    /// Its classifiers run on the CPU engine (the page's choice, [`super::Gpu`]).
+    classify_on_cpu: bool,
 }
 
 impl Trainer {
@@ -33,6 +35,7 @@ impl Trainer {
         batch: usize,
         lr: f32,
         seed: u32,
+        classify_on_cpu: bool,
     ) -> crate::Result<Trainer> {
         let size = SyntheticDataset::DEFAULT_SIZE;
         let train_set: Arc<dyn Dataset> = Arc::new(SyntheticDataset::new(
@@ -77,7 +80,11 @@ impl Trainer {
         let params = ParamSet::upload(&ctx, &spec, &weights, "initial weights")?;
         let plan = TrainPlan::new(&ctx, &Network::new(&spec, 0.5), params, batch, 1, 1).await?;
         let training = TabTraining::new(plan, meta, loader, lr, seed)?;
-        Ok(Trainer { ctx, training })
+        Ok(Trainer {
+            ctx,
+            training,
+            classify_on_cpu,
+        })
     }
 }
 
@@ -106,14 +113,9 @@ impl Trainer {
             .weight_file(&self.ctx)
             .await
             .map_err(js_error)?;
-        let cpu = on_cpu(&self.ctx, None)?;
-        Classifier::new(
-            self.ctx.clone(),
-            weights,
-            "the network trained in this tab",
-            Storage::F32,
-            cpu,
-        )
+        let origin = "the network trained in this tab";
+        let cpu = self.classify_on_cpu;
+        Classifier::new(self.ctx.clone(), weights, origin, Storage::F32, cpu)
     }
 
     /// The weights as they are now, as a safetensors file the CLI reads.

@@ -5,13 +5,13 @@
 use crate::harness::*;
 use crate::{images, small, weights};
 use rand::rngs::StdRng;
-use vgg_wgpu::cpu_engine::dot::dot_rows;
+use vgg_wgpu::cpu_engine::dot::{dot_rows, dot_rows_in_chunks};
 use vgg_wgpu::cpu_engine::matmul::{matmul, packed_index, packed_len, NR};
 use vgg_wgpu::cpu_engine::winograd::{chunk_tiles, conv3x3, Filters};
-use vgg_wgpu::cpu_engine::{CpuModel, NoPause};
+use vgg_wgpu::cpu_engine::{CpuModel, NoPause, Pause};
 use vgg_wgpu::graph::dense_reference::dense_scores;
 use vgg_wgpu::graph::reference::OracleState;
-use vgg_wgpu::graph::Network;
+use vgg_wgpu::graph::{DensePlan, Network, ParamSet};
 use vgg_wgpu::model::{Config, ModelSpec, WeightFile};
 use vgg_wgpu::oracle::conv::conv2d_forward;
 use vgg_wgpu::oracle::linear::linear_forward;
@@ -79,6 +79,35 @@ fn dot_rows_equals_the_oracles_linear_layer() {
     }
 }
 
+/// Counts the pauses it is given.
+struct CountingPause(usize);
+
+impl Pause for CountingPause {
+    async fn pause(&mut self) {
+        self.0 += 1;
+    }
+}
+
+#[test]
+fn dot_rows_in_chunks_equals_one_product_and_pauses_after_each_chunk() {
+    let mut rng = rng("cpu dot rows in chunks");
+    let (p, o, k) = (3, 10, 37);
+    let x = random(&mut rng, p * k);
+    let w = random(&mut rng, o * k);
+    let b = random(&mut rng, o);
+    let mut whole = vec![f32::NAN; p * o];
+    dot_rows(&x, &w, &b, true, &mut whole);
+    for (outputs, chunks) in [(1, 10), (3, 4), (10, 1), (64, 1)] {
+        let mut out = vec![f32::NAN; p * o];
+        let mut pause = CountingPause(0);
+        pollster::block_on(dot_rows_in_chunks(
+            &x, &w, &b, true, &mut out, outputs, &mut pause,
+        ));
+        assert_eq!(out, whole, "chunks of {outputs} outputs");
+        assert_eq!(pause.0, chunks, "pauses with chunks of {outputs} outputs");
+    }
+}
+
 fn check_winograd(rng: &mut StdRng, batch: usize, c_in: usize, c_out: usize, h: usize, w: usize) {
     let s = ConvShape {
         batch,
@@ -140,9 +169,12 @@ fn check_dense(spec: &ModelSpec, batch: usize, h: usize, w: usize) {
     let mut rng = rng("cpu dense");
     let file = weights(spec, &mut rng);
     let expected_params = params(spec, &file);
+    let ctx = gpu();
+    let on_gpu = ParamSet::upload(ctx, spec, &file, "test").unwrap();
     let model = CpuModel::new(file, "test", false).unwrap();
     let x = images(&mut rng, batch, h, w);
-    let got = pollster::block_on(model.dense(&x, batch, h, w, &mut NoPause)).unwrap();
+    let mut pause = CountingPause(0);
+    let got = pollster::block_on(model.dense(&x, batch, h, w, &mut pause)).unwrap();
     let net = Network::new(spec, 0.5);
     let expected = dense_scores(&net, &expected_params, &x, batch, h, w);
     let name = format!(
@@ -152,11 +184,6 @@ fn check_dense(spec: &ModelSpec, batch: usize, h: usize, w: usize) {
     let side = spec.input_size / 32;
     let map = (got.map_shape.height, got.map_shape.width);
     assert_eq!(map, (h / 32 - side + 1, w / 32 - side + 1), "{name}: map");
-    assert_eq!(
-        got.map.len(),
-        batch * spec.classes * map.0 * map.1,
-        "{name}"
-    );
     check(
         &format!("{name}: scores"),
         &got.output.scores,
@@ -170,10 +197,28 @@ fn check_dense(spec: &ModelSpec, batch: usize, h: usize, w: usize) {
         &probabilities,
         1e-6,
     );
-    assert_eq!(
-        got.output.features.len(),
-        batch * spec.fc_width(),
-        "{name}: features"
+    assert!(
+        pause.0 > net.dense_ops(h, w).len(),
+        "{name}: {} pauses",
+        pause.0
+    );
+
+    // The score map and the features, position by position, against the GPU's plan
+    // (which tests/eval/dense.rs holds to the plain network).
+    let plan = pollster::block_on(DensePlan::new(ctx, &net, &on_gpu, batch, h, w)).unwrap();
+    let gpu_out = pollster::block_on(plan.run(ctx, &x)).unwrap();
+    let gpu_map = pollster::block_on(plan.score_map(ctx)).unwrap();
+    check(
+        &format!("{name}: score map"),
+        &got.map,
+        &gpu_map,
+        FORWARD_TOLERANCE,
+    );
+    check(
+        &format!("{name}: features"),
+        &got.output.features,
+        &gpu_out.features,
+        FORWARD_TOLERANCE,
     );
 
     // Its weight file gives the same model back.

@@ -155,7 +155,7 @@ try {
   // The ten samples on `on` (a page whose classifier runs on `engine`) against the native
   // CLI, with f32 weights then f16 (the checkbox reloads the model); returns the timings.
   const checkClassification = async (on, engine) => {
-    const used = await on.evaluate(() => window.demo.engine);
+    const used = (await on.evaluate(() => window.demo.engine)) ?? 'no model';
     check(used.includes(engine), `${engine} classifies (the page says: ${used})`);
     let maxDiff = 0;
     let agree = 0;
@@ -220,7 +220,9 @@ try {
   gpuPage.on('pageerror', (e) => errors.push(e.message));
   await gpuPage.goto(`${url}?engine=gpu`);
   await gpuPage.waitForFunction(() => ['ready', 'no-webgpu', 'error'].includes(window.demo?.status));
-  timing.webgpu = await checkClassification(gpuPage, 'WebGPU');
+  const gpuStatus = await gpuPage.evaluate(() => window.demo.status);
+  check(gpuStatus === 'ready', `the page opened with ?engine=gpu (status: ${gpuStatus})`);
+  if (gpuStatus === 'ready') timing.webgpu = await checkClassification(gpuPage, 'WebGPU');
   await gpuPage.close();
   fs.writeFileSync(path.join(artifacts, 'timing.json'), JSON.stringify(timing, null, 1));
 
