@@ -89,6 +89,31 @@ impl CpuModel {
         file
     }
 
+    /// Checks a dense evaluation's input before anything is allocated: both sides at
+    /// least the network's input size, and no activation over [`MAX_ACTIVATION_BYTES`].
+    pub fn check_input(&self, batch: usize, height: usize, width: usize) -> Result<()> {
+        let op = "dense evaluation on the CPU";
+        self.net.check_dense_input(op, batch, height, width)?;
+        let sizes = self.net.dense_ops(height, width).into_iter().map(|o| {
+            let shape = o.output(batch);
+            shape
+                .iter()
+                .fold(4u64, |bytes, &d| bytes.saturating_mul(d as u64))
+        });
+        let bytes = sizes.max().unwrap_or(0);
+        if bytes > MAX_ACTIVATION_BYTES as u64 {
+            return Err(Error::Shape {
+                op,
+                message: format!(
+                    "{batch} image(s) of {width}×{height} need an activation of {} MiB, over the {} MiB this engine allows: give smaller scales, or crop or shrink the image",
+                    bytes >> 20,
+                    MAX_ACTIVATION_BYTES >> 20
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Dense evaluation of `images` (batch, 3, height, width), both sides at least the
     /// network's input size.
     pub async fn dense(
@@ -99,24 +124,9 @@ impl CpuModel {
         width: usize,
         pause: &mut impl Pause,
     ) -> Result<CpuDense> {
-        let net = &self.net;
-        net.check_dense_input("dense evaluation on the CPU", batch, height, width)?;
+        self.check_input(batch, height, width)?;
         assert_eq!(images.len(), batch * IMAGE_CHANNELS * height * width);
         let ops = self.net.dense_ops(height, width);
-        let largest = ops
-            .iter()
-            .map(|op| op.output(batch).iter().product::<usize>());
-        let bytes = 4 * largest.max().unwrap_or(0);
-        if bytes > MAX_ACTIVATION_BYTES {
-            return Err(Error::Shape {
-                op: "dense evaluation on the CPU",
-                message: format!(
-                    "{batch} image(s) of {width}×{height} need an activation of {} MiB, over the {} MiB this engine allows: give smaller scales, or crop or shrink the image",
-                    bytes >> 20,
-                    MAX_ACTIVATION_BYTES >> 20
-                ),
-            });
-        }
         let mut x = images.to_vec();
         let mut fc2_map = Vec::new();
         for (i, op) in ops.iter().enumerate() {

@@ -282,3 +282,17 @@ fn an_image_smaller_than_the_training_size_is_refused() {
         .unwrap();
     assert!(err.to_string().contains("at least 32×32"), "{err}");
 }
+
+#[test]
+fn an_image_too_large_for_the_page_is_refused_before_anything_is_allocated() {
+    let spec = small(Config::A, 32, 7);
+    let file = weights(&spec, &mut rng("cpu size refusal"));
+    let model = CpuModel::new(file, "test", false).unwrap();
+    // The first conv activation: 2 × 4 channels × 8192² × 4 bytes = 2 GiB.
+    let err = model.check_input(2, 8192, 8192).err().unwrap();
+    assert!(
+        err.to_string().contains("2048 MiB, over the 1024 MiB"),
+        "{err}"
+    );
+    model.check_input(2, 4096, 4096).unwrap(); // 512 MiB
+}
