@@ -8,7 +8,7 @@ use super::winograd::{chunk_tiles, conv3x3, Filters};
 use super::Pause;
 use crate::error::{Error, Result};
 use crate::eval::input::Planes;
-use crate::eval::protocol::{check_scales, mean};
+use crate::eval::protocol::{check_scales, mean_of_rows};
 use crate::graph::ops::{Conv2d, Op, ReferencePass};
 use crate::graph::{DenseOutput, Network};
 use crate::model::{describe, ModelMeta, ModelSpec, WeightFile, IMAGE_CHANNELS};
@@ -185,20 +185,13 @@ impl CpuModel {
     ) -> Result<(Vec<f32>, CpuDense)> {
         check_scales(&[q], self.spec.input_size as u32)?;
         let planes = Planes::rescaled(image, q, &self.meta.preprocessing)?;
-        let mut batch = planes.data.clone();
-        if flip {
-            batch.extend(planes.mirrored().data);
-        }
         let n = 1 + flip as usize;
         let (h, w) = (planes.height, planes.width);
-        let dense = self.dense(&batch, n, h, w, pause).await?;
-        let rows: Vec<Vec<f32>> = dense
-            .output
-            .probabilities
-            .chunks(self.spec.classes)
-            .map(<[f32]>::to_vec)
-            .collect();
-        Ok((mean(&rows), dense))
+        let dense = self
+            .dense(&planes.dense_batch(flip), n, h, w, pause)
+            .await?;
+        let posterior = mean_of_rows(&dense.output.probabilities, self.spec.classes);
+        Ok((posterior, dense))
     }
 
     /// One convolution, ReLU fused where the op has it: by Winograd when it is 3×3 with

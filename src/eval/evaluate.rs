@@ -7,7 +7,7 @@ use image::RgbImage;
 
 use super::input::Planes;
 use super::model::TestModel;
-use super::protocol::{check_scales, crop_grid, mean};
+use super::protocol::{check_scales, crop_grid, mean, mean_of_rows};
 use crate::error::Result;
 use crate::kernels::GpuContext;
 
@@ -50,14 +50,11 @@ pub async fn evaluate_image(
         let planes = Planes::rescaled(image, q, &model.meta.preprocessing)?;
         let (h, w) = (planes.height, planes.width);
         if protocol.dense {
-            let mut batch = planes.data.clone();
-            if protocol.flip {
-                batch.extend(planes.mirrored().data);
-            }
+            let batch = planes.dense_batch(protocol.flip);
             let n = 1 + protocol.flip as usize;
             let r = model.dense(ctx, &batch, n, h, w).await?;
-            out.dense.push(mean(&rows(&r.probabilities, classes)));
-            features.push(mean(&rows(&r.features, r.features.len() / n)));
+            out.dense.push(mean_of_rows(&r.probabilities, classes));
+            features.push(mean_of_rows(&r.features, r.features.len() / n));
         }
         if protocol.multi_crop {
             let grid = crop_grid(w as u32, h as u32, crop as u32);
@@ -68,7 +65,7 @@ pub async fn evaluate_image(
                 }
             }
             let p = model.crops(ctx, &crops, 2 * grid.len()).await?;
-            out.multi_crop.push(mean(&rows(&p, classes)));
+            out.multi_crop.push(mean_of_rows(&p, classes));
         }
     }
     out.features = mean(&features);
@@ -100,10 +97,6 @@ pub async fn evaluate_ensemble(
         multi_crop: across(&|p| &p.multi_crop),
         features: mean(&each.iter().map(|p| p.features.clone()).collect::<Vec<_>>()),
     })
-}
-
-fn rows(flat: &[f32], len: usize) -> Vec<Vec<f32>> {
-    flat.chunks(len.max(1)).map(<[f32]>::to_vec).collect()
 }
 
 /// The rows of Tables 3–5 that `protocol` asks for, each (name, posterior): dense at

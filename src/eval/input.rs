@@ -67,6 +67,16 @@ impl Planes {
         Planes { data, ..*self }
     }
 
+    /// Dense evaluation's batch: the image, then its mirror image when `flip`
+    /// ((1 + flip, 3, height, width)).
+    pub fn dense_batch(&self, flip: bool) -> Vec<f32> {
+        let mut batch = self.data.clone();
+        if flip {
+            batch.extend(self.mirrored().data);
+        }
+        batch
+    }
+
     /// The `size`×`size` window with top-left corner (x, y), mirrored when `flip`,
     /// appended to `out` as (3, size, size).
     pub fn crop_into(&self, (x, y): (u32, u32), size: usize, flip: bool, out: &mut Vec<f32>) {

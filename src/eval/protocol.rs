@@ -73,6 +73,13 @@ pub fn mean(rows: &[Vec<f32>]) -> Vec<f32> {
         .collect()
 }
 
+/// The mean of the rows of `flat`, each `len` long: a batch's posteriors (or
+/// features) averaged over its images.
+pub fn mean_of_rows(flat: &[f32], len: usize) -> Vec<f32> {
+    let rows: Vec<Vec<f32>> = flat.chunks(len.max(1)).map(<[f32]>::to_vec).collect();
+    mean(&rows)
+}
+
 /// The `k` most probable classes, most probable first (ties: lower index first).
 /// Non-finite values rank below every finite one: `total_cmp` alone would put a NaN
 /// first, and a broken network would then name a class with confidence.

@@ -60,11 +60,9 @@ fn relative_error(name: &str, gpu: &[f32], oracle: &[f32]) -> f64 {
     relative
 }
 
-/// fc6 at batch 2, 64 of its 4096 outputs: x ≥ 0 as after a ReLU, weights of either sign;
-/// the weight split into chunks of 20 rows. All three kernels: with subgroups, without,
-/// and SwiftShader's lanes kernel (which runs on one row: the first row alone).
-#[test]
-fn fc6_forward_over_25088_inputs() {
+/// fc6 at batch 2, 64 of its 4096 outputs: x ≥ 0 as after a ReLU, weights of either
+/// sign, zero bias.
+fn fc6_inputs() -> (LinearShape, Vec<f32>, Vec<f32>, Vec<f32>) {
     let s = LinearShape {
         batch: 2,
         in_features: 25088,
@@ -72,7 +70,14 @@ fn fc6_forward_over_25088_inputs() {
     };
     let x = hashed(s.batch * s.in_features, 1, false);
     let w = hashed(s.out_features * s.in_features, 2, true);
-    let b = vec![0.0; s.out_features];
+    (s, x, w, vec![0.0; s.out_features])
+}
+
+/// fc6's sums ([`fc6_inputs`]), the weight split into chunks of 20 rows. All three kernels: with subgroups, without,
+/// and SwiftShader's lanes kernel (which runs on one row: the first row alone).
+#[test]
+fn fc6_forward_over_25088_inputs() {
+    let (s, x, w, b) = fc6_inputs();
     let expected = oracle::linear::linear_forward(&s, false, &x, &w, &b);
     for (subgroups, lanes) in [(true, false), (false, false), (false, true)] {
         let mut ctx = gpu_with_binding_limit(20 * 25088 * 4);
@@ -225,11 +230,14 @@ fn conv_inference_over_512_channels_with_winograd() {
     let (s, x, w, b) = conv_512_inputs();
     let y = forward_on_gpu(&ctx, &s, ConvUse::Inference, false, &x, &w, &b);
     let expected = oracle::conv::conv2d_forward(&s, false, &x, &w, &b);
-    let err = relative_error("conv 512→16 @14 inference, Winograd", &y, &expected);
-    assert!(
-        err <= 2.28e-7 * WINOGRAD_BOUND,
-        "Winograd conv forward: {err:e}"
-    );
+    check_winograd_error("conv 512→16 @14 inference, Winograd", &y, &expected);
+}
+
+/// Winograd's error on the 512-channel sum, within WINOGRAD_BOUND × PyTorch's direct
+/// error (2.28e-7).
+fn check_winograd_error(name: &str, y: &[f32], expected: &[f32]) {
+    let err = relative_error(name, y, expected);
+    assert!(err <= 2.28e-7 * WINOGRAD_BOUND, "{name}: {err:e}");
 }
 
 /// The CPU engine's Winograd (the page's on CPU adapters) on the same sum, held to the
@@ -245,24 +253,13 @@ fn conv_inference_over_512_channels_on_the_cpu_engine() {
         &x, s.batch, h, w_, &filters, &b, false, chunk, &mut pause,
     ));
     let expected = oracle::conv::conv2d_forward(&s, false, &x, &w, &b);
-    let err = relative_error("conv 512→16 @14 inference, CPU engine", &y, &expected);
-    assert!(
-        err <= 2.28e-7 * WINOGRAD_BOUND,
-        "CPU engine's Winograd: {err:e}"
-    );
+    check_winograd_error("conv 512→16 @14 inference, CPU engine", &y, &expected);
 }
 
 /// The CPU engine's FC layers (rows times weights) on fc6's sums, held to PyTorch's error.
 #[test]
 fn fc6_forward_over_25088_inputs_on_the_cpu_engine() {
-    let s = LinearShape {
-        batch: 2,
-        in_features: 25088,
-        out_features: 64,
-    };
-    let x = hashed(s.batch * s.in_features, 1, false);
-    let w = hashed(s.out_features * s.in_features, 2, true);
-    let b = vec![0.0; s.out_features];
+    let (s, x, w, b) = fc6_inputs();
     let expected = oracle::linear::linear_forward(&s, false, &x, &w, &b);
     let mut y = vec![0f32; s.batch * s.out_features];
     dot_rows(&x, &w, &b, false, &mut y);
