@@ -120,6 +120,30 @@ fn class_folders(split_dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(folders)
 }
 
+/// The images of `dir/<class>/*`, each labelled with its folder's position among
+/// `class_names`. A split may lack some classes, but may not invent new ones.
+fn images_of_known_classes(dir: &Path, class_names: &[String]) -> Result<Vec<(PathBuf, u32)>> {
+    let mut images = Vec::new();
+    for class_dir in class_folders(dir)? {
+        let name = file_name(&class_dir);
+        let label = class_names.iter().position(|c| *c == name).ok_or_else(|| {
+            data_error(
+                &class_dir,
+                format!(
+                    "class folder '{name}' is not among the {} classes of train/: rename or remove it",
+                    class_names.len()
+                ),
+            )
+        })?;
+        images.extend(
+            class_images(&class_dir)?
+                .into_iter()
+                .map(|p| (p, label as u32)),
+        );
+    }
+    Ok(images)
+}
+
 fn split_dir(root: &Path, name: &str) -> Result<PathBuf> {
     let dir = root.join(name);
     if !dir.is_dir() {
@@ -169,22 +193,7 @@ impl ImageFolder {
             class_names.push(file_name(&dir));
         }
 
-        // Validation may lack some classes, but may not invent new ones.
-        let mut val = Vec::new();
-        for dir in class_folders(&val_dir)? {
-            let name = file_name(&dir);
-            let label = class_names.iter().position(|c| *c == name).ok_or_else(|| {
-                data_error(
-                    &dir,
-                    format!(
-                        "class folder '{name}' is not among the {} classes of train/: rename or remove it",
-                        class_names.len()
-                    ),
-                )
-            })?;
-            val.extend(class_images(&dir)?.into_iter().map(|p| (p, label as u32)));
-        }
-
+        let val = images_of_known_classes(&val_dir, &class_names)?;
         Ok(Splits {
             train: ImageFolder {
                 files: train,
@@ -196,6 +205,48 @@ impl ImageFolder {
                 class_names,
                 strict,
             },
+        })
+    }
+
+    /// The images to test a model on: `root/val/<class>/*` (with `root/train/`'s class
+    /// folders, where there is one, giving the labels, as in training), or, in a folder
+    /// without `val/` and `train/`, every image of `root/<class>/*`. Never strict: the
+    /// evaluation reports and skips what it cannot read.
+    pub fn open_test(root: impl AsRef<Path>) -> Result<ImageFolder> {
+        let root = root.as_ref();
+        if !root.is_dir() {
+            return Err(data_error(
+                root,
+                "is not a folder: give a folder with val/<class>/*.jpg, or a folder of class folders (<class>/*.jpg)",
+            ));
+        }
+        let (train_dir, val_dir) = (root.join("train"), root.join("val"));
+        if train_dir.is_dir() && !val_dir.is_dir() {
+            return Err(data_error(
+                root,
+                "has train/ but no val/: put the images to test in val/<class name>/*.jpg, one folder per class named as in train/",
+            ));
+        }
+        let classes_dir = match (train_dir.is_dir(), val_dir.is_dir()) {
+            (true, _) => train_dir,
+            (false, true) => val_dir.clone(),
+            (false, false) => root.to_path_buf(),
+        };
+        if classes_dir == root && class_folders(root).is_err() {
+            return Err(data_error(
+                root,
+                "has no val/ folder and no class folders: put the images to test in val/<class name>/*.jpg or <class name>/*.jpg, one folder per class",
+            ));
+        }
+        let class_names: Vec<String> = class_folders(&classes_dir)?
+            .iter()
+            .map(|dir| file_name(dir))
+            .collect();
+        let images_dir = if val_dir.is_dir() { &val_dir } else { root };
+        Ok(ImageFolder {
+            files: images_of_known_classes(images_dir, &class_names)?,
+            class_names,
+            strict: false,
         })
     }
 

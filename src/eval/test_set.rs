@@ -1,6 +1,7 @@
 //! The images a model is tested on: `builtin` (the synthetic data set's validation
 //! split, seed 0, 1000 images at the model's input size, as `vgg-wgpu train` holds
-//! them out by default) or an ImageNet-layout folder's `val/` split.
+//! them out by default), an ImageNet-layout folder's `val/` split, or every image of a
+//! folder of class folders ([`ImageFolder::open_test`]).
 
 use std::path::Path;
 
@@ -23,7 +24,7 @@ pub fn open_test_set(data: &str, input_size: usize) -> Result<TestSet> {
             names: (0..count).map(|i| format!("builtin/val/{i}")).collect(),
         });
     }
-    let val = ImageFolder::open(Path::new(data), false)?.val;
+    let val = ImageFolder::open_test(Path::new(data))?;
     let names = (0..val.len())
         .filter_map(|i| val.path(i))
         .map(|p| p.display().to_string())

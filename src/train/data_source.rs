@@ -21,8 +21,30 @@ pub enum DataSource {
 }
 
 impl DataSource {
-    /// Opens the training and validation sets.
+    /// Opens the training and validation sets, refusing data with one class: its loss
+    /// is zero from the first step and the classifier learns nothing.
     pub fn open(&self, seed: u64, strict: bool) -> Result<(Arc<dyn Dataset>, Arc<dyn Dataset>)> {
+        let (train, val) = self.open_splits(seed, strict)?;
+        if let [only] = train.class_names() {
+            return Err(Error::Data {
+                path: self.path().unwrap_or_default(),
+                message: format!(
+                    "has one class ('{only}'): a classifier needs at least two; add a folder of images for each other class"
+                ),
+            });
+        }
+        Ok((train, val))
+    }
+
+    /// The folder the images come from; `None` for the built-in set.
+    fn path(&self) -> Option<PathBuf> {
+        match self {
+            DataSource::Builtin { .. } => None,
+            DataSource::Path(path) | DataSource::Split { path, .. } => Some(path.clone()),
+        }
+    }
+
+    fn open_splits(&self, seed: u64, strict: bool) -> Result<(Arc<dyn Dataset>, Arc<dyn Dataset>)> {
         match self {
             DataSource::Builtin { train, val, size } => {
                 let s = SyntheticDataset::splits(seed, *train, *val, *size)?;

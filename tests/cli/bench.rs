@@ -155,3 +155,16 @@ fn step_json_counts_dense_evaluation_flops_from_the_plan() {
         assert!(row["pytorch_cpu_images_per_s"].is_null(), "{row}");
     }
 }
+
+#[test]
+fn a_layer_filter_that_matches_nothing_is_refused_listing_the_layers() {
+    let output = bench_tiny("kernels", &["--layer", "nomatch", "--min-seconds", "0"]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("'nomatch'"), "{message}");
+    assert!(
+        message.contains("conv3-"),
+        "the layers are listed: {message}"
+    );
+    assert!(output.stdout.is_empty(), "no empty table");
+}

@@ -5,6 +5,7 @@ use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, Rgb
 use vgg_wgpu::data::{
     Dataset, EvalTransform, ImageFolder, Loader, LoaderConfig, Preprocessing, Transform,
 };
+use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::Error;
 
 use crate::temp::TempDir;
@@ -302,4 +303,26 @@ fn a_val_split_of_an_already_split_folder_is_refused() {
     let dir = small_folder("split-twice");
     let (_, message) = data_error(ImageFolder::split(dir.path(), 0.1, 0, false));
     assert!(message.contains("leave out --val-split"), "{message}");
+}
+
+/// A one-class folder trains to a loss of zero and learns nothing: refused by name.
+#[test]
+fn training_data_with_one_class_is_refused() {
+    let dir = photo_folder("one-class", &[6]);
+    let source = DataSource::Split {
+        path: dir.path().to_path_buf(),
+        val_split: 0.2,
+    };
+    let (path, message) = data_error(source.open(0, false));
+    assert_eq!(path, dir.path());
+    assert!(
+        message.contains("one class ('class0')") && message.contains("at least two"),
+        "{message}"
+    );
+    let two = photo_folder("two-classes", &[6, 6]);
+    let source = DataSource::Split {
+        path: two.path().to_path_buf(),
+        val_split: 0.2,
+    };
+    assert!(source.open(0, false).is_ok());
 }

@@ -141,7 +141,7 @@ fn folders_without_images_are_errors() {
         .err()
         .unwrap()
         .to_string();
-    assert!(message.contains("train/"), "{message}");
+    assert!(message.contains("val/"), "{message}");
     for split in ["train/cat", "val/cat"] {
         std::fs::create_dir_all(root.join(split)).unwrap();
     }
@@ -152,4 +152,49 @@ fn folders_without_images_are_errors() {
     assert!(message.contains("no .jpg"), "{message}");
     let missing = root.join("missing");
     assert!(open_test_set(missing.to_str().unwrap(), 32).is_err());
+}
+
+/// `eval --data` reads val/ alone, or a folder of class folders whole; train/ without
+/// val/ names what is missing (not --val-split, which eval does not take).
+#[test]
+fn test_sets_come_from_val_or_from_class_folders() {
+    let root = temp_dir("test-layouts");
+    let write = |rel: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        picture(40, 40).save(&path).unwrap();
+    };
+    write("photos/cat/a.png");
+    write("photos/dog/b.png");
+    write("photos/dog/c.png");
+    let whole = open_test_set(root.join("photos").to_str().unwrap(), 32).unwrap();
+    assert_eq!(whole.images.len(), 3);
+    assert_eq!(whole.images.class_names(), ["cat", "dog"]);
+    assert_eq!(whole.images.label(2), 1);
+
+    write("only-val/val/dog/a.png");
+    let val = open_test_set(root.join("only-val").to_str().unwrap(), 32).unwrap();
+    assert_eq!(val.images.len(), 1);
+    assert_eq!(val.images.class_names(), ["dog"]);
+
+    write("split/train/cat/a.png");
+    write("split/train/dog/a.png");
+    write("split/val/dog/b.png");
+    let val = open_test_set(root.join("split").to_str().unwrap(), 32).unwrap();
+    assert_eq!(
+        val.images.class_names(),
+        ["cat", "dog"],
+        "train/ orders the classes"
+    );
+    assert_eq!(val.images.label(0), 1);
+
+    write("no-val/train/cat/a.png");
+    let message = open_test_set(root.join("no-val").to_str().unwrap(), 32)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("no val/") && !message.contains("--val-split"),
+        "{message}"
+    );
 }

@@ -23,7 +23,9 @@ pub struct EvalArgs {
     /// Weight files; several make an ensemble (posteriors averaged).
     #[arg(long, num_args = 1.., required = true)]
     weights: Vec<PathBuf>,
-    /// `builtin` (the synthetic validation set) or a folder with val/<class>/*.jpg.
+    /// `builtin` (the synthetic validation set), a folder with val/<class>/*.jpg (its
+    /// train/, if any, only orders the classes), or a folder of class folders
+    /// (<class>/*.jpg), every image of which is tested.
     #[arg(long, default_value = "builtin")]
     data: String,
     /// Dense evaluation (the default when neither --dense nor --multi-crop is given).

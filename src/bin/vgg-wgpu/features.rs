@@ -18,7 +18,8 @@ use crate::test_options::{count, scale, ModelOverrides};
 pub struct FeaturesArgs {
     #[arg(long)]
     weights: PathBuf,
-    /// `builtin` or a folder with val/<class>/*.jpg.
+    /// `builtin`, a folder with val/<class>/*.jpg, or a folder of class folders
+    /// (<class>/*.jpg), every image of which is read.
     #[arg(long)]
     data: String,
     /// Output: tensors `features` (N, D) and `labels` (N), with the image list, the

@@ -3,6 +3,7 @@
 //! separately) and to the adapter's own multiply-add peak (measured first too).
 
 use serde::Serialize;
+use vgg_wgpu::error::Error;
 use vgg_wgpu::gpu::Tensor;
 use vgg_wgpu::graph::{Network, Op};
 use vgg_wgpu::kernels::conv::{
@@ -46,7 +47,17 @@ struct KernelRow<'a> {
 pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
     let mut layers = distinct_conv_layers(&Network::new(&args.spec()?, 0.5), args.batch);
     if let Some(only) = &args.layer {
+        let names: Vec<String> = layers.iter().map(|(name, _)| name.clone()).collect();
         layers.retain(|(name, _)| name.contains(only.as_str()));
+        if layers.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: "--layer",
+                message: format!(
+                    "no conv layer's name contains '{only}'; the layers are: {}",
+                    names.join(", ")
+                ),
+            });
+        }
     }
     // The CPU reference runs first, on its own, so that neither disturbs the other.
     let cpu_gflops = match args.no_cpu_reference {
