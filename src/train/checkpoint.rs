@@ -128,3 +128,37 @@ impl Checkpoint {
         })
     }
 }
+
+impl Checkpoint {
+    /// A resumed run trains the classes it started with: a class folder added, removed
+    /// or renamed since is named here, before the classifier's shape would only say
+    /// that a tensor differs.
+    pub fn check_classes(&self, now: &[String], origin: &Path) -> Result<()> {
+        let then = &self.meta.class_names;
+        if then.as_slice() == now {
+            return Ok(());
+        }
+        let missing = |a: &[String], b: &[String]| -> Vec<String> {
+            a.iter().filter(|c| !b.contains(c)).cloned().collect()
+        };
+        let (added, removed) = (missing(now, then), missing(then, now));
+        let change = match (added.is_empty(), removed.is_empty()) {
+            (true, true) => "the same classes in another order".to_string(),
+            (false, true) => format!("new: {}", added.join(", ")),
+            (true, false) => format!("gone: {}", removed.join(", ")),
+            (false, false) => format!("new: {}; gone: {}", added.join(", "), removed.join(", ")),
+        };
+        Err(Error::InvalidArgument {
+            op: "--resume",
+            message: format!(
+                "{} was trained on {} classes and the data now has {} ({change}); a run cannot change its classes: \
+                 restore the data as it was, or start a new run from this one with \
+                 --init pretrained:{} --out <another folder>",
+                origin.display(),
+                then.len(),
+                now.len(),
+                origin.display()
+            ),
+        })
+    }
+}

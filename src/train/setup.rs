@@ -65,7 +65,7 @@ impl<'a> Run<'a> {
             });
         }
         let net = Network::new(&spec, opts.dropout).with_trainable(opts.trainable(&spec))?;
-        let start = starting_point(opts, &spec)?;
+        let start = starting_point(opts, &spec, train_set.class_names())?;
         let counts = match opts.data {
             DataSource::Builtin { .. } => None,
             _ => class_counts(train_set.as_ref()),
@@ -153,8 +153,9 @@ fn check_processes(
     collective.agree(&description)
 }
 
-/// A checkpoint to resume (`--resume`), or fresh weights as `--init` says.
-fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
+/// A checkpoint to resume (`--resume`) of a run on the same `class_names`, or fresh
+/// weights as `--init` says.
+fn starting_point(opts: &TrainOptions, spec: &ModelSpec, class_names: &[String]) -> Result<Start> {
     if opts.resume {
         let path = checkpoint_path(&opts.out);
         if !path.exists() {
@@ -167,6 +168,7 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
             });
         }
         let mut checkpoint = Checkpoint::load(&path)?;
+        checkpoint.check_classes(class_names, &path)?;
         // The tensors first: a changed network is best named by its first wrong tensor.
         checkpoint
             .params

@@ -1,6 +1,6 @@
 //! `vgg-wgpu train`: see tests/cli/main.rs.
 
-use super::{stderr, vgg_wgpu};
+use super::{scratch, stderr, vgg_wgpu};
 
 /// Hyper-parameters that cannot train are refused while parsing, before any set-up,
 /// with a message naming the option and the allowed range.
@@ -135,4 +135,57 @@ fn resuming_with_changed_options_names_the_first_difference() {
     let resumed = tiny_run_with(&out, &free);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// photos/<name>/*.png: four flat-coloured images per class name.
+fn colour_folders(root: &std::path::Path, names: &[&str]) {
+    for (c, name) in names.iter().enumerate() {
+        std::fs::create_dir_all(root.join(name)).unwrap();
+        for i in 0..4u8 {
+            let pixel = image::Rgb([40 * c as u8, 30 * i, 200 - 40 * c as u8]);
+            image::RgbImage::from_pixel(36, 36, pixel)
+                .save(root.join(name).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+}
+
+/// A class folder added after a run started is named on --resume, with the way on;
+/// the tensor-shape error it used to give said nothing of classes.
+#[test]
+fn resuming_after_a_class_was_added_names_the_new_class() {
+    let dir = scratch("resume-new-class");
+    let photos = dir.join("photos");
+    colour_folders(&photos, &["cat", "dog"]);
+    let out = dir.join("run");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            photos.to_str().unwrap(),
+            "--val-split",
+            "0.25",
+            "--width-divisor",
+            "16",
+            "--batch",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        vgg_wgpu(&args)
+    };
+    let first = run(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    colour_folders(&photos, &["cat", "dog", "fox"]);
+    let resumed = run(&["--resume"]);
+    let message = stderr(&resumed);
+    assert_eq!(resumed.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("trained on 2 classes and the data now has 3 (new: fox)")
+            && message.contains("--init pretrained:"),
+        "{message}"
+    );
 }
