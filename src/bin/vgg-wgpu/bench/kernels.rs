@@ -45,20 +45,7 @@ struct KernelRow<'a> {
 }
 
 pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
-    let mut layers = distinct_conv_layers(&Network::new(&args.spec()?, 0.5), args.batch);
-    if let Some(only) = &args.layer {
-        let names: Vec<String> = layers.iter().map(|(name, _)| name.clone()).collect();
-        layers.retain(|(name, _)| name.contains(only.as_str()));
-        if layers.is_empty() {
-            return Err(Error::InvalidArgument {
-                op: "--layer",
-                message: format!(
-                    "no conv layer's name contains '{only}'; the layers are: {}",
-                    names.join(", ")
-                ),
-            });
-        }
-    }
+    let layers = layers_asked_for(args)?;
     // The CPU reference runs first, on its own, so that neither disturbs the other.
     let cpu_gflops = match args.no_cpu_reference {
         true => None,
@@ -125,6 +112,26 @@ pub fn run(ctx: &GpuContext, args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The network's distinct conv layers, or those whose name contains `--layer`; a
+/// filter that matches none is an error listing them.
+fn layers_asked_for(args: &BenchArgs) -> Result<Vec<(String, ConvShape)>> {
+    let mut layers = distinct_conv_layers(&Network::new(&args.spec()?, 0.5), args.batch);
+    if let Some(only) = &args.layer {
+        let names: Vec<String> = layers.iter().map(|(name, _)| name.clone()).collect();
+        layers.retain(|(name, _)| name.contains(only.as_str()));
+        if layers.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: "--layer",
+                message: format!(
+                    "no conv layer's name contains '{only}'; the layers are: {}",
+                    names.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(layers)
 }
 
 /// The conv layers the training plan runs, each named once ("conv3-64 3→64 @224"):
