@@ -277,7 +277,7 @@ impl Dataset for ImageFolder {
             if self.strict {
                 data_error(
                     path,
-                    format!("{reason}. Delete or replace the file, or open the data set without strict mode to skip such files"),
+                    format!("{reason}. Delete or replace the file, or open the data set without strict mode to go on without such files"),
                 )
             } else {
                 Error::BadImage {
