@@ -133,8 +133,9 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     Data { path: PathBuf, message: String },
 
-    /// One image could not be decoded and was skipped (the non-strict policy). The
-    /// loader drops such samples from their batch and lists them in `Batch::skipped`.
+    /// One image could not be decoded (the non-strict policy). The loader replaces it
+    /// in a training batch, leaves it out of an evaluation batch, and lists it in
+    /// `Batch::unreadable`.
     #[error("skipped {}: {message}", path.display())]
     BadImage { path: PathBuf, message: String },
 

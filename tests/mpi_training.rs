@@ -15,6 +15,9 @@ use vgg_wgpu::model::WeightFile;
 
 const EXE: &str = env!("CARGO_BIN_EXE_vgg-wgpu");
 
+#[path = "data/unreadable_folder.rs"]
+mod unreadable_folder;
+
 fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vgg-wgpu-mpi-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -212,4 +215,43 @@ fn two_processes_of_two_devices_each_give_the_weights_of_one_device() {
     let difference = load(&four).max_relative_difference(&load(&single));
     println!("2 processes × 2 devices vs 1 device: weights differ by {difference:.2e} (relative)");
     assert!(difference <= 1e-5, "weights differ by {difference:e}");
+}
+
+/// Each process meets the unreadable images of its own half of a batch: both put the
+/// same substitutes in, so 2 processes still train as 1, and process 0 (the only one
+/// that speaks) lists every unreadable image once, those of the other half too.
+#[test]
+fn two_processes_replace_unreadable_images_as_one_and_list_each_once() {
+    let data = out_dir("unreadable-data");
+    let broken = unreadable_folder::write(&data);
+    let args = |out: &Path| {
+        let mut args = tiny_args(out, 2);
+        args.extend(["--data".into(), data.to_str().expect("UTF-8").into()]);
+        args
+    };
+    let single = out_dir("unreadable-single");
+    check(
+        "1 process",
+        Command::new(EXE).args(args(&single)).output().unwrap(),
+    );
+    let two = out_dir("unreadable-two");
+    let output = check(
+        "mpirun -np 2",
+        mpirun(2)
+            .arg(EXE)
+            .args(args(&two))
+            .arg("--distributed")
+            .output()
+            .unwrap(),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for path in &broken {
+        let shown = path.display().to_string();
+        assert_eq!(stderr.matches(&shown).count(), 1, "{shown} in:\n{stderr}");
+    }
+    let load = |dir: &Path| WeightFile::load(&dir.join("model.safetensors")).unwrap();
+    let difference = load(&two).max_relative_difference(&load(&single));
+    println!("2 processes vs 1 over unreadable images: weights differ by {difference:.2e}");
+    assert!(difference <= 1e-5, "weights differ by {difference:e}");
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -16,6 +16,9 @@ use vgg_wgpu::train::run_folder::{checkpoint_path, model_path};
 use vgg_wgpu::train::run_settings::RunSettings;
 use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
+#[path = "data/unreadable_folder.rs"]
+mod unreadable_folder;
+
 fn gpu() -> GpuContext {
     pollster::block_on(GpuContext::new(&AdapterChoice::default()))
         .unwrap_or_else(|e| panic!("training tests need a GPU adapter: {e}"))
@@ -77,17 +80,36 @@ fn run_on(
     opts: &TrainOptions,
     stop_after_steps: Option<usize>,
 ) -> (vgg_wgpu::Result<Outcome>, Vec<f64>) {
-    let stop = AtomicBool::new(false);
-    let mut losses = Vec::new();
-    let outcome = pollster::block_on(train(devices, &SingleProcess, opts, &stop, &mut |event| {
-        if let Event::Step { loss, .. } = event {
-            losses.push(loss);
-            if Some(losses.len()) == stop_after_steps {
-                stop.store(true, Ordering::SeqCst);
-            }
-        }
-    }));
+    let (outcome, losses, _) = run_noting(devices, opts, stop_after_steps);
     (outcome, losses)
+}
+
+/// As `run_on`, also returning the notes the run gave.
+fn run_noting(
+    devices: &[GpuContext],
+    opts: &TrainOptions,
+    stop_after_steps: Option<usize>,
+) -> (vgg_wgpu::Result<Outcome>, Vec<f64>, Vec<String>) {
+    let stop = AtomicBool::new(false);
+    let (mut losses, mut notes) = (Vec::new(), Vec::new());
+    let outcome =
+        pollster::block_on(train(
+            devices,
+            &SingleProcess,
+            opts,
+            &stop,
+            &mut |event| match event {
+                Event::Step { loss, .. } => {
+                    losses.push(loss);
+                    if Some(losses.len()) == stop_after_steps {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+                Event::Note(text) => notes.push(text),
+                _ => {}
+            },
+        ));
+    (outcome, losses, notes)
 }
 
 #[test]
@@ -388,4 +410,60 @@ fn a_fine_tuning_run_resumes_mid_epoch_to_identical_weights() {
         2 * (11 - 3),
         "none for frozen layers"
     );
+}
+
+/// Four unreadable images among 40 cost up to 4 of the 5 steps of every epoch. Now
+/// other images take their places: every step is taken, each image is listed once in
+/// the run (also across a resume), and the resumed run equals the straight one.
+#[test]
+fn unreadable_images_cost_no_step_and_are_listed_once_per_run() {
+    let ctx = gpu();
+    let data = out_dir("unreadable-data");
+    let broken = unreadable_folder::write(&data);
+    let with_data = |name: &str| TrainOptions {
+        data: DataSource::Path(data.clone()),
+        ..tiny(out_dir(name))
+    };
+    let straight = with_data("unreadable-straight");
+    let (outcome, losses, notes) = run_noting(std::slice::from_ref(&ctx), &straight, None);
+    outcome.unwrap();
+    assert_eq!(losses.len(), 10, "5 steps of 8 in each of 2 epochs");
+    let logged = std::fs::read_to_string(straight.out.join("metrics.jsonl")).unwrap();
+    assert_eq!(logged.matches("\"kind\":\"step\"").count(), 10);
+    let listed_once_each = |notes: &[String]| {
+        for path in &broken {
+            let shown = path.display().to_string();
+            let listed = notes.iter().filter(|n| n.contains(&shown)).count();
+            assert_eq!(listed, 1, "{shown} in {notes:#?}");
+        }
+        for epoch in [1, 2] {
+            let note = format!("epoch {epoch}: 4 unreadable image(s) replaced");
+            let count = notes.iter().filter(|n| n.contains(&note)).count();
+            assert_eq!(count, 1, "{note} in {notes:#?}");
+        }
+        let about_them = notes.iter().filter(|n| n.contains("unreadable")).count();
+        assert_eq!(about_them, 4 + 2, "{notes:#?}");
+    };
+    listed_once_each(&notes);
+
+    // Stop after step 3 of epoch 1, resume.
+    let split = with_data("unreadable-split");
+    let (outcome, first, first_notes) = run_noting(std::slice::from_ref(&ctx), &split, Some(3));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    assert!(
+        !first_notes.is_empty(),
+        "the first part meets some: {first_notes:?}"
+    );
+    let resumed = TrainOptions {
+        resume: true,
+        ..split.clone()
+    };
+    let (outcome, rest, rest_notes) = run_noting(std::slice::from_ref(&ctx), &resumed, None);
+    outcome.unwrap();
+    listed_once_each(&[first_notes, rest_notes].concat());
+    assert_eq!([first, rest].concat(), losses, "same losses step by step");
+    let a = WeightFile::load(&model_path(&straight.out)).unwrap();
+    let b = WeightFile::load(&model_path(&split.out)).unwrap();
+    assert_eq!(a.tensors, b.tensors, "bit for bit");
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -53,7 +53,8 @@ pub trait Dataset: Send + Sync {
     /// Image `index` as 8-bit RGB, `(height, width, 3)` row-major.
     ///
     /// A file that cannot be decoded gives [`Error::BadImage`] when the source skips such
-    /// files (the loader then drops the sample), or [`Error::Data`] when it is strict.
+    /// files (the loader then replaces or drops the sample), or [`Error::Data`] when it
+    /// is strict.
     fn image(&self, index: usize) -> Result<RgbImage>;
 }
 

@@ -10,8 +10,9 @@
 //! the way people keep their photos) is split by [`ImageFolder::split`]. Opening only lists files; images are decoded when asked
 //! for, so a data set of a million files opens in seconds. Grayscale, CMYK and alpha
 //! images come out as RGB (alpha is dropped). A file that cannot be decoded is, by
-//! default, reported as [`Error::BadImage`] and skipped by the loader; with `strict`
-//! it is an [`Error::Data`] that stops training.
+//! default, reported as [`Error::BadImage`], and the loader replaces it in training
+//! batches and leaves it out of evaluation ones; with `strict` it is an [`Error::Data`]
+//! that stops training.
 
 use std::fs;
 use std::io::Cursor;
@@ -161,7 +162,7 @@ fn split_dir(root: &Path, name: &str) -> Result<PathBuf> {
 
 impl ImageFolder {
     /// Opens `root/train` and `root/val`. With `strict`, an undecodable image is an
-    /// error; without, it is skipped and reported.
+    /// error; without, an [`Error::BadImage`] for the loader to replace or leave out.
     pub fn open(root: impl AsRef<Path>, strict: bool) -> Result<Splits<ImageFolder>> {
         let root = root.as_ref();
         if !root.exists() {
@@ -327,7 +328,7 @@ impl Dataset for ImageFolder {
             if self.strict {
                 data_error(
                     path,
-                    format!("{reason}. Delete or replace the file, or open the data set without strict mode to skip such files"),
+                    format!("{reason}. Delete or replace the file, or open the data set without strict mode to go on without such files"),
                 )
             } else {
                 Error::BadImage {

@@ -7,8 +7,21 @@
 //! and an interrupted epoch resumes at batch `start_batch` with exactly the batches it
 //! would have had. Natively, worker threads prepare batches ahead (`prefetch.rs`);
 //! with `workers: 0`, and always on wasm32, batches are made when asked for.
+//!
+//! An image that cannot be read ([`Error::BadImage`]) leaves a hole in its batch. An
+//! evaluation batch simply comes out shorter. A training step's batch has a fixed size,
+//! so there another image takes the place: drawn at random from `(seed, epoch, place)`
+//! until a readable one comes up, and augmented as the missing image would have been.
+//! The substitute is as much a pure function of the batch's key as the rest, so worker
+//! threads, a resumed run and the processes that each make one share of a batch all
+//! agree on it without telling each other anything. (Dropping unreadable images from
+//! the epoch order instead would shift every later batch: every process would have to
+//! learn of every drop at the same step, and checkpoints would have to carry them.)
 
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use image::RgbImage;
 
 use super::augment::Transform;
 use super::dataset::Dataset;
@@ -17,8 +30,13 @@ use super::prefetch::Prefetch;
 use super::rng::Rng;
 use crate::error::{Error, Result};
 
-/// Domain tag that keeps these streams apart from every other use of the seed.
+/// Domain tags that keep these streams apart from every other use of the seed.
 const TAG: u64 = 0x5348_5546; // "SHUF"
+const SUBSTITUTE_TAG: u64 = 0x5355_4253; // "SUBS"
+
+/// Random draws for a readable image to fill one place before giving up: with half
+/// the images unreadable, all fail with a chance of 2^-64.
+const SUBSTITUTE_DRAWS: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoaderConfig {
@@ -38,10 +56,14 @@ pub struct LoaderConfig {
     /// every batch, the part one process of data-parallel training takes. (0, 1) is
     /// the whole batch. Every share is augmented as in the whole batch.
     pub shard: (usize, usize),
+    /// Fill the place of an unreadable image with another image of the data set
+    /// (training: a step's batch is fixed); otherwise leave it out (evaluation).
+    pub replace_unreadable: bool,
 }
 
 impl LoaderConfig {
-    /// Training: shuffled, every sample used, 2 workers each 2 batches ahead.
+    /// Training: shuffled, every sample used, unreadable ones replaced, 2 workers each
+    /// 2 batches ahead.
     pub fn train(batch_size: usize, seed: u64) -> LoaderConfig {
         LoaderConfig {
             batch_size,
@@ -51,20 +73,22 @@ impl LoaderConfig {
             workers: 2,
             prefetch: 2,
             shard: (0, 1),
+            replace_unreadable: true,
         }
     }
 
-    /// Evaluation: in order, every sample used.
+    /// Evaluation: in order, every sample used, unreadable ones left out.
     pub fn eval(batch_size: usize) -> LoaderConfig {
         LoaderConfig {
             shuffle: false,
+            replace_unreadable: false,
             ..LoaderConfig::train(batch_size, 0)
         }
     }
 }
 
-/// One batch. `len()` is `batch_size` except for a last partial batch and when images
-/// were skipped.
+/// One batch. `len()` is `batch_size` except for a last partial batch and, in
+/// evaluation, when images were unreadable.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
     /// Position of the batch in its epoch.
@@ -73,8 +97,10 @@ pub struct Batch {
     pub images: Vec<f32>,
     /// (len)
     pub labels: Vec<u32>,
-    /// Undecodable images left out of this batch, one `path: reason` each.
-    pub skipped: Vec<String>,
+    /// Data set indices of the images of this batch (this share) that could not be
+    /// read ([`Error::BadImage`]), in batch order: replaced by others when the loader
+    /// replaces unreadable images, left out otherwise.
+    pub unreadable: Vec<usize>,
 }
 
 impl Batch {
@@ -108,12 +134,13 @@ struct EpochPlan {
     order: Vec<usize>,
     batch_size: usize,
     shard: (usize, usize),
+    replace_unreadable: bool,
     seed: u64,
     epoch: u64,
 }
 
 impl EpochPlan {
-    /// Makes batch `k`.
+    /// Makes batch `k` (this plan's share of it).
     fn batch(&self, k: usize) -> Result<Batch> {
         let lo = k * self.batch_size;
         let hi = (lo + self.batch_size).min(self.order.len());
@@ -128,24 +155,59 @@ impl EpochPlan {
             index: k,
             images: Vec::with_capacity((hi - lo) * size),
             labels: Vec::with_capacity(hi - lo),
-            skipped: Vec::new(),
+            unreadable: Vec::new(),
         };
-        for &i in &self.order[lo..hi] {
-            let image = match self.dataset.image(i) {
-                Ok(image) => image,
+        for place in lo..hi {
+            let i = self.order[place];
+            let (image, filled_by) = match self.dataset.image(i) {
+                Ok(image) => (image, i),
                 Err(Error::BadImage { path, message }) => {
-                    batch.skipped.push(format!("{}: {message}", path.display()));
-                    continue;
+                    batch.unreadable.push(i);
+                    if !self.replace_unreadable {
+                        continue;
+                    }
+                    self.substitute(place)?
+                        .ok_or_else(|| all_draws_failed(path, message))?
                 }
                 Err(e) => return Err(e),
             };
             let at = batch.images.len();
             batch.images.resize(at + size, 0.0);
+            // A substitute gets the augmentation of the image it stands in for, not the
+            // one of its own place in this epoch.
             self.transform
                 .apply(&image, self.seed, self.epoch, i, &mut batch.images[at..])?;
-            batch.labels.push(self.dataset.label(i));
+            batch.labels.push(self.dataset.label(filled_by));
         }
         Ok(batch)
+    }
+
+    /// A readable image, with its index, to fill epoch position `place`: drawn from
+    /// `(seed, epoch, place)`, so the same in every process and every run. `None` when
+    /// [`SUBSTITUTE_DRAWS`] draws in a row were unreadable.
+    fn substitute(&self, place: usize) -> Result<Option<(RgbImage, usize)>> {
+        let mut rng = Rng::from_key(&[SUBSTITUTE_TAG, self.seed, self.epoch, place as u64]);
+        for _ in 0..SUBSTITUTE_DRAWS {
+            let j = rng.below(self.dataset.len() as u64) as usize;
+            match self.dataset.image(j) {
+                Ok(image) => return Ok(Some((image, j))),
+                Err(Error::BadImage { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The error when no readable image could be found to stand in for `path`.
+fn all_draws_failed(path: PathBuf, message: String) -> Error {
+    Error::Data {
+        path,
+        message: format!(
+            "cannot be read ({message}), and neither could any of the {SUBSTITUTE_DRAWS} images \
+             drawn at random to take its place: most or all of the training set is unreadable. \
+             Check that the files are images, and replace or delete the broken ones"
+        ),
     }
 }
 
@@ -227,6 +289,7 @@ impl Loader {
             ),
             batch_size: self.config.batch_size,
             shard: self.config.shard,
+            replace_unreadable: self.config.replace_unreadable,
             seed: self.config.seed,
             epoch,
         });
@@ -299,6 +362,10 @@ mod tests {
 
     fn loader(count: usize, batch: usize, workers: usize) -> Loader {
         let data = SyntheticDataset::new(5, Split::Train, count, 32).unwrap();
+        loader_of(Arc::new(data), LoaderConfig::train(batch, 11), workers)
+    }
+
+    fn loader_of(data: Arc<dyn Dataset>, config: LoaderConfig, workers: usize) -> Loader {
         let augment = TrainAugment {
             s_min: 32,
             s_max: 40,
@@ -307,12 +374,47 @@ mod tests {
             colour: None,
             preprocessing: Preprocessing::mean_only([128.0; 3]),
         };
-        let config = LoaderConfig {
-            workers,
-            ..LoaderConfig::train(batch, 11)
-        };
-        Loader::new(Arc::new(data), Transform::Train(augment), config).unwrap()
+        let config = LoaderConfig { workers, ..config };
+        Loader::new(data, Transform::Train(augment), config).unwrap()
     }
+
+    /// The built-in images with those at `unreadable` failing as broken files do.
+    struct WithUnreadable {
+        images: SyntheticDataset,
+        unreadable: Vec<usize>,
+    }
+
+    impl Dataset for WithUnreadable {
+        fn len(&self) -> usize {
+            self.images.len()
+        }
+        fn class_names(&self) -> &[String] {
+            self.images.class_names()
+        }
+        fn label(&self, index: usize) -> u32 {
+            self.images.label(index)
+        }
+        fn image(&self, index: usize) -> Result<RgbImage> {
+            match self.unreadable.contains(&index) {
+                true => Err(Error::BadImage {
+                    path: format!("{index}.jpg").into(),
+                    message: "cannot decode the image".into(),
+                }),
+                false => self.images.image(index),
+            }
+        }
+    }
+
+    /// A loader over 44 built-in images, those at `unreadable` failing to decode.
+    fn with_unreadable(unreadable: &[usize], config: LoaderConfig, workers: usize) -> Loader {
+        let data = WithUnreadable {
+            images: SyntheticDataset::new(5, Split::Train, 44, 32).unwrap(),
+            unreadable: unreadable.to_vec(),
+        };
+        loader_of(Arc::new(data), config, workers)
+    }
+
+    const UNREADABLE: [usize; 4] = [3, 10, 17, 40];
 
     fn all(loader: &Loader, epoch: u64, start: usize) -> Vec<Batch> {
         loader
@@ -382,6 +484,114 @@ mod tests {
         let mut batches = l.epoch(0, 0).unwrap();
         assert!(batches.next().unwrap().is_ok());
         drop(batches);
+    }
+
+    /// Each unreadable image cost its whole training step: the batch came out short.
+    #[test]
+    fn unreadable_images_are_replaced_in_full_training_batches() {
+        let config = LoaderConfig::train(8, 11);
+        let clean = all(&with_unreadable(&[], config, 0), 2, 0);
+        let batches = all(&with_unreadable(&UNREADABLE, config, 0), 2, 0);
+        let order = epoch_order(44, 11, 2, true);
+        let size = 3 * 28 * 28;
+        let mut found: Vec<usize> = Vec::new();
+        for (k, (batch, clean)) in batches.iter().zip(&clean).enumerate() {
+            assert_eq!(
+                batch.len(),
+                clean.len(),
+                "batch {k} is as long as without them"
+            );
+            assert_eq!(batch.images.len(), batch.len() * size);
+            let places = &order[k * 8..k * 8 + batch.len()];
+            for (slot, i) in places.iter().enumerate() {
+                let image = |b: &Batch| b.images[slot * size..(slot + 1) * size].to_vec();
+                if UNREADABLE.contains(i) {
+                    assert_ne!(image(batch), image(clean), "batch {k}: image {i} replaced");
+                } else {
+                    assert_eq!(image(batch), image(clean), "batch {k}: image {i} kept");
+                    assert_eq!(batch.labels[slot], clean.labels[slot]);
+                }
+            }
+            assert_eq!(
+                batch.unreadable,
+                places
+                    .iter()
+                    .copied()
+                    .filter(|i| UNREADABLE.contains(i))
+                    .collect::<Vec<_>>(),
+            );
+            found.extend(&batch.unreadable);
+        }
+        found.sort();
+        assert_eq!(found, UNREADABLE, "each listed once an epoch");
+        for workers in [1, 2] {
+            let again = all(&with_unreadable(&UNREADABLE, config, workers), 2, 0);
+            assert_eq!(
+                again, batches,
+                "{workers} workers pick the same substitutes"
+            );
+        }
+        let resumed = all(&with_unreadable(&UNREADABLE, config, 2), 2, 3);
+        assert_eq!(resumed, batches[3..], "a resumed epoch too");
+    }
+
+    #[test]
+    fn shares_of_a_batch_with_unreadable_images_put_together_are_the_batch() {
+        let config = LoaderConfig::train(8, 11);
+        let whole = all(&with_unreadable(&UNREADABLE, config, 0), 1, 0);
+        assert!(whole.iter().any(|b| !b.unreadable.is_empty()));
+        let shares: Vec<Vec<Batch>> = (0..4)
+            .map(|index| {
+                let share = LoaderConfig {
+                    shard: (index, 4),
+                    ..config
+                };
+                all(&with_unreadable(&UNREADABLE, share, 2), 1, 0)
+            })
+            .collect();
+        for (k, batch) in whole.iter().enumerate() {
+            let images: Vec<f32> = shares.iter().flat_map(|s| s[k].images.clone()).collect();
+            assert_eq!(images, batch.images, "batch {k}");
+            let labels: Vec<u32> = shares.iter().flat_map(|s| s[k].labels.clone()).collect();
+            assert_eq!(labels, batch.labels, "batch {k}");
+            let unreadable: Vec<usize> = shares
+                .iter()
+                .flat_map(|s| s[k].unreadable.clone())
+                .collect();
+            assert_eq!(unreadable, batch.unreadable, "batch {k}");
+        }
+    }
+
+    #[test]
+    fn evaluation_leaves_unreadable_images_out() {
+        let batches = all(
+            &with_unreadable(&UNREADABLE, LoaderConfig::eval(8), 2),
+            0,
+            0,
+        );
+        let lengths: Vec<usize> = batches.iter().map(Batch::len).collect();
+        assert_eq!(lengths, [7, 7, 7, 8, 8, 3]);
+        let unreadable: Vec<usize> = batches.iter().flat_map(|b| b.unreadable.clone()).collect();
+        assert_eq!(unreadable, UNREADABLE);
+    }
+
+    #[test]
+    fn a_training_set_of_unreadable_images_fails_naming_one() {
+        let every: Vec<usize> = (0..44).collect();
+        let mut batches = with_unreadable(&every, LoaderConfig::train(8, 11), 0)
+            .epoch(0, 0)
+            .unwrap();
+        match batches.next().unwrap() {
+            Err(Error::Data { path, message }) => {
+                assert!(path.to_string_lossy().ends_with(".jpg"), "{path:?}");
+                assert!(
+                    message.contains("most or all of the training set"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a Data error, got {other:?}"),
+        }
+        assert!(batches.next().is_none(), "the epoch ends at the error");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `momentum.<name>`, and in its metadata the model ([`ModelMeta`]) and where training
 //! stands ([`TrainState`]). Written atomically, so a kill never leaves a broken file.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,14 @@ pub struct TrainState {
     /// were recorded.
     #[serde(default)]
     pub settings: Option<RunSettings>,
+    /// Training images (data set indices) found unreadable and listed so far, so that
+    /// a resumed run does not list them again. Empty in older checkpoints.
+    #[serde(default)]
+    pub listed_unreadable: BTreeSet<usize>,
+    /// Places of the in-progress epoch's batches so far whose image was unreadable and
+    /// replaced by another.
+    #[serde(default)]
+    pub epoch_replaced_images: usize,
 }
 
 impl TrainState {
@@ -52,6 +61,8 @@ impl TrainState {
             epoch_samples: 0,
             seconds: 0.0,
             settings: Some(settings),
+            listed_unreadable: BTreeSet::new(),
+            epoch_replaced_images: 0,
         }
     }
 
@@ -62,6 +73,7 @@ impl TrainState {
         self.epoch_loss_sum = 0.0;
         self.epoch_top1_hits = 0.0;
         self.epoch_samples = 0;
+        self.epoch_replaced_images = 0;
     }
 
     pub fn epoch_stats(&self) -> StepStats {

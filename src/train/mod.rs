@@ -6,7 +6,8 @@
 //! - [`init`]: fresh weights (Section 3.1 of the paper); [`pretrained`]: a start from
 //!   another network's weights (fine-tuning); [`new_classes`]: the same, for new
 //!   classes taught from images in memory (the page's).
-//! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself.
+//! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself;
+//!   `unreadable_images`: the training images it could not read, listed once.
 //! - [`schedule`]: the paper's learning-rate schedule.
 //! - [`checkpoint`], [`metrics`], [`run_folder`]: the files a run writes;
 //!   [`run_settings`]: the options a resumed run must repeat.
@@ -30,3 +31,5 @@ pub mod schedule;
 mod setup;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod trainer;
+#[cfg(not(target_arch = "wasm32"))]
+mod unreadable_images;

@@ -16,6 +16,7 @@ use super::metrics::{EpochRecord, MetricsLog, StepRecord};
 use super::options::TrainOptions;
 use super::run_folder::{checkpoint_path, model_path};
 use super::schedule::Decision;
+use super::unreadable_images;
 use crate::data::{Batch, Loader};
 use crate::error::{Error, Result};
 use crate::graph::{Collective, DataParallel, EvalPlan, ExchangeStats, Network, StepStats};
@@ -147,19 +148,10 @@ impl Run<'_> {
     ) -> Result<EpochEnd> {
         let epoch = self.state.epoch;
         let mut step_clock = Instant::now();
-        let mut skipped_steps = 0;
         for batch in self.loader.epoch(epoch as u64, self.state.next_batch)? {
             let batch = batch?;
-            for message in &batch.skipped {
-                on_event(Event::Note(format!(
-                    "skipped an unreadable image: {message}"
-                )));
-            }
+            self.list_unreadable(&batch, on_event)?;
             self.state.next_batch = batch.index + 1;
-            if self.some_share_is_short(&batch)? {
-                skipped_steps += 1;
-                continue;
-            }
             let step = self.step(&batch).await?;
             let loss = step.stats.mean_loss();
             if !loss.is_finite() {
@@ -179,21 +171,28 @@ impl Run<'_> {
                 return Ok(EpochEnd::Interrupted);
             }
         }
-        if skipped_steps > 0 {
+        let replaced = self.state.epoch_replaced_images;
+        if replaced > 0 {
             on_event(Event::Note(format!(
-                "{skipped_steps} step(s) of epoch {} skipped: unreadable images left them short",
+                "epoch {}: {replaced} unreadable image(s) replaced by others of the training set",
                 epoch + 1
             )));
         }
         Ok(EpochEnd::Completed)
     }
 
-    /// Processes skip a step together when any share is short (unreadable images; the
-    /// plan's batch is fixed).
-    fn some_share_is_short(&self, batch: &Batch) -> Result<bool> {
-        let mut short = [(batch.len() != self.parallel.batch()) as u32 as f32];
-        self.collective.all_reduce_sum(&mut short)?;
-        Ok(short[0] > 0.0)
+    /// Counts the unreadable images of this step's batch (every process's share) for
+    /// the epoch, and lists those not listed before in this run.
+    fn list_unreadable(&mut self, batch: &Batch, on_event: &mut dyn FnMut(Event)) -> Result<()> {
+        let unreadable = unreadable_images::pooled(self.collective, &batch.unreadable)?;
+        self.state.epoch_replaced_images += unreadable.len();
+        for index in unreadable {
+            if self.state.listed_unreadable.insert(index) {
+                let train_set = self.loader.dataset().as_ref();
+                on_event(Event::Note(unreadable_images::note(train_set, index)));
+            }
+        }
+        Ok(())
     }
 
     /// Stops a diverged run before it logs NaN or checkpoints non-finite weights: the

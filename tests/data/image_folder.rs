@@ -3,12 +3,14 @@ use std::sync::Arc;
 
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use vgg_wgpu::data::{
-    Dataset, EvalTransform, ImageFolder, Loader, LoaderConfig, Preprocessing, Transform,
+    Batch, Dataset, EvalTransform, ImageFolder, Loader, LoaderConfig, Preprocessing, TrainAugment,
+    Transform,
 };
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::Error;
 
 use crate::temp::TempDir;
+use crate::unreadable_folder;
 
 fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = Cursor::new(Vec::new());
@@ -192,7 +194,7 @@ fn truncated_jpeg_is_skipped_and_reported_or_fails_in_strict_mode() {
     let cut = dir.write("train/dog/cut.jpg", &whole[..whole.len() * 2 / 3]);
     let junk = dir.write("train/cat/junk.png", b"\x89PNG\r\n\x1a\nthis is not a png");
 
-    // Default: skipped. The loader leaves them out of their batch and names them.
+    // Default: an evaluation loader leaves them out of their batch and names them.
     let train = ImageFolder::open(dir.path(), false).unwrap().train;
     assert_eq!(train.len(), 6, "listing does not decode");
     let cut_index = (0..6)
@@ -205,24 +207,22 @@ fn truncated_jpeg_is_skipped_and_reported_or_fails_in_strict_mode() {
         }
         other => panic!("expected BadImage, got {other:?}"),
     }
+    let paths: Vec<_> = (0..6)
+        .map(|i| train.path(i).unwrap().to_path_buf())
+        .collect();
     let batches: Vec<_> = eval_loader(train)
         .epoch(0, 0)
         .unwrap()
         .map(|b| b.unwrap())
         .collect();
     let kept: usize = batches.iter().map(|b| b.len()).sum();
-    let skipped: Vec<&String> = batches.iter().flat_map(|b| &b.skipped).collect();
-    assert_eq!((kept, skipped.len()), (4, 2), "{skipped:?}");
-    assert!(skipped.iter().any(|m| m.contains("cut.jpg")), "{skipped:?}");
-    // `path: reason`: the trainer's line says "skipped" itself.
-    assert!(
-        skipped.iter().all(|m| !m.contains("skipped")),
-        "{skipped:?}"
-    );
-    assert!(
-        skipped.iter().any(|m| m.contains("junk.png")),
-        "{skipped:?}"
-    );
+    let mut unreadable: Vec<_> = batches
+        .iter()
+        .flat_map(|b| b.unreadable.iter().map(|&i| paths[i].clone()))
+        .collect();
+    unreadable.sort();
+    assert_eq!(kept, 4);
+    assert_eq!(unreadable, [junk.clone(), cut.clone()]);
     for b in &batches {
         assert_eq!(b.images.len(), b.len() * 3 * 32 * 32);
     }
@@ -244,7 +244,74 @@ fn truncated_jpeg_is_skipped_and_reported_or_fails_in_strict_mode() {
         results.last().unwrap().is_err(),
         "iteration ends at the error"
     );
-    let _ = junk;
+}
+
+/// Batches of 8 for training.
+fn train_loader(dataset: ImageFolder, workers: usize, shard: (usize, usize)) -> Loader {
+    let augment = TrainAugment {
+        s_min: 32,
+        s_max: 40,
+        crop: 32,
+        flip: true,
+        colour: None,
+        preprocessing: Preprocessing::mean_only([0.0; 3]),
+    };
+    let config = LoaderConfig {
+        drop_last: true,
+        workers,
+        shard,
+        ..LoaderConfig::train(8, 4)
+    };
+    Loader::new(Arc::new(dataset), Transform::Train(augment), config).unwrap()
+}
+
+/// Four unreadable files among 40 images cost up to 4 of the 5 training batches.
+#[test]
+fn unreadable_images_are_replaced_in_training_batches() {
+    let dir = TempDir::new("replaced");
+    let broken_files = unreadable_folder::write(dir.path());
+    let open = || ImageFolder::open(dir.path(), false).unwrap().train;
+    let train = open();
+    assert_eq!(train.len(), 40);
+    let broken: Vec<usize> = (0..40)
+        .filter(|&i| broken_files.iter().any(|f| train.path(i) == Some(f)))
+        .collect();
+    let epoch = |loader: &Loader| -> Vec<Batch> {
+        loader.epoch(1, 0).unwrap().map(|b| b.unwrap()).collect()
+    };
+
+    let batches = epoch(&train_loader(open(), 0, (0, 1)));
+    assert_eq!(batches.len(), 5);
+    assert!(batches.iter().all(|b| b.len() == 8), "every batch is full");
+    let mut unreadable: Vec<usize> = batches.iter().flat_map(|b| b.unreadable.clone()).collect();
+    unreadable.sort();
+    assert_eq!(unreadable, broken, "each met once in the epoch");
+    for workers in [1, 2] {
+        assert_eq!(epoch(&train_loader(open(), workers, (0, 1))), batches);
+    }
+    // Two processes, each making its half of every batch.
+    let halves = [0, 1].map(|index| epoch(&train_loader(open(), 2, (index, 2))));
+    for (k, batch) in batches.iter().enumerate() {
+        let images = [halves[0][k].images.clone(), halves[1][k].images.clone()].concat();
+        assert_eq!(images, batch.images, "batch {k}");
+        let labels = [halves[0][k].labels.clone(), halves[1][k].labels.clone()].concat();
+        assert_eq!(labels, batch.labels, "batch {k}");
+    }
+    // Strict: the first unreadable image stops the epoch, no substitute taken.
+    let strict = ImageFolder::open(dir.path(), true).unwrap().train;
+    let error = train_loader(strict, 0, (0, 1))
+        .epoch(1, 0)
+        .unwrap()
+        .find_map(|b| b.err())
+        .expect("strict mode fails");
+    let shown = error.to_string();
+    assert!(
+        broken_files
+            .iter()
+            .any(|f| shown.contains(&*f.to_string_lossy())),
+        "{shown}"
+    );
+    assert!(shown.contains("without strict mode"), "{shown}");
 }
 
 /// photos/<class>/ with `counts[i]` images in class i, no train/ or val/.

@@ -6,3 +6,4 @@ mod temp;
 mod cifar;
 mod image_folder;
 mod throughput;
+mod unreadable_folder;
