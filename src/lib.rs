@@ -5,6 +5,7 @@
 //! - [`eval`]: the paper's testing protocol: dense, multi-crop, multi-scale, ensembles.
 //! - [`gpu`]: adapter and device choice, chunked tensors, async readback.
 //! - [`graph`]: networks as op chains, compiled into training and inference plans.
+//! - [`input_file`]: files a user gives, read only when regular and within a size cap.
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
@@ -18,6 +19,7 @@ pub mod error;
 pub mod eval;
 pub mod gpu;
 pub mod graph;
+pub mod input_file;
 pub mod kernels;
 pub mod model;
 pub mod oracle;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use image::RgbImage;
 use serde_json::json;
-use vgg_wgpu::data::image_folder::decode;
+use vgg_wgpu::data::image_folder::read_image;
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::heatmap::overlay;
 use vgg_wgpu::eval::input::Planes;
@@ -123,8 +123,7 @@ fn readable(
     path: &Path,
     protocol: &Protocol,
 ) -> std::result::Result<RgbImage, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let image = decode(&bytes)?;
+    let image = read_image(path)?;
     for &q in &protocol.scales {
         model
             .check_input_size(ctx, image.dimensions(), q)
