@@ -1,14 +1,20 @@
-//! Files a user gives as input, read with a bound.
+//! Files a user gives as input: read with a bound, and never written over.
 //!
 //! [`open`], [`read`] and [`read_to_string`] accept only a regular file (a symbolic
 //! link to one is followed) of at most [`InputKind::cap`] bytes. A device such as
 //! `/dev/zero` would otherwise be read without end, and a FIFO would block forever
 //! (its type is checked before it is opened, since opening one waits for a writer).
 //! The cap holds while reading too, so a file that grows after the check is caught.
+//!
+//! [`check_not_an_input`] refuses an output that is one of the inputs: the same file
+//! reached by another path (`./`, `..`, a symbolic link) or by another name (a hard
+//! link). Every command checks each file it would write, generated names included.
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Take};
 use std::path::Path;
+
+use crate::error::{Error, Result};
 
 /// What an input file holds, which sets how large it may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +161,48 @@ fn type_name(meta: &Metadata) -> &'static str {
     "a special file"
 }
 
+/// Refuses to write `written` (a file `option` names, or a name made from it) when it
+/// is one of `inputs`, each given with what it is (e.g. "--weights", "the image"): the
+/// same file by any path, `./` and `..`, symbolic links and hard links included. A
+/// file that does not exist yet is none of them, and the inputs are then not looked at.
+pub fn check_not_an_input<P: AsRef<Path>>(
+    written: &Path,
+    option: &'static str,
+    inputs: impl IntoIterator<Item = (P, &'static str)>,
+) -> Result<()> {
+    let Some(output) = identity(written) else {
+        return Ok(());
+    };
+    for (input, what) in inputs {
+        let input = input.as_ref();
+        if identity(input).as_ref() == Some(&output) {
+            return Err(Error::InvalidArgument {
+                op: option,
+                message: format!(
+                    "would write {}, the same file as {what} {}, destroying that input: give {option} another file name",
+                    written.display(),
+                    input.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What makes a file the same file whatever the path to it: its device and inode on
+/// Unix (which also tells hard links apart from copies), its canonical path elsewhere.
+/// None when it does not exist.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path) -> Option<std::path::PathBuf> {
+    std::fs::canonicalize(path).ok()
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
@@ -207,5 +255,39 @@ mod tests {
         assert!(e.to_string().contains("larger than the 16 MiB"), "{e}");
         let e = read(&path, InputKind::Text).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::FileTooLarge, "{e}");
+    }
+
+    /// `features --weights m.safetensors --out m.safetensors` destroyed the model; so
+    /// would any other path to it.
+    #[test]
+    fn an_output_that_is_an_input_by_any_path_is_refused() {
+        let dir = scratch("same");
+        let input = dir.join("in.png");
+        std::fs::write(&input, "photo").unwrap();
+        std::fs::hard_link(&input, dir.join("hard.png")).unwrap();
+        std::os::unix::fs::symlink(&input, dir.join("soft.png")).unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        let other = dir.join("other.png");
+        std::fs::write(&other, "photo").unwrap();
+        let inputs = [(&other, "--weights"), (&input, "the image")];
+        for output in [
+            input.clone(),
+            dir.join(".").join("in.png"),
+            dir.join("sub").join("..").join("in.png"),
+            dir.join("hard.png"),
+            dir.join("soft.png"),
+        ] {
+            let e = check_not_an_input(&output, "--out", inputs).unwrap_err();
+            let want = format!(
+                "--out: would write {}, the same file as the image {}, destroying that input: give --out another file name",
+                output.display(),
+                input.display()
+            );
+            assert_eq!(e.to_string(), want);
+        }
+        std::fs::write(dir.join("copy.png"), "photo").unwrap();
+        for free in ["copy.png", "new.png"] {
+            check_not_an_input(&dir.join(free), "--out", inputs).unwrap();
+        }
     }
 }

@@ -170,6 +170,11 @@ impl WeightFile {
         shapes_of_header(&header, &origin)
     }
 
+    /// The temporary file beside `path` that [`WeightFile::save`] writes first.
+    pub fn temporary_path(path: &std::path::Path) -> std::path::PathBuf {
+        path.with_extension("safetensors.tmp")
+    }
+
     /// Writes to `path` atomically: a temporary file beside it, flushed, then renamed.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
@@ -180,7 +185,7 @@ impl WeightFile {
             source,
         };
         let bytes = self.to_bytes()?;
-        let tmp = path.with_extension("safetensors.tmp");
+        let tmp = WeightFile::temporary_path(path);
         let mut f = std::fs::File::create(&tmp).map_err(fail)?;
         f.write_all(&bytes).map_err(fail)?;
         f.sync_all().map_err(fail)?;

@@ -5,6 +5,7 @@ mod bench;
 mod eval;
 mod fine_tune;
 mod imagenet_names;
+mod outputs;
 mod special_files;
 mod train;
 

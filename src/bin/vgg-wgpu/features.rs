@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::protocol::check_scales;
 use vgg_wgpu::eval::{default_scales, evaluate_image, open_test_set, Protocol, TestModel, TestSet};
+use vgg_wgpu::input_file;
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::WeightFile;
 
@@ -22,7 +23,8 @@ pub struct FeaturesArgs {
     #[arg(long)]
     data: String,
     /// Output: tensors `features` (N, D) and `labels` (N), with the image list, the
-    /// skipped (unreadable) images and class names in the metadata.
+    /// skipped (unreadable) images and class names in the metadata. Never one of the
+    /// inputs (--weights, an image of --data).
     #[arg(long)]
     out: PathBuf,
     /// Test scales Q (default: from the model's training scale).
@@ -38,10 +40,13 @@ pub struct FeaturesArgs {
 /// Features of every readable image, written even when some were skipped; then the
 /// command fails if any were, listing them.
 pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
+    check_not_an_input(args, [(args.weights.as_path(), "--weights")])?;
     check_writable(&args.out)?;
     let mut model = args.overrides.load(ctx, &args.weights)?;
     let protocol = protocol(ctx, args, &model)?;
     let set = open_test_set(&args.data, model.spec.input_size)?;
+    let images = set.names.iter().map(|name| (Path::new(name), "the image"));
+    check_not_an_input(args, images)?;
     let count = args.limit.unwrap_or(usize::MAX).min(set.images.len());
     let mut extracted = extract(ctx, &mut model, &protocol, &set, count)?;
     let dim = model.spec.fc_width();
@@ -176,6 +181,18 @@ fn save(
     file.save(&args.out)
 }
 
+/// Refuses an `--out` that is one of `inputs`, or whose temporary file (written first,
+/// then renamed) is.
+fn check_not_an_input<'a>(
+    args: &FeaturesArgs,
+    inputs: impl IntoIterator<Item = (&'a Path, &'static str)> + Clone,
+) -> Result<()> {
+    for written in [args.out.clone(), WeightFile::temporary_path(&args.out)] {
+        input_file::check_not_an_input(&written, "--out", inputs.clone())?;
+    }
+    Ok(())
+}
+
 /// Fails before any work when `out` cannot be written: a folder, or a place where the
 /// temporary file that `WeightFile::save` renames into `out` cannot be created.
 fn check_writable(out: &Path) -> Result<()> {
@@ -195,7 +212,7 @@ fn check_writable(out: &Path) -> Result<()> {
             source,
         }
     };
-    let probe = out.with_extension("safetensors.tmp");
+    let probe = WeightFile::temporary_path(out);
     std::fs::File::create(&probe).map_err(fail("cannot be written; nothing was computed"))?;
     std::fs::remove_file(&probe).map_err(fail("the probe file beside it cannot be removed"))
 }

@@ -136,6 +136,11 @@ pub struct ClassNames {
 }
 
 impl ClassNames {
+    /// The --labels file, if given.
+    pub fn file(&self) -> Option<&Path> {
+        self.labels.as_deref()
+    }
+
     /// Gives `model` the names of --labels, or says on stderr when it keeps ImageNet's
     /// by assumption.
     pub fn apply(&self, model: &mut TestModel) -> Result<()> {
