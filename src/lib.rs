@@ -10,6 +10,7 @@
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
 //! - [`shape`]: every op's geometry and static parameters, shared by all of the above.
+//! - [`terminal`]: names from a user's files with their control characters escaped.
 //! - `web` (wasm32 only): the browser API behind the page in `web/`.
 
 pub mod cpu_engine;
@@ -24,6 +25,7 @@ pub mod kernels;
 pub mod model;
 pub mod oracle;
 pub mod shape;
+pub mod terminal;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -7,6 +7,7 @@ mod fine_tune;
 mod imagenet_names;
 mod outputs;
 mod special_files;
+mod terminal;
 mod train;
 
 use std::path::PathBuf;

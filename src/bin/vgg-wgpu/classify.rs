@@ -15,6 +15,7 @@ use vgg_wgpu::eval::protocol::{check_scales, mean, top_k};
 use vgg_wgpu::eval::{default_scales, evaluate_image, Protocol, TestModel};
 use vgg_wgpu::input_file::check_not_an_input;
 use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::terminal::{printable, printable_path};
 
 use crate::test_options::{count, scale, ClassNames, ModelOverrides};
 
@@ -87,7 +88,7 @@ pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
         let image = match readable(&model, ctx, path, &protocol) {
             Ok(image) => image,
             Err(message) => {
-                eprintln!("error: {}: {message}", path.display());
+                eprintln!("error: {}: {}", printable_path(path), printable(&message));
                 results.push((path, Err(message)));
                 continue;
             }
@@ -98,9 +99,9 @@ pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
             write_heatmap(ctx, &mut model, &image, &protocol, class, file)?;
             eprintln!(
                 "heat map of '{}' in {} written to {}",
-                model.meta.class_names[class],
-                path.display(),
-                file.display()
+                printable(&model.meta.class_names[class]),
+                printable_path(path),
+                printable_path(file)
             );
         }
         if !args.json {
@@ -197,12 +198,12 @@ fn write_heatmap(
 }
 
 fn print_answer(model: &TestModel, path: &Path, answer: &Classified) {
-    println!("{}", path.display());
+    println!("{}", printable_path(path));
     for &c in &answer.top {
         println!(
             "  {:6.2}%  {}",
             100.0 * answer.posterior[c],
-            model.meta.class_names[c]
+            printable(&model.meta.class_names[c])
         );
     }
 }

@@ -12,6 +12,7 @@ use vgg_wgpu::eval::{default_scales, evaluate_image, open_test_set, Protocol, Te
 use vgg_wgpu::input_file;
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::WeightFile;
+use vgg_wgpu::terminal::{printable, printable_path};
 
 use crate::test_options::{count, scale, ModelOverrides};
 
@@ -54,7 +55,7 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
     println!(
         "{} features of {dim} values written to {}",
         extracted.names.len(),
-        args.out.display()
+        printable_path(&args.out)
     );
     let skipped = &extracted.skipped;
     if skipped.is_empty() {
@@ -118,7 +119,7 @@ fn extract(
         let image = match set.images.image(i) {
             Ok(image) => image,
             Err(e @ Error::BadImage { .. }) => {
-                bar.suspend(|| eprintln!("{e}"));
+                bar.suspend(|| eprintln!("{}", e.for_terminal()));
                 out.skipped.push(set.names[i].clone());
                 continue;
             }
@@ -129,7 +130,8 @@ fn extract(
             .iter()
             .find_map(|&q| model.check_input_size(ctx, image.dimensions(), q).err())
         {
-            bar.suspend(|| eprintln!("skipped {}: {e}", set.names[i]));
+            let line = format!("skipped {}: {e}", set.names[i]);
+            bar.suspend(|| eprintln!("{}", printable(&line)));
             out.skipped.push(set.names[i].clone());
             continue;
         }
