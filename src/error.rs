@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::terminal::printable;
+
 #[derive(Debug, Error)]
 pub enum Error {
     /// `found` lists the adapters there are (the filter left them out); only when there
@@ -152,13 +154,32 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+impl Error {
+    /// The message as printed for people: control characters from the names in it
+    /// escaped ([`printable`]), line breaks included, except those of
+    /// [`Error::NoAdapter`], the one message of several lines, which escapes its names
+    /// itself.
+    pub fn for_terminal(&self) -> String {
+        match self {
+            Error::NoAdapter { .. } => self.to_string(),
+            e => printable(&e.to_string()).into_owned(),
+        }
+    }
+}
+
+/// The one message of several lines: printed as it is, so the names in it are escaped
+/// here (see `crate::terminal`).
 fn no_adapter_message(filter: &str, found: &[String]) -> String {
+    let filter = printable(filter);
     if found.is_empty() {
         return format!(
             "no GPU adapter found{filter}.\n  On Linux without a GPU, install Mesa's software Vulkan driver (lavapipe):\n      sudo apt-get install -y mesa-vulkan-drivers\n  then run `vgg-wgpu info` to see the adapters."
         );
     }
-    let list: Vec<String> = found.iter().map(|a| format!("      {a}")).collect();
+    let list: Vec<String> = found
+        .iter()
+        .map(|a| format!("      {}", printable(a)))
+        .collect();
     format!(
         "no GPU adapter{filter}. The adapters found:\n{}\n  Choose one of these with --adapter (part of its name) and --backend, or give neither.",
         list.join("\n")
@@ -184,6 +205,33 @@ mod tests {
             .expect("the source is the io::Error");
         assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
         assert!(e.to_string().contains("weights.safetensors"), "{e}");
+    }
+
+    /// A class folder named with ESC and a line break reached the terminal raw.
+    #[test]
+    fn printed_messages_escape_control_characters_but_keep_their_own_lines() {
+        let e = Error::Data {
+            path: "train/cat\x1b[2J\nerror: forged".into(),
+            message: "class folder has no images".into(),
+        };
+        assert_eq!(
+            e.for_terminal(),
+            "train/cat\\x1b[2J\\x0aerror: forged: class folder has no images"
+        );
+        let e = Error::NoAdapter {
+            filter: " matching 'gpu\x07'".into(),
+            found: vec!["lavapipe\x1b]0;x".into()],
+        };
+        let shown = e.for_terminal();
+        assert!(
+            shown.contains("gpu\\x07") && shown.contains("lavapipe\\x1b]0;x"),
+            "{shown}"
+        );
+        assert_eq!(shown.lines().count(), 3, "{shown}");
+        assert!(
+            !shown.contains('\x1b') && !shown.contains('\x07'),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! - [`eval`]: the paper's testing protocol: dense, multi-crop, multi-scale, ensembles.
 //! - [`gpu`]: adapter and device choice, chunked tensors, async readback.
 //! - [`graph`]: networks as op chains, compiled into training and inference plans.
+//! - [`input_file`]: files a user gives, read only when regular and within a size cap.
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
 //! - [`shape`]: every op's geometry and static parameters, shared by all of the above.
+//! - [`terminal`]: names from a user's files with their control characters escaped.
 //! - `web` (wasm32 only): the browser API behind the page in `web/`.
 
 pub mod cpu_engine;
@@ -18,10 +20,12 @@ pub mod error;
 pub mod eval;
 pub mod gpu;
 pub mod graph;
+pub mod input_file;
 pub mod kernels;
 pub mod model;
 pub mod oracle;
 pub mod shape;
+pub mod terminal;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -10,13 +10,13 @@
 //! (1024 red, 1024 green, 1024 blue bytes, each row-major). The files are read whole
 //! at open (150 MB for training).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 
 use super::dataset::{check_index, Dataset, Splits};
 use crate::error::{Error, Result};
+use crate::input_file::{self, InputKind};
 
 pub const SIDE: u32 = 32;
 const PLANE: usize = (SIDE * SIDE) as usize; // 1024
@@ -66,7 +66,7 @@ fn read_records(dir: &Path, names: &[&str], classes: usize) -> Result<Vec<u8>> {
     let mut records = Vec::new();
     for name in names {
         let path = dir.join(name);
-        let bytes = fs::read(&path).map_err(|source| Error::Io {
+        let bytes = input_file::read(&path, InputKind::CifarBatch).map_err(|source| Error::Io {
             path: path.clone(),
             what: "cannot read the CIFAR-10 batch file".into(),
             source,
@@ -133,15 +133,25 @@ impl Cifar10 {
     pub fn open(dir: impl AsRef<Path>) -> Result<Splits<Cifar10>> {
         let dir = batch_dir(dir.as_ref())?;
         let meta = dir.join("batches.meta.txt");
-        let class_names: Vec<String> = match fs::read_to_string(&meta) {
-            Ok(text) => text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect(),
-            Err(_) => CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
-        };
+        let class_names: Vec<String> =
+            match input_file::read_to_string(&meta, InputKind::Text) {
+                Ok(text) => text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    CLASS_NAMES.iter().map(|s| s.to_string()).collect()
+                }
+                Err(source) => return Err(Error::Io {
+                    path: meta,
+                    what:
+                        "cannot read the class names (delete it to use the standard CIFAR-10 names)"
+                            .into(),
+                    source,
+                }),
+            };
         if class_names.is_empty() {
             return Err(data_error(
                 &meta,

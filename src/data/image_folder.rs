@@ -12,7 +12,8 @@
 //! images come out as RGB (alpha is dropped). A file that cannot be decoded is, by
 //! default, reported as [`Error::BadImage`], and the loader replaces it in training
 //! batches and leaves it out of evaluation ones; with `strict` it is an [`Error::Data`]
-//! that stops training.
+//! that stops training. So is an entry with an image's name that is not a regular file
+//! (a link to /dev/zero, a FIFO): see [`crate::input_file`].
 
 use std::fs;
 use std::io::Cursor;
@@ -23,6 +24,7 @@ use image::{ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 use super::dataset::{check_index, Dataset, Splits};
 use super::rng::Rng;
 use crate::error::{Error, Result};
+use crate::input_file::{self, InputKind};
 
 /// File extensions read as images (compared without case).
 pub const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
@@ -321,10 +323,7 @@ impl Dataset for ImageFolder {
     fn image(&self, index: usize) -> Result<RgbImage> {
         check_index("image folder", index, self.files.len())?;
         let path = &self.files[index].0;
-        let decoded = fs::read(path)
-            .map_err(|e| format!("cannot read the file: {e}"))
-            .and_then(|bytes| decode(&bytes));
-        decoded.map_err(|reason| {
+        read_image(path).map_err(|reason| {
             if self.strict {
                 data_error(
                     path,
@@ -338,6 +337,14 @@ impl Dataset for ImageFolder {
             }
         })
     }
+}
+
+/// Reads and decodes the image file at `path`, or says why it cannot be: not a regular
+/// file, over [`InputKind::Image`]'s cap, or not a decodable image.
+pub fn read_image(path: &Path) -> std::result::Result<RgbImage, String> {
+    let bytes = input_file::read(path, InputKind::Image)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    decode(&bytes)
 }
 
 /// Decodes JPEG or PNG bytes (format from the content, not the name) into RGB.

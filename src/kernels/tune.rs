@@ -158,7 +158,7 @@ fn load() -> Choices {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn load_from(file: &std::path::Path) -> Choices {
-    std::fs::read_to_string(file)
+    crate::input_file::read_to_string(file, crate::input_file::InputKind::Text)
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default()

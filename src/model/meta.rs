@@ -8,6 +8,7 @@ use super::config::ModelSpec;
 use super::weights::WeightFile;
 use crate::data::Preprocessing;
 use crate::error::{Error, Result};
+use crate::input_file::{self, InputKind};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
@@ -76,7 +77,7 @@ impl ModelMeta {
 /// Class names from a text file, one per line in the model's class order (blank lines
 /// ignored); exactly `classes` of them.
 pub fn read_class_names(path: &std::path::Path, classes: usize) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let text = input_file::read_to_string(path, InputKind::Text).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         what: "cannot read the class names file".into(),
         source,

@@ -13,6 +13,8 @@ use super::config::ModelSpec;
 use super::weight_reader::shapes_of_header;
 use super::weight_reader::WeightReader;
 use crate::error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::input_file::{self, InputKind};
 
 /// Tensors by name, each (shape, values), plus string metadata.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -123,7 +125,7 @@ impl WeightFile {
     }
 
     /// Reads the file at `path` in chunks, so only its values are held, not its bytes
-    /// as well.
+    /// as well. Only a regular file within [`InputKind::WeightFile`]'s cap is read.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(path: &std::path::Path) -> Result<WeightFile> {
         use std::io::Read;
@@ -132,7 +134,7 @@ impl WeightFile {
             what: "the weight file cannot be read".into(),
             source,
         };
-        let mut file = std::fs::File::open(path).map_err(fail)?;
+        let mut file = input_file::open(path, InputKind::WeightFile).map_err(fail)?;
         let mut reader = WeightReader::new(&path.display().to_string());
         let mut chunk = vec![0u8; 8 << 20];
         loop {
@@ -156,7 +158,7 @@ impl WeightFile {
             what: "the weight file cannot be read".into(),
             source,
         };
-        let mut file = std::fs::File::open(path).map_err(fail)?;
+        let mut file = input_file::open(path, InputKind::WeightFile).map_err(fail)?;
         let mut length = [0u8; 8];
         file.read_exact(&mut length).map_err(fail)?;
         let length = u64::from_le_bytes(length);
@@ -166,6 +168,11 @@ impl WeightFile {
             .read_to_end(&mut header)
             .map_err(fail)?;
         shapes_of_header(&header, &origin)
+    }
+
+    /// The temporary file beside `path` that [`WeightFile::save`] writes first.
+    pub fn temporary_path(path: &std::path::Path) -> std::path::PathBuf {
+        path.with_extension("safetensors.tmp")
     }
 
     /// Writes to `path` atomically: a temporary file beside it, flushed, then renamed.
@@ -178,7 +185,7 @@ impl WeightFile {
             source,
         };
         let bytes = self.to_bytes()?;
-        let tmp = path.with_extension("safetensors.tmp");
+        let tmp = WeightFile::temporary_path(path);
         let mut f = std::fs::File::create(&tmp).map_err(fail)?;
         f.write_all(&bytes).map_err(fail)?;
         f.sync_all().map_err(fail)?;

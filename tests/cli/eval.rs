@@ -45,7 +45,7 @@ pub(super) fn path_text(p: &Path) -> &str {
 }
 
 /// A model with our metadata, written once per test binary.
-fn model() -> &'static str {
+pub(super) fn model() -> &'static str {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     let path = PATH.get_or_init(|| {
         let mut w = tensors(&spec());

@@ -5,22 +5,55 @@ mod bench;
 mod eval;
 mod fine_tune;
 mod imagenet_names;
+mod outputs;
+mod special_files;
+mod terminal;
 mod train;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Runs the built `vgg-wgpu` binary with `args` and returns what it printed and its
 /// exit status. Mesa's drivers want a runtime directory even when headless.
 pub fn vgg_wgpu(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vgg-wgpu"))
-        .args(args)
-        .env(
-            "XDG_RUNTIME_DIR",
-            std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
-        )
-        .output()
-        .expect("the vgg-wgpu binary starts")
+    command(args).output().expect("the vgg-wgpu binary starts")
+}
+
+/// As [`vgg_wgpu`], but the test fails (and the process is killed) when it runs longer
+/// than `limit`: for inputs that used to make it hang.
+pub fn vgg_wgpu_within(limit: Duration, args: &[&str]) -> Output {
+    let mut child = command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the vgg-wgpu binary starts");
+    let start = Instant::now();
+    while child
+        .try_wait()
+        .expect("the process can be waited for")
+        .is_none()
+    {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("killed process reaped");
+            panic!(
+                "vgg-wgpu {args:?} still ran after {limit:?}; it printed: {}",
+                stderr(&output)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("the output is read")
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vgg-wgpu"));
+    command.args(args).env(
+        "XDG_RUNTIME_DIR",
+        std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+    );
+    command
 }
 
 /// The process's standard error as text, for assertions on messages.

@@ -92,3 +92,34 @@ fn missing_and_truncated_files_are_named() {
     let shown = Cifar10::open(dir.path()).unwrap_err().to_string();
     assert!(shown.contains("label 10"), "{shown}");
 }
+
+/// A batch file or the class names file that is a link to /dev/zero: the batch was read
+/// until memory ran out, and the class names silently replaced by the standard ones.
+#[cfg(unix)]
+#[test]
+fn special_files_are_refused_naming_them() {
+    let dir = TempDir::new("cifar-special");
+    write_cifar(&dir, "");
+    let meta = dir.path().join("batches.meta.txt");
+    std::os::unix::fs::symlink("/dev/zero", &meta).unwrap();
+    let shown = Cifar10::open(dir.path()).unwrap_err().to_string();
+    assert!(
+        shown.contains("batches.meta.txt") && shown.contains("a character device"),
+        "{shown}"
+    );
+    std::fs::remove_file(&meta).unwrap();
+
+    let batch = dir.path().join("data_batch_2.bin");
+    std::fs::remove_file(&batch).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &batch).unwrap();
+    match Cifar10::open(dir.path()) {
+        Err(Error::Io { path, source, .. }) => {
+            assert_eq!(path, batch);
+            assert!(
+                source.to_string().contains("a character device"),
+                "{source}"
+            );
+        }
+        other => panic!("expected an Io error, got {:?}", other.map(|_| ())),
+    }
+}

@@ -393,3 +393,59 @@ fn training_data_with_one_class_is_refused() {
     };
     assert!(source.open(0, false).is_ok());
 }
+
+/// A class folder's entry named like an image that is a link to /dev/zero, or a FIFO:
+/// reading them grew without end or blocked forever. Now each is an unreadable image
+/// (skipped, or an error in strict mode) that names what it is, read without blocking;
+/// a link to a real image is read as that image.
+#[cfg(unix)]
+#[test]
+fn special_files_among_the_images_are_unreadable_images() {
+    let dir = small_folder("special");
+    let zero = dir.path().join("train/dog/zero.png");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.path().join("train/cat/pipe.jpg");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success(), "mkfifo");
+    let real = dir.path().join("train/cat/0.jpg");
+    let link = dir.path().join("train/cat/link.jpg");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+
+    let train = ImageFolder::open(dir.path(), false).unwrap().train;
+    assert_eq!(train.len(), 7);
+    let index = |p: &std::path::Path| (0..7).find(|&i| train.path(i) == Some(p)).unwrap();
+    let zero_index = index(&zero);
+    for (path, kind) in [(&zero, "a character device"), (&fifo, "a FIFO")] {
+        match train.image(index(path)) {
+            Err(Error::BadImage { path: p, message }) => {
+                assert_eq!(&p, path);
+                assert!(
+                    message.contains(kind) && message.contains("not a regular file"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected BadImage for {path:?}, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        train.image(index(&link)).unwrap(),
+        train.image(index(&real)).unwrap()
+    );
+    let batches: Vec<_> = eval_loader(train)
+        .epoch(0, 0)
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    let kept: usize = batches.iter().map(|b| b.len()).sum();
+    let unreadable: Vec<usize> = batches.iter().flat_map(|b| b.unreadable.clone()).collect();
+    assert_eq!((kept, unreadable.len()), (5, 2), "{unreadable:?}");
+
+    let strict = ImageFolder::open(dir.path(), true).unwrap().train;
+    match strict.image(zero_index) {
+        Err(Error::Data { path, message }) => {
+            assert_eq!(path, zero);
+            assert!(message.contains("a character device"), "{message}");
+        }
+        other => panic!("expected a Data error in strict mode, got {other:?}"),
+    }
+}

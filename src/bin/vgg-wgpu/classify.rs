@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use image::RgbImage;
 use serde_json::json;
-use vgg_wgpu::data::image_folder::decode;
+use vgg_wgpu::data::image_folder::read_image;
 use vgg_wgpu::error::{Error, Result};
-use vgg_wgpu::eval::heatmap::overlay;
+use vgg_wgpu::eval::heatmap::{heatmap_files, overlay};
 use vgg_wgpu::eval::input::Planes;
 use vgg_wgpu::eval::protocol::{check_scales, mean, top_k};
 use vgg_wgpu::eval::{default_scales, evaluate_image, Protocol, TestModel};
+use vgg_wgpu::input_file::check_not_an_input;
 use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::terminal::{printable, printable_path};
 
 use crate::test_options::{count, scale, ClassNames, ModelOverrides};
 
@@ -37,8 +39,9 @@ pub struct ClassifyArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// Write the image with the top class's score map over it (PNG); with several
-    /// images, the image's name is added to this file name.
+    /// Write the image with the top class's score map over it (PNG). With several
+    /// images, each goes to <name>-<image name>.png beside this file, and -2, -3, … are
+    /// added when two images have the same name. Never one of the inputs.
     #[arg(long)]
     heatmap: Option<PathBuf>,
     #[command(flatten)]
@@ -57,6 +60,13 @@ struct Classified {
 /// adapter is reported with its path and the others still get their answer, and the
 /// command fails at the end.
 pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
+    let heatmaps = match &args.heatmap {
+        Some(out) => heatmap_files(out, &args.images),
+        None => Vec::new(),
+    };
+    for file in &heatmaps {
+        check_not_an_input(file, "--heatmap", inputs(args))?;
+    }
     let mut model = args.overrides.load(ctx, &args.weights)?;
     args.names.apply(&mut model)?;
     let input = model.spec.input_size as u32;
@@ -74,19 +84,25 @@ pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
         flip: !args.no_flip,
     };
     let mut results = Vec::new();
-    for path in &args.images {
+    for (i, path) in args.images.iter().enumerate() {
         let image = match readable(&model, ctx, path, &protocol) {
             Ok(image) => image,
             Err(message) => {
-                eprintln!("error: {}: {message}", path.display());
+                eprintln!("error: {}: {}", printable_path(path), printable(&message));
                 results.push((path, Err(message)));
                 continue;
             }
         };
         let answer = classify(ctx, &mut model, &image, &protocol, args.top)?;
-        if let Some(out) = &args.heatmap {
-            let file = heatmap_path(out, path, args.images.len() > 1);
-            write_heatmap(ctx, &mut model, &image, &protocol, answer.top[0], &file)?;
+        if let Some(file) = heatmaps.get(i) {
+            let class = answer.top[0];
+            write_heatmap(ctx, &mut model, &image, &protocol, class, file)?;
+            eprintln!(
+                "heat map of '{}' in {} written to {}",
+                printable(&model.meta.class_names[class]),
+                printable_path(path),
+                printable_path(file)
+            );
         }
         if !args.json {
             print_answer(&model, path, &answer);
@@ -115,6 +131,14 @@ pub fn run(ctx: &GpuContext, args: &ClassifyArgs) -> Result<()> {
     })
 }
 
+/// The files a user gave, each with what it is.
+fn inputs(args: &ClassifyArgs) -> impl Iterator<Item = (&Path, &'static str)> {
+    let images = args.images.iter().map(|p| (p.as_path(), "the image"));
+    let weights = [(args.weights.as_path(), "--weights")];
+    let labels = args.names.file().map(|p| (p, "--labels"));
+    images.chain(weights).chain(labels)
+}
+
 /// The decoded image, or why it cannot be classified: unreadable, or too large at one
 /// of the scales for this adapter (checked before the rescale allocates anything).
 fn readable(
@@ -123,8 +147,7 @@ fn readable(
     path: &Path,
     protocol: &Protocol,
 ) -> std::result::Result<RgbImage, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let image = decode(&bytes)?;
+    let image = read_image(path)?;
     for &q in &protocol.scales {
         model
             .check_input_size(ctx, image.dimensions(), q)
@@ -171,22 +194,16 @@ fn write_heatmap(
             path: file.to_path_buf(),
             what: "cannot write the heat map".into(),
             source,
-        })?;
-    eprintln!(
-        "heat map of '{}' written to {}",
-        model.meta.class_names[class],
-        file.display()
-    );
-    Ok(())
+        })
 }
 
 fn print_answer(model: &TestModel, path: &Path, answer: &Classified) {
-    println!("{}", path.display());
+    println!("{}", printable_path(path));
     for &c in &answer.top {
         println!(
             "  {:6.2}%  {}",
             100.0 * answer.posterior[c],
-            model.meta.class_names[c]
+            printable(&model.meta.class_names[c])
         );
     }
 }
@@ -209,16 +226,4 @@ fn print_json(model: &TestModel, results: &[(&PathBuf, std::result::Result<Class
         })
         .collect();
     println!("{}", serde_json::Value::Array(out));
-}
-
-fn heatmap_path(out: &Path, image: &Path, several: bool) -> PathBuf {
-    if !several {
-        return out.to_path_buf();
-    }
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    out.with_file_name(format!("{}-{}.png", stem(out), stem(image)))
 }

@@ -15,6 +15,7 @@ use vgg_wgpu::eval::{
     TestModel,
 };
 use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::terminal::printable;
 
 use crate::test_options::{count, scale, scale_text, ClassNames, ModelOverrides};
 
@@ -135,7 +136,7 @@ fn evaluate(
         let image = match data.image(i) {
             Ok(image) => image,
             Err(e @ Error::BadImage { .. }) => {
-                bar.suspend(|| eprintln!("{e}"));
+                bar.suspend(|| eprintln!("{}", e.for_terminal()));
                 skipped += 1;
                 continue;
             }
@@ -201,8 +202,8 @@ fn print_table(args: &EvalArgs, first: &TestModel, names: &[String], tallies: &[
     let images = tallies.first().map_or(0, |t| t.1.images);
     println!(
         "{} on {} ({images} images), VGG-{} trained at S={}",
-        names.join(" + "),
-        args.data,
+        printable(&names.join(" + ")),
+        printable(&args.data),
         first.spec.config,
         scale_text(first.meta.train_scale)
     );

@@ -9,8 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::protocol::check_scales;
 use vgg_wgpu::eval::{default_scales, evaluate_image, open_test_set, Protocol, TestModel, TestSet};
+use vgg_wgpu::input_file;
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::WeightFile;
+use vgg_wgpu::terminal::{printable, printable_path};
 
 use crate::test_options::{count, scale, ModelOverrides};
 
@@ -23,7 +25,8 @@ pub struct FeaturesArgs {
     #[arg(long)]
     data: String,
     /// Output: tensors `features` (N, D) and `labels` (N), with the image list, the
-    /// skipped (unreadable) images and class names in the metadata.
+    /// skipped (unreadable) images and class names in the metadata. Never one of the
+    /// inputs (--weights, an image of --data).
     #[arg(long)]
     out: PathBuf,
     /// Test scales Q (default: from the model's training scale).
@@ -39,10 +42,13 @@ pub struct FeaturesArgs {
 /// Features of every readable image, written even when some were skipped; then the
 /// command fails if any were, listing them.
 pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
+    check_not_an_input(args, [(args.weights.as_path(), "--weights")])?;
     check_writable(&args.out)?;
     let mut model = args.overrides.load(ctx, &args.weights)?;
     let protocol = protocol(ctx, args, &model)?;
     let set = open_test_set(&args.data, model.spec.input_size)?;
+    let images = set.names.iter().map(|name| (Path::new(name), "the image"));
+    check_not_an_input(args, images)?;
     let count = args.limit.unwrap_or(usize::MAX).min(set.images.len());
     let mut extracted = extract(ctx, &mut model, &protocol, &set, count)?;
     let dim = model.spec.fc_width();
@@ -50,7 +56,7 @@ pub fn run(ctx: &GpuContext, args: &FeaturesArgs) -> Result<()> {
     println!(
         "{} features of {dim} values written to {}",
         extracted.names.len(),
-        args.out.display()
+        printable_path(&args.out)
     );
     let skipped = &extracted.skipped;
     if skipped.is_empty() {
@@ -114,7 +120,7 @@ fn extract(
         let image = match set.images.image(i) {
             Ok(image) => image,
             Err(e @ Error::BadImage { .. }) => {
-                bar.suspend(|| eprintln!("{e}"));
+                bar.suspend(|| eprintln!("{}", e.for_terminal()));
                 out.skipped.push(set.names[i].clone());
                 continue;
             }
@@ -125,7 +131,8 @@ fn extract(
             .iter()
             .find_map(|&q| model.check_input_size(ctx, image.dimensions(), q).err())
         {
-            bar.suspend(|| eprintln!("skipped {}: {e}", set.names[i]));
+            let line = format!("skipped {}: {e}", set.names[i]);
+            bar.suspend(|| eprintln!("{}", printable(&line)));
             out.skipped.push(set.names[i].clone());
             continue;
         }
@@ -177,6 +184,18 @@ fn save(
     file.save(&args.out)
 }
 
+/// Refuses an `--out` that is one of `inputs`, or whose temporary file (written first,
+/// then renamed) is.
+fn check_not_an_input<'a>(
+    args: &FeaturesArgs,
+    inputs: impl IntoIterator<Item = (&'a Path, &'static str)> + Clone,
+) -> Result<()> {
+    for written in [args.out.clone(), WeightFile::temporary_path(&args.out)] {
+        input_file::check_not_an_input(&written, "--out", inputs.clone())?;
+    }
+    Ok(())
+}
+
 /// Fails before any work when `out` cannot be written: a folder, or a place where the
 /// temporary file that `WeightFile::save` renames into `out` cannot be created.
 fn check_writable(out: &Path) -> Result<()> {
@@ -196,7 +215,7 @@ fn check_writable(out: &Path) -> Result<()> {
             source,
         }
     };
-    let probe = out.with_extension("safetensors.tmp");
+    let probe = WeightFile::temporary_path(out);
     std::fs::File::create(&probe).map_err(fail("cannot be written; nothing was computed"))?;
     std::fs::remove_file(&probe).map_err(fail("the probe file beside it cannot be removed"))
 }

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use vgg_wgpu::gpu::AdapterChoice;
 use vgg_wgpu::kernels::GpuContext;
+use vgg_wgpu::terminal::printable;
 
 #[derive(Parser)]
 #[command(
@@ -98,12 +99,12 @@ fn main() -> ExitCode {
 }
 
 /// `error: …` then one `  caused by: …` line per source whose text the lines above do
-/// not already hold (many messages quote their source).
-fn error_report(e: &dyn std::error::Error) -> String {
-    let mut report = format!("error: {e}");
-    let mut source = e.source();
+/// not already hold (many messages quote their source), control characters escaped.
+fn error_report(e: &vgg_wgpu::Error) -> String {
+    let mut report = format!("error: {}", e.for_terminal());
+    let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        let text = cause.to_string();
+        let text = printable(&cause.to_string()).into_owned();
         if !report.contains(&text) {
             report.push_str(&format!("\n  caused by: {text}"));
         }

@@ -13,6 +13,7 @@ use vgg_wgpu::gpu::Storage;
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::meta::read_class_names;
 use vgg_wgpu::model::ModelMeta;
+use vgg_wgpu::terminal::printable;
 
 /// How images are prepared for the network, instead of what the weight file says.
 #[derive(Args)]
@@ -60,7 +61,7 @@ impl ModelOverrides {
             let how = |given: bool| if given { "as given" } else { "assumed" };
             eprintln!(
                 "note: '{}' has no '{}' metadata, so how it was trained is a guess: read as VGG-{} ({} classes, input {}, widths ÷{}) from its tensors; preprocessing {} ({}); training scale S={} ({}). If that is not how it was trained, give --normalize, --mean, --std, --train-scale.",
-                model.origin,
+                printable(&model.origin),
                 ModelMeta::KEY,
                 model.spec.config,
                 model.spec.classes,
@@ -136,6 +137,11 @@ pub struct ClassNames {
 }
 
 impl ClassNames {
+    /// The --labels file, if given.
+    pub fn file(&self) -> Option<&Path> {
+        self.labels.as_deref()
+    }
+
     /// Gives `model` the names of --labels, or says on stderr when it keeps ImageNet's
     /// by assumption.
     pub fn apply(&self, model: &mut TestModel) -> Result<()> {
@@ -144,7 +150,7 @@ impl ClassNames {
         } else if model.imagenet_names_assumed() {
             eprintln!(
                 "note: '{}' names none of its {} classes, so they are taken as ImageNet's (ILSVRC-2012, in torchvision's class order). If it was trained on other classes, give --labels FILE.",
-                model.origin,
+                printable(&model.origin),
                 model.spec.classes
             );
         }

@@ -1,6 +1,7 @@
 //! `train`'s progress bar and the lines above it, drawn from the training loop's events.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use vgg_wgpu::terminal::printable;
 use vgg_wgpu::train::options::TrainOptions;
 use vgg_wgpu::train::trainer::Event;
 
@@ -100,7 +101,8 @@ impl<'a> Progress<'a> {
                 ));
                 bar.reset();
             }
-            Event::Note(text) => say(bar, text),
+            // Notes quote class and file names (skipped images, images per class).
+            Event::Note(text) => say(bar, printable(&text).into_owned()),
         }
     }
 }
