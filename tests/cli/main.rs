@@ -6,6 +6,7 @@ mod eval;
 mod fine_tune;
 mod imagenet_names;
 mod outputs;
+mod readme_run;
 mod special_files;
 mod terminal;
 mod train;
