@@ -8,6 +8,7 @@
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
+//! - `plot` (native only): training curves as SVG, a run's or several runs'.
 //! - [`shape`]: every op's geometry and static parameters, shared by all of the above.
 //! - `web` (wasm32 only): the browser API behind the page in `web/`.
 
@@ -21,6 +22,8 @@ pub mod graph;
 pub mod kernels;
 pub mod model;
 pub mod oracle;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod plot;
 pub mod shape;
 pub mod train;
 #[cfg(target_arch = "wasm32")]
