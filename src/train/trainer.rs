@@ -367,9 +367,18 @@ impl Run<'_> {
         }
         state.start_next_epoch();
         if self.writes_outputs() {
+            self.redraw_curves(on_event);
             self.checkpoint().await?;
         }
         Ok(decision)
+    }
+
+    /// `curves.svg` from the whole log: a picture that cannot be written is said,
+    /// and training goes on.
+    fn redraw_curves(&self, on_event: &mut dyn FnMut(Event)) {
+        if let Err(e) = crate::plot::redraw_run(&self.opts.out) {
+            on_event(Event::Note(format!("warning: curves.svg not updated: {e}")));
+        }
     }
 
     async fn checkpoint(&self) -> Result<()> {
