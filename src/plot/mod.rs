@@ -58,23 +58,10 @@ pub fn redraw_run(folder: &Path) -> Result<()> {
     plot_runs(&run, &Metric::DEFAULT, XAxis::Images, &curves_path(folder)).map(drop)
 }
 
-/// Refuses an `out` that is not an SVG file name (a typo must not replace a model),
-/// or that is one of the logs read, and a log given twice.
+/// Refuses an `out` that is one of the logs read or not an SVG file name (a typo must
+/// not replace a model), and a log given twice.
 fn check_out(logs: &[RunLog], out: &Path) -> Result<()> {
     let refuse = |op, message: String| Error::InvalidArgument { op, message };
-    if out
-        .extension()
-        .is_none_or(|e| !e.eq_ignore_ascii_case("svg"))
-        || out.is_dir()
-    {
-        return Err(refuse(
-            "--out",
-            format!(
-                "'{}' is not an .svg file name: the picture is SVG",
-                out.display()
-            ),
-        ));
-    }
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
@@ -98,6 +85,18 @@ fn check_out(logs: &[RunLog], out: &Path) -> Result<()> {
                 format!("the run of {} is given twice", log.path.display()),
             ));
         }
+    }
+    let svg = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    if !svg || out.is_dir() {
+        return Err(refuse(
+            "--out",
+            format!(
+                "'{}' is not an .svg file name: the picture is SVG",
+                out.display()
+            ),
+        ));
     }
     Ok(())
 }
