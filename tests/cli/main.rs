@@ -5,15 +5,22 @@ mod bench;
 mod eval;
 mod fine_tune;
 mod imagenet_names;
+mod plot;
 mod train;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the built `vgg-wgpu` binary with `args` and returns what it printed and its
 /// exit status. Mesa's drivers want a runtime directory even when headless.
 pub fn vgg_wgpu(args: &[&str]) -> Output {
+    vgg_wgpu_in(Path::new("."), args)
+}
+
+/// As [`vgg_wgpu`], run in the folder `dir` (for what it writes by default).
+pub fn vgg_wgpu_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vgg-wgpu"))
+        .current_dir(dir)
         .args(args)
         .env(
             "XDG_RUNTIME_DIR",
