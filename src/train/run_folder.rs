@@ -57,7 +57,7 @@ pub fn prepare(out: &Path, resume: bool, overwrite: bool) -> Result<()> {
     }
     for path in earlier
         .into_iter()
-        .chain([metrics_path(out), curves_path(out)])
+        .chain([metrics_path(out)])
         .filter(|p| p.exists())
     {
         std::fs::remove_file(&path).map_err(|source| Error::Io {
