@@ -60,22 +60,7 @@ pub struct RunLog {
 impl RunLog {
     /// Reads `run`: a training run's folder (its `metrics.jsonl`), or the log itself.
     pub fn read(run: &Path) -> Result<RunLog> {
-        let path = match run.is_dir() {
-            true => metrics_path(run),
-            false => run.to_path_buf(),
-        };
-        let refuse = |message: String| Error::Plot {
-            what: run.display().to_string(),
-            message,
-        };
-        if !run.exists() {
-            return Err(refuse("does not exist".into()));
-        }
-        if !path.is_file() {
-            return Err(refuse(
-                "holds no metrics.jsonl: give the --out folder of a `vgg-wgpu train` run".into(),
-            ));
-        }
+        let path = log_path(run)?;
         let io = |source| Error::Io {
             path: path.clone(),
             what: "cannot read the metrics log".into(),
@@ -83,10 +68,13 @@ impl RunLog {
         };
         let file = std::fs::File::open(&path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
+        let refuse = |message: String| Error::Plot {
+            what: path.display().to_string(),
+            message,
+        };
         if size > MAX_LOG_BYTES {
             return Err(refuse(format!(
-                "{} is {size} bytes, more than a training run writes (1 GiB); is it a metrics log?",
-                path.display()
+                "is {size} bytes, more than a training run writes (1 GiB): is it a metrics log?"
             )));
         }
         let mut log = RunLog {
@@ -98,9 +86,12 @@ impl RunLog {
             .map_err(io)?;
         if log.records.is_empty() {
             return Err(refuse(format!(
-                "{} holds no records yet: a run writes its first at its first logged step \
+                "holds no whole record{}: a run writes its first at its first logged step \
                  (--log-every) and at its first epoch end",
-                path.display()
+                log.notes
+                    .first()
+                    .map(|note| format!(" ({note})"))
+                    .unwrap_or_default()
             )));
         }
         Ok(log)
@@ -153,6 +144,25 @@ impl RunLog {
     /// Whether any step was logged (`--log-every 0` logs epochs only).
     pub fn has_steps(&self) -> bool {
         self.records.iter().any(|r| r.kind == RecordKind::Step)
+    }
+}
+
+/// The log of `run`: its folder's `metrics.jsonl`, or `run` itself when it names a
+/// `.jsonl` file (anything else, a model say, is not read).
+fn log_path(run: &Path) -> Result<PathBuf> {
+    let refuse = |message: &str| Error::Plot {
+        what: run.display().to_string(),
+        message: message.into(),
+    };
+    let is_log = run.extension().is_some_and(|e| e == "jsonl");
+    match (run.exists(), run.is_dir(), is_log) {
+        (false, _, _) => Err(refuse("does not exist")),
+        (true, true, _) if metrics_path(run).is_file() => Ok(metrics_path(run)),
+        (true, false, true) => Ok(run.to_path_buf()),
+        _ => Err(refuse(
+            "holds no metrics.jsonl: give the --out folder of a `vgg-wgpu train` run, \
+             or its metrics.jsonl",
+        )),
     }
 }
 
@@ -209,7 +219,16 @@ mod tests {
         );
         std::fs::write(metrics_path(&dir), "{\"kind\":\"st").unwrap();
         let err = RunLog::read(&dir).err().unwrap().to_string();
-        assert!(err.contains("holds no records yet"), "{err}");
+        assert!(
+            err.contains("holds no whole record (") && err.contains("line 1"),
+            "{err}"
+        );
+        std::fs::write(dir.join("model.safetensors"), "weights").unwrap();
+        let err = RunLog::read(&dir.join("model.safetensors"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("holds no metrics.jsonl"), "{err}");
         let err = RunLog::read(&dir.join("missing"))
             .err()
             .unwrap()
