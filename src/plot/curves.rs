@@ -76,3 +76,37 @@ impl RunCurves {
             .fold(0.0, f64::max)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::run_log::{Record, RecordKind};
+
+    #[test]
+    fn a_long_run_is_thinned_to_what_a_picture_shows() {
+        let step = |step: u64| Record {
+            kind: RecordKind::Step,
+            epoch: 0,
+            step,
+            images: Some(step * 32),
+            lr: Some(0.01),
+            loss: Some(1.0 + (step % 7) as f64),
+            images_per_s: Some(100.0),
+            train_top1_err: None,
+            val_loss: None,
+            val_top1_err: None,
+            val_top5_err: None,
+        };
+        let log = RunLog {
+            path: "metrics.jsonl".into(),
+            records: (1..=50_000).map(step).collect(),
+            notes: Vec::new(),
+        };
+        let run = RunCurves::of(String::new(), &log, &[Metric::Loss], XAxis::Images).unwrap();
+        let loss = &run.curves[0];
+        assert!(loss.raw.len() <= MAX_POINTS + 2, "{}", loss.raw.len());
+        assert!(loss.line.len() <= MAX_POINTS + 2, "{}", loss.line.len());
+        let end = loss.raw.last().map(|p| p.0).unwrap_or_default();
+        assert!(end > 49_000.0 * 32.0, "to the end: {end}");
+    }
+}
