@@ -10,7 +10,8 @@
 #    (a) from scratch, (b) fine-tuning every layer from the pretrained weights at a
 #    tenth of the rate, (c) fine-tuning the classifier alone (--freeze features);
 # 3. prints validation accuracy against training steps for each, and the share of
-#    (a)'s steps that (b) and (c) need to reach (a)'s final accuracy.
+#    (a)'s steps that (b) and (c) need to reach (a)'s final accuracy, and draws the
+#    three runs' curves into OUT/curves.svg.
 set -euo pipefail
 out=${1:-runs/fine-tune}
 bin=${VGG_WGPU:-${CARGO_TARGET_DIR:-target}/debug/vgg-wgpu}
@@ -59,3 +60,4 @@ for name, c in curves.items():
     else:
         print(f"{name}: reaches it at step {reached}, {reached / final_step:.2f} of (a)'s steps")
 PY
+"$bin" plot "$out/scratch" "$out/all-layers" "$out/frozen" --out "$out/curves.svg"

@@ -135,6 +135,12 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     Data { path: PathBuf, message: String },
 
+    /// Training curves cannot be drawn (`crate::plot`): `what` is the run's metrics
+    /// log (missing, empty, or without what the chosen axis needs) or the picture;
+    /// `message` says what and the fix.
+    #[error("{what}: {message}")]
+    Plot { what: String, message: String },
+
     /// One image could not be decoded (the non-strict policy). The loader replaces it
     /// in a training batch, leaves it out of an evaluation batch, and lists it in
     /// `Batch::unreadable`.

@@ -9,6 +9,7 @@
 //! - [`kernels`]: one launcher per WGSL shader family in `shaders/`.
 //! - [`model`]: the VGG configurations of the paper's Table 1.
 //! - [`oracle`]: the plain-Rust CPU reference of every op (f64 accumulation).
+//! - `plot` (native only): training curves as SVG, a run's or several runs'.
 //! - [`shape`]: every op's geometry and static parameters, shared by all of the above.
 //! - [`terminal`]: names from a user's files with their control characters escaped.
 //! - `web` (wasm32 only): the browser API behind the page in `web/`.
@@ -24,6 +25,8 @@ pub mod input_file;
 pub mod kernels;
 pub mod model;
 pub mod oracle;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod plot;
 pub mod shape;
 pub mod terminal;
 pub mod train;

@@ -1,7 +1,7 @@
 //! End-to-end training: the loss falls, an interrupted run resumes exactly, and bad
 //! input gets errors that name the problem.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use vgg_wgpu::gpu::AdapterChoice;
@@ -12,7 +12,7 @@ use vgg_wgpu::train::checkpoint::Checkpoint;
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::options::{Freeze, Normalize, TrainOptions};
-use vgg_wgpu::train::run_folder::{checkpoint_path, model_path};
+use vgg_wgpu::train::run_folder::{checkpoint_path, curves_path, model_path};
 use vgg_wgpu::train::run_settings::RunSettings;
 use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
@@ -151,6 +151,40 @@ fn interrupted_run_resumes_to_identical_weights() {
         .lines()
         .filter(|l| l.contains("\"kind\":\"epoch\""))
         .all(|l| l.contains("val_top1_err") && l.contains("val_top5_err")));
+    assert_eq!(
+        picture_but_speed(&split.out),
+        picture_but_speed(&straight.out),
+        "the resumed run's curves.svg, redrawn from its whole log, is the uninterrupted run's"
+    );
+}
+
+/// The run's curves.svg without its speed panel (its only part that differs between
+/// two runs of the same steps), after checking that it holds one series per metric.
+fn picture_but_speed(out: &Path) -> String {
+    let text = std::fs::read_to_string(curves_path(out)).expect("train draws curves.svg");
+    let svg = roxmltree::Document::parse(&text).expect("curves.svg is XML");
+    let mut metrics: Vec<&str> = svg
+        .descendants()
+        .filter(|node| node.attribute("class") == Some("series"))
+        .filter_map(|node| node.attribute("data-metric"))
+        .collect();
+    metrics.sort();
+    assert_eq!(
+        metrics,
+        [
+            "images_per_s",
+            "loss",
+            "val_loss",
+            "val_top1_err",
+            "val_top5_err"
+        ]
+    );
+    let speed = svg
+        .descendants()
+        .find(|node| node.attribute("id") == Some("panel-timing"))
+        .expect("a speed panel")
+        .range();
+    format!("{}{}", &text[..speed.start], &text[speed.end..])
 }
 
 #[test]

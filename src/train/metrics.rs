@@ -14,6 +14,8 @@ pub struct StepRecord {
     pub kind: &'static str,
     pub epoch: usize,
     pub step: u64,
+    /// Images trained on so far: compares runs of different batch sizes.
+    pub images: u64,
     pub loss: f64,
     pub top1_err: f64,
     pub lr: f32,
@@ -30,6 +32,7 @@ pub struct EpochRecord {
     pub kind: &'static str,
     pub epoch: usize,
     pub step: u64,
+    pub images: u64,
     pub loss: f64,
     pub lr: f32,
     pub images_per_s: f64,

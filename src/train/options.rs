@@ -57,6 +57,11 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
+    /// The images of one SGD step, over every replica and process.
+    pub fn images_per_step(&self) -> usize {
+        self.batch * self.accumulate
+    }
+
     /// What the training plans update, for the network `spec`.
     pub fn trainable(&self, spec: &ModelSpec) -> Trainable {
         Trainable {

@@ -16,6 +16,11 @@ pub fn metrics_path(out: &Path) -> PathBuf {
     out.join("metrics.jsonl")
 }
 
+/// The training curves, redrawn from the metrics at each epoch end (`crate::plot`).
+pub fn curves_path(out: &Path) -> PathBuf {
+    out.join("curves.svg")
+}
+
 /// Makes `out` ready for a run: a folder (created if missing) that holds no earlier
 /// run unless this one resumes it, or `overwrite` says to delete it.
 pub fn prepare(out: &Path, resume: bool, overwrite: bool) -> Result<()> {

@@ -285,6 +285,7 @@ impl Run<'_> {
                     kind: "step",
                     epoch: state.epoch,
                     step: state.global_step,
+                    images: state.global_step * self.opts.images_per_step() as u64,
                     loss: stats.mean_loss(),
                     top1_err,
                     lr: state.schedule.lr,
@@ -341,6 +342,7 @@ impl Run<'_> {
             kind: "epoch",
             epoch: state.epoch + 1,
             step: state.global_step,
+            images: state.global_step * self.opts.images_per_step() as u64,
             loss: train.mean_loss(),
             lr: state.schedule.lr,
             images_per_s: train.samples as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
@@ -364,9 +366,18 @@ impl Run<'_> {
         }
         state.start_next_epoch();
         if self.writes_outputs() {
+            self.redraw_curves(on_event);
             self.checkpoint().await?;
         }
         Ok(decision)
+    }
+
+    /// `curves.svg` from the whole log: a picture that cannot be written is said,
+    /// and training goes on.
+    fn redraw_curves(&self, on_event: &mut dyn FnMut(Event)) {
+        if let Err(e) = crate::plot::redraw_run(&self.opts.out) {
+            on_event(Event::Note(format!("warning: curves.svg not updated: {e}")));
+        }
     }
 
     async fn checkpoint(&self) -> Result<()> {

@@ -6,12 +6,13 @@ mod eval;
 mod fine_tune;
 mod imagenet_names;
 mod outputs;
+mod plot;
 mod readme_run;
 mod special_files;
 mod terminal;
 mod train;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,14 @@ use std::time::{Duration, Instant};
 /// exit status. Mesa's drivers want a runtime directory even when headless.
 pub fn vgg_wgpu(args: &[&str]) -> Output {
     command(args).output().expect("the vgg-wgpu binary starts")
+}
+
+/// As [`vgg_wgpu`], run in the folder `dir` (for what it writes by default).
+pub fn vgg_wgpu_in(dir: &Path, args: &[&str]) -> Output {
+    command(args)
+        .current_dir(dir)
+        .output()
+        .expect("the vgg-wgpu binary starts")
 }
 
 /// As [`vgg_wgpu`], but the test fails (and the process is killed) when it runs longer

@@ -94,6 +94,29 @@ fn training_into_an_earlier_run_is_refused_unless_overwrite() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// curves.svg is a picture, not a result: a run that cannot write it (here a folder
+/// holds its place) warns and trains to its end.
+#[test]
+fn a_picture_that_cannot_be_written_is_a_warning_not_the_end_of_the_run() {
+    let out = scratch("unwritable-curves");
+    std::fs::create_dir_all(out.join("curves.svg").join("in-the-way")).unwrap();
+    let run = tiny_run(&out, &[]);
+    let message = stderr(&run);
+    assert!(run.status.success(), "{message}");
+    assert!(
+        message.contains("warning: curves.svg not updated"),
+        "{message}"
+    );
+    assert!(out.join("model.safetensors").exists());
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.contains("partial"))
+        .collect();
+    assert!(left.is_empty(), "partial pictures left: {left:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 #[test]
 fn out_naming_a_file_says_it_must_be_a_folder() {
     let file = std::env::temp_dir().join(format!("vgg-wgpu-cli-out-file-{}", std::process::id()));

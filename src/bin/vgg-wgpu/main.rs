@@ -6,6 +6,7 @@ mod classify;
 mod eval;
 mod features;
 mod info;
+mod plot;
 mod test_options;
 mod train;
 
@@ -66,6 +67,8 @@ enum Command {
     Classify(classify::ClassifyArgs),
     /// Penultimate-layer features of a data set's images, written as safetensors.
     Features(features::FeaturesArgs),
+    /// Training curves of one run or several side by side, as an SVG picture (no GPU).
+    Plot(plot::PlotArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => open(&cli.adapter).and_then(|ctx| eval::run(&ctx, args)),
         Command::Classify(args) => open(&cli.adapter).and_then(|ctx| classify::run(&ctx, args)),
         Command::Features(args) => open(&cli.adapter).and_then(|ctx| features::run(&ctx, args)),
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
