@@ -17,7 +17,7 @@ use super::run_settings::RunSettings;
 use super::schedule::PlateauSchedule;
 use super::trainer::Run;
 use crate::data::{
-    ColourStats, Dataset, EvalTransform, Loader, LoaderConfig, TrainAugment, Transform,
+    ColourStats, Dataset, EvalTransform, Given, Loader, LoaderConfig, TrainAugment, Transform,
 };
 use crate::error::{Error, Result};
 use crate::graph::data_parallel::DEFAULT_BUCKET_BYTES;
@@ -238,6 +238,7 @@ fn loaders(
         Normalize::DataMeanStd => {
             augment.preprocessing.std =
                 [0, 1, 2].map(|c| (stats.covariance[c][c].sqrt() * 255.0) as f32);
+            augment.preprocessing.check(Given::TrainingImages)?;
         }
         Normalize::Fixed(preprocessing) => augment.preprocessing = preprocessing,
     }
