@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::data_source::DataSource;
-use super::init::Init;
+use super::init::{layer_names, Init, RandomLayer};
 use crate::data::Preprocessing;
+use crate::error::{Error, Result};
 use crate::graph::Trainable;
 use crate::model::{Config, ModelSpec};
 
@@ -67,6 +68,33 @@ impl TrainOptions {
             },
             conv_lr_scale: self.lr_features,
         }
+    }
+
+    /// Refuses to freeze a layer that starts random (`random`, from the start `init`
+    /// made): frozen, it would stay random for the whole run.
+    pub fn check_frozen(&self, spec: &ModelSpec, random: &[RandomLayer]) -> Result<()> {
+        let frozen: Vec<String> = layer_names(spec)
+            .into_iter()
+            .take(self.trainable(spec).frozen_layers)
+            .collect();
+        let random_frozen: Vec<RandomLayer> = random
+            .iter()
+            .filter(|r| frozen.contains(&r.layer))
+            .cloned()
+            .collect();
+        if random_frozen.is_empty() {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument {
+            op: "--freeze",
+            message: format!(
+                "frozen layers would stay random: --freeze {} freezes {}, which start random. \
+                 Freeze only layers a file gives (--init pretrained:FILE of this configuration: leave out \
+                 --config, --crop and --width-divisor to take the file's), fewer layers (--freeze N), or none",
+                self.freeze,
+                RandomLayer::list(&random_frozen),
+            ),
+        })
     }
 }
 

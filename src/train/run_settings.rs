@@ -11,7 +11,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::data_source::DataSource;
-use super::init::Init;
 use super::options::{Freeze, Normalize, TrainOptions};
 use crate::error::{Error, Result};
 
@@ -53,7 +52,7 @@ impl RunSettings {
             ("--dropout", opts.dropout.to_string()),
             ("--patience", opts.patience.to_string()),
             ("--max-reductions", opts.max_reductions.to_string()),
-            ("--init", init_text(&opts.init)),
+            ("--init", opts.init.to_string()),
             ("--seed", opts.seed.to_string()),
             ("--normalize", normalize_text(&opts.normalize)),
         ]);
@@ -106,16 +105,6 @@ fn normalize_text(normalize: &Normalize) -> String {
         Normalize::DataMean => "mean".into(),
         Normalize::DataMeanStd => "mean-std".into(),
         Normalize::Fixed(p) => format!("mean {:?} std {:?} scale {}", p.mean, p.std, p.scale),
-    }
-}
-
-fn init_text(init: &Init) -> String {
-    match init {
-        Init::Gaussian => "gaussian".into(),
-        Init::Glorot => "glorot".into(),
-        Init::Kaiming => "kaiming".into(),
-        Init::FromCheckpoint(path) => format!("from:{path}"),
-        Init::Pretrained(path) => format!("pretrained:{path}"),
     }
 }
 
