@@ -41,7 +41,7 @@ fn tiny(out: PathBuf) -> TrainOptions {
         epochs: 2,
         batch: 4,
         accumulate: 2,
-        lr: 0.01,
+        lr: Some(0.01),
         momentum: 0.9,
         weight_decay: 5e-4,
         dropout: 0.5,
@@ -189,7 +189,7 @@ fn loss_falls_on_a_tiny_net() {
         epochs: 15,
         batch: 16,
         accumulate: 1,
-        lr: 0.003,
+        lr: Some(0.003),
         dropout: 0.0,
         patience: 100,
         scale: (32, 32),
@@ -304,7 +304,7 @@ fn bad_input_gets_clear_errors() {
 #[test]
 fn a_diverging_run_stops_and_keeps_no_nan_weights() {
     let opts = TrainOptions {
-        lr: 1e6,
+        lr: Some(1e6),
         epochs: 1,
         ..tiny(out_dir("diverges"))
     };

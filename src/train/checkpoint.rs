@@ -36,6 +36,14 @@ pub struct TrainState {
     /// were recorded.
     #[serde(default)]
     pub settings: Option<RunSettings>,
+    /// The run's first step's training loss, what [`super::rising_loss`] compares
+    /// with (None before it, and in checkpoints written before it was kept: then the
+    /// first step after resuming).
+    #[serde(default)]
+    pub first_step_loss: Option<f64>,
+    /// Whether the rising-loss warning was given: once per run.
+    #[serde(default)]
+    pub warned_rising_loss: bool,
 }
 
 impl TrainState {
@@ -52,6 +60,8 @@ impl TrainState {
             epoch_samples: 0,
             seconds: 0.0,
             settings: Some(settings),
+            first_step_loss: None,
+            warned_rising_loss: false,
         }
     }
 

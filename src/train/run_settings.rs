@@ -46,7 +46,7 @@ impl RunSettings {
             ("--scale", scale),
             ("--batch", opts.batch.to_string()),
             ("--accumulate", opts.accumulate.to_string()),
-            ("--lr", opts.lr.to_string()),
+            ("--lr", opts.learning_rate().to_string()),
             ("--momentum", opts.momentum.to_string()),
             ("--weight-decay", opts.weight_decay.to_string()),
             ("--dropout", opts.dropout.to_string()),
@@ -70,6 +70,22 @@ impl RunSettings {
                 .map(|(option, value)| (option.to_string(), value))
                 .collect(),
         )
+    }
+
+    /// The settings of `opts` resuming a run that recorded `then`: a learning rate left
+    /// to its default is the one the run started with, which an older default may
+    /// have set (fine-tuning started at the paper's 0.01 before it had its own).
+    pub fn resuming(opts: &TrainOptions, then: Option<&RunSettings>) -> RunSettings {
+        let mut now = RunSettings::of(opts);
+        let recorded = then.and_then(|t| t.0.iter().find(|(option, _)| option == "--lr"));
+        if let (None, Some((_, lr))) = (opts.lr, recorded) {
+            for (option, value) in &mut now.0 {
+                if option == "--lr" {
+                    value.clone_from(lr);
+                }
+            }
+        }
+        now
     }
 
     /// Refuses to resume a run started with `self` under the settings `now`, naming

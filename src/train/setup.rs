@@ -171,7 +171,7 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
         checkpoint
             .params
             .check_matches(spec, &path.display().to_string())?;
-        let now = RunSettings::of(opts);
+        let now = RunSettings::resuming(opts, checkpoint.state.settings.as_ref());
         let note = match &checkpoint.state.settings {
             Some(then) => then.check_resume(&now).map(|()| None)?,
             None => Some(format!(
@@ -207,7 +207,7 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
         ),
     };
     opts.check_frozen(spec, &random_layers)?;
-    let schedule = PlateauSchedule::new(opts.lr, opts.patience, opts.max_reductions);
+    let schedule = PlateauSchedule::new(opts.learning_rate(), opts.patience, opts.max_reductions);
     Ok(Start {
         weights,
         momenta: None,

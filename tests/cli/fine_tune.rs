@@ -322,3 +322,63 @@ fn bad_fine_tuning_values_are_refused_where_they_are_typed() {
         );
     }
 }
+
+/// Checks that `out`'s metrics.jsonl logs `steps` steps, each at the rate `lr`.
+fn assert_logged_rate(out: &Path, steps: usize, lr: f64) {
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let rates: Vec<f64> = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "step")
+        .map(|r| r["lr"].as_f64().unwrap())
+        .collect();
+    assert_eq!(rates.len(), steps, "{metrics}");
+    assert!(
+        rates.iter().all(|r| (r - lr).abs() < 1e-6 * lr),
+        "not all {lr}: {rates:?}"
+    );
+}
+
+/// Fine-tuning started at the paper's from-scratch rate, 0.01, and a loss that climbed
+/// went unsaid. Its default is now 1e-3, said in the start line; a given --lr wins; a
+/// climbing loss is warned of once; a run started at 0.01 keeps it on --resume.
+#[test]
+fn fine_tuning_starts_at_a_tenth_of_the_rate_and_a_climbing_loss_is_warned_of() {
+    let dir = scratch("fine-tune-lr");
+    let (source, _) = torchvision_vgg16(&dir);
+    let photos = photos(&dir);
+    let warning = "warning: the training loss is climbing";
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let output = fine_tune(
+            &source,
+            &photos,
+            &out,
+            &[extra, &["--log-every", "1"]].concat(),
+        );
+        let log = stderr(&output);
+        assert!(output.status.success(), "{log}");
+        (out, log)
+    };
+
+    let (out, log) = run("default", &["--epochs", "1"]);
+    let said = "learning rate 1e-3 (fine-tuning's default, a tenth of the paper's 1e-2";
+    assert!(log.contains(said), "{log}");
+    assert!(!log.contains(warning), "{log}");
+    assert_logged_rate(&out, 4, 1e-3);
+
+    let (out, log) = run("huge", &["--epochs", "2", "--lr", "10"]);
+    assert!(log.contains("learning rate 1e1\n"), "{log}");
+    assert_eq!(log.matches(warning).count(), 1, "once per run: {log}");
+    assert!(
+        log.contains("over 2 × the first step's") && log.contains("lower --lr"),
+        "{log}"
+    );
+    assert_logged_rate(&out, 8, 10.0);
+
+    // A run started at the old default resumes at it: no --lr is no change.
+    run("old-default", &["--epochs", "1", "--lr", "0.01"]);
+    let (out, _) = run("old-default", &["--epochs", "2", "--resume"]);
+    assert_logged_rate(&out, 8, 0.01);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

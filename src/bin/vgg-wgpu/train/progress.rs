@@ -1,6 +1,7 @@
 //! `train`'s progress bar and the lines above it, drawn from the training loop's events.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::options::TrainOptions;
 use vgg_wgpu::train::trainer::Event;
 
@@ -48,13 +49,15 @@ impl<'a> Progress<'a> {
                 parameters,
                 train_images,
                 val_images,
+                lr,
             } => {
                 self.epochs = epochs;
                 let o = self.opts;
                 say(bar, format!(
                     "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
-                     {steps_per_epoch} steps of {} images per epoch",
-                    o.config, o.width_divisor, o.crop, parameters as f64 / 1e6, o.batch * o.accumulate
+                     {steps_per_epoch} steps of {} images per epoch; learning rate {lr:.0e}{}",
+                    o.config, o.width_divisor, o.crop, parameters as f64 / 1e6, o.batch * o.accumulate,
+                    default_lr_note(o)
                 ));
                 if epoch > 0 || next_batch > 0 {
                     say(
@@ -102,6 +105,17 @@ impl<'a> Progress<'a> {
             }
             Event::Note(text) => say(bar, text),
         }
+    }
+}
+
+/// Why the learning rate is what it is when --lr was not given to a fresh run.
+fn default_lr_note(o: &TrainOptions) -> String {
+    match (o.lr, &o.init, o.resume) {
+        (None, Init::Pretrained(_), false) => format!(
+            " (fine-tuning's default, a tenth of the paper's {:.0e} from scratch; --lr to change)",
+            TrainOptions::PAPER_LR
+        ),
+        _ => String::new(),
     }
 }
 
