@@ -8,7 +8,8 @@
 #    README's `vgg-wgpu train`; skipped when OUT/pretrained/model.safetensors exists);
 # 2. trains on the new shapes for 60 epochs of 9 steps, the rate held (--patience 100):
 #    (a) from scratch, (b) fine-tuning every layer from the pretrained weights at a
-#    tenth of the rate, (c) fine-tuning the classifier alone (--freeze features);
+#    tenth of the rate, (c) fine-tuning the classifier alone (--freeze features) at
+#    the from-scratch rate, 0.01;
 # 3. prints validation accuracy against training steps for each, and the share of
 #    (a)'s steps that (b) and (c) need to reach (a)'s final accuracy, and draws the
 #    three runs' curves into OUT/curves.svg.
@@ -27,7 +28,7 @@ common=(--data "$out/shapes" --val-split 0.25 --batch 16 --epochs 60 --patience 
 pretrained="pretrained:$out/pretrained/model.safetensors"
 "$bin" train "${common[@]}" --out "$out/scratch"
 "$bin" train "${common[@]}" --out "$out/all-layers" --init "$pretrained" --lr 0.001
-"$bin" train "${common[@]}" --out "$out/frozen" --init "$pretrained" --freeze features
+"$bin" train "${common[@]}" --out "$out/frozen" --init "$pretrained" --freeze features --lr 0.01
 
 python3 - "$out" <<'PY'
 import json, sys

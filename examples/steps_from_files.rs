@@ -12,7 +12,7 @@
 //! "NN op-name" in op order, with a conv or linear op's ReLU applied) there. SGD: lr
 //! 0.01, momentum 0.9, weight decay 5e-4, dropout 0.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use vgg_wgpu::gpu::AdapterChoice;
@@ -94,7 +94,7 @@ async fn run(
         }
         let activations = WeightFile {
             tensors,
-            metadata: HashMap::new(),
+            ..WeightFile::default()
         };
         activations.save(&dir.join(format!("activations_{}.safetensors", step + 1)))?;
     }

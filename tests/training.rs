@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vgg_wgpu::gpu::AdapterChoice;
 use vgg_wgpu::graph::SingleProcess;
 use vgg_wgpu::kernels::GpuContext;
-use vgg_wgpu::model::{Config, WeightFile};
+use vgg_wgpu::model::{Config, ModelSpec, WeightFile};
 use vgg_wgpu::train::checkpoint::Checkpoint;
 use vgg_wgpu::train::data_source::DataSource;
-use vgg_wgpu::train::init::Init;
+use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::train::options::{Freeze, Normalize, TrainOptions};
 use vgg_wgpu::train::run_folder::{checkpoint_path, curves_path, model_path};
 use vgg_wgpu::train::run_settings::RunSettings;
@@ -44,7 +44,7 @@ fn tiny(out: PathBuf) -> TrainOptions {
         epochs: 2,
         batch: 4,
         accumulate: 2,
-        lr: 0.01,
+        lr: Some(0.01),
         momentum: 0.9,
         weight_decay: 5e-4,
         dropout: 0.5,
@@ -245,7 +245,7 @@ fn loss_falls_on_a_tiny_net() {
         epochs: 15,
         batch: 16,
         accumulate: 1,
-        lr: 0.003,
+        lr: Some(0.003),
         dropout: 0.0,
         patience: 100,
         scale: (32, 32),
@@ -360,7 +360,7 @@ fn bad_input_gets_clear_errors() {
 #[test]
 fn a_diverging_run_stops_and_keeps_no_nan_weights() {
     let opts = TrainOptions {
-        lr: 1e6,
+        lr: Some(1e6),
         epochs: 1,
         ..tiny(out_dir("diverges"))
     };
@@ -416,8 +416,19 @@ fn resuming_after_a_kill_logs_every_step_once() {
 #[test]
 fn a_fine_tuning_run_resumes_mid_epoch_to_identical_weights() {
     // Frozen leading layers have no momenta in the checkpoint; the features' own rate
-    // is recorded with the run.
+    // is recorded with the run. The frozen layers come from a file, as they must.
+    let spec = ModelSpec {
+        config: Config::A,
+        classes: 10,
+        input_size: 32,
+        width_divisor: 16,
+    };
+    let source = out_dir("fine-tune-source").with_extension("safetensors");
+    random_weights(&spec, &Init::Kaiming, 1)
+        .save(&source)
+        .unwrap();
     let fine_tune = |name: &str| TrainOptions {
+        init: Init::Pretrained(source.display().to_string()),
         freeze: Freeze::Layers(3),
         lr_features: 0.1,
         ..tiny(out_dir(name))

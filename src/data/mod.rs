@@ -39,5 +39,5 @@ pub use image::RgbImage;
 pub use image_folder::ImageFolder;
 pub use image_list::ImageList;
 pub use loader::{epoch_order, Batch, Batches, Loader, LoaderConfig};
-pub use preprocessing::Preprocessing;
+pub use preprocessing::{Given, Preprocessing};
 pub use synthetic::SyntheticDataset;

@@ -52,6 +52,17 @@ impl Trainable {
                 ),
             });
         }
+        let convs = spec.conv_layers().len();
+        if self.conv_lr_scale != 1.0 && self.frozen_layers >= convs {
+            return Err(Error::InvalidArgument {
+                op: "--lr-features",
+                message: format!(
+                    "{} would change nothing: --freeze freezes {} layers, every one of VGG-{}'s {convs} conv layers, \
+                     so none trains at the features' rate; drop --lr-features, or freeze fewer than {convs} layers",
+                    self.conv_lr_scale, self.frozen_layers, spec.config
+                ),
+            });
+        }
         Ok(())
     }
 

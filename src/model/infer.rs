@@ -36,6 +36,9 @@ pub fn infer_spec(weights: &WeightFile, origin: &str) -> Result<ModelSpec> {
                 ))
             })
     };
+    if let Some(message) = not_a_vgg(weights) {
+        return Err(bad(message));
+    }
     let first = shape("features.0.weight")?;
     let fc1 = shape("classifier.0.weight")?;
     let fc3 = shape("classifier.6.weight")?;
@@ -87,6 +90,33 @@ pub fn infer_spec(weights: &WeightFile, origin: &str) -> Result<ModelSpec> {
                 convs.join(",")
             ))
         })
+}
+
+/// Why a file without our metadata is no VGG at all, when none of its tensors has a
+/// VGG's names (features.N, classifier.N): e.g. a ResNet's conv1, bn1, layer1, fc.
+fn not_a_vgg(weights: &WeightFile) -> Option<String> {
+    let names = || weights.tensors.keys().chain(weights.unread.keys());
+    let vgg_like = |n: &&String| n.starts_with("features.") || n.starts_with("classifier.");
+    if names().any(|n| vgg_like(&n)) {
+        return None;
+    }
+    if names().next().is_none() {
+        return Some("holds no tensors: it is not a VGG's weights".into());
+    }
+    let groups: std::collections::BTreeSet<&str> =
+        names().map(|n| n.split('.').next().unwrap_or(n)).collect();
+    let shown: Vec<String> = groups.iter().take(8).map(|g| format!("{g}.*")).collect();
+    let more = match groups.len() > shown.len() {
+        true => ", ...",
+        false => "",
+    };
+    Some(format!(
+        "is not a VGG: its {} tensors are named {}{more}, where a VGG's are features.* and classifier.* \
+         (and it has no '{}' metadata); give a VGG's weights, this program's or torchvision's vgg11 to vgg19",
+        names().count(),
+        shown.join(", "),
+        ModelMeta::KEY
+    ))
 }
 
 /// The metadata torchvision's conventions give a file of `spec` (see the module doc).
@@ -153,6 +183,34 @@ mod tests {
         w
     }
 
+    /// A ResNet's state dict was refused for the dtype of bn1.num_batches_tracked.
+    #[test]
+    fn a_file_of_another_network_is_named_as_such() {
+        let mut resnet = WeightFile::default();
+        for name in [
+            "conv1.weight",
+            "bn1.running_mean",
+            "layer1.0.conv1.weight",
+            "fc.weight",
+        ] {
+            resnet.tensors.insert(name.into(), (vec![1], vec![0.0]));
+        }
+        resnet
+            .unread
+            .insert("bn1.num_batches_tracked".into(), "I64".into());
+        let message = infer_spec(&resnet, "resnet18.safetensors")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with(
+                "weight file 'resnet18.safetensors' is not a VGG: its 5 tensors are named bn1.*, conv1.*, fc.*, layer1.*, where"
+            ),
+            "{message}"
+        );
+        let message = describe(&resnet, "r").unwrap_err().to_string();
+        assert!(message.contains("is not a VGG"), "{message}");
+    }
+
     #[test]
     fn torchvision_vggs_are_recognised() {
         for config in [Config::A, Config::B, Config::D, Config::E] {
@@ -196,6 +254,13 @@ mod tests {
         let message = infer_spec(&WeightFile::default(), "empty.safetensors")
             .unwrap_err()
             .to_string();
-        assert!(message.contains("features.0.weight"), "{message}");
+        assert!(message.contains("holds no tensors"), "{message}");
+        let mut w = shaped_like(&ModelSpec::paper(Config::D));
+        w.tensors.remove("features.0.weight");
+        let message = infer_spec(&w, "odd.safetensors").unwrap_err().to_string();
+        assert!(
+            message.contains("no 'features.0.weight' tensor"),
+            "{message}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::ModelSpec;
 use super::weights::WeightFile;
-use crate::data::Preprocessing;
+use crate::data::{Given, Preprocessing};
 use crate::error::{Error, Result};
 use crate::input_file::{self, InputKind};
 
@@ -55,17 +55,18 @@ impl ModelMeta {
     }
 
     /// The metadata of `weights`, or None when the file has none (e.g. torchvision's).
+    /// Its preprocessing is checked: a file cannot bring one that divides by zero.
     pub fn read(weights: &WeightFile, origin: &str) -> Result<Option<ModelMeta>> {
-        match weights.metadata.get(Self::KEY) {
-            None => Ok(None),
-            Some(json) => serde_json::from_str(json)
-                .map(Some)
-                .map_err(|e| Error::WeightFormat {
-                    path: origin.to_string(),
-                    message: format!("has unreadable '{}' metadata: {e}", Self::KEY),
-                    source: Box::new(e),
-                }),
-        }
+        let Some(json) = weights.metadata.get(Self::KEY) else {
+            return Ok(None);
+        };
+        let meta: ModelMeta = serde_json::from_str(json).map_err(|e| Error::WeightFormat {
+            path: origin.to_string(),
+            message: format!("has unreadable '{}' metadata: {e}", Self::KEY),
+            source: Box::new(e),
+        })?;
+        meta.preprocessing.check(Given::Metadata(origin))?;
+        Ok(Some(meta))
     }
 
     pub fn write(&self, weights: &mut WeightFile) {

@@ -5,7 +5,10 @@
 //!
 //! The layout: an 8-byte little-endian header length n, n bytes of JSON (each tensor's
 //! `dtype`, `shape` and `data_offsets` into the data that follows, plus string
-//! `__metadata__`), then the data.
+//! `__metadata__`), then the data. Tensors of a dtype other than F32, F16 and BF16
+//! (integers: batch norm's step counter, say) are skipped and listed in
+//! [`WeightFile::unread`]: no VGG has one, and a file with them is best named for the
+//! network it holds.
 
 use std::collections::HashMap;
 
@@ -19,7 +22,8 @@ const MAX_HEADER: u64 = 100 << 20;
 #[derive(Clone, Debug)]
 struct Slot {
     name: String,
-    dtype: Dtype,
+    /// None: a dtype that is skipped, not read.
+    dtype: Option<Dtype>,
     shape: Vec<usize>,
     /// Byte range in the data section.
     start: u64,
@@ -122,8 +126,8 @@ impl WeightReader {
         if self.pending.len() < 8 + length as usize {
             return Ok(rest);
         }
-        let (slots, metadata) = parse_header(&self.pending[8..], &self.origin)?;
-        self.file.metadata = metadata;
+        let (slots, file) = parse_header(&self.pending[8..], &self.origin)?;
+        self.file = file;
         self.pending.clear();
         self.slots = Some(slots);
         Ok(rest)
@@ -134,10 +138,12 @@ impl WeightReader {
         loop {
             // Tensors complete at this offset (empty ones, never converted, included).
             while let Some(slot) = slots.get(self.next).filter(|s| s.end == self.offset) {
-                self.file
-                    .tensors
-                    .entry(slot.name.clone())
-                    .or_insert_with(|| (slot.shape.clone(), Vec::new()));
+                if slot.dtype.is_some() {
+                    self.file
+                        .tensors
+                        .entry(slot.name.clone())
+                        .or_insert_with(|| (slot.shape.clone(), Vec::new()));
+                }
                 self.next += 1;
             }
             let Some(slot) = slots.get(self.next) else {
@@ -154,7 +160,9 @@ impl WeightReader {
             }
             let n = ((slot.end - self.offset) as usize).min(chunk.len());
             let (bytes, rest) = chunk.split_at(n);
-            self.convert(slot, bytes);
+            if let Some(dtype) = slot.dtype {
+                self.convert(slot, dtype, bytes);
+            }
             self.offset += n as u64;
             chunk = rest;
         }
@@ -162,8 +170,8 @@ impl WeightReader {
 
     /// Appends the elements of `bytes` (the next bytes of `slot`) to its values; an
     /// element split between chunks waits in `pending`.
-    fn convert(&mut self, slot: &Slot, mut bytes: &[u8]) {
-        let size = slot.dtype.size();
+    fn convert(&mut self, slot: &Slot, dtype: Dtype, mut bytes: &[u8]) {
+        let size = dtype.size();
         let entry = self
             .file
             .tensors
@@ -180,15 +188,11 @@ impl WeightReader {
             if self.pending.len() < size {
                 return;
             }
-            values.push(slot.dtype.decode(&self.pending));
+            values.push(dtype.decode(&self.pending));
             self.pending.clear();
         }
         let whole = bytes.len() / size * size;
-        values.extend(
-            bytes[..whole]
-                .chunks_exact(size)
-                .map(|b| slot.dtype.decode(b)),
-        );
+        values.extend(bytes[..whole].chunks_exact(size).map(|b| dtype.decode(b)));
         self.pending.extend_from_slice(&bytes[whole..]);
     }
 
@@ -211,9 +215,9 @@ impl WeightReader {
     }
 }
 
-/// A header's tensors in data order, checked to tile the data exactly, and its
-/// metadata.
-fn parse_header(header: &[u8], origin: &str) -> Result<(Vec<Slot>, HashMap<String, String>)> {
+/// A header's tensors in data order, checked to tile the data exactly, and a file
+/// with its metadata and unread tensors (no values yet).
+fn parse_header(header: &[u8], origin: &str) -> Result<(Vec<Slot>, WeightFile)> {
     #[derive(serde::Deserialize)]
     struct Entry {
         dtype: String,
@@ -235,26 +239,27 @@ fn parse_header(header: &[u8], origin: &str) -> Result<(Vec<Slot>, HashMap<Strin
     };
     let mut entries: HashMap<String, serde_json::Value> =
         serde_json::from_slice(header).map_err(unreadable)?;
-    let metadata = match entries.remove("__metadata__") {
-        Some(m) => serde_json::from_value(m).map_err(unreadable)?,
-        None => HashMap::new(),
-    };
+    let mut file = WeightFile::default();
+    if let Some(m) = entries.remove("__metadata__") {
+        file.metadata = serde_json::from_value(m).map_err(unreadable)?;
+    }
     let mut slots = Vec::with_capacity(entries.len());
     for (name, entry) in entries {
         let entry: Entry = serde_json::from_value(entry).map_err(unreadable)?;
         let dtype = match entry.dtype.as_str() {
-            "F32" => Dtype::F32,
-            "F16" => Dtype::F16,
-            "BF16" => Dtype::Bf16,
+            "F32" => Some(Dtype::F32),
+            "F16" => Some(Dtype::F16),
+            "BF16" => Some(Dtype::Bf16),
             other => {
-                return Err(bad(format!(
-                    "tensor '{name}' has dtype {other}; only F32, F16 and BF16 are supported"
-                )))
+                file.unread.insert(name.clone(), other.to_string());
+                None
             }
         };
         let [start, end] = entry.data_offsets;
         let elements: u64 = entry.shape.iter().map(|&d| d as u64).product();
-        if end < start || end - start != elements * dtype.size() as u64 {
+        // An unread dtype's size is not known here; the tiling below still checks it.
+        let bytes = dtype.map_or(end.saturating_sub(start), |d| elements * d.size() as u64);
+        if end < start || end - start != bytes {
             return Err(bad(format!(
                 "tensor '{name}' ({} of shape {:?}) has data offsets [{start}, {end}] that do not fit it; is the file damaged?",
                 entry.dtype, entry.shape
@@ -279,18 +284,19 @@ fn parse_header(header: &[u8], origin: &str) -> Result<(Vec<Slot>, HashMap<Strin
         }
         at = s.end;
     }
-    Ok((slots, metadata))
+    Ok((slots, file))
 }
 
 /// The names, shapes and metadata of a header, with no values.
 #[cfg(not(target_arch = "wasm32"))]
 pub(super) fn shapes_of_header(header: &[u8], origin: &str) -> Result<WeightFile> {
-    let (slots, metadata) = parse_header(header, origin)?;
-    let tensors = slots
+    let (slots, mut file) = parse_header(header, origin)?;
+    file.tensors = slots
         .into_iter()
+        .filter(|s| s.dtype.is_some())
         .map(|s| (s.name, (s.shape, Vec::new())))
         .collect();
-    Ok(WeightFile { tensors, metadata })
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -410,11 +416,29 @@ mod tests {
             message.contains("data offsets [0, 8] that do not fit it"),
             "{message}"
         );
-        let message = refused(r#"{"x":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#);
-        assert!(
-            message.contains("has dtype I64; only F32, F16 and BF16"),
-            "{message}"
-        );
+    }
+
+    /// A resnet's batch norm counter (I64) refused the whole file for its dtype; such
+    /// tensors are now listed, unread, and the float ones read around them.
+    #[test]
+    fn tensors_of_other_dtypes_are_listed_unread() {
+        let header = r#"{"n":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"x":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#;
+        let mut data = 7i64.to_le_bytes().to_vec();
+        data.extend_from_slice(&2.5f32.to_le_bytes());
+        for chunk in [1, 3, 12] {
+            let file = read_in_chunks(&with_header(header, &data), chunk).unwrap();
+            assert_eq!(file.tensors.len(), 1);
+            assert_eq!(file.tensors["x"], (vec![1], vec![2.5]));
+            assert_eq!(file.unread["n"], "I64");
+        }
+        let shapes = shapes_of_header(header.as_bytes(), "t").unwrap();
+        assert_eq!(shapes.tensors.keys().collect::<Vec<_>>(), ["x"]);
+        assert_eq!(shapes.unread["n"], "I64");
+        let truncated = read_in_chunks(&with_header(header, &data[..6]), 4);
+        assert!(truncated
+            .unwrap_err()
+            .to_string()
+            .contains("inside tensor 'n'"));
     }
 
     #[test]

@@ -21,6 +21,9 @@ use crate::input_file::{self, InputKind};
 pub struct WeightFile {
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     pub metadata: HashMap<String, String>,
+    /// Tensors of a file read that are not F32, F16 or BF16, by name: their dtype.
+    /// Skipped, not read (no VGG has one); a network that needs one refuses the file.
+    pub unread: BTreeMap<String, String>,
 }
 
 impl WeightFile {
@@ -74,6 +77,15 @@ impl WeightFile {
     pub fn check_matches(&self, spec: &ModelSpec, origin: &str) -> Result<()> {
         for p in spec.parameters() {
             match self.tensors.get(&p.name) {
+                None if self.unread.contains_key(&p.name) => {
+                    return Err(Error::WeightFile {
+                        path: origin.to_string(),
+                        message: format!(
+                            "tensor '{}' has dtype {}; only F32, F16 and BF16 are supported",
+                            p.name, self.unread[&p.name]
+                        ),
+                    })
+                }
                 None => {
                     return Err(Error::WeightFile {
                         path: origin.to_string(),

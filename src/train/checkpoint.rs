@@ -45,6 +45,14 @@ pub struct TrainState {
     /// replaced by another.
     #[serde(default)]
     pub epoch_replaced_images: usize,
+    /// The run's first step's training loss, what [`super::rising_loss`] compares
+    /// with (None before it, and in checkpoints written before it was kept: then the
+    /// first step after resuming).
+    #[serde(default)]
+    pub first_step_loss: Option<f64>,
+    /// Whether the rising-loss warning was given: once per run.
+    #[serde(default)]
+    pub warned_rising_loss: bool,
 }
 
 impl TrainState {
@@ -63,6 +71,8 @@ impl TrainState {
             settings: Some(settings),
             listed_unreadable: BTreeSet::new(),
             epoch_replaced_images: 0,
+            first_step_loss: None,
+            warned_rising_loss: false,
         }
     }
 

@@ -48,6 +48,63 @@ impl FromStr for Init {
     }
 }
 
+/// As `--init` spells it.
+impl std::fmt::Display for Init {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Init::Gaussian => write!(f, "gaussian"),
+            Init::Glorot => write!(f, "glorot"),
+            Init::Kaiming => write!(f, "kaiming"),
+            Init::FromCheckpoint(path) => write!(f, "from:{path}"),
+            Init::Pretrained(path) => write!(f, "pretrained:{path}"),
+        }
+    }
+}
+
+/// A layer that starts random, and why: `classifier.6` because "1000 → 3 classes".
+#[derive(Clone, Debug, PartialEq)]
+pub struct RandomLayer {
+    /// e.g. `features.2`: its parameters' names without `.weight` and `.bias`.
+    pub layer: String,
+    pub why: String,
+}
+
+impl RandomLayer {
+    /// Every layer of `spec`, for a start that takes nothing from a file.
+    pub fn every(spec: &ModelSpec, init: &Init) -> Vec<RandomLayer> {
+        layer_names(spec)
+            .into_iter()
+            .map(|layer| RandomLayer {
+                layer,
+                why: format!("--init {init}"),
+            })
+            .collect()
+    }
+
+    /// `layers` for the user, runs of one reason together: "features.2, features.5
+    /// (not in the source), classifier.6 (1000 → 3 classes)".
+    pub fn list(layers: &[RandomLayer]) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        for (i, l) in layers.iter().enumerate() {
+            let last_of_run = layers.get(i + 1).is_none_or(|next| next.why != l.why);
+            parts.push(match last_of_run {
+                true => format!("{} ({})", l.layer, l.why),
+                false => l.layer.clone(),
+            });
+        }
+        parts.join(", ")
+    }
+}
+
+/// The parameterised layers of `spec` in order (convs, then FC layers): `features.0`, ...
+pub fn layer_names(spec: &ModelSpec) -> Vec<String> {
+    spec.parameters()
+        .into_iter()
+        .filter(|p| !p.is_bias)
+        .map(|p| p.name.trim_end_matches(".weight").to_string())
+        .collect()
+}
+
 /// A small deterministic generator (SplitMix64 + Box–Muller): initial weights are a
 /// pure function of the seed on every platform.
 struct InitRng(u64);
@@ -131,6 +188,20 @@ pub fn convs_from_net_a(spec: &ModelSpec) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The layers of `spec` that [`from_net_a`] leaves random: the convs net A has no
+/// counterpart of.
+pub fn not_from_net_a(spec: &ModelSpec) -> Vec<RandomLayer> {
+    let from_a: Vec<usize> = convs_from_net_a(spec).into_iter().map(|(i, _)| i).collect();
+    let names = layer_names(spec);
+    (0..spec.conv_layers().len())
+        .filter(|i| !from_a.contains(i))
+        .map(|i| RandomLayer {
+            layer: names[i].clone(),
+            why: "not in net A".into(),
+        })
+        .collect()
+}
+
 /// The paper's init of a deeper net: `net_a`'s first four convs and its three FC
 /// layers, the rest of `random`. `net_a` must be a net A of the same classes, input
 /// size and width; the error names the first tensor that does not fit.
@@ -200,6 +271,23 @@ mod tests {
         assert_eq!(
             convs_from_net_a(&spec(Config::A)),
             vec![(0, 0), (1, 1), (2, 2), (3, 3)]
+        );
+    }
+
+    /// What `--freeze` is checked against: the layers a start leaves random.
+    #[test]
+    fn the_layers_a_start_leaves_random_are_named() {
+        let d = spec(Config::D);
+        let random = not_from_net_a(&d);
+        let layers: Vec<&str> = random.iter().map(|r| r.layer.as_str()).collect();
+        assert_eq!(layers[..3], ["features.2", "features.7", "features.14"]);
+        assert_eq!(random.len(), 13 - 4, "every conv but the four from net A");
+        assert_eq!(not_from_net_a(&spec(Config::A)).len(), 8 - 4);
+        let every = RandomLayer::every(&d, &Init::Kaiming);
+        assert_eq!(every.len(), 16);
+        assert_eq!(
+            RandomLayer::list(&every[13..]),
+            "classifier.0, classifier.3, classifier.6 (--init kaiming)"
         );
     }
 

@@ -8,7 +8,8 @@
 //!   classes taught from images in memory (the page's).
 //! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself;
 //!   `unreadable_images`: the training images it could not read, listed once.
-//! - [`schedule`]: the paper's learning-rate schedule.
+//! - [`schedule`]: the paper's learning-rate schedule; [`rising_loss`]: the warning
+//!   for a rate too high.
 //! - [`checkpoint`], [`metrics`], [`run_folder`]: the files a run writes;
 //!   [`run_settings`]: the options a resumed run must repeat.
 
@@ -22,6 +23,8 @@ pub mod new_classes;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod options;
 pub mod pretrained;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod rising_loss;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod run_folder;
 #[cfg(not(target_arch = "wasm32"))]

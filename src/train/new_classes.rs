@@ -54,7 +54,7 @@ impl NewClasses {
             ..source_meta.spec()?
         };
         let fresh = random_weights(&spec, &Init::Glorot, seed);
-        let mut start = transfer(&spec, source, origin, fresh)?;
+        let mut start = transfer(&spec, source, spec.config, origin, fresh)?;
         // The new last layer starts at zero: every class equally likely at first, rather
         // than random logits as large as the source's features, which the first steps
         // would have to undo (and whose gradients would shake the layers below).

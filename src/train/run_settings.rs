@@ -11,7 +11,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::data_source::DataSource;
-use super::init::Init;
 use super::options::{Freeze, Normalize, TrainOptions};
 use crate::error::{Error, Result};
 
@@ -47,13 +46,13 @@ impl RunSettings {
             ("--scale", scale),
             ("--batch", opts.batch.to_string()),
             ("--accumulate", opts.accumulate.to_string()),
-            ("--lr", opts.lr.to_string()),
+            ("--lr", opts.learning_rate().to_string()),
             ("--momentum", opts.momentum.to_string()),
             ("--weight-decay", opts.weight_decay.to_string()),
             ("--dropout", opts.dropout.to_string()),
             ("--patience", opts.patience.to_string()),
             ("--max-reductions", opts.max_reductions.to_string()),
-            ("--init", init_text(&opts.init)),
+            ("--init", opts.init.to_string()),
             ("--seed", opts.seed.to_string()),
             ("--normalize", normalize_text(&opts.normalize)),
         ]);
@@ -71,6 +70,22 @@ impl RunSettings {
                 .map(|(option, value)| (option.to_string(), value))
                 .collect(),
         )
+    }
+
+    /// The settings of `opts` resuming a run that recorded `then`: a learning rate left
+    /// to its default is the one the run started with, which an older default may
+    /// have set (fine-tuning started at the paper's 0.01 before it had its own).
+    pub fn resuming(opts: &TrainOptions, then: Option<&RunSettings>) -> RunSettings {
+        let mut now = RunSettings::of(opts);
+        let recorded = then.and_then(|t| t.0.iter().find(|(option, _)| option == "--lr"));
+        if let (None, Some((_, lr))) = (opts.lr, recorded) {
+            for (option, value) in &mut now.0 {
+                if option == "--lr" {
+                    value.clone_from(lr);
+                }
+            }
+        }
+        now
     }
 
     /// Refuses to resume a run started with `self` under the settings `now`, naming
@@ -106,16 +121,6 @@ fn normalize_text(normalize: &Normalize) -> String {
         Normalize::DataMean => "mean".into(),
         Normalize::DataMeanStd => "mean-std".into(),
         Normalize::Fixed(p) => format!("mean {:?} std {:?} scale {}", p.mean, p.std, p.scale),
-    }
-}
-
-fn init_text(init: &Init) -> String {
-    match init {
-        Init::Gaussian => "gaussian".into(),
-        Init::Glorot => "glorot".into(),
-        Init::Kaiming => "kaiming".into(),
-        Init::FromCheckpoint(path) => format!("from:{path}"),
-        Init::Pretrained(path) => format!("pretrained:{path}"),
     }
 }
 

@@ -8,22 +8,22 @@ use std::sync::Arc;
 
 use super::checkpoint::{Checkpoint, TrainState};
 use super::data_source::DataSource;
-use super::init::{from_net_a, random_weights, Init};
+use super::init::{from_net_a, not_from_net_a, random_weights, Init, RandomLayer};
 use super::metrics::MetricsLog;
 use super::options::{Normalize, TrainOptions};
-use super::pretrained::transfer;
+use super::pretrained::Transfer;
 use super::run_folder::{checkpoint_path, metrics_path, prepare};
 use super::run_settings::RunSettings;
 use super::schedule::PlateauSchedule;
 use super::trainer::Run;
 use crate::data::{
-    ColourStats, Dataset, EvalTransform, Loader, LoaderConfig, TrainAugment, Transform,
+    ColourStats, Dataset, EvalTransform, Given, Loader, LoaderConfig, TrainAugment, Transform,
 };
 use crate::error::{Error, Result};
 use crate::graph::data_parallel::DEFAULT_BUCKET_BYTES;
 use crate::graph::{Collective, DataParallel, Network};
 use crate::kernels::GpuContext;
-use crate::model::{describe, ModelMeta, ModelSpec, WeightFile};
+use crate::model::{ModelMeta, ModelSpec, WeightFile};
 
 /// Where training starts.
 struct Start {
@@ -173,7 +173,7 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec, class_names: &[String])
         checkpoint
             .params
             .check_matches(spec, &path.display().to_string())?;
-        let now = RunSettings::of(opts);
+        let now = RunSettings::resuming(opts, checkpoint.state.settings.as_ref());
         let note = match &checkpoint.state.settings {
             Some(then) => then.check_resume(&now).map(|()| None)?,
             None => Some(format!(
@@ -191,27 +191,25 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec, class_names: &[String])
         });
     }
     let mut note = None;
-    let weights = match &opts.init {
+    let (weights, random_layers) = match &opts.init {
         Init::Pretrained(path) => {
-            let source = WeightFile::load(Path::new(path))?;
-            describe(&source, path)?; // finite, and a network this program knows
-            let fresh = random_weights(spec, &Init::Glorot, opts.seed);
-            let transfer = transfer(spec, &source, path, fresh)?;
+            let transfer = Transfer::from_file(spec, path, opts.seed)?;
             note = Some(transfer.describe(path));
-            transfer.weights
+            (transfer.weights, transfer.random_layers)
         }
         Init::FromCheckpoint(path) => {
             let net_a = WeightFile::load(Path::new(path))?;
-            from_net_a(
-                spec,
-                &net_a,
-                path,
-                random_weights(spec, &Init::Glorot, opts.seed),
-            )?
+            let random = random_weights(spec, &Init::Glorot, opts.seed);
+            let weights = from_net_a(spec, &net_a, path, random)?;
+            (weights, not_from_net_a(spec))
         }
-        init => random_weights(spec, init, opts.seed),
+        init => (
+            random_weights(spec, init, opts.seed),
+            RandomLayer::every(spec, init),
+        ),
     };
-    let schedule = PlateauSchedule::new(opts.lr, opts.patience, opts.max_reductions);
+    opts.check_frozen(spec, &random_layers)?;
+    let schedule = PlateauSchedule::new(opts.learning_rate(), opts.patience, opts.max_reductions);
     Ok(Start {
         weights,
         momenta: None,
@@ -240,6 +238,7 @@ fn loaders(
         Normalize::DataMeanStd => {
             augment.preprocessing.std =
                 [0, 1, 2].map(|c| (stats.covariance[c][c].sqrt() * 255.0) as f32);
+            augment.preprocessing.check(Given::TrainingImages)?;
         }
         Normalize::Fixed(preprocessing) => augment.preprocessing = preprocessing,
     }

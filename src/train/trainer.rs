@@ -14,6 +14,7 @@ use std::time::Instant;
 use super::checkpoint::{Checkpoint, TrainState};
 use super::metrics::{EpochRecord, MetricsLog, StepRecord};
 use super::options::TrainOptions;
+use super::rising_loss;
 use super::run_folder::{checkpoint_path, model_path};
 use super::schedule::Decision;
 use super::unreadable_images;
@@ -34,6 +35,8 @@ pub enum Event<'a> {
         parameters: usize,
         train_images: usize,
         val_images: usize,
+        /// The learning rate the run starts (or resumes) at.
+        lr: f32,
     },
     Step {
         epoch: usize,
@@ -132,6 +135,7 @@ impl Run<'_> {
             parameters: self.net.spec.parameter_count(),
             train_images: self.loader.dataset().len(),
             val_images: self.val_loader.dataset().len(),
+            lr: self.state.schedule.lr,
         }
     }
 
@@ -267,6 +271,7 @@ impl Run<'_> {
         state.epoch_top1_hits += stats.top1_hits;
         state.epoch_samples += stats.samples;
         state.seconds += seconds;
+        state.first_step_loss.get_or_insert(stats.mean_loss());
         let images_per_s = stats.samples as f64 / seconds.max(1e-9);
         let top1_err = 1.0 - stats.top1_hits / stats.samples as f64;
         on_event(Event::Step {
@@ -356,6 +361,16 @@ impl Run<'_> {
             metrics.write(&record)?;
         }
         on_event(Event::Epoch(&record));
+        let rising = match (state.warned_rising_loss, state.first_step_loss) {
+            (false, Some(first)) => {
+                rising_loss::warning(first, record.epoch, record.loss, record.lr)
+            }
+            _ => None,
+        };
+        if let Some(warning) = rising {
+            state.warned_rising_loss = true;
+            on_event(Event::Note(warning));
+        }
         let decision = state.schedule.observe(record.val_top1_err);
         match decision {
             Decision::Continue => {}

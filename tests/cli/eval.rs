@@ -288,6 +288,62 @@ fn guessed_preprocessing_is_said_and_can_be_overridden() {
     fails_with(&output, &["needs both --mean R,G,B and --std R,G,B"]);
 }
 
+/// `--mean nan,1,1`, or a file whose metadata has std [0, 0, 0], made every image one
+/// class at 99.65%. Both are refused, naming the option or the file and its field.
+#[test]
+fn a_normalisation_that_cannot_be_right_is_refused() {
+    let dir = scratch("bad-normalisation");
+    let image = picture(&dir, "a.png", 40, 32);
+    for mean in ["nan,1,1", "inf,0,0"] {
+        let output = vgg_wgpu(&["classify", "--weights", model(), "--mean", mean, &image]);
+        fails_with(&output, &["--mean: [", "every value must be finite"]);
+    }
+    let output = vgg_wgpu(&[
+        "classify",
+        "--weights",
+        model(),
+        "--mean",
+        "1,1,1",
+        "--std",
+        "1,0,1",
+        &image,
+    ]);
+    fails_with(&output, &["--std: [1.0, 0.0, 1.0]", "positive and finite"]);
+
+    let mut w = tensors(&spec());
+    let zero_std = Preprocessing {
+        std: [0.0; 3],
+        ..Preprocessing::mean_only([120.0; 3])
+    };
+    let names = (0..CLASSES).map(|i| format!("c{i}")).collect();
+    ModelMeta::new(&spec(), names, zero_std, [36, 36]).write(&mut w);
+    let file = dir.join("zero-std.safetensors");
+    w.save(&file).unwrap();
+    let file = path_text(&file);
+    let out = path_text(&dir.join("f.safetensors")).to_string();
+    let init = format!("pretrained:{file}");
+    let run = path_text(&dir.join("run")).to_string();
+    for args in [
+        vec!["train", "--init", &init, "--out", &run],
+        vec!["classify", "--weights", file, &image],
+        vec!["eval", "--weights", file, "--limit", "2"],
+        vec![
+            "features",
+            "--weights",
+            file,
+            "--data",
+            "builtin",
+            "--limit",
+            "2",
+            "--out",
+            &out,
+        ],
+    ] {
+        let output = vgg_wgpu(&args);
+        fails_with(&output, &[file, "preprocessing.std is [0.0, 0.0, 0.0]"]);
+    }
+}
+
 /// One unreadable image lost the answers for all the others.
 #[test]
 fn classify_answers_every_readable_image_and_fails_at_the_end() {

@@ -133,12 +133,145 @@ fn a_torchvision_vgg16_fine_tunes_on_a_photo_folder_with_frozen_features() {
         &source_path,
         &photos,
         &resumed,
-        &["--epochs", "3", "--resume", "--lr-features", "0.5"],
+        &["--epochs", "3", "--resume", "--momentum", "0.5"],
     );
     let message = stderr(&changed);
     assert!(
         !changed.status.success()
-            && message.contains("started with no --lr-features, now --lr-features 0.5"),
+            && message.contains("started with --momentum 0.9, now --momentum 0.5"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--init pretrained:vgg11.safetensors --config D --freeze features` copied 6 tensors
+/// and froze 12 random conv layers; `--freeze` with a random init froze random layers
+/// too. Both are refused, naming the layers; without --freeze the note names them.
+#[test]
+fn frozen_layers_must_come_from_the_file() {
+    let dir = scratch("freeze-random");
+    let photos = photos(&dir);
+    let vgg11 = dir.join("vgg11.safetensors");
+    let spec = ModelSpec {
+        config: Config::A,
+        classes: 1000,
+        input_size: 32,
+        width_divisor: 16,
+    };
+    random_weights(&spec, &Init::Kaiming, 9)
+        .save(&vgg11)
+        .unwrap();
+    let refused = fine_tune(&vgg11, &photos, &dir.join("d"), &["--config", "D"]);
+    let message = stderr(&refused);
+    assert!(!refused.status.success(), "{message}");
+    for said in [
+        "--freeze: frozen layers would stay random: --freeze features freezes features.2, features.5,",
+        "features.28 (not in the source), which start random",
+        "leave out --config",
+    ] {
+        assert!(message.contains(said), "no '{said}' in: {message}");
+    }
+
+    let init = format!("pretrained:{}", vgg11.display());
+    let output = vgg_wgpu(&[
+        "train",
+        "--init",
+        &init,
+        "--config",
+        "D",
+        "--data",
+        photos.to_str().unwrap(),
+        "--val-split",
+        "0.25",
+        "--epochs",
+        "0",
+        "--batch",
+        "4",
+        "--out",
+        dir.join("d").to_str().unwrap(),
+    ]);
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("copied 6 tensors of")
+            && log.contains(", a VGG-A (this network: VGG-D); new: features.2, features.5,"),
+        "{log}"
+    );
+
+    let random_init = vgg_wgpu(&[
+        "train",
+        "--freeze",
+        "2",
+        "--out",
+        dir.join("g").to_str().unwrap(),
+    ]);
+    let message = stderr(&random_init);
+    assert!(
+        !random_init.status.success()
+            && message.contains(
+                "--freeze 2 freezes features.0, features.3 (--init glorot), which start random"
+            ),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--lr-features` with every conv layer frozen changed nothing and said nothing.
+#[test]
+fn lr_features_with_every_conv_frozen_is_refused() {
+    let dir = scratch("lr-features-frozen");
+    let (source, _) = torchvision_vgg16(&dir);
+    let photos = photos(&dir);
+    let output = fine_tune(
+        &source,
+        &photos,
+        &dir.join("run"),
+        &["--lr-features", "0.1"],
+    );
+    let message = stderr(&output);
+    assert!(
+        !output.status.success()
+            && message
+                .contains("--lr-features: 0.1 would change nothing: --freeze freezes 13 layers"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A ResNet's state dict was refused for the I64 dtype of bn1.num_batches_tracked.
+#[test]
+fn a_file_that_is_not_a_vgg_is_named_as_such() {
+    use safetensors::tensor::{serialize, Dtype, TensorView};
+    let dir = scratch("resnet");
+    let float = 0.5f32.to_le_bytes();
+    let count = 7i64.to_le_bytes();
+    let mut views = vec![(
+        "bn1.num_batches_tracked",
+        TensorView::new(Dtype::I64, vec![], &count).unwrap(),
+    )];
+    for name in [
+        "conv1.weight",
+        "bn1.running_mean",
+        "layer1.0.conv1.weight",
+        "fc.weight",
+    ] {
+        views.push((name, TensorView::new(Dtype::F32, vec![1], &float).unwrap()));
+    }
+    let resnet = dir.join("resnet18.safetensors");
+    std::fs::write(&resnet, serialize(views, None).unwrap()).unwrap();
+    let init = format!("pretrained:{}", resnet.display());
+    let output = vgg_wgpu(&[
+        "train",
+        "--init",
+        &init,
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
+    let message = stderr(&output);
+    assert!(
+        !output.status.success()
+            && message.contains("resnet18.safetensors' is not a VGG: its 5 tensors are named bn1.*, conv1.*, fc.*, layer1.*")
+            && !message.contains("I64"),
         "{message}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -188,4 +321,64 @@ fn bad_fine_tuning_values_are_refused_where_they_are_typed() {
             "{option} named once: {message}"
         );
     }
+}
+
+/// Checks that `out`'s metrics.jsonl logs `steps` steps, each at the rate `lr`.
+fn assert_logged_rate(out: &Path, steps: usize, lr: f64) {
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let rates: Vec<f64> = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "step")
+        .map(|r| r["lr"].as_f64().unwrap())
+        .collect();
+    assert_eq!(rates.len(), steps, "{metrics}");
+    assert!(
+        rates.iter().all(|r| (r - lr).abs() < 1e-6 * lr),
+        "not all {lr}: {rates:?}"
+    );
+}
+
+/// Fine-tuning started at the paper's from-scratch rate, 0.01, and a loss that climbed
+/// went unsaid. Its default is now 1e-3, said in the start line; a given --lr wins; a
+/// climbing loss is warned of once; a run started at 0.01 keeps it on --resume.
+#[test]
+fn fine_tuning_starts_at_a_tenth_of_the_rate_and_a_climbing_loss_is_warned_of() {
+    let dir = scratch("fine-tune-lr");
+    let (source, _) = torchvision_vgg16(&dir);
+    let photos = photos(&dir);
+    let warning = "warning: the training loss is climbing";
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let output = fine_tune(
+            &source,
+            &photos,
+            &out,
+            &[extra, &["--log-every", "1"]].concat(),
+        );
+        let log = stderr(&output);
+        assert!(output.status.success(), "{log}");
+        (out, log)
+    };
+
+    let (out, log) = run("default", &["--epochs", "1"]);
+    let said = "learning rate 1e-3 (fine-tuning's default, a tenth of the paper's 1e-2";
+    assert!(log.contains(said), "{log}");
+    assert!(!log.contains(warning), "{log}");
+    assert_logged_rate(&out, 4, 1e-3);
+
+    let (out, log) = run("huge", &["--epochs", "2", "--lr", "10"]);
+    assert!(log.contains("learning rate 1e1\n"), "{log}");
+    assert_eq!(log.matches(warning).count(), 1, "once per run: {log}");
+    assert!(
+        log.contains("over 2 × the first step's") && log.contains("lower --lr"),
+        "{log}"
+    );
+    assert_logged_rate(&out, 8, 10.0);
+
+    // A run started at the old default resumes at it: no --lr is no change.
+    run("old-default", &["--epochs", "1", "--lr", "0.01"]);
+    let (out, _) = run("old-default", &["--epochs", "2", "--resume"]);
+    assert_logged_rate(&out, 8, 0.01);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use vgg_wgpu::data::Preprocessing;
+use vgg_wgpu::data::{Given, Preprocessing};
 use vgg_wgpu::error::{Error, Result};
 use vgg_wgpu::eval::TestModel;
 use vgg_wgpu::gpu::Storage;
@@ -93,9 +93,6 @@ impl ModelOverrides {
             }
         };
         let (mean, std) = (rgb("mean", &self.mean)?, rgb("std", &self.std)?);
-        if std.is_some_and(|s| s.iter().any(|&v| v <= 0.0 || !v.is_finite())) {
-            return Err(bad("every --std value must be positive".into()));
-        }
         let kind = match (self.normalize.as_deref(), mean, std) {
             (Some(kind), _, _) => kind,
             (None, Some(_), None) => "mean",
@@ -103,26 +100,30 @@ impl ModelOverrides {
             (None, None, Some(_)) => "mean-std",
             (None, None, None) => return Ok(None),
         };
-        match (kind, mean, std) {
-            ("torchvision", None, None) => Ok(Some(Preprocessing::TORCHVISION)),
-            ("torchvision", _, _) => Err(bad(
+        let preprocessing = match (kind, mean, std) {
+            ("torchvision", None, None) => Preprocessing::TORCHVISION,
+            ("torchvision", _, _) => return Err(bad(
                 "`torchvision` fixes the mean and std: drop --mean and --std, or use `mean-std`"
                     .into(),
             )),
-            ("mean", Some(mean), None) => Ok(Some(Preprocessing::mean_only(mean))),
-            ("mean-std", Some(mean), Some(std)) => Ok(Some(Preprocessing {
+            ("mean", Some(mean), None) => Preprocessing::mean_only(mean),
+            ("mean-std", Some(mean), Some(std)) => Preprocessing {
                 std,
                 ..Preprocessing::mean_only(mean)
-            })),
-            (kind, _, _) => Err(bad(format!(
-                "`{kind}` needs {}",
-                if kind == "mean" {
-                    "--mean R,G,B (and no --std: that is `mean-std`)"
-                } else {
-                    "both --mean R,G,B and --std R,G,B"
-                }
-            ))),
-        }
+            },
+            (kind, _, _) => {
+                return Err(bad(format!(
+                    "`{kind}` needs {}",
+                    if kind == "mean" {
+                        "--mean R,G,B (and no --std: that is `mean-std`)"
+                    } else {
+                        "both --mean R,G,B and --std R,G,B"
+                    }
+                )))
+            }
+        };
+        preprocessing.check(Given::Options)?;
+        Ok(Some(preprocessing))
     }
 }
 

@@ -65,9 +65,11 @@ pub struct TrainArgs {
     /// batch × accumulate (the paper: 256).
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     accumulate: usize,
-    /// Initial learning rate (the paper: 1e-2).
-    #[arg(long, default_value_t = 0.01, allow_hyphen_values = true, value_parser = learning_rate)]
-    lr: f32,
+    /// Initial learning rate. Default: 1e-2, the paper's, from scratch; 1e-3 with
+    /// --init pretrained:FILE, a tenth for fine-tuning (the paper's rate can throw
+    /// pretrained weights off). --resume keeps the rate the run started with.
+    #[arg(long, allow_hyphen_values = true, value_parser = learning_rate)]
+    lr: Option<f32>,
     /// SGD momentum, 0 ≤ m < 1 (the paper: 0.9).
     #[arg(long, default_value_t = 0.9, allow_hyphen_values = true, value_parser = momentum)]
     momentum: f32,

@@ -2,6 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use vgg_wgpu::terminal::printable;
+use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::options::TrainOptions;
 use vgg_wgpu::train::trainer::Event;
 
@@ -49,13 +50,15 @@ impl<'a> Progress<'a> {
                 parameters,
                 train_images,
                 val_images,
+                lr,
             } => {
                 self.epochs = epochs;
                 let o = self.opts;
                 say(bar, format!(
                     "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
-                     {steps_per_epoch} steps of {} images per epoch",
-                    o.config, o.width_divisor, o.crop, parameters as f64 / 1e6, o.batch * o.accumulate
+                     {steps_per_epoch} steps of {} images per epoch; learning rate {lr:.0e}{}",
+                    o.config, o.width_divisor, o.crop, parameters as f64 / 1e6, o.batch * o.accumulate,
+                    default_lr_note(o)
                 ));
                 if epoch > 0 || next_batch > 0 {
                     say(
@@ -104,6 +107,17 @@ impl<'a> Progress<'a> {
             // Notes quote class and file names (skipped images, images per class).
             Event::Note(text) => say(bar, printable(&text).into_owned()),
         }
+    }
+}
+
+/// Why the learning rate is what it is when --lr was not given to a fresh run.
+fn default_lr_note(o: &TrainOptions) -> String {
+    match (o.lr, &o.init, o.resume) {
+        (None, Init::Pretrained(_), false) => format!(
+            " (fine-tuning's default, a tenth of the paper's {:.0e} from scratch; --lr to change)",
+            TrainOptions::PAPER_LR
+        ),
+        _ => String::new(),
     }
 }
 
