@@ -217,10 +217,18 @@ impl ImageFolder {
     /// evaluation reports and skips what it cannot read.
     pub fn open_test(root: impl AsRef<Path>) -> Result<ImageFolder> {
         let root = root.as_ref();
+        let expected =
+            "give a folder with val/<class>/*.jpg, or a folder of class folders (<class>/*.jpg)";
+        if !root.exists() {
+            return Err(data_error(
+                root,
+                format!("data set folder does not exist: check the path, or {expected}"),
+            ));
+        }
         if !root.is_dir() {
             return Err(data_error(
                 root,
-                "is not a folder: give a folder with val/<class>/*.jpg, or a folder of class folders (<class>/*.jpg)",
+                format!("is a file, not a folder: {expected}"),
             ));
         }
         let (train_dir, val_dir) = (root.join("train"), root.join("val"));

@@ -139,7 +139,8 @@ fn train_escapes_class_and_file_names_in_its_notes() {
         "{message}"
     );
     assert!(
-        message.contains("skipped an unreadable image:") && message.contains("z\\x1b[2J.png"),
+        message.contains("unreadable training image, other images take its place:")
+            && message.contains("z\\x1b[2J.png"),
         "{message}"
     );
     // The model keeps the names as they are.
