@@ -39,8 +39,10 @@ impl InputKind {
             // A camera's photo is a few MiB; the decoder refuses more than 512 MiB of
             // pixels anyway.
             InputKind::Image => 256 * MIB,
-            // VGG-19 with the SGD momenta of a checkpoint is 1.1 GiB in f32.
-            InputKind::WeightFile => 4096 * MIB,
+            // VGG-19 with the SGD momenta of a checkpoint is 1.1 GiB in f32 at 224
+            // pixels; FC1 grows with the input's area, and a checkpoint this program
+            // wrote must always load again (at 512 pixels: 4.5 GiB).
+            InputKind::WeightFile => 32 * 1024 * MIB,
             // Each batch is 10,000 records of 3,073 bytes.
             InputKind::CifarBatch => 64 * MIB,
             // ImageNet-21k's class names are 0.5 MiB.
