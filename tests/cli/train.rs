@@ -1,6 +1,6 @@
 //! `vgg-wgpu train`: see tests/cli/main.rs.
 
-use super::{stderr, vgg_wgpu};
+use super::{scratch, stderr, vgg_wgpu};
 
 /// Hyper-parameters that cannot train are refused while parsing, before any set-up,
 /// with a message naming the option and the allowed range.
@@ -134,5 +134,56 @@ fn resuming_with_changed_options_names_the_first_difference() {
     ];
     let resumed = tiny_run_with(&out, &free);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--overwrite` deletes the earlier run only once the new one has passed its checks:
+/// a run that fails them (no full step of 8 × 16 images) leaves the old one as it was.
+#[test]
+fn an_overwrite_that_fails_its_checks_keeps_the_earlier_run() {
+    let out = scratch("overwrite-fails");
+    let first = tiny_run(&out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let files = [
+        "checkpoint.safetensors",
+        "model.safetensors",
+        "metrics.jsonl",
+    ];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+
+    let failing = tiny_run(&out, &["--overwrite", "--accumulate", "16"]);
+    let message = stderr(&failing);
+    assert!(!failing.status.success(), "{message}");
+    assert!(message.contains("no full step of 128"), "{message}");
+    for (file, bytes) in files.iter().zip(&before) {
+        let now = std::fs::read(out.join(file)).unwrap_or_default();
+        assert!(
+            now == *bytes,
+            "{file} changed or was deleted by a run that failed"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--init pretrained:` a model inside the folder being overwritten: it is read before
+/// the earlier run is deleted, and the new run writes its own model there.
+#[test]
+fn overwrite_can_start_from_the_model_it_replaces() {
+    let out = scratch("overwrite-init");
+    let first = tiny_run(&out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let model = out.join("model.safetensors");
+    let old = std::fs::read(&model).unwrap();
+
+    let init = format!("pretrained:{}", model.display());
+    let over = tiny_run(&out, &["--overwrite", "--init", &init]);
+    let message = stderr(&over);
+    assert!(over.status.success(), "{message}");
+    assert!(message.contains("copied"), "{message}");
+    let new = std::fs::read(&model).expect("the new run's model");
+    assert!(new != old, "the model was not written again");
     let _ = std::fs::remove_dir_all(&out);
 }
