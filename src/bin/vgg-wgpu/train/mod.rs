@@ -105,7 +105,8 @@ pub struct TrainArgs {
     #[arg(long)]
     resume: bool,
     /// Start over in an OUT that holds an earlier run: deletes its checkpoint, model
-    /// and metrics first. Without it, train refuses such a folder.
+    /// and metrics once the new run has read its start (an --init file there too) and
+    /// passed its checks. Without it, train refuses such a folder.
     #[arg(long, conflicts_with = "resume")]
     overwrite: bool,
     #[arg(long, default_value_t = 0)]
