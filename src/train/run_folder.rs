@@ -1,5 +1,7 @@
 //! The files of a run's output folder (`--out`), and process 0's claim on it.
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -16,18 +18,28 @@ pub fn metrics_path(out: &Path) -> PathBuf {
     out.join("metrics.jsonl")
 }
 
-/// The output folder of the run that process 0 writes. An earlier run in it is refused
-/// unless this run resumes it or `--overwrite` replaces it; a replaced run stays on disk
-/// until the new one has passed every check and is about to write
-/// ([`RunFolder::clear_replaced`]).
+/// The lock file whose exclusive lock marks the folder as in use by a run; it holds that
+/// run's process id. It is never deleted: a lock on a deleted file would not exclude a run
+/// that creates a new one.
+pub fn lock_path(out: &Path) -> PathBuf {
+    out.join(".lock")
+}
+
+/// The output folder of the run that process 0 writes, locked for the run's life so that
+/// no second run writes into it. An earlier run in it is refused unless this run resumes
+/// it or `--overwrite` replaces it; a replaced run stays on disk until the new one has
+/// passed every check and is about to write ([`RunFolder::clear_replaced`]).
 pub struct RunFolder {
+    /// Holds the lock until the run ends (the system releases it if the process dies).
+    _lock: File,
     /// The earlier run's files that `--overwrite` deletes.
     replaced: Vec<PathBuf>,
 }
 
 impl RunFolder {
-    /// Makes `out` ready for a run: a folder (created if missing) that holds no earlier
-    /// run unless this one resumes it, or `overwrite` says to replace it. Deletes nothing.
+    /// Makes `out` ready for a run: a folder (created if missing), locked, that holds no
+    /// earlier run unless this one resumes it, or `overwrite` says to replace it. Deletes
+    /// nothing.
     pub fn claim(out: &Path, resume: bool, overwrite: bool) -> Result<RunFolder> {
         let refuse = |message: String| Error::InvalidArgument {
             op: "--out",
@@ -45,11 +57,15 @@ impl RunFolder {
             what: "cannot create the output folder".into(),
             source,
         })?;
+        let lock = lock(out)?;
         let holds_a_run = [checkpoint_path(out), model_path(out)]
             .iter()
             .any(|p| p.exists());
         if resume || !holds_a_run {
-            return Ok(RunFolder { replaced: vec![] });
+            return Ok(RunFolder {
+                _lock: lock,
+                replaced: vec![],
+            });
         }
         if !overwrite {
             return Err(refuse(
@@ -63,7 +79,10 @@ impl RunFolder {
             .into_iter()
             .filter(|p| p.exists())
             .collect();
-        Ok(RunFolder { replaced })
+        Ok(RunFolder {
+            _lock: lock,
+            replaced,
+        })
     }
 
     /// Deletes the run that `--overwrite` replaces. Called once the new run has read
@@ -84,4 +103,51 @@ impl RunFolder {
         }
         Ok(())
     }
+}
+
+/// Takes the exclusive lock on `out`'s lock file and records this process's id in it, or
+/// refuses if another run holds it, naming that run's process.
+fn lock(out: &Path) -> Result<File> {
+    let path = lock_path(out);
+    let io = |what: &str| {
+        let path = path.clone();
+        let what = what.to_string();
+        move |source| Error::Io { path, what, source }
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io("cannot open the output folder's lock file"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let holder = holder(&mut file).map_or(String::new(), |pid| format!(" (process {pid})"));
+            return Err(Error::InvalidArgument {
+                op: "--out",
+                message: format!(
+                    "'{}' is in use by another training run{holder}: wait for it to end or \
+                     stop it, or choose another --out folder",
+                    out.display()
+                ),
+            });
+        }
+        // A file system without locks (some cluster file systems): train unguarded
+        // rather than not at all.
+        Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
+        Err(TryLockError::Error(e)) => return Err(io("cannot lock the output folder")(e)),
+    }
+    file.set_len(0)
+        .and_then(|()| write!(file, "{}", std::process::id()))
+        .map_err(io("cannot write this run's process id into the lock file"))?;
+    Ok(file)
+}
+
+/// The process id that the run holding the lock wrote into the lock file, if readable.
+fn holder(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.take(20).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
 }

@@ -104,6 +104,7 @@ impl<'a> Run<'a> {
             parallel,
             eval_plans: HashMap::new(),
             metrics,
+            _folder: folder,
             state: start.state,
             start_notes,
         })

@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::checkpoint::{Checkpoint, TrainState};
 use super::metrics::{EpochRecord, MetricsLog, StepRecord};
 use super::options::TrainOptions;
-use super::run_folder::{checkpoint_path, model_path};
+use super::run_folder::{checkpoint_path, model_path, RunFolder};
 use super::schedule::Decision;
 use crate::data::{Batch, Loader};
 use crate::error::{Error, Result};
@@ -104,6 +104,8 @@ pub(super) struct Run<'a> {
     pub(super) eval_plans: HashMap<usize, EvalPlan>,
     /// Process 0's log; `None` on the other processes.
     pub(super) metrics: Option<MetricsLog>,
+    /// Process 0's locked output folder, held until the run ends; `None` elsewhere.
+    pub(super) _folder: Option<RunFolder>,
     pub(super) state: TrainState,
     /// Shown once the run has started (e.g. a resume whose options went unchecked).
     pub(super) start_notes: Vec<String>,

@@ -13,14 +13,19 @@ use std::process::{Command, Output};
 /// Runs the built `vgg-wgpu` binary with `args` and returns what it printed and its
 /// exit status. Mesa's drivers want a runtime directory even when headless.
 pub fn vgg_wgpu(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vgg-wgpu"))
-        .args(args)
-        .env(
-            "XDG_RUNTIME_DIR",
-            std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
-        )
+    vgg_wgpu_command(args)
         .output()
         .expect("the vgg-wgpu binary starts")
+}
+
+/// The command `vgg_wgpu` runs, for a test that starts it in the background.
+pub fn vgg_wgpu_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vgg-wgpu"));
+    command.args(args).env(
+        "XDG_RUNTIME_DIR",
+        std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()),
+    );
+    command
 }
 
 /// The process's standard error as text, for assertions on messages.

@@ -1,6 +1,9 @@
 //! `vgg-wgpu train`: see tests/cli/main.rs.
 
-use super::{scratch, stderr, vgg_wgpu};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{scratch, stderr, vgg_wgpu, vgg_wgpu_command};
 
 /// Hyper-parameters that cannot train are refused while parsing, before any set-up,
 /// with a message naming the option and the allowed range.
@@ -45,7 +48,11 @@ fn tiny_run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
 
 /// As `tiny_run`, with the epochs and the loader's threads left to `extra`.
 fn tiny_run_with(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let out = out.to_str().expect("UTF-8 temp path");
+    vgg_wgpu(&tiny_args(out, extra))
+}
+
+/// The arguments of a tiny run into `out`: 8 steps of 8 images per epoch.
+fn tiny_args<'a>(out: &'a std::path::Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "train",
         "--width-divisor",
@@ -57,10 +64,48 @@ fn tiny_run_with(out: &std::path::Path, extra: &[&str]) -> std::process::Output 
         "--batch",
         "8",
         "--out",
-        out,
+        out.to_str().expect("UTF-8 temp path"),
     ];
     args.extend_from_slice(extra);
-    vgg_wgpu(&args)
+    args
+}
+
+/// A run that trains for 1000 epochs in the background, logging every step; it is
+/// killed when dropped, so a failed assertion leaves no process behind.
+struct Background(Child);
+
+impl Background {
+    fn start(out: &std::path::Path) -> Background {
+        let args = tiny_args(
+            out,
+            &["--epochs", "1000", "--workers", "1", "--log-every", "1"],
+        );
+        let child = vgg_wgpu_command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the vgg-wgpu binary starts");
+        Background(child)
+    }
+
+    /// Waits (at most two minutes) until `ready` holds, failing if the run ended first.
+    fn wait_until(&mut self, what: &str, ready: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !ready() {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                panic!("the background run ended ({status}) before {what}");
+            }
+            assert!(Instant::now() < deadline, "no {what} after two minutes");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A second run into the same folder neither destroys the first nor appends to its
@@ -185,5 +230,42 @@ fn overwrite_can_start_from_the_model_it_replaces() {
     assert!(message.contains("copied"), "{message}");
     let new = std::fs::read(&model).expect("the new run's model");
     assert!(new != old, "the model was not written again");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Two runs in one folder at once: the second is refused, naming the folder and the
+/// first run's process, and leaves the first's files alone.
+#[test]
+fn a_second_run_into_a_folder_in_use_is_refused() {
+    let out = scratch("in-use");
+    let mut first = Background::start(&out);
+    let pid = first.0.id().to_string();
+    let (lock, log) = (out.join(".lock"), out.join("metrics.jsonl"));
+    first.wait_until("a logged step", || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains("\"kind\":\"step\""))
+    });
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        pid,
+        "the lock file"
+    );
+
+    for extra in [&[][..], &["--resume"], &["--overwrite"]] {
+        let second = tiny_run(&out, extra);
+        let message = stderr(&second);
+        assert!(!second.status.success(), "{extra:?}: {message}");
+        assert!(
+            message.contains(&format!(
+                "'{}' is in use by another training run (process {pid})",
+                out.display()
+            )),
+            "{extra:?}: {message}"
+        );
+    }
+    assert!(
+        first.0.try_wait().unwrap().is_none(),
+        "the first run was stopped"
+    );
+    drop(first);
     let _ = std::fs::remove_dir_all(&out);
 }
