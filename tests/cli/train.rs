@@ -81,7 +81,7 @@ impl Background {
             &["--epochs", "1000", "--workers", "1", "--log-every", "1"],
         );
         let child = vgg_wgpu_command(&args)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("the vgg-wgpu binary starts");
@@ -96,6 +96,33 @@ impl Background {
                 panic!("the background run ended ({status}) before {what}");
             }
             assert!(Instant::now() < deadline, "no {what} after two minutes");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Background {
+    /// Sends `signal` (`TERM`, `INT`) and waits (at most two minutes) for the run's
+    /// exit status and what it printed on standard output.
+    fn stop_with(&mut self, signal: &str) -> (std::process::ExitStatus, String) {
+        let pid = self.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {signal} {pid}");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                let mut printed = String::new();
+                let stdout = self.0.stdout.as_mut().expect("piped");
+                std::io::Read::read_to_string(stdout, &mut printed).unwrap();
+                return (status, printed);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running two minutes after SIG{signal}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -268,4 +295,39 @@ fn a_second_run_into_a_folder_in_use_is_refused() {
     );
     drop(first);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// SIGTERM (`docker stop`, a batch system's time limit) stops a run like Ctrl-C: after
+/// its step, with a checkpoint that `--resume` continues. Either exits non-zero, with
+/// 128 + the signal's number, so a script sees the run did not finish.
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sigint_checkpoint_and_exit_with_the_signals_code() {
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let out = scratch(&format!("signal-{signal}"));
+        let mut run = Background::start(&out);
+        let log = out.join("metrics.jsonl");
+        run.wait_until("a logged step", || {
+            std::fs::read_to_string(&log).is_ok_and(|text| text.contains("\"kind\":\"step\""))
+        });
+        let (status, printed) = run.stop_with(signal);
+        assert_eq!(status.code(), Some(code), "SIG{signal}: {status}");
+        assert!(
+            printed.contains("interrupted: checkpoint written to"),
+            "SIG{signal}: {printed}"
+        );
+        assert!(out.join("checkpoint.safetensors").exists(), "SIG{signal}");
+
+        let resumed = tiny_run(&out, &["--resume"]);
+        assert!(
+            resumed.status.success(),
+            "SIG{signal}: {}",
+            stderr(&resumed)
+        );
+        assert!(
+            out.join("model.safetensors").exists(),
+            "SIG{signal}: no model"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }
