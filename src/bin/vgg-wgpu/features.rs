@@ -195,7 +195,7 @@ fn check_writable(out: &Path) -> Result<()> {
             source,
         }
     };
-    let probe = out.with_extension("safetensors.tmp");
+    let probe = vgg_wgpu::atomic_file::temporary_path(out);
     std::fs::File::create(&probe).map_err(fail("cannot be written; nothing was computed"))?;
     std::fs::remove_file(&probe).map_err(fail("the probe file beside it cannot be removed"))
 }
