@@ -21,7 +21,7 @@ pub fn metrics_path(out: &Path) -> PathBuf {
 /// The lock file whose exclusive lock marks the folder as in use by a run; it holds that
 /// run's process id. It is never deleted: a lock on a deleted file would not exclude a run
 /// that creates a new one.
-pub fn lock_path(out: &Path) -> PathBuf {
+fn lock_path(out: &Path) -> PathBuf {
     out.join(".lock")
 }
 
@@ -58,10 +58,12 @@ impl RunFolder {
             source,
         })?;
         let lock = lock(out)?;
-        let holds_a_run = [checkpoint_path(out), model_path(out)]
-            .iter()
-            .any(|p| p.exists());
-        if resume || !holds_a_run {
+        // A log alone is a run too: one stopped before its first checkpoint.
+        let earlier: Vec<PathBuf> = [checkpoint_path(out), model_path(out), metrics_path(out)]
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect();
+        if resume || earlier.is_empty() {
             return Ok(RunFolder {
                 _lock: lock,
                 replaced: vec![],
@@ -69,19 +71,15 @@ impl RunFolder {
         }
         if !overwrite {
             return Err(refuse(
-                "already holds a training run (checkpoint.safetensors or model.safetensors): \
-                 continue it with --resume, start over with --overwrite (deletes it), \
-                 or choose another --out folder"
+                "already holds a training run (checkpoint.safetensors, model.safetensors or \
+                 metrics.jsonl): continue it with --resume, start over with --overwrite \
+                 (deletes it), or choose another --out folder"
                     .into(),
             ));
         }
-        let replaced = [checkpoint_path(out), model_path(out), metrics_path(out)]
-            .into_iter()
-            .filter(|p| p.exists())
-            .collect();
         Ok(RunFolder {
             _lock: lock,
-            replaced,
+            replaced: earlier,
         })
     }
 

@@ -173,7 +173,8 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec) -> Result<Start> {
             return Err(Error::InvalidArgument {
                 op: "--resume",
                 message: format!(
-                    "no checkpoint to resume from at {}; run without --resume to start training",
+                    "no checkpoint to resume from at {}; start training without --resume \
+                     (with --overwrite if an earlier run left files there)",
                     path.display()
                 ),
             });

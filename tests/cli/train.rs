@@ -331,3 +331,27 @@ fn sigterm_and_sigint_checkpoint_and_exit_with_the_signals_code() {
         let _ = std::fs::remove_dir_all(&out);
     }
 }
+
+/// A folder holding only an earlier run's log (it stopped before its first checkpoint)
+/// holds a run: its log is not replaced without --overwrite.
+#[test]
+fn a_folder_with_only_a_metrics_log_is_refused_unless_overwrite() {
+    let out = scratch("only-metrics");
+    let log = out.join("metrics.jsonl");
+    let earlier = "{\"kind\":\"step\",\"epoch\":0,\"step\":1}\n";
+    std::fs::write(&log, earlier).unwrap();
+
+    let again = tiny_run(&out, &[]);
+    let message = stderr(&again);
+    assert!(!again.status.success(), "{message}");
+    assert!(
+        message.contains("metrics.jsonl") && message.contains("--overwrite"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), earlier);
+
+    let over = tiny_run(&out, &["--overwrite"]);
+    assert!(over.status.success(), "{}", stderr(&over));
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(earlier));
+    let _ = std::fs::remove_dir_all(&out);
+}
