@@ -1,5 +1,6 @@
 //! vgg-wgpu: VGG (Simonyan & Zisserman, ICLR 2015) on a portable WebGPU compute engine.
 //!
+//! - [`atomic_file`]: files written whole or not at all (checkpoints, models, logs).
 //! - [`data`]: data sets, the paper's augmentation, and batches (CPU only).
 //! - [`distributed`]: data-parallel training across processes (MPI, feature `mpi`).
 //! - [`eval`]: the paper's testing protocol: dense, multi-crop, multi-scale, ensembles.
@@ -14,6 +15,7 @@
 //! - [`terminal`]: names from a user's files with their control characters escaped.
 //! - `web` (wasm32 only): the browser API behind the page in `web/`.
 
+pub mod atomic_file;
 pub mod cpu_engine;
 pub mod data;
 pub mod distributed;

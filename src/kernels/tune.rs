@@ -185,8 +185,8 @@ fn save_to(file: &std::path::Path, choices: &Choices) -> std::io::Result<()> {
         std::fs::create_dir_all(folder)?;
     }
     let partial = file.with_extension(format!("json.{}.partial", std::process::id()));
-    std::fs::write(&partial, serde_json::to_string_pretty(choices)?)?;
-    std::fs::rename(&partial, file)
+    let text = serde_json::to_string_pretty(choices)?;
+    crate::atomic_file::write_via(&partial, file, text.as_bytes())
 }
 
 #[cfg(test)]

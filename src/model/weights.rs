@@ -1,6 +1,6 @@
 //! Weight files: safetensors with torchvision's names and layouts, plus metadata that
 //! says which network the tensors belong to and how its inputs are preprocessed.
-//! Files are written atomically (temporary file, then rename), so an interrupted
+//! Files are written whole or not at all (`crate::atomic_file`), so an interrupted
 //! write never leaves a half-written checkpoint behind.
 
 use std::collections::{BTreeMap, HashMap};
@@ -182,27 +182,15 @@ impl WeightFile {
         shapes_of_header(&header, &origin)
     }
 
-    /// The temporary file beside `path` that [`WeightFile::save`] writes first.
-    pub fn temporary_path(path: &std::path::Path) -> std::path::PathBuf {
-        path.with_extension("safetensors.tmp")
-    }
-
-    /// Writes to `path` atomically: a temporary file beside it, flushed, then renamed.
+    /// Writes to `path` whole or not at all ([`crate::atomic_file`]).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        use std::io::Write;
-        let fail = |source: std::io::Error| Error::Io {
+        let bytes = self.to_bytes()?;
+        crate::atomic_file::write(path, &bytes).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             what: "the weight file cannot be written".into(),
             source,
-        };
-        let bytes = self.to_bytes()?;
-        let tmp = WeightFile::temporary_path(path);
-        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
-        f.write_all(&bytes).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(fail)
+        })
     }
 }
 
@@ -297,6 +285,26 @@ mod tests {
                 && message.contains("index 5, is NaN"),
             "{message}"
         );
+    }
+
+    /// A save that fails (here the rename: a folder of the file's name is in the way)
+    /// names the file and leaves no temporary file beside it.
+    #[test]
+    fn a_failed_save_names_the_file_and_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("vgg-wgpu-save-fails-{}", std::process::id()));
+        let path = dir.join("checkpoint.safetensors");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(path.join("in-the-way")).unwrap();
+        let message = filled(&small_spec()).save(&path).unwrap_err().to_string();
+        assert!(
+            message.contains(&path.display().to_string()) && message.contains("cannot be written"),
+            "{message}"
+        );
+        assert!(
+            !dir.join("checkpoint.safetensors.tmp").exists(),
+            "{message}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl MetricsLog {
             .filter(before_checkpoint)
             .map(|line| format!("{line}\n"))
             .collect();
-        std::fs::write(path, kept).map_err(io)?;
+        crate::atomic_file::write(path, kept.as_bytes()).map_err(io)?;
         MetricsLog::open(path, false)
     }
 

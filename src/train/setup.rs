@@ -1,6 +1,7 @@
-//! Setting up a training run: checks the processes agree, opens the data, finds the
-//! starting point (a checkpoint to resume, or fresh weights), builds the loaders and
-//! compiles the plans.
+//! Setting up a training run: checks the processes agree, claims the output folder,
+//! opens the data, finds the starting point (a checkpoint to resume, or fresh weights),
+//! builds the loaders and compiles the plans. Nothing in the folder is deleted or
+//! written until all of that has succeeded.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,7 +13,7 @@ use super::init::{from_net_a, not_from_net_a, random_weights, Init, RandomLayer}
 use super::metrics::MetricsLog;
 use super::options::{Normalize, TrainOptions};
 use super::pretrained::Transfer;
-use super::run_folder::{checkpoint_path, metrics_path, prepare};
+use super::run_folder::{checkpoint_path, metrics_path, RunFolder};
 use super::run_settings::RunSettings;
 use super::schedule::PlateauSchedule;
 use super::trainer::Run;
@@ -43,9 +44,10 @@ impl<'a> Run<'a> {
         opts: &'a TrainOptions,
     ) -> Result<Run<'a>> {
         check_processes(devices, collective, opts)?;
-        if collective.rank() == 0 {
-            prepare(&opts.out, opts.resume, opts.overwrite)?;
-        }
+        let mut folder = match collective.rank() {
+            0 => Some(RunFolder::claim(&opts.out, opts.resume, opts.overwrite)?),
+            _ => None,
+        };
         let (train_set, val_set) = opts.data.open(opts.seed, opts.strict)?;
         let spec = ModelSpec {
             config: opts.config,
@@ -87,15 +89,9 @@ impl<'a> Run<'a> {
                 plan.momenta.write(ctx, momenta)?;
             }
         }
-        let path = metrics_path(&opts.out);
-        let metrics = match (collective.rank(), opts.resume) {
-            (0, true) => Some(MetricsLog::resume(
-                &path,
-                start.state.global_step,
-                start.state.epoch,
-            )?),
-            (0, false) => Some(MetricsLog::open(&path, true)?),
-            _ => None,
+        let metrics = match folder.as_mut() {
+            Some(folder) => Some(start_writing(folder, opts, &start.state)?),
+            None => None,
         };
         Ok(Run {
             devices,
@@ -108,9 +104,25 @@ impl<'a> Run<'a> {
             parallel,
             eval_plans: HashMap::new(),
             metrics,
+            _folder: folder,
             state: start.state,
             start_notes,
         })
+    }
+}
+
+/// Process 0's metrics log, opened once the run has read what it starts from and
+/// passed every check: only then does the run that `--overwrite` replaces go.
+fn start_writing(
+    folder: &mut RunFolder,
+    opts: &TrainOptions,
+    state: &TrainState,
+) -> Result<MetricsLog> {
+    folder.clear_replaced()?;
+    let path = metrics_path(&opts.out);
+    match opts.resume {
+        true => MetricsLog::resume(&path, state.global_step, state.epoch),
+        false => MetricsLog::open(&path, true),
     }
 }
 
@@ -162,7 +174,8 @@ fn starting_point(opts: &TrainOptions, spec: &ModelSpec, class_names: &[String])
             return Err(Error::InvalidArgument {
                 op: "--resume",
                 message: format!(
-                    "no checkpoint to resume from at {}; run without --resume to start training",
+                    "no checkpoint to resume from at {}; start training without --resume \
+                     (with --overwrite if an earlier run left files there)",
                     path.display()
                 ),
             });

@@ -15,7 +15,7 @@ use super::checkpoint::{Checkpoint, TrainState};
 use super::metrics::{EpochRecord, MetricsLog, StepRecord};
 use super::options::TrainOptions;
 use super::rising_loss;
-use super::run_folder::{checkpoint_path, model_path};
+use super::run_folder::{checkpoint_path, model_path, RunFolder};
 use super::schedule::Decision;
 use super::unreadable_images;
 use crate::data::{Batch, Loader};
@@ -108,6 +108,8 @@ pub(super) struct Run<'a> {
     pub(super) eval_plans: HashMap<usize, EvalPlan>,
     /// Process 0's log; `None` on the other processes.
     pub(super) metrics: Option<MetricsLog>,
+    /// Process 0's locked output folder, held until the run ends; `None` elsewhere.
+    pub(super) _folder: Option<RunFolder>,
     pub(super) state: TrainState,
     /// Shown once the run has started (e.g. a resume whose options went unchecked).
     pub(super) start_notes: Vec<String>,

@@ -19,12 +19,14 @@ use std::time::{Duration, Instant};
 /// Runs the built `vgg-wgpu` binary with `args` and returns what it printed and its
 /// exit status. Mesa's drivers want a runtime directory even when headless.
 pub fn vgg_wgpu(args: &[&str]) -> Output {
-    command(args).output().expect("the vgg-wgpu binary starts")
+    vgg_wgpu_command(args)
+        .output()
+        .expect("the vgg-wgpu binary starts")
 }
 
 /// As [`vgg_wgpu`], run in the folder `dir` (for what it writes by default).
 pub fn vgg_wgpu_in(dir: &Path, args: &[&str]) -> Output {
-    command(args)
+    vgg_wgpu_command(args)
         .current_dir(dir)
         .output()
         .expect("the vgg-wgpu binary starts")
@@ -33,7 +35,7 @@ pub fn vgg_wgpu_in(dir: &Path, args: &[&str]) -> Output {
 /// As [`vgg_wgpu`], but the test fails (and the process is killed) when it runs longer
 /// than `limit`: for inputs that used to make it hang.
 pub fn vgg_wgpu_within(limit: Duration, args: &[&str]) -> Output {
-    let mut child = command(args)
+    let mut child = vgg_wgpu_command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -57,7 +59,8 @@ pub fn vgg_wgpu_within(limit: Duration, args: &[&str]) -> Output {
     child.wait_with_output().expect("the output is read")
 }
 
-fn command(args: &[&str]) -> Command {
+/// The command `vgg_wgpu` runs, for a test that starts it in the background.
+pub fn vgg_wgpu_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vgg-wgpu"));
     command.args(args).env(
         "XDG_RUNTIME_DIR",

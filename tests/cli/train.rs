@@ -1,6 +1,9 @@
 //! `vgg-wgpu train`: see tests/cli/main.rs.
 
-use super::{scratch, stderr, vgg_wgpu};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{scratch, stderr, vgg_wgpu, vgg_wgpu_command};
 
 /// Hyper-parameters that cannot train are refused while parsing, before any set-up,
 /// with a message naming the option and the allowed range.
@@ -45,7 +48,11 @@ fn tiny_run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
 
 /// As `tiny_run`, with the epochs and the loader's threads left to `extra`.
 fn tiny_run_with(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let out = out.to_str().expect("UTF-8 temp path");
+    vgg_wgpu(&tiny_args(out, extra))
+}
+
+/// The arguments of a tiny run into `out`: 8 steps of 8 images per epoch.
+fn tiny_args<'a>(out: &'a std::path::Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "train",
         "--width-divisor",
@@ -57,10 +64,75 @@ fn tiny_run_with(out: &std::path::Path, extra: &[&str]) -> std::process::Output 
         "--batch",
         "8",
         "--out",
-        out,
+        out.to_str().expect("UTF-8 temp path"),
     ];
     args.extend_from_slice(extra);
-    vgg_wgpu(&args)
+    args
+}
+
+/// A run that trains for 1000 epochs in the background, logging every step; it is
+/// killed when dropped, so a failed assertion leaves no process behind.
+struct Background(Child);
+
+impl Background {
+    fn start(out: &std::path::Path) -> Background {
+        let args = tiny_args(
+            out,
+            &["--epochs", "1000", "--workers", "1", "--log-every", "1"],
+        );
+        let child = vgg_wgpu_command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the vgg-wgpu binary starts");
+        Background(child)
+    }
+
+    /// Waits (at most two minutes) until `ready` holds, failing if the run ended first.
+    fn wait_until(&mut self, what: &str, ready: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !ready() {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                panic!("the background run ended ({status}) before {what}");
+            }
+            assert!(Instant::now() < deadline, "no {what} after two minutes");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Background {
+    /// Sends `signal` (`TERM`, `INT`) and waits (at most two minutes) for the run's
+    /// exit status and what it printed on standard output.
+    fn stop_with(&mut self, signal: &str) -> (std::process::ExitStatus, String) {
+        let pid = self.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {signal} {pid}");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                let mut printed = String::new();
+                let stdout = self.0.stdout.as_mut().expect("piped");
+                std::io::Read::read_to_string(stdout, &mut printed).unwrap();
+                return (status, printed);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running two minutes after SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A second run into the same folder neither destroys the first nor appends to its
@@ -211,4 +283,151 @@ fn resuming_after_a_class_was_added_names_the_new_class() {
             && message.contains("--init pretrained:"),
         "{message}"
     );
+}
+
+/// `--overwrite` deletes the earlier run only once the new one has passed its checks:
+/// a run that fails them (no full step of 8 × 16 images) leaves the old one as it was.
+#[test]
+fn an_overwrite_that_fails_its_checks_keeps_the_earlier_run() {
+    let out = scratch("overwrite-fails");
+    let first = tiny_run(&out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let files = [
+        "checkpoint.safetensors",
+        "model.safetensors",
+        "metrics.jsonl",
+    ];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+
+    let failing = tiny_run(&out, &["--overwrite", "--accumulate", "16"]);
+    let message = stderr(&failing);
+    assert!(!failing.status.success(), "{message}");
+    assert!(message.contains("no full step of 128"), "{message}");
+    for (file, bytes) in files.iter().zip(&before) {
+        let now = std::fs::read(out.join(file)).unwrap_or_default();
+        assert!(
+            now == *bytes,
+            "{file} changed or was deleted by a run that failed"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--init pretrained:` a model inside the folder being overwritten: it is read before
+/// the earlier run is deleted, and the new run writes its own model there.
+#[test]
+fn overwrite_can_start_from_the_model_it_replaces() {
+    let out = scratch("overwrite-init");
+    let first = tiny_run(&out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let model = out.join("model.safetensors");
+    let old = std::fs::read(&model).unwrap();
+
+    let init = format!("pretrained:{}", model.display());
+    let over = tiny_run(&out, &["--overwrite", "--init", &init]);
+    let message = stderr(&over);
+    assert!(over.status.success(), "{message}");
+    assert!(message.contains("copied"), "{message}");
+    let new = std::fs::read(&model).expect("the new run's model");
+    assert!(new != old, "the model was not written again");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Two runs in one folder at once: the second is refused, naming the folder and the
+/// first run's process, and leaves the first's files alone.
+#[test]
+fn a_second_run_into_a_folder_in_use_is_refused() {
+    let out = scratch("in-use");
+    let mut first = Background::start(&out);
+    let pid = first.0.id().to_string();
+    let (lock, log) = (out.join(".lock"), out.join("metrics.jsonl"));
+    first.wait_until("a logged step", || {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains("\"kind\":\"step\""))
+    });
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        pid,
+        "the lock file"
+    );
+
+    for extra in [&[][..], &["--resume"], &["--overwrite"]] {
+        let second = tiny_run(&out, extra);
+        let message = stderr(&second);
+        assert!(!second.status.success(), "{extra:?}: {message}");
+        assert!(
+            message.contains(&format!(
+                "'{}' is in use by another training run (process {pid})",
+                out.display()
+            )),
+            "{extra:?}: {message}"
+        );
+    }
+    assert!(
+        first.0.try_wait().unwrap().is_none(),
+        "the first run was stopped"
+    );
+    drop(first);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// SIGTERM (`docker stop`, a batch system's time limit) stops a run like Ctrl-C: after
+/// its step, with a checkpoint that `--resume` continues. Either exits non-zero, with
+/// 128 + the signal's number, so a script sees the run did not finish.
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sigint_checkpoint_and_exit_with_the_signals_code() {
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let out = scratch(&format!("signal-{signal}"));
+        let mut run = Background::start(&out);
+        let log = out.join("metrics.jsonl");
+        run.wait_until("a logged step", || {
+            std::fs::read_to_string(&log).is_ok_and(|text| text.contains("\"kind\":\"step\""))
+        });
+        let (status, printed) = run.stop_with(signal);
+        assert_eq!(status.code(), Some(code), "SIG{signal}: {status}");
+        assert!(
+            printed.contains("interrupted: checkpoint written to"),
+            "SIG{signal}: {printed}"
+        );
+        assert!(out.join("checkpoint.safetensors").exists(), "SIG{signal}");
+
+        let resumed = tiny_run(&out, &["--resume"]);
+        assert!(
+            resumed.status.success(),
+            "SIG{signal}: {}",
+            stderr(&resumed)
+        );
+        assert!(
+            out.join("model.safetensors").exists(),
+            "SIG{signal}: no model"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+/// A folder holding only an earlier run's log (it stopped before its first checkpoint)
+/// holds a run: its log is not replaced without --overwrite.
+#[test]
+fn a_folder_with_only_a_metrics_log_is_refused_unless_overwrite() {
+    let out = scratch("only-metrics");
+    let log = out.join("metrics.jsonl");
+    let earlier = "{\"kind\":\"step\",\"epoch\":0,\"step\":1}\n";
+    std::fs::write(&log, earlier).unwrap();
+
+    let again = tiny_run(&out, &[]);
+    let message = stderr(&again);
+    assert!(!again.status.success(), "{message}");
+    assert!(
+        message.contains("metrics.jsonl") && message.contains("--overwrite"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), earlier);
+
+    let over = tiny_run(&out, &["--overwrite"]);
+    assert!(over.status.success(), "{}", stderr(&over));
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(earlier));
+    let _ = std::fs::remove_dir_all(&out);
 }

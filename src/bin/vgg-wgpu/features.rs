@@ -190,7 +190,10 @@ fn check_not_an_input<'a>(
     args: &FeaturesArgs,
     inputs: impl IntoIterator<Item = (&'a Path, &'static str)> + Clone,
 ) -> Result<()> {
-    for written in [args.out.clone(), WeightFile::temporary_path(&args.out)] {
+    for written in [
+        args.out.clone(),
+        vgg_wgpu::atomic_file::temporary_path(&args.out),
+    ] {
         input_file::check_not_an_input(&written, "--out", inputs.clone())?;
     }
     Ok(())
@@ -215,7 +218,7 @@ fn check_writable(out: &Path) -> Result<()> {
             source,
         }
     };
-    let probe = WeightFile::temporary_path(out);
+    let probe = vgg_wgpu::atomic_file::temporary_path(out);
     std::fs::File::create(&probe).map_err(fail("cannot be written; nothing was computed"))?;
     std::fs::remove_file(&probe).map_err(fail("the probe file beside it cannot be removed"))
 }

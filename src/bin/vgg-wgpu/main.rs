@@ -79,22 +79,30 @@ fn main() -> ExitCode {
         std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
     let cli = Cli::parse();
+    // Training alone may end other than in success or an error: interrupted.
+    let success = |()| ExitCode::SUCCESS;
     let result = match &cli.command {
-        Command::Info => info::run(&cli.adapter.choice()),
+        Command::Info => info::run(&cli.adapter.choice()).map(success),
         Command::Train(args) => match &args.devices {
             Some(which) => open_devices(&cli.adapter, which).and_then(|d| train::run(&d, args)),
             None => open(&cli.adapter).and_then(|ctx| train::run(&[ctx], args)),
         },
-        Command::Bench(args) => {
-            open(&cli.adapter).and_then(|ctx| bench::run(&ctx, &cli.adapter.choice(), args))
-        }
-        Command::Eval(args) => open(&cli.adapter).and_then(|ctx| eval::run(&ctx, args)),
-        Command::Classify(args) => open(&cli.adapter).and_then(|ctx| classify::run(&ctx, args)),
-        Command::Features(args) => open(&cli.adapter).and_then(|ctx| features::run(&ctx, args)),
-        Command::Plot(args) => plot::run(args),
+        Command::Bench(args) => open(&cli.adapter)
+            .and_then(|ctx| bench::run(&ctx, &cli.adapter.choice(), args))
+            .map(success),
+        Command::Eval(args) => open(&cli.adapter)
+            .and_then(|ctx| eval::run(&ctx, args))
+            .map(success),
+        Command::Classify(args) => open(&cli.adapter)
+            .and_then(|ctx| classify::run(&ctx, args))
+            .map(success),
+        Command::Features(args) => open(&cli.adapter)
+            .and_then(|ctx| features::run(&ctx, args))
+            .map(success),
+        Command::Plot(args) => plot::run(args).map(success),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("{}", error_report(&e));
             ExitCode::FAILURE

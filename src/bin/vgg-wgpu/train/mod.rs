@@ -1,9 +1,8 @@
-//! `vgg-wgpu train`: argument parsing, the progress bar and Ctrl-C around the library's
+//! `vgg-wgpu train`: argument parsing, the progress bar and signals around the library's
 //! training loop (`vgg_wgpu::train::trainer`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::process::ExitCode;
 
 use clap::Args;
 use vgg_wgpu::error::{Error, Result};
@@ -15,12 +14,14 @@ use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::options::{Freeze, Normalize, TrainOptions};
 use vgg_wgpu::train::trainer::{train, Outcome};
 
+use self::interrupt::Interrupt;
 use self::progress::Progress;
 use self::values::{
     at_least_one, dropout, learning_rate, lr_multiplier, momentum, parse_scale, val_split,
     weight_decay,
 };
 
+mod interrupt;
 mod progress;
 mod values;
 
@@ -107,7 +108,8 @@ pub struct TrainArgs {
     #[arg(long)]
     resume: bool,
     /// Start over in an OUT that holds an earlier run: deletes its checkpoint, model
-    /// and metrics first. Without it, train refuses such a folder.
+    /// and metrics once the new run has read its start (an --init file there too) and
+    /// passed its checks. Without it, train refuses such a folder.
     #[arg(long, conflicts_with = "resume")]
     overwrite: bool,
     #[arg(long, default_value_t = 0)]
@@ -154,7 +156,8 @@ pub struct TrainArgs {
     val_images: usize,
 }
 
-pub fn run(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
+/// Trains; an interrupted run's exit code says which signal stopped it.
+pub fn run(devices: &[GpuContext], args: &TrainArgs) -> Result<ExitCode> {
     if args.distributed {
         return run_distributed(devices, args);
     }
@@ -162,7 +165,7 @@ pub fn run(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
 }
 
 #[cfg(feature = "mpi")]
-fn run_distributed(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
+fn run_distributed(devices: &[GpuContext], args: &TrainArgs) -> Result<ExitCode> {
     use vgg_wgpu::distributed::{MpiCollective, MpiWorld};
     let collective = MpiCollective {
         world: MpiWorld::init()?,
@@ -177,7 +180,7 @@ fn run_distributed(devices: &[GpuContext], args: &TrainArgs) -> Result<()> {
 }
 
 #[cfg(not(feature = "mpi"))]
-fn run_distributed(_: &[GpuContext], _: &TrainArgs) -> Result<()> {
+fn run_distributed(_: &[GpuContext], _: &TrainArgs) -> Result<ExitCode> {
     Err(Error::InvalidArgument {
         op: "--distributed",
         message: "this build has no MPI support: build with `cargo build --release --features mpi` \
@@ -188,24 +191,40 @@ fn run_distributed(_: &[GpuContext], _: &TrainArgs) -> Result<()> {
 }
 
 /// Trains with progress on standard error; processes other than 0 stay quiet.
-fn train_with(devices: &[GpuContext], collective: &dyn Collective, args: &TrainArgs) -> Result<()> {
+fn train_with(
+    devices: &[GpuContext],
+    collective: &dyn Collective,
+    args: &TrainArgs,
+) -> Result<ExitCode> {
     let opts = options(args)?;
-    let stop = stop_on_ctrl_c();
+    let interrupt = Interrupt::listen();
     let quiet = collective.rank() != 0;
     let mut progress = Progress::new(&opts, quiet);
-    let outcome = pollster::block_on(train(devices, collective, &opts, &stop, &mut |event| {
-        progress.show(event)
-    }));
+    let outcome = pollster::block_on(train(
+        devices,
+        collective,
+        &opts,
+        &interrupt.stop,
+        &mut |event| progress.show(event),
+    ));
     progress.bar.finish_and_clear();
     match outcome? {
-        _ if quiet => {}
-        Outcome::Finished(path) => println!("model written to {}", path.display()),
-        Outcome::Interrupted(path) => println!(
-            "interrupted: checkpoint written to {}; continue with --resume",
-            path.display()
-        ),
+        Outcome::Finished(path) => {
+            if !quiet {
+                println!("model written to {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Interrupted(path) => {
+            if !quiet {
+                println!(
+                    "interrupted: checkpoint written to {}; continue with --resume",
+                    path.display()
+                );
+            }
+            Ok(interrupt.exit_code())
+        }
     }
-    Ok(())
 }
 
 /// The library's options from the command line's. With `--init pretrained:FILE`, what
@@ -296,20 +315,4 @@ fn data_source(args: &TrainArgs, crop: usize) -> Result<DataSource> {
 fn pretrained_source(path: &str) -> Result<Described> {
     let header = WeightFile::load_shapes(std::path::Path::new(path))?;
     describe(&header, path)
-}
-
-/// The first Ctrl-C asks the loop to stop after its step and checkpoint; a second
-/// one exits at once.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = stop.clone();
-    ctrlc::set_handler(move || {
-        if handler_stop.swap(true, Ordering::SeqCst) {
-            eprintln!("\ninterrupted twice: exiting without a checkpoint");
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)");
-    })
-    .ok();
-    stop
 }
