@@ -2,16 +2,14 @@
 //! cannot be read (the last line of a killed run is often cut short) is left out and
 //! said in `notes`, so a picture is never refused for one bad line.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::input_file::{self, InputKind};
 use crate::train::run_folder::metrics_path;
-
-/// A log longer than this is not one a training run wrote (millions of records).
-const MAX_LOG_BYTES: u64 = 1 << 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,24 +64,17 @@ impl RunLog {
             what: "cannot read the metrics log".into(),
             source,
         };
-        let file = std::fs::File::open(&path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
+        let file = input_file::open(&path, InputKind::MetricsLog).map_err(io)?;
         let refuse = |message: String| Error::Plot {
             what: path.display().to_string(),
             message,
         };
-        if size > MAX_LOG_BYTES {
-            return Err(refuse(format!(
-                "is {size} bytes, more than a training run writes (1 GiB): is it a metrics log?"
-            )));
-        }
         let mut log = RunLog {
             path: path.clone(),
             records: Vec::new(),
             notes: Vec::new(),
         };
-        log.parse(BufReader::new(file.take(MAX_LOG_BYTES)))
-            .map_err(io)?;
+        log.parse(BufReader::new(file)).map_err(io)?;
         if log.records.is_empty() {
             return Err(refuse(format!(
                 "holds no whole record{}: a run writes its first at its first logged step \
@@ -157,7 +148,7 @@ fn log_path(run: &Path) -> Result<PathBuf> {
     let is_log = run.extension().is_some_and(|e| e == "jsonl");
     match (run.exists(), run.is_dir(), is_log) {
         (false, _, _) => Err(refuse("does not exist")),
-        (true, true, _) if metrics_path(run).is_file() => Ok(metrics_path(run)),
+        (true, true, _) if metrics_path(run).exists() => Ok(metrics_path(run)),
         (true, false, true) => Ok(run.to_path_buf()),
         _ => Err(refuse(
             "holds no metrics.jsonl: give the --out folder of a `vgg-wgpu train` run, \
@@ -206,6 +197,30 @@ mod tests {
             "{}",
             log.notes[1]
         );
+    }
+
+    /// A log that is a FIFO (opening it would wait for a writer) or a link to a device
+    /// (read without end) is refused by its kind, as every input file is.
+    #[cfg(unix)]
+    #[test]
+    fn a_log_that_is_not_a_regular_file_is_refused() {
+        let dir = std::env::temp_dir().join(format!("vgg-wgpu-odd-metrics-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(metrics_path(&dir))
+            .status();
+        assert!(made.unwrap().success(), "mkfifo");
+        let err = RunLog::read(&dir).err().unwrap().to_string();
+        assert!(
+            err.contains("FIFO") && err.contains("not a regular file"),
+            "{err}"
+        );
+        std::fs::remove_file(metrics_path(&dir)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", metrics_path(&dir)).unwrap();
+        let err = RunLog::read(&dir).err().unwrap().to_string();
+        assert!(err.contains("character device"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

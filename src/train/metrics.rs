@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::input_file::{self, InputKind};
 
 #[derive(Serialize)]
 pub struct StepRecord {
@@ -81,7 +82,7 @@ impl MetricsLog {
             what: "cannot rewrite the metrics log to the checkpoint's step".into(),
             source,
         };
-        let old = match std::fs::read_to_string(path) {
+        let old = match input_file::read_to_string(path, InputKind::MetricsLog) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io(e)),
