@@ -37,6 +37,8 @@ fn lock_path(out: &Path) -> PathBuf {
 pub struct RunFolder {
     /// Holds the lock until the run ends (the system releases it if the process dies).
     _lock: File,
+    /// False on a file system without locks, where the run goes on unguarded.
+    locked: bool,
     /// The earlier run's files that `--overwrite` deletes.
     replaced: Vec<PathBuf>,
 }
@@ -62,7 +64,7 @@ impl RunFolder {
             what: "cannot create the output folder".into(),
             source,
         })?;
-        let lock = lock(out)?;
+        let (lock, locked) = lock(out)?;
         // A log alone is a run too: one stopped before its first checkpoint.
         let earlier: Vec<PathBuf> = [checkpoint_path(out), model_path(out), metrics_path(out)]
             .into_iter()
@@ -71,6 +73,7 @@ impl RunFolder {
         if resume || earlier.is_empty() {
             return Ok(RunFolder {
                 _lock: lock,
+                locked,
                 replaced: vec![],
             });
         }
@@ -89,7 +92,18 @@ impl RunFolder {
             .collect();
         Ok(RunFolder {
             _lock: lock,
+            locked,
             replaced,
+        })
+    }
+
+    /// What the user should know when the folder could not be locked.
+    pub fn unguarded_note(&self, out: &Path) -> Option<String> {
+        (!self.locked).then(|| {
+            format!(
+                "the file system of '{}' cannot lock files: nothing stops a second run from writing into it at the same time",
+                out.display()
+            )
         })
     }
 
@@ -115,7 +129,7 @@ impl RunFolder {
 
 /// Takes the exclusive lock on `out`'s lock file and records this process's id in it, or
 /// refuses if another run holds it, naming that run's process.
-fn lock(out: &Path) -> Result<File> {
+fn lock(out: &Path) -> Result<(File, bool)> {
     let path = lock_path(out);
     let io = |what: &str| {
         let path = path.clone();
@@ -144,13 +158,15 @@ fn lock(out: &Path) -> Result<File> {
         }
         // A file system without locks (some cluster file systems): train unguarded
         // rather than not at all.
-        Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
+        Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            return Ok((file, false));
+        }
         Err(TryLockError::Error(e)) => return Err(io("cannot lock the output folder")(e)),
     }
     file.set_len(0)
         .and_then(|()| write!(file, "{}", std::process::id()))
         .map_err(io("cannot write this run's process id into the lock file"))?;
-    Ok(file)
+    Ok((file, true))
 }
 
 /// The process id that the run holding the lock wrote into the lock file, if readable.
@@ -158,4 +174,36 @@ fn holder(file: &mut File) -> Option<u32> {
     let mut text = String::new();
     file.take(20).read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder claimed twice by one process is refused by name the second time, and
+    /// only a folder that could not be locked gets the unguarded note.
+    #[test]
+    fn a_claimed_folder_is_refused_and_a_locked_one_needs_no_note() {
+        let out = std::env::temp_dir().join(format!("vgg-wgpu-claim-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let first = RunFolder::claim(&out, false, false).unwrap();
+        assert_eq!(first.unguarded_note(&out), None);
+        let second = RunFolder::claim(&out, false, false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            second.contains("in use by another training run"),
+            "{second}"
+        );
+        let unlocked = RunFolder {
+            _lock: File::open(lock_path(&out)).unwrap(),
+            locked: false,
+            replaced: vec![],
+        };
+        let note = unlocked.unguarded_note(&out).unwrap();
+        assert!(note.contains("cannot lock files"), "{note}");
+        drop(first);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }

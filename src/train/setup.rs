@@ -72,7 +72,13 @@ impl<'a> Run<'a> {
             DataSource::Builtin { .. } => None,
             _ => class_counts(train_set.as_ref()),
         };
-        let start_notes = start.note.iter().cloned().chain(counts).collect();
+        let unguarded = folder.as_ref().and_then(|f| f.unguarded_note(&opts.out));
+        let start_notes = start
+            .note
+            .into_iter()
+            .chain(counts)
+            .chain(unguarded)
+            .collect();
         let (loader, val_loader, meta) = loaders(opts, collective, &spec, train_set, val_set)?;
         let parallel = DataParallel::new(
             devices,
