@@ -60,7 +60,10 @@ impl Preprocessing {
                     "std" => "--std",
                     _ => "--normalize",
                 },
-                message: format!("{values}: every value must be {rule}"),
+                message: format!(
+                    "{values}: every value must be {rule}; give R,G,B in 0..255 pixel units, e.g. \
+                     --mean 123.7,116.3,103.5 --std 58.4,57.1,57.4 (ImageNet's)"
+                ),
             },
             Given::Metadata(path) => Error::WeightFile {
                 path: path.to_string(),
