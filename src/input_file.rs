@@ -178,12 +178,9 @@ pub fn check_not_an_input<P: AsRef<Path>>(
     option: &'static str,
     inputs: impl IntoIterator<Item = (P, &'static str)>,
 ) -> Result<()> {
-    let Some(output) = identity(written) else {
-        return Ok(());
-    };
     for (input, what) in inputs {
         let input = input.as_ref();
-        if identity(input).as_ref() == Some(&output) {
+        if same_file(written, input) {
             return Err(Error::InvalidArgument {
                 op: option,
                 message: format!(
@@ -195,6 +192,14 @@ pub fn check_not_an_input<P: AsRef<Path>>(
         }
     }
     Ok(())
+}
+
+/// Whether `a` and `b` are one existing file, by whatever paths (see [`identity`]).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (identity(a), identity(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// What makes a file the same file whatever the path to it: its device and inode on

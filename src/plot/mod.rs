@@ -62,10 +62,7 @@ pub fn redraw_run(folder: &Path) -> Result<()> {
 /// not replace a model), and a log given twice.
 fn check_out(logs: &[RunLog], out: &Path) -> Result<()> {
     let refuse = |op, message: String| Error::InvalidArgument { op, message };
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
+    let same = crate::input_file::same_file;
     for (i, log) in logs.iter().enumerate() {
         if same(&log.path, out) {
             return Err(refuse(
