@@ -174,6 +174,15 @@ fn grayscale_alpha_and_misnamed_images_become_rgb() {
     );
 }
 
+/// Every batch of one evaluation epoch over `dataset`.
+fn eval_batches(dataset: ImageFolder) -> Vec<vgg_wgpu::data::Batch> {
+    eval_loader(dataset)
+        .epoch(0, 0)
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
+}
+
 fn eval_loader(dataset: ImageFolder) -> Loader {
     let eval = EvalTransform {
         q: 32,
@@ -210,11 +219,7 @@ fn truncated_jpeg_is_skipped_and_reported_or_fails_in_strict_mode() {
     let paths: Vec<_> = (0..6)
         .map(|i| train.path(i).unwrap().to_path_buf())
         .collect();
-    let batches: Vec<_> = eval_loader(train)
-        .epoch(0, 0)
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect();
+    let batches = eval_batches(train);
     let kept: usize = batches.iter().map(|b| b.len()).sum();
     let mut unreadable: Vec<_> = batches
         .iter()
@@ -431,11 +436,7 @@ fn special_files_among_the_images_are_unreadable_images() {
         train.image(index(&link)).unwrap(),
         train.image(index(&real)).unwrap()
     );
-    let batches: Vec<_> = eval_loader(train)
-        .epoch(0, 0)
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect();
+    let batches = eval_batches(train);
     let kept: usize = batches.iter().map(|b| b.len()).sum();
     let unreadable: Vec<usize> = batches.iter().flat_map(|b| b.unreadable.clone()).collect();
     assert_eq!((kept, unreadable.len()), (5, 2), "{unreadable:?}");
