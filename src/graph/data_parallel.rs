@@ -150,7 +150,8 @@ impl<'a> DataParallel<'a> {
         let total_replicas = devices.len() * processes;
         let mut plans = Vec::new();
         for (r, ctx) in devices.iter().enumerate() {
-            let params = ParamSet::upload(ctx, &net.spec, weights, "initial weights")?;
+            let first = net.first_param();
+            let params = ParamSet::upload_from(ctx, &net.spec, weights, "initial weights", first)?;
             let plan = TrainPlan::new(ctx, net, params, micro_batch, accumulation, total_replicas)
                 .await
                 .map_err(|e| match devices.len() {

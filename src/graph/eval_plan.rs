@@ -52,28 +52,7 @@ impl EvalPlan {
     /// The plan's buffers and launches; `new` has checked the batch.
     fn build(ctx: &GpuContext, net: &Network, params: &ParamSet, batch: usize) -> Result<EvalPlan> {
         let ops = &net.ops;
-        let mut arena = Arena::new(2);
-        let mut reservations = Vec::new();
-        let mut slot = 0;
-        for i in 0..=ops.len() {
-            // An op that is the identity here (dropout) gives its input as its output.
-            if i > 0 && ops[i - 1].inference_identity() {
-                reservations.push(reservations[i - 1]);
-                continue;
-            }
-            reservations.push(arena.reserve(
-                ctx,
-                slot,
-                &format!("activation {i}"),
-                &net.activation_shape(i, batch),
-            )?);
-            slot = 1 - slot;
-        }
-        let tensors = arena.allocate(ctx);
-        let acts: Vec<Tensor> = reservations
-            .iter()
-            .map(|&r| tensors.get(r).clone())
-            .collect();
+        let acts = inference_activations(ctx, net, batch)?;
         let logits = &acts[ops.len()];
         let classes = net.spec.classes;
 
@@ -142,4 +121,36 @@ impl EvalPlan {
         record(head, &mut encoder);
         ctx.queue.submit([encoder.finish()]);
     }
+}
+
+/// The activations of an inference pass of `net` over `batch` samples, input first and
+/// output last, in two arena slots: each is dead once the next op has run. An op that
+/// is the identity at inference (dropout) has its input as its output.
+pub(crate) fn inference_activations(
+    ctx: &GpuContext,
+    net: &Network,
+    batch: usize,
+) -> Result<Vec<Tensor>> {
+    let ops = &net.ops;
+    let mut arena = Arena::new(2);
+    let mut reservations = Vec::new();
+    let mut slot = 0;
+    for i in 0..=ops.len() {
+        if i > 0 && ops[i - 1].inference_identity() {
+            reservations.push(reservations[i - 1]);
+            continue;
+        }
+        reservations.push(arena.reserve(
+            ctx,
+            slot,
+            &format!("activation {i}"),
+            &net.activation_shape(i, batch),
+        )?);
+        slot = 1 - slot;
+    }
+    let tensors = arena.allocate(ctx);
+    Ok(reservations
+        .iter()
+        .map(|&r| tensors.get(r).clone())
+        .collect())
 }

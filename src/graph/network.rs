@@ -12,6 +12,9 @@ use crate::shape::{Dropout, LrnParams};
 pub struct Network {
     pub spec: ModelSpec,
     pub ops: Vec<Op>,
+    /// The shape of one sample of the input: (3, S, S) images for a whole network; for
+    /// a [part](Network::part) of one, the activation where the part starts.
+    pub input: Vec<usize>,
     /// What a training plan of this network updates (evaluation ignores it).
     pub trainable: Trainable,
 }
@@ -70,8 +73,40 @@ impl Network {
         Network {
             spec: spec.clone(),
             ops,
+            input: vec![IMAGE_CHANNELS, spec.input_size, spec.input_size],
             trainable: Trainable::ALL,
         }
+    }
+
+    /// Ops `range` of this network as a network of their own, its input the activation
+    /// that feeds op `range.start`: the frozen layers whose output a
+    /// [`crate::train::FeatureCache`] keeps, or the layers trained on that output. Ops
+    /// keep their parameter indices into the whole network's [`ModelSpec::parameters`].
+    pub fn part(&self, range: std::ops::Range<usize>) -> Network {
+        Network {
+            spec: self.spec.clone(),
+            input: self.activation_shape(range.start, 1)[1..].to_vec(),
+            ops: self.ops[range].to_vec(),
+            trainable: self.trainable,
+        }
+    }
+
+    /// Where the frozen ops end whose output stays the same from one step to the next
+    /// for the same input: before the first trained op, and before any dropout that
+    /// feeds it (a random mask each step). What comes before can be computed once per
+    /// image and kept.
+    pub fn frozen_end(&self) -> usize {
+        let mut end = self.first_trained_op();
+        while end > 0 && matches!(self.ops[end - 1], Op::Dropout(_)) {
+            end -= 1;
+        }
+        end
+    }
+
+    /// The index of the first parameter its ops use (its parameters are that one and
+    /// every later one of the spec): 0 for a whole network.
+    pub fn first_param(&self) -> usize {
+        self.ops.iter().find_map(|op| op.param()).unwrap_or(0)
     }
 
     /// The same network, trained only as `trainable` says (checked against the spec).
@@ -92,12 +127,7 @@ impl Network {
     /// Shape of the activation feeding op `i` (`i == ops.len()`: the logits), batch `n`.
     pub fn activation_shape(&self, i: usize, n: usize) -> Vec<usize> {
         match i {
-            0 => vec![
-                n,
-                IMAGE_CHANNELS,
-                self.spec.input_size,
-                self.spec.input_size,
-            ],
+            0 => [vec![n], self.input.clone()].concat(),
             _ => self.ops[i - 1].output(n),
         }
     }

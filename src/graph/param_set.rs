@@ -68,6 +68,21 @@ impl ParamSet {
         Self::upload_stored(ctx, spec, weights, origin, Storage::F32)
     }
 
+    /// Parameters from index `first` on (those of a [`super::Network::part`]) from a
+    /// weight file of the whole network, checked against `spec` first.
+    pub fn upload_from(
+        ctx: &GpuContext,
+        spec: &ModelSpec,
+        weights: &WeightFile,
+        origin: &str,
+        first: usize,
+    ) -> Result<ParamSet> {
+        weights.check_matches_from(spec, origin, first)?;
+        let set = Self::allocate(ctx, spec, "param", first, Storage::F32)?;
+        set.write(ctx, weights)?;
+        Ok(set)
+    }
+
     /// As [`Self::upload`], with the weights (not the biases) stored as `storage`: F16
     /// halves their memory, for inference only (no backward kernel reads them).
     pub fn upload_stored(

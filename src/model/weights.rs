@@ -75,7 +75,13 @@ impl WeightFile {
     /// Checks that every parameter of `spec` is present with its shape. The error names
     /// the first missing or mismatched tensor and both shapes.
     pub fn check_matches(&self, spec: &ModelSpec, origin: &str) -> Result<()> {
-        for p in spec.parameters() {
+        self.check_matches_from(spec, origin, 0)
+    }
+
+    /// As [`Self::check_matches`], for `spec`'s parameters from index `first` on
+    /// alone (those a part of the network uses).
+    pub fn check_matches_from(&self, spec: &ModelSpec, origin: &str, first: usize) -> Result<()> {
+        for p in spec.parameters().split_off(first) {
             match self.tensors.get(&p.name) {
                 None if self.unread.contains_key(&p.name) => {
                     return Err(Error::WeightFile {

@@ -6,6 +6,8 @@
 //! - [`init`]: fresh weights (Section 3.1 of the paper); [`pretrained`]: a start from
 //!   another network's weights (fine-tuning); [`new_classes`]: the same, for new
 //!   classes taught from images in memory (the page's).
+//! - [`feature_cache`]: a frozen front's output kept per image and view, so that the
+//!   layers being taught train on it without running the front again.
 //! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself;
 //!   `unreadable_images`: the training images it could not read, listed once.
 //! - [`schedule`]: the paper's learning-rate schedule; [`rising_loss`]: the warning
@@ -17,6 +19,8 @@
 pub mod checkpoint;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod data_source;
+pub mod feature_cache;
+pub mod feature_views;
 pub mod init;
 pub mod metrics;
 pub mod new_classes;
@@ -36,3 +40,5 @@ mod setup;
 pub mod trainer;
 #[cfg(not(target_arch = "wasm32"))]
 mod unreadable_images;
+
+pub use feature_cache::FeatureCache;

@@ -6,6 +6,7 @@ mod conv;
 mod data_parallel;
 mod dropout;
 mod f16_weights;
+mod feature_cache;
 mod fine_tune;
 mod linear;
 mod long_sums;

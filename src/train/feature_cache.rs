@@ -1,0 +1,227 @@
+//! The output of a network's frozen front, computed once for each view of each
+//! training image and kept, so that the layers being taught train on it for every
+//! epoch without running the front again (`train --freeze features --cache-features`,
+//! and the page's teaching). With every conv layer of VGG-16 frozen, what is kept is
+//! pool5: 512×7×7 = 25 088 floats, 100 KB per view.
+//!
+//! The views stand for the augmentation the front can no longer see: each image at
+//! the network's test transform (smallest side rescaled to the smallest training scale,
+//! centre crop) and its mirror image. A step's batch is drawn as the image loader draws
+//! one: the epoch's order shuffled from `(seed, epoch)`, and for each image one of its
+//! views, drawn from `(seed, epoch, index)`.
+
+use image::RgbImage;
+
+use crate::data::epoch_order;
+use crate::data::rng::Rng;
+use crate::data::Batch;
+use crate::error::{Error, Result};
+
+/// Views kept of each image: the image, and its mirror image.
+pub const VIEWS: usize = 2;
+
+/// Domain tag of the view draws ("VIEW").
+const VIEW_TAG: u64 = 0x5649_4557;
+
+/// View `view` of `image` (0: itself, 1: mirrored left to right).
+pub fn view_of(image: &RgbImage, view: usize) -> RgbImage {
+    match view {
+        0 => image.clone(),
+        _ => image::imageops::flip_horizontal(image),
+    }
+}
+
+/// Features of labelled examples, `views` per example.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureCache {
+    /// One view's features: the shape of the activation kept, batch left out.
+    pub shape: Vec<usize>,
+    pub views: usize,
+    /// The most bytes of features it may hold.
+    pub max_bytes: usize,
+    /// (examples, views, features...)
+    values: Vec<f32>,
+    /// (examples)
+    labels: Vec<u32>,
+}
+
+impl FeatureCache {
+    /// An empty cache of views of `shape`, `views` per example, bounded by `max_bytes`.
+    pub fn new(shape: Vec<usize>, views: usize, max_bytes: usize) -> FeatureCache {
+        FeatureCache {
+            shape,
+            views: views.max(1),
+            max_bytes,
+            values: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
+    /// Floats of one view.
+    pub fn view_len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Bytes of one example's views.
+    pub fn bytes_per_example(&self) -> usize {
+        4 * self.views * self.view_len()
+    }
+
+    /// Examples held.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn labels(&self) -> &[u32] {
+        &self.labels
+    }
+
+    /// Checks that `examples` more examples fit under the bound, before any is
+    /// computed: the error names the cost and what to do.
+    pub fn check_room(&self, examples: usize) -> Result<()> {
+        let per = self.bytes_per_example();
+        let total = (self.len() + examples).saturating_mul(per);
+        if total <= self.max_bytes {
+            return Ok(());
+        }
+        let mib = |b: usize| b as f64 / (1 << 20) as f64;
+        Err(Error::InvalidArgument {
+            op: "feature cache",
+            message: format!(
+                "{} images × {} views × {} floats ({:.1} KiB an image) make {:.0} MiB, over the cache's bound of {:.0} MiB: \
+                 train without --cache-features, on fewer images, or freeze more layers (a smaller layer is kept)",
+                self.len() + examples,
+                self.views,
+                self.view_len(),
+                per as f64 / 1024.0,
+                mib(total),
+                mib(self.max_bytes),
+            ),
+        })
+    }
+
+    /// Adds an example of class `label`: its views one after another.
+    pub fn push(&mut self, label: u32, views: &[f32]) -> Result<()> {
+        if views.len() != self.views * self.view_len() {
+            return Err(Error::Shape {
+                op: "feature cache",
+                message: format!(
+                    "an example needs {} views of {} floats, got {} floats",
+                    self.views,
+                    self.view_len(),
+                    views.len()
+                ),
+            });
+        }
+        self.check_room(1)?;
+        self.values.extend_from_slice(views);
+        self.labels.push(label);
+        Ok(())
+    }
+
+    /// View `view` of example `example`.
+    pub fn view(&self, example: usize, view: usize) -> &[f32] {
+        let len = self.view_len();
+        &self.values[(example * self.views + view) * len..][..len]
+    }
+
+    /// Every view of every example passed through `f` (a further frozen part of the
+    /// network), `chunk` views at a time: the cache of what `f` outputs, `shape` each.
+    pub async fn map<F, Fut>(
+        &self,
+        shape: Vec<usize>,
+        chunk: usize,
+        mut f: F,
+    ) -> Result<FeatureCache>
+    where
+        F: FnMut(Vec<f32>, usize) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<f32>>>,
+    {
+        let mut out = FeatureCache::new(shape, self.views, self.max_bytes);
+        out.check_room(self.len())?;
+        let rows = self.len() * self.views;
+        let len = self.view_len();
+        for start in (0..rows).step_by(chunk.max(1)) {
+            let n = chunk.max(1).min(rows - start);
+            let mapped = f(self.values[start * len..(start + n) * len].to_vec(), n).await?;
+            out.values.extend(mapped);
+        }
+        out.labels = self.labels.clone();
+        if out.values.len() != rows * out.view_len() {
+            return Err(Error::Shape {
+                op: "feature cache",
+                message: format!("mapping gave {} floats for {rows} views", out.values.len()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Steps in an epoch of batches of `batch` (the last partial one left out); a
+    /// cache of fewer examples than `batch` makes one step, its examples repeated.
+    pub fn batches_per_epoch(&self, batch: usize) -> usize {
+        self.epoch_len(batch) / batch.max(1)
+    }
+
+    /// Examples in an epoch: all of them, repeated to fill one batch when too few.
+    fn epoch_len(&self, batch: usize) -> usize {
+        match self.is_empty() {
+            true => 0,
+            false => self.len().max(batch),
+        }
+    }
+
+    /// Batch `k` of `epoch` (of `batch` examples), share `shard.0` of `shard.1` equal
+    /// shares of it: the examples in the epoch's shuffled order, each as one of its
+    /// views drawn at random. `images` holds the features (len, shape...).
+    pub fn batch(
+        &self,
+        seed: u64,
+        epoch: u64,
+        k: usize,
+        batch: usize,
+        shard: (usize, usize),
+    ) -> Batch {
+        let order = epoch_order(self.epoch_len(batch), seed, epoch, true);
+        let share = batch / shard.1.max(1);
+        let places = &order[k * batch + shard.0 * share..][..share];
+        let mut images = Vec::with_capacity(share * self.view_len());
+        let mut labels = Vec::with_capacity(share);
+        for &place in places {
+            let example = place % self.len();
+            let view = match self.views {
+                1 => 0,
+                v => Rng::from_key(&[VIEW_TAG, seed, epoch, place as u64]).below(v as u64) as usize,
+            };
+            images.extend_from_slice(self.view(example, view));
+            labels.push(self.labels[example]);
+        }
+        Batch {
+            index: k,
+            images,
+            labels,
+            unreadable: Vec::new(),
+        }
+    }
+
+    /// Every example's view 0 in order, in batches of at most `batch`: validation.
+    pub fn in_order(&self, batch: usize) -> impl Iterator<Item = Batch> + '_ {
+        (0..self.len())
+            .step_by(batch.max(1))
+            .enumerate()
+            .map(move |(k, start)| {
+                let end = (start + batch.max(1)).min(self.len());
+                Batch {
+                    index: k,
+                    images: (start..end)
+                        .flat_map(|e| self.view(e, 0).to_vec())
+                        .collect(),
+                    labels: self.labels[start..end].to_vec(),
+                    unreadable: Vec::new(),
+                }
+            })
+    }
+}
