@@ -1,6 +1,9 @@
 //! A network's dense evaluation on the CPU: what [`crate::graph::DensePlan`] computes on
 //! the GPU, for one weight file held in memory.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use image::RgbImage;
 
 use super::dot::dot_rows_in_chunks;
@@ -24,7 +27,8 @@ const MAX_ACTIVATION_BYTES: usize = 1 << 30;
 /// page (FC1 of VGG-16 on 18 rows of windows is 1.8 G).
 const MULTIPLY_ADDS_PER_CHUNK: usize = 1 << 25;
 
-/// A weight file's network, its parameters in memory.
+/// A weight file's network, its parameters in memory. A clone shares them.
+#[derive(Clone)]
 pub struct CpuModel {
     pub spec: ModelSpec,
     pub meta: ModelMeta,
@@ -33,8 +37,9 @@ pub struct CpuModel {
     /// The file it came from, for messages.
     pub origin: String,
     net: Network,
-    /// In [`ModelSpec::parameters`] order.
-    params: Vec<Vec<f32>>,
+    /// In [`ModelSpec::parameters`] order; shared by clones and by the networks taught
+    /// from this one ([`CpuModel::with_head`]), which change only their trained layers.
+    params: Vec<Arc<Vec<f32>>>,
 }
 
 /// One dense evaluation: what the GPU's plan gives, and the class score map.
@@ -67,7 +72,7 @@ impl CpuModel {
                     .iter_mut()
                     .for_each(|v| *v = half::f16::from_f32(*v).to_f32());
             }
-            params.push(values);
+            params.push(Arc::new(values));
         }
         Ok(CpuModel {
             net: Network::new(&spec, 0.0),
@@ -81,12 +86,84 @@ impl CpuModel {
 
     /// Its weights with its metadata: a file the CLI reads.
     pub fn weight_file(&self) -> WeightFile {
-        let mut file = WeightFile::default();
-        for (info, values) in self.spec.parameters().into_iter().zip(&self.params) {
-            file.tensors.insert(info.name, (info.shape, values.clone()));
-        }
+        let mut file = self.tensors_from(0);
         self.meta.write(&mut file);
         file
+    }
+
+    /// Copies of its tensors from parameter `first` on (no metadata).
+    pub fn tensors_from(&self, first: usize) -> WeightFile {
+        let mut file = WeightFile::default();
+        let infos = self.spec.parameters().into_iter().zip(&self.params);
+        for (info, values) in infos.skip(first) {
+            file.tensors
+                .insert(info.name, (info.shape, values.as_ref().clone()));
+        }
+        file
+    }
+
+    /// The same network with new trained layers: `spec` and `meta` (new classes,
+    /// say) and `head`'s tensors for every parameter from index `first` on; the
+    /// tensors before it are shared with this model, not copied.
+    pub fn with_head(
+        &self,
+        spec: ModelSpec,
+        meta: ModelMeta,
+        origin: &str,
+        mut head: WeightFile,
+        first: usize,
+    ) -> Result<CpuModel> {
+        head.check_matches_from(&spec, origin, first)?;
+        let mut params = self.params[..first].to_vec();
+        for info in spec.parameters().split_off(first) {
+            let (_, values) = head.tensors.remove(&info.name).expect("checked above");
+            params.push(Arc::new(values));
+        }
+        Ok(CpuModel {
+            net: Network::new(&spec, 0.0),
+            spec,
+            meta,
+            guessed: false,
+            origin: origin.to_string(),
+            params,
+        })
+    }
+
+    /// Ops `range` of the plain network (dropout left out) on `x`, the activation that
+    /// feeds op `range.start` for `batch` images of the network's input size: what a
+    /// frozen part computes for a [`crate::train::FeatureCache`].
+    pub async fn run_part(
+        &self,
+        range: Range<usize>,
+        x: &[f32],
+        batch: usize,
+        pause: &mut impl Pause,
+    ) -> Result<Vec<f32>> {
+        let part = self.net.part(range);
+        let expected = batch * part.input.iter().product::<usize>();
+        if x.len() != expected {
+            return Err(Error::Shape {
+                op: "the CPU engine",
+                message: format!(
+                    "a part's input of {batch} needs {expected} values, got {}",
+                    x.len()
+                ),
+            });
+        }
+        let mut x = x.to_vec();
+        for (i, op) in part.ops.iter().enumerate() {
+            let plain_input = &part.activation_shape(i, 1)[1..];
+            // At the network's input size, an FC layer's dense form (a convolution as
+            // wide as its input) gives its plain output; features are 1×1 maps there.
+            let input = match plain_input {
+                &[features] => vec![features, 1, 1],
+                maps => maps.to_vec(),
+            };
+            if let Some(op) = op.dense(plain_input, &input) {
+                x = self.run_op(&op, &x, batch, pause).await;
+            }
+        }
+        Ok(x)
     }
 
     /// Checks a dense evaluation's input before anything is allocated: both sides at
@@ -130,26 +207,11 @@ impl CpuModel {
         let mut x = images.to_vec();
         let mut fc2_map = Vec::new();
         for (i, op) in ops.iter().enumerate() {
-            let y = match op {
-                Op::Conv(conv) if (conv.kernel == 3 && conv.pad == 1) || conv.pad == 0 => {
-                    self.convolve(conv, &x, batch, pause).await
-                }
-                // Pools, LRN, and padded convolutions other than VGG's 3×3 (no config
-                // has one): their CPU reference.
-                other => {
-                    let pass = ReferencePass {
-                        batch,
-                        params: &self.params,
-                        dropout: None,
-                    };
-                    other.reference_forward(&pass, &x)
-                }
-            };
+            let y = self.run_op(op, &x, batch, pause).await;
             if i + 1 == ops.len() {
                 fc2_map = x;
             }
             x = y;
-            pause.pause().await;
         }
         let last = ops.last().expect("a network has ops").output(batch);
         let map_shape = ScoreMapShape {
@@ -192,6 +254,27 @@ impl CpuModel {
             .await?;
         let posterior = mean_of_rows(&dense.output.probabilities, self.spec.classes);
         Ok((posterior, dense))
+    }
+
+    /// One op of a dense chain on `x`, then a pause.
+    async fn run_op(&self, op: &Op, x: &[f32], batch: usize, pause: &mut impl Pause) -> Vec<f32> {
+        let y = match op {
+            Op::Conv(conv) if (conv.kernel == 3 && conv.pad == 1) || conv.pad == 0 => {
+                self.convolve(conv, x, batch, pause).await
+            }
+            // Pools, LRN, and padded convolutions other than VGG's 3×3 (no config has
+            // one): their CPU reference. None of them has parameters.
+            other => {
+                let pass = ReferencePass {
+                    batch,
+                    params: &[],
+                    dropout: None,
+                };
+                other.reference_forward(&pass, x)
+            }
+        };
+        pause.pause().await;
+        y
     }
 
     /// One convolution, ReLU fused where the op has it: by Winograd when it is 3×3 with

@@ -58,6 +58,33 @@ impl TestModel {
         })
     }
 
+    /// The network `spec` of `params` already on the GPU (a taught network whose
+    /// frozen layers share another's tensors), described by `meta`.
+    pub fn from_params(
+        spec: ModelSpec,
+        meta: ModelMeta,
+        origin: &str,
+        params: ParamSet,
+    ) -> TestModel {
+        TestModel {
+            net: Network::new(&spec, 0.0),
+            spec,
+            meta,
+            guessed: false,
+            origin: origin.to_string(),
+            params,
+            dense: HashMap::new(),
+            dense_use: Vec::new(),
+            crops: HashMap::new(),
+        }
+    }
+
+    /// Its plain network and its parameters on the GPU (shared, not copied): what runs
+    /// its frozen layers while new classes are taught.
+    pub fn network(&self) -> (Network, ParamSet) {
+        (self.net.clone(), self.params.clone())
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(ctx: &GpuContext, path: &std::path::Path, storage: Storage) -> Result<TestModel> {
         Self::new(

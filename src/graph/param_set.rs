@@ -6,6 +6,8 @@ use crate::gpu::{Storage, Tensor};
 use crate::kernels::GpuContext;
 use crate::model::{ModelSpec, ParamInfo, WeightFile};
 
+/// A clone shares the GPU tensors.
+#[derive(Clone)]
 pub struct ParamSet {
     /// The index of `tensors[0]` among `spec`'s parameters.
     pub first: usize,
@@ -110,8 +112,33 @@ impl ParamSet {
 
     /// Reads every tensor back into a weight file (no metadata).
     pub async fn download(&self, ctx: &GpuContext) -> Result<WeightFile> {
+        self.download_from(ctx, self.first).await
+    }
+
+    /// Every parameter of `spec` (this set's network, new classes say): this set's
+    /// tensors before index `first` (shared, not copied), `head`'s from it on (uploaded).
+    pub fn with_head(
+        &self,
+        ctx: &GpuContext,
+        spec: &ModelSpec,
+        head: &WeightFile,
+        origin: &str,
+        first: usize,
+    ) -> Result<ParamSet> {
+        let uploaded = Self::upload_from(ctx, spec, head, origin, first)?;
+        let kept = self.tensors[..first - self.first].iter().cloned();
+        Ok(ParamSet {
+            first: self.first,
+            infos: spec.parameters().split_off(self.first),
+            tensors: kept.chain(uploaded.tensors).collect(),
+        })
+    }
+
+    /// The tensors from index `first` on read back (no metadata).
+    pub async fn download_from(&self, ctx: &GpuContext, first: usize) -> Result<WeightFile> {
         let mut file = WeightFile::default();
-        for (info, tensor) in self.infos.iter().zip(&self.tensors) {
+        let skip = first - self.first;
+        for (info, tensor) in self.infos.iter().zip(&self.tensors).skip(skip) {
             let values = tensor.read_f32(ctx).await?;
             file.tensors
                 .insert(info.name.clone(), (info.shape.clone(), values));

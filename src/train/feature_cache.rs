@@ -129,35 +129,10 @@ impl FeatureCache {
         &self.values[(example * self.views + view) * len..][..len]
     }
 
-    /// Every view of every example passed through `f` (a further frozen part of the
-    /// network), `chunk` views at a time: the cache of what `f` outputs, `shape` each.
-    pub async fn map<F, Fut>(
-        &self,
-        shape: Vec<usize>,
-        chunk: usize,
-        mut f: F,
-    ) -> Result<FeatureCache>
-    where
-        F: FnMut(Vec<f32>, usize) -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<f32>>>,
-    {
-        let mut out = FeatureCache::new(shape, self.views, self.max_bytes);
-        out.check_room(self.len())?;
-        let rows = self.len() * self.views;
-        let len = self.view_len();
-        for start in (0..rows).step_by(chunk.max(1)) {
-            let n = chunk.max(1).min(rows - start);
-            let mapped = f(self.values[start * len..(start + n) * len].to_vec(), n).await?;
-            out.values.extend(mapped);
-        }
-        out.labels = self.labels.clone();
-        if out.values.len() != rows * out.view_len() {
-            return Err(Error::Shape {
-                op: "feature cache",
-                message: format!("mapping gave {} floats for {rows} views", out.values.len()),
-            });
-        }
-        Ok(out)
+    /// Every view of example `example`, one after another.
+    pub fn example(&self, example: usize) -> &[f32] {
+        let len = self.views * self.view_len();
+        &self.values[example * len..][..len]
     }
 
     /// Steps in an epoch of batches of `batch` (the last partial one left out); a

@@ -5,7 +5,7 @@
 //! - [`options`]: what a run is told to do; [`data_source`]: where its images come from.
 //! - [`init`]: fresh weights (Section 3.1 of the paper); [`pretrained`]: a start from
 //!   another network's weights (fine-tuning); [`new_classes`]: the same, for new
-//!   classes taught from images in memory (the page's).
+//!   classes taught from images in memory (the page's), on cached features ([`teaching`]).
 //! - [`feature_cache`]: a frozen front's output kept per image and view, so that the
 //!   layers being taught train on it without running the front again.
 //! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself;
@@ -36,6 +36,7 @@ pub mod run_settings;
 pub mod schedule;
 #[cfg(not(target_arch = "wasm32"))]
 mod setup;
+pub mod teaching;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod trainer;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,14 +1,9 @@
 //! Teaching a trained network new classes from a few examples (the page's "teach it
 //! your own classes"): its features stay exactly as they are, a new last layer for the
-//! user's classes starts fresh, and training sees the examples through the paper's
-//! augmentation at the network's own training scale and preprocessing. What the CLI's
-//! `--init pretrained:FILE --freeze` does, for images held in memory.
+//! user's classes starts at zero, and only the head trains ([`super::teaching`] runs
+//! it on cached features). What the CLI's `--init pretrained:FILE --freeze` does, for
+//! images held in memory.
 
-use std::sync::Arc;
-
-use super::init::{random_weights, Init};
-use super::pretrained::transfer;
-use crate::data::{ColourStats, ImageList, Loader, LoaderConfig, TrainAugment, Transform};
 use crate::error::{Error, Result};
 use crate::graph::Trainable;
 use crate::model::{ModelMeta, ModelSpec, WeightFile};
@@ -23,13 +18,25 @@ pub enum Head {
     Classifier,
 }
 
+impl Head {
+    /// The layers of `spec` it leaves frozen: those before it.
+    pub fn frozen_layers(self, spec: &ModelSpec) -> usize {
+        match self {
+            Head::LastLayer => spec.parameters().len() / 2 - 1,
+            Head::Classifier => spec.conv_layers().len(),
+        }
+    }
+}
+
 /// A network set up to learn new classes.
 #[derive(Clone, Debug)]
 pub struct NewClasses {
     pub spec: ModelSpec,
     /// The user's class names, the source's preprocessing and training scale.
     pub meta: ModelMeta,
-    /// The source's tensors, with a fresh last layer sized for the new classes.
+    /// The starting tensors of the trained layers (from parameter
+    /// `trainable.first_param()` on): the source's, with a new last layer at zero sized
+    /// for the new classes.
     pub weights: WeightFile,
     pub trainable: Trainable,
     /// What came from the source: "copied 30 tensors of …; new: classifier.6 (1000 → 3
@@ -39,43 +46,50 @@ pub struct NewClasses {
 
 impl NewClasses {
     /// The network of `source` (described by `source_meta`), set up to tell apart
-    /// `class_names` (at least two, each distinct and non-empty).
+    /// `class_names` (at least two, each distinct and non-empty), training `head`.
+    /// `source` needs the tensors of the trained layers alone (the frozen ones stay
+    /// the source's); the new last layer starts at zero.
     pub fn new(
         source: &WeightFile,
         source_meta: &ModelMeta,
         origin: &str,
         class_names: Vec<String>,
         head: Head,
-        seed: u64,
     ) -> Result<NewClasses> {
         check_names(&class_names)?;
         let spec = ModelSpec {
             classes: class_names.len(),
             ..source_meta.spec()?
         };
-        let fresh = random_weights(&spec, &Init::Glorot, seed);
-        let mut start = transfer(&spec, source, spec.config, origin, fresh)?;
-        // The new last layer starts at zero: every class equally likely at first, rather
-        // than random logits as large as the source's features, which the first steps
-        // would have to undo (and whose gradients would shake the layers below).
         let params = spec.parameters();
-        for p in &params[params.len() - 2..] {
-            let (_, values) = start
-                .weights
-                .tensors
-                .get_mut(&p.name)
-                .expect("every parameter");
-            values.fill(0.0);
-        }
-        let layers = spec.parameters().len() / 2;
         let trainable = Trainable {
-            frozen_layers: match head {
-                Head::LastLayer => layers - 1,
-                Head::Classifier => spec.conv_layers().len(),
-            },
+            frozen_layers: head.frozen_layers(&spec),
             conv_lr_scale: 1.0,
         };
         trainable.validate(&spec)?;
+        let last = params.len() - 2;
+        // The trained layers below the last one start as the source's (checked first).
+        let mut weights = WeightFile::default();
+        for p in &params[trainable.first_param()..last] {
+            let values = source_tensor(source, origin, &p.name, &p.shape)?;
+            weights
+                .tensors
+                .insert(p.name.clone(), (p.shape.clone(), values));
+        }
+        // The new last layer starts at zero: every class equally likely at first, rather
+        // than random logits as large as the source's features, which the first steps
+        // would have to undo (and whose gradients would shake the layers below).
+        for p in &params[last..] {
+            let zeros = vec![0.0; p.shape.iter().product()];
+            weights
+                .tensors
+                .insert(p.name.clone(), (p.shape.clone(), zeros));
+        }
+        let layer = params[last].name.trim_end_matches(".weight");
+        let note = format!(
+            "copied {last} tensors of {origin}; new: {layer} ({} → {} classes)",
+            source_meta.classes, spec.classes
+        );
         let meta = ModelMeta::new(
             &spec,
             class_names,
@@ -83,51 +97,34 @@ impl NewClasses {
             source_meta.train_scale,
         );
         Ok(NewClasses {
-            note: start.describe(origin),
+            note,
             spec,
             meta,
-            weights: start.weights,
+            weights,
             trainable,
         })
     }
+}
 
-    /// Batches of `examples` (every class needs one at least): random crops of the
-    /// network's input size from the image rescaled to the source's training scale,
-    /// flips, colour noise along the examples' own principal components, the source's
-    /// preprocessing. Fewer examples than `batch` are repeated to fill one batch.
-    pub fn loader(&self, examples: &ImageList, batch: usize, seed: u64) -> Result<Loader> {
-        let counts = examples.counts();
-        let empty: Vec<&str> = self
-            .meta
-            .class_names
-            .iter()
-            .zip(&counts)
-            .filter(|(_, &n)| n == 0)
-            .map(|(name, _)| name.as_str())
-            .collect();
-        if !empty.is_empty() {
-            return Err(Error::InvalidArgument {
-                op: "new classes",
-                message: format!(
-                    "no examples of {}: add one at least to every class",
-                    empty.join(", ")
-                ),
-            });
-        }
-        let examples = examples.repeated_to(batch);
-        let stats = ColourStats::estimate(&examples, 1000)?;
-        let [s_min, s_max] = self.meta.train_scale;
-        let mut augment = TrainAugment::paper(&stats, s_min, s_max, self.spec.input_size as u32)?;
-        augment.preprocessing = self.meta.preprocessing;
-        Loader::new(
-            Arc::new(examples),
-            Transform::Train(augment),
-            LoaderConfig {
-                drop_last: true,
-                workers: 0,
-                ..LoaderConfig::train(batch, seed)
-            },
-        )
+/// `source`'s tensor `name`, which must have `shape`.
+fn source_tensor(
+    source: &WeightFile,
+    origin: &str,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f32>> {
+    match source.tensors.get(name) {
+        Some((s, values)) if s == shape => Ok(values.clone()),
+        found => Err(Error::WeightFile {
+            path: origin.to_string(),
+            message: format!(
+                "tensor '{name}' is {}, but the network taught needs it with shape {shape:?}",
+                match found {
+                    Some((s, _)) => format!("of shape {s:?}"),
+                    None => "missing".to_string(),
+                }
+            ),
+        }),
     }
 }
 

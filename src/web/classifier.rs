@@ -18,7 +18,6 @@ use crate::eval::{default_scales, evaluate_image, Protocol, TestModel};
 use crate::gpu::Storage;
 use crate::kernels::GpuContext;
 use crate::model::{imagenet, ModelMeta, ModelSpec, WeightFile};
-use crate::train::new_classes::{Head, NewClasses};
 
 /// A network under test, with the paper's protocol (what `vgg-wgpu classify` does) or
 /// the quick one.
@@ -30,7 +29,7 @@ pub struct Classifier {
 }
 
 /// Where a classifier's network computes.
-enum Model {
+pub(super) enum Model {
     /// On the GPU, by WebGPU.
     Gpu(TestModel),
     /// In the page's wasm, by the CPU engine: on an adapter that is a CPU (the
@@ -39,14 +38,14 @@ enum Model {
 }
 
 impl Model {
-    fn spec(&self) -> &ModelSpec {
+    pub(super) fn spec(&self) -> &ModelSpec {
         match self {
             Model::Gpu(m) => &m.spec,
             Model::Cpu(m) => &m.spec,
         }
     }
 
-    fn meta(&self) -> &ModelMeta {
+    pub(super) fn meta(&self) -> &ModelMeta {
         match self {
             Model::Gpu(m) => &m.meta,
             Model::Cpu(m) => &m.meta,
@@ -63,7 +62,7 @@ impl Model {
         guessed && self.spec().classes == imagenet::CLASSES
     }
 
-    fn origin(&self) -> &str {
+    pub(super) fn origin(&self) -> &str {
         match self {
             Model::Gpu(m) => &m.origin,
             Model::Cpu(m) => &m.origin,
@@ -138,11 +137,16 @@ impl Classifier {
             false => TestModel::new(&ctx, &weights, origin, storage).map(Model::Gpu),
         }
         .map_err(js_error)?;
-        Ok(Classifier {
+        Ok(Classifier::of(ctx, model))
+    }
+
+    /// A classifier of `model`, with the paper's protocol.
+    pub(super) fn of(ctx: Rc<GpuContext>, model: Model) -> Classifier {
+        Classifier {
             ctx,
             protocol: paper_protocol(&model),
             model,
-        })
+        }
     }
 
     /// Evaluates one scale at a time, calling `progress(passes done, passes)` after
@@ -338,41 +342,11 @@ impl Classifier {
         self.run(image, top, progress).await.map_err(js_error)
     }
 
-    /// A teacher of new classes named `class_names`, starting from this network: its
-    /// features frozen, a new last layer, and with `whole_classifier` its other FC
-    /// layers too trained (else left as they are). SGD on batches of `batch` at rate
-    /// `lr`. The network's weights are copied once for it (read back from the GPU, or
-    /// from the CPU engine's memory: for VGG-16, 553 MB more wasm memory meanwhile).
-    pub async fn teach(
-        &self,
-        class_names: Vec<String>,
-        whole_classifier: bool,
-        batch: usize,
-        lr: f32,
-        seed: u32,
-    ) -> Result<Teacher, JsError> {
-        let source = match &self.model {
-            Model::Gpu(model) => model.weight_file(&self.ctx).await.map_err(js_error)?,
-            Model::Cpu(model) => model.weight_file(),
-        };
-        let head = match whole_classifier {
-            true => Head::Classifier,
-            false => Head::LastLayer,
-        };
-        let new = NewClasses::new(
-            &source,
-            self.model.meta(),
-            self.model.origin(),
-            class_names,
-            head,
-            seed as u64,
-        )
-        .map_err(js_error)?;
-        drop(source);
-        let cpu = matches!(self.model, Model::Cpu(_));
-        Teacher::new(self.ctx.clone(), new, batch, lr, seed, cpu)
-            .await
-            .map_err(js_error)
+    /// A teacher of new classes, starting from this network: examples added to it run
+    /// through this network's frozen layers where this classifier computes (the CPU
+    /// engine or WebGPU), sharing its weights (nothing is copied).
+    pub fn teacher(&self) -> Result<Teacher, JsError> {
+        Teacher::new(self.ctx.clone(), &self.model).map_err(js_error)
     }
 }
 

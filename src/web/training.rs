@@ -1,12 +1,12 @@
-//! SGD in the tab, one step per call: what the built-in data set's [`super::Trainer`]
-//! and the user's own classes' [`super::Teacher`] share.
+//! SGD in the tab, one step per call, on the built-in data set ([`super::Trainer`]),
+//! and what every step reports (the [`super::Teacher`]'s too).
 
 use wasm_bindgen::prelude::*;
 
 use super::now_ms;
 use crate::data::{Batches, Loader};
 use crate::error::{Error, Result};
-use crate::graph::TrainPlan;
+use crate::graph::{StepStats, TrainPlan};
 use crate::kernels::GpuContext;
 use crate::model::{ModelMeta, WeightFile};
 use crate::shape::SgdHyper;
@@ -52,15 +52,6 @@ impl TabTraining {
         })
     }
 
-    /// Goes on with another data set (the user added examples): a new epoch of it
-    /// starts at the next step; weights and momenta stay.
-    pub fn set_loader(&mut self, loader: Loader) -> Result<()> {
-        self.epoch += 1;
-        self.batches = loader.epoch(self.epoch, 0)?;
-        self.loader = loader;
-        Ok(())
-    }
-
     pub fn steps_per_epoch(&self) -> usize {
         self.loader.batches_per_epoch()
     }
@@ -92,14 +83,13 @@ impl TabTraining {
             .await?;
         self.step += 1;
         let seconds = (now_ms() - start) / 1000.0;
-        Ok(StepReport {
-            step: self.step as u32,
-            epoch: self.epoch as u32,
-            batch: batch.index as u32,
-            loss: stats.mean_loss(),
-            accuracy: stats.top1_hits / stats.samples.max(1) as f64,
-            images_per_s: stats.samples as f64 / seconds.max(1e-9),
-        })
+        Ok(StepReport::new(
+            self.step,
+            self.epoch,
+            batch.index,
+            &stats,
+            seconds,
+        ))
     }
 
     /// The weights as they are now, with the metadata.
@@ -121,8 +111,24 @@ pub struct StepReport {
     pub batch: u32,
     /// Mean cross-entropy of the batch (before the update).
     pub loss: f64,
-    /// Top-1 accuracy on the batch (augmented, dropout on).
+    /// Top-1 accuracy on the batch (dropout on).
     pub accuracy: f64,
-    /// Images per second of this step, batch preparation on the CPU included.
+    /// Images (or examples' kept features) per second of this step, batch preparation
+    /// included.
     pub images_per_s: f64,
+}
+
+impl StepReport {
+    /// The report of step `step` (counted from 1) on batch `batch` of `epoch`, which
+    /// took `seconds`.
+    pub fn new(step: u64, epoch: u64, batch: usize, stats: &StepStats, seconds: f64) -> StepReport {
+        StepReport {
+            step: step as u32,
+            epoch: epoch as u32,
+            batch: batch as u32,
+            loss: stats.mean_loss(),
+            accuracy: stats.top1_hits / stats.samples.max(1) as f64,
+            images_per_s: stats.samples as f64 / seconds.max(1e-9),
+        }
+    }
 }
