@@ -68,7 +68,9 @@ async function loadFile(file) {
   source = { file };
 }
 
-export function setClassifier(next, name) {
+/// Makes `next` the classifier in use. A model loaded (not `taught` here) tells the
+/// teach panel, whose examples' features came from the model before.
+export function setClassifier(next, name, { taught = false } = {}) {
   engine.classifier?.free();
   engine.classifier = next;
   demo.model = engine.classifier.describe();
@@ -76,6 +78,7 @@ export function setClassifier(next, name) {
   $('model-progress').hidden = true;
   say('model-status', `${name}: ${demo.model}; classified by ${demo.engine}.`);
   applyProtocol();
+  if (!taught) document.dispatchEvent(new Event('source-model'));
 }
 
 /// The weights at `url`: the bundled model, or `?model=URL`'s.

@@ -15,7 +15,9 @@ export const demo = (window.demo = {
   samplePng: null,
   wasmBytes: null, // () => the size of the engine's wasm memory (it never shrinks)
   progress: [], // [scales done, scales] of the classification running or last run
-  teach: { steps: [], stepping: false, note: null, live: [] }, // the teach panel's
+  // The teach panel's: views through the frozen layers, each example's milliseconds,
+  // and a timeline of examples added and ready and of teaching's start.
+  teach: { steps: [], stepping: false, note: null, live: [], frontPasses: 0, views: 0, exampleMs: [], timeline: [] },
 });
 
 // The engine's objects in use: the WebGPU device and the model that classifies.

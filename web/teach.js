@@ -1,5 +1,7 @@
-// Teach it your own classes: examples from the webcam or files, the loaded model taught
-// them in the tab, then classify with it (also live on the webcam) or download it.
+// Teach it your own classes: examples from the webcam or files, each run through the
+// loaded model's frozen convolutions once as it is added (twice: it and its mirror
+// image), the head taught on what is kept in the tab, then classify with it (also live
+// on the webcam) or download it.
 import { $, demo, drawChart, engine, onGpu, say } from './page.js';
 import { browserDecode, engineDecodes, frameCanvas, frameRgba, openWebcam } from './classify.js';
 import { setClassifier } from './models.js';
@@ -7,7 +9,8 @@ import { setClassifier } from './models.js';
 const MAX_CLASSES = 10;
 const teach = {
   classes: [], // { name input, count element, thumbs element, examples: [example] }
-  teacher: null, // made by the first press of Teach, from the model loaded then
+  teacher: null, // made with the first example, from the model loaded then
+  computing: 0, // examples whose features are being computed
   running: false,
   live: false,
 };
@@ -24,14 +27,66 @@ async function exampleFromBlob(blob) {
   return { rgba, url };
 }
 
-/// Hands an example of class `label` to the teacher (when teaching has started).
-function giveExample(label, example) {
-  const teacher = teach.teacher;
-  return onGpu(() =>
-    example.bytes
-      ? teacher.addExample(label, example.bytes)
-      : teacher.addExampleRgba(label, example.rgba.width, example.rgba.height, example.rgba.data),
-  );
+/// The teacher of the model loaded now, made with the first example: each example's
+/// views run through the model's frozen convolutions as soon as it is added.
+function teacher() {
+  if (!teach.teacher) {
+    if (!engine.classifier) throw new Error('load a model first');
+    teach.teacher = engine.classifier.teacher();
+    teach.computing = 0;
+  }
+  return teach.teacher;
+}
+
+/// The examples' state for the page and the tests: views through the frozen layers so
+/// far, and how long each example took.
+function noteFeatures() {
+  demo.teach.frontPasses = teach.teacher?.frontPasses ?? 0;
+  demo.teach.views = teach.teacher?.views ?? 0;
+  demo.teach.exampleMs = teach.teacher ? Array.from(teach.teacher.exampleMs) : [];
+}
+
+function showCount(c) {
+  const n = c.examples.length;
+  const waiting = c.examples.filter((e) => !e.ready).length;
+  c.count.textContent = `${n} example${n === 1 ? '' : 's'}` + (waiting ? ` (${waiting} computing)` : '');
+}
+
+/// Hands an example of class `label` to the teacher, which computes its features; its
+/// thumbnail is faint until then.
+async function giveExample(label, example) {
+  const c = teach.classes[label];
+  example.ready = false;
+  example.img.classList.add('computing');
+  showCount(c);
+  const t = teacher();
+  teach.computing += 1;
+  try {
+    await onGpu(() =>
+      example.bytes
+        ? t.addExample(label, example.bytes)
+        : t.addExampleRgba(label, example.rgba.width, example.rgba.height, example.rgba.data),
+    );
+  } catch (e) {
+    // Not an example after all: it goes, with its thumbnail.
+    c.examples.splice(c.examples.indexOf(example), 1);
+    example.img.remove();
+    showCount(c);
+    throw e;
+  } finally {
+    teach.computing -= 1;
+  }
+  if (t !== teach.teacher) return; // the model changed meanwhile: its teacher was dropped
+  example.ready = true;
+  example.img.classList.remove('computing');
+  showCount(c);
+  noteFeatures();
+  demo.teach.timeline.push({ t: performance.now(), event: 'example ready', label });
+  if (!teach.running) {
+    say('teach-status', teach.computing
+      ? `Computing the features of the examples: ${teach.computing} to go…`
+      : `Every example's features are ready (${teach.teacher.frontPasses} views through the frozen layers). Press Teach.`);
+  }
 }
 
 async function addExample(label, example) {
@@ -39,10 +94,27 @@ async function addExample(label, example) {
   c.examples.push(example);
   const img = document.createElement('img');
   img.src = example.url;
+  example.img = img;
   c.thumbs.append(img);
-  c.count.textContent = `${c.examples.length} example${c.examples.length === 1 ? '' : 's'}`;
-  if (teach.teacher) await giveExample(label, example);
+  demo.teach.timeline.push({ t: performance.now(), event: 'example added', label });
+  await giveExample(label, example);
 }
+
+/// A model loaded since the examples were added: their features are recomputed with it.
+document.addEventListener('source-model', () => {
+  if (!teach.teacher) return;
+  teach.running = false;
+  teach.live = false;
+  const old = teach.teacher;
+  teach.teacher = null;
+  onGpu(() => old.free());
+  resetControls();
+  for (const [label, c] of teach.classes.entries()) {
+    for (const example of c.examples) {
+      giveExample(label, example).catch((e) => say('teach-status', `${e.message ?? e}`, true));
+    }
+  }
+});
 
 export function addClassRow(name) {
   const label = teach.classes.length;
@@ -94,7 +166,7 @@ export function addClassRow(name) {
     }
     picker.value = '';
   });
-  $('class-add').disabled = teach.classes.length >= MAX_CLASSES || !!teach.teacher;
+  $('class-add').disabled = teach.classes.length >= MAX_CLASSES || !!teach.teacher?.started;
 }
 
 let teachStream = null;
@@ -108,7 +180,7 @@ $('teach-webcam-start').addEventListener('click', async () => {
   $('teach-webcam-start').hidden = true;
   $('teach-webcam-stop').hidden = false;
   for (const c of teach.classes) c.snap.disabled = false;
-  $('teach-live').disabled = !teach.teacher;
+  $('teach-live').disabled = !teach.teacher?.started;
 });
 $('teach-webcam-stop').addEventListener('click', () => {
   teach.live = false;
@@ -123,21 +195,19 @@ $('teach-webcam-stop').addEventListener('click', () => {
 
 $('class-add').addEventListener('click', () => addClassRow(`class ${teach.classes.length + 1}`));
 
-/// The teacher, made on the first press of Teach from the model loaded now, with every
-/// example so far.
+/// Teaching starts on the examples' kept features, with the classes as named now.
 async function startTeacher() {
-  if (!engine.classifier) throw new Error('load a model first');
   const names = teach.classes.map((c) => c.input.value.trim());
   const batch = Number($('teach-batch').value);
   const lr = Number($('teach-lr').value);
   const whole = $('teach-whole').checked;
-  say('teach-status', 'Reading the model back and compiling the training plan…');
-  const source = engine.classifier;
-  teach.teacher = await onGpu(() => source.teach(names, whole, batch, lr, 0));
-  demo.teach.note = teach.teacher.note;
-  for (const [label, c] of teach.classes.entries()) {
-    for (const example of c.examples) await giveExample(label, example);
-  }
+  const t = teacher();
+  say('teach-status', teach.computing
+    ? `Teaching starts once the features of ${teach.computing} more example(s) are computed…`
+    : 'Starting…');
+  await onGpu(() => t.start(names, whole, batch, lr, 0));
+  demo.teach.timeline.push({ t: performance.now(), event: 'teaching started' });
+  demo.teach.note = t.note;
   for (const c of teach.classes) c.input.disabled = true;
   for (const id of ['class-add', 'teach-whole', 'teach-batch']) $(id).disabled = true;
   for (const id of ['teach-reset', 'teach-use', 'teach-save']) $(id).disabled = false;
@@ -149,12 +219,12 @@ async function teachLoop() {
   while (teach.running) {
     demo.teach.stepping = true;
     const r = await onGpu(() => teach.teacher.step()).finally(() => (demo.teach.stepping = false));
-    steps.push({ step: r.step, epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, imagesPerS: r.images_per_s });
+    steps.push({ step: r.step, epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, imagesPerS: r.images_per_s, t: performance.now() });
     r.free();
     const s = steps.at(-1);
     say('teach-status',
       `${demo.teach.note}. Step ${s.step} (${teach.teacher.stepsPerEpoch} per pass over the ` +
-      `${teach.teacher.counts().reduce((a, n) => a + n, 0)} examples): loss ${s.loss.toFixed(3)}, ` +
+      `${teach.teacher.counts(teach.classes.length).reduce((a, n) => a + n, 0)} examples): loss ${s.loss.toFixed(3)}, ` +
       `batch accuracy ${(100 * s.accuracy).toFixed(1)}%, ${s.imagesPerS.toFixed(1)} images/s`);
     drawChart($('teach-chart'), steps);
     await new Promise((r) => setTimeout(r, 0)); // let the page handle events between steps
@@ -169,7 +239,7 @@ $('teach-start').addEventListener('click', async () => {
     return;
   }
   try {
-    if (!teach.teacher) {
+    if (!teach.teacher?.started) {
       button.disabled = true;
       await startTeacher();
       button.disabled = false;
@@ -181,18 +251,15 @@ $('teach-start').addEventListener('click', async () => {
   } catch (e) {
     teach.running = false;
     button.disabled = false;
-    button.textContent = teach.teacher ? 'Go on teaching' : 'Teach';
+    button.textContent = teach.teacher?.started ? 'Go on teaching' : 'Teach';
     say('teach-status', `Teaching stopped: ${e.message ?? e}`, true);
   }
 });
 
 $('teach-lr').addEventListener('change', () => teach.teacher?.setLearningRate(Number($('teach-lr').value)));
 
-$('teach-reset').addEventListener('click', async () => {
-  teach.running = false;
-  teach.live = false;
-  await onGpu(() => teach.teacher?.free());
-  teach.teacher = null;
+/// The controls as before Teach: classes can be renamed and added, the head chosen.
+function resetControls() {
   demo.teach.steps = [];
   drawChart($('teach-chart'), demo.teach.steps);
   for (const c of teach.classes) c.input.disabled = false;
@@ -200,13 +267,20 @@ $('teach-reset').addEventListener('click', async () => {
   $('class-add').disabled = teach.classes.length >= MAX_CLASSES;
   for (const id of ['teach-reset', 'teach-use', 'teach-save', 'teach-live']) $(id).disabled = true;
   $('teach-start').textContent = 'Teach';
-  say('teach-status', 'Start over: rename, add classes and examples, then press Teach.');
+}
+
+$('teach-reset').addEventListener('click', async () => {
+  teach.running = false;
+  teach.live = false;
+  await onGpu(() => teach.teacher?.reset());
+  resetControls();
+  say('teach-status', 'Start over: rename, add classes and examples, then press Teach. The examples\' features are kept.');
 });
 
 $('teach-use').addEventListener('click', async () => {
   try {
     const next = await onGpu(() => teach.teacher.classifier());
-    setClassifier(next, `the network taught here (step ${demo.teach.steps.length})`);
+    setClassifier(next, `the network taught here (step ${demo.teach.steps.length})`, { taught: true });
   } catch (e) {
     say('teach-status', `No classifier from the taught network: ${e.message ?? e}`, true);
   }

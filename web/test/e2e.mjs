@@ -325,6 +325,12 @@ try {
     `  teaching: ${teachNote}; ${teachSteps.length} steps, ${(teachSteps.slice(-10).reduce((a, s) => a + s.imagesPerS, 0) / 10).toFixed(1)} images/s; ` +
       `loss every 10 steps: ${teachSteps.filter((s) => s.step % 10 === 1).map((s) => s.loss.toFixed(2)).join(' ')}`,
   );
+  const features = await page.evaluate(() => ({ passes: window.demo.teach.frontPasses, views: window.demo.teach.views }));
+  check(
+    features.views >= 1 && features.passes === (3 * 8 + 12) * features.views,
+    `the frozen layers ran once per example and view, however many steps: ${features.passes} views of 36 examples ` +
+      `(${features.views} each) after ${teachSteps.length} steps`,
+  );
   check(teachNote.includes('new: classifier.6 (10 → 4 classes)'), `the teacher starts from the bundled model with a new last layer (${teachNote}); its FC layers train`);
   check(
     Math.abs(firstTeach - Math.log(4)) < 1e-3 && lastTeach < 0.5 * firstTeach,
