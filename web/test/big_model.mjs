@@ -14,38 +14,18 @@
 // cpu (the page's `?engine=`; by default the CPU engine on a CPU adapter).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launch, serveWithModel } from './big_page.mjs';
 
 const [modelPath, imagePath] = process.argv.slice(2);
 if (!modelPath) {
   console.error('usage: node web/test/big_model.mjs MODEL.safetensors [IMAGE.png]');
   process.exit(2);
 }
-const web = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const protocols = (process.env.PROTOCOLS ?? 'quick,paper').split(',').filter(Boolean);
-
-// web/ as the e2e test serves it, plus the model at /big/<name>.
-const modelName = path.basename(modelPath);
-const server = http.createServer((req, res) => {
-  const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-  let file = pathname === `/big/${modelName}` ? modelPath : path.join(web, pathname);
-  if (pathname.endsWith('/')) file = path.join(file, 'index.html');
-  if (!fs.existsSync(file)) return res.writeHead(404).end();
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
-  res.writeHead(200, {
-    'content-type': types[path.extname(file)] ?? 'application/octet-stream',
-    'content-length': fs.statSync(file).size,
-  });
-  fs.createReadStream(file).pipe(res);
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const f16 = process.env.F16 === '1' ? '&f16=1' : '';
 const engine = process.env.ENGINE ? `&engine=${process.env.ENGINE}` : '';
-const url = `http://127.0.0.1:${server.address().port}/?model=big/${encodeURIComponent(modelName)}${f16}${engine}`;
+const { server, url, modelName } = await serveWithModel(modelPath, `${f16}${engine}`);
 
 // Peak resident memory (MiB) of Chromium's renderer and GPU processes, sampled: while
 // loading (`peak`), then during each classification (`peak` reset before it).
@@ -63,13 +43,7 @@ function sample() {
   peak.gpu = Math.max(peak.gpu, sum.gpu);
 }
 
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vgg-wgpu-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: false,
-  args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking'],
-});
-context.setDefaultTimeout(3_600_000);
+const { context, close } = await launch();
 try {
   const page = await context.newPage();
   page.on('console', (m) => console.log(`  [page] ${m.text()}`));
@@ -175,7 +149,6 @@ try {
   };
   console.log(JSON.stringify(summary));
 } finally {
-  await context.close();
+  await close();
   server.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
 }
