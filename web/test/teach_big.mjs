@@ -137,7 +137,10 @@ try {
       `loss ${steps[0].loss.toFixed(3)} → mean of the last 5 ${(steps.slice(-5).reduce((a, s) => a + s.loss, 0) / 5).toFixed(3)}; ` +
       `taught classifier at ${done.toFixed(1)} s from adding the first photo`,
   );
+  const wasmMib = (await page.evaluate(() => window.demo.wasmBytes())) / 1048576;
+  console.log(`the engine's wasm memory after teaching: ${wasmMib.toFixed(0)} MiB`);
   const summary = {
+    wasm_mib: wasmMib,
     examples: total,
     views: teach.views,
     front_passes: teach.frontPasses,
