@@ -116,31 +116,16 @@ fn cached_equals_uncached(frozen_layers: usize) {
         cached.tensors.len(),
         spec.parameters().len() - 2 * frozen_layers
     );
-    let mut moved = 0.0f64;
-    for (name, (_, values)) in &cached.tensors {
-        let (_, theirs) = &whole.tensors[name];
-        let (_, initial) = &start.tensors[name];
-        let diff = relative_l2(values, theirs);
-        assert!(
-            diff < 1e-5,
-            "{name}: cached and uncached differ by {diff:e}"
-        );
-        moved = moved.max(relative_l2(values, initial));
-    }
+    let apart = whole.max_relative_difference(&cached);
+    assert!(
+        apart < 1e-5,
+        "cached and uncached training ended {apart:e} apart"
+    );
+    let moved = start.max_relative_difference(&cached);
     assert!(
         moved > 1e-3,
         "training did not move the weights ({moved:e})"
     );
-}
-
-fn relative_l2(a: &[f32], b: &[f32]) -> f64 {
-    let diff: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum();
-    let norm: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    (diff / norm.max(f64::MIN_POSITIVE)).sqrt()
 }
 
 #[test]
