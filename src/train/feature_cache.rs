@@ -93,7 +93,7 @@ impl FeatureCache {
             op: "feature cache",
             message: format!(
                 "{} images × {} views × {} floats ({:.1} KiB an image) make {:.0} MiB, over the cache's bound of {:.0} MiB: \
-                 train without --cache-features, on fewer images, or freeze more layers (a smaller layer is kept)",
+                 use fewer images, freeze more layers (a smaller activation is kept), or (train) leave out --cache-features",
                 self.len() + examples,
                 self.views,
                 self.view_len(),
@@ -198,5 +198,104 @@ impl FeatureCache {
                     unreadable: Vec::new(),
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` examples of 2 views of 3 floats: example e's view v holds 10e + v, its label
+    /// e % 3.
+    fn cache(n: usize) -> FeatureCache {
+        let mut cache = FeatureCache::new(vec![3], 2, 1 << 20);
+        for e in 0..n {
+            let views: Vec<f32> = (0..2).flat_map(|v| [(10 * e + v) as f32; 3]).collect();
+            cache.push((e % 3) as u32, &views).unwrap();
+        }
+        cache
+    }
+
+    #[test]
+    fn an_epoch_takes_every_example_once_as_one_of_its_views() {
+        let cache = cache(10);
+        assert_eq!(
+            cache.batches_per_epoch(4),
+            2,
+            "the last partial batch is left out"
+        );
+        let mut seen = Vec::new();
+        let mut views = [0; 2];
+        for epoch in 0..20 {
+            let values: Vec<f32> = (0..2)
+                .flat_map(|k| cache.batch(7, epoch, k, 4, (0, 1)).images)
+                .collect();
+            for (row, label) in values
+                .chunks(3)
+                .zip((0..2).flat_map(|k| cache.batch(7, epoch, k, 4, (0, 1)).labels))
+            {
+                let (example, view) = (row[0] as usize / 10, row[0] as usize % 10);
+                assert_eq!(label, (example % 3) as u32);
+                views[view] += 1;
+                if epoch == 0 {
+                    seen.push(example);
+                }
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            8,
+            "8 distinct examples in an epoch of 2 batches of 4"
+        );
+        assert!(
+            views[0] > 40 && views[1] > 40,
+            "both views drawn: {views:?}"
+        );
+    }
+
+    #[test]
+    fn shares_of_a_batch_make_the_whole_batch() {
+        let cache = cache(12);
+        let whole = cache.batch(3, 1, 1, 6, (0, 1));
+        let shares: Vec<Batch> = (0..3).map(|r| cache.batch(3, 1, 1, 6, (r, 3))).collect();
+        let images: Vec<f32> = shares.iter().flat_map(|b| b.images.clone()).collect();
+        assert_eq!(images, whole.images);
+    }
+
+    #[test]
+    fn too_few_examples_are_repeated_to_fill_a_batch() {
+        let cache = cache(3);
+        assert_eq!(cache.batches_per_epoch(8), 1);
+        assert_eq!(cache.batch(0, 0, 0, 8, (0, 1)).labels.len(), 8);
+    }
+
+    #[test]
+    fn validation_takes_view_0_of_every_example_in_order() {
+        let cache = cache(5);
+        let batches: Vec<Batch> = cache.in_order(2).collect();
+        assert_eq!(batches.len(), 3);
+        let firsts: Vec<f32> = batches
+            .iter()
+            .flat_map(|b| b.images.chunks(3).map(|r| r[0]).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(firsts, [0.0, 10.0, 20.0, 30.0, 40.0]);
+    }
+
+    #[test]
+    fn a_cache_over_its_bound_is_refused_naming_the_cost() {
+        let mut cache = FeatureCache::new(vec![512, 7, 7], 2, 1 << 20);
+        let message = cache.check_room(100).unwrap_err().to_string();
+        assert!(
+            message.contains("100 images × 2 views × 25088 floats (196.0 KiB an image)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("over the cache's bound of 1 MiB"),
+            "{message}"
+        );
+        let wrong = cache.push(0, &[0.0; 5]).unwrap_err().to_string();
+        assert!(wrong.contains("2 views of 25088 floats"), "{wrong}");
     }
 }
