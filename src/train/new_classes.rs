@@ -48,9 +48,10 @@ impl NewClasses {
     /// The network of `source` (described by `source_meta`), set up to tell apart
     /// `class_names` (at least two, each distinct and non-empty), training `head`.
     /// `source` needs the tensors of the trained layers alone (the frozen ones stay
-    /// the source's); the new last layer starts at zero.
+    /// the source's), and they are taken out of it, not copied; the new last layer
+    /// starts at zero.
     pub fn new(
-        source: &WeightFile,
+        mut source: WeightFile,
         source_meta: &ModelMeta,
         origin: &str,
         class_names: Vec<String>,
@@ -71,7 +72,7 @@ impl NewClasses {
         // The trained layers below the last one start as the source's (checked first).
         let mut weights = WeightFile::default();
         for p in &params[trainable.first_param()..last] {
-            let values = source_tensor(source, origin, &p.name, &p.shape)?;
+            let values = source_tensor(&mut source, origin, &p.name, &p.shape)?;
             weights
                 .tensors
                 .insert(p.name.clone(), (p.shape.clone(), values));

@@ -186,6 +186,7 @@ pub struct TaughtStep {
 
 /// A head being taught new classes on the kept features of [`Examples`].
 pub struct Teaching {
+    /// What is taught (its starting weights already on the GPU, dropped here).
     pub new: NewClasses,
     /// The trained ops: the network from where the frozen ones end.
     head: Network,
@@ -209,7 +210,7 @@ impl Teaching {
     /// parameters alone.
     pub async fn new(
         ctx: &GpuContext,
-        new: NewClasses,
+        mut new: NewClasses,
         batch: usize,
         lr: f32,
         seed: u64,
@@ -217,7 +218,11 @@ impl Teaching {
         let net = Network::new(&new.spec, 0.5).with_trainable(new.trainable)?;
         let head = net.part(net.frozen_end()..net.ops.len());
         let first = head.first_param();
-        let params = ParamSet::upload_from(ctx, &new.spec, &new.weights, "the start", first)?;
+        // The starting tensors go to the GPU and are dropped here (VGG-16's fc6 and fc7
+        // are 470 MB).
+        let start = std::mem::take(&mut new.weights);
+        let params = ParamSet::upload_from(ctx, &new.spec, &start, "the start", first)?;
+        drop(start);
         let plan = TrainPlan::new(ctx, &head, params, batch.max(1), 1, 1).await?;
         Ok(Teaching {
             new,

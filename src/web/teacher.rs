@@ -209,9 +209,8 @@ impl Teacher {
         };
         let first = 2 * head.frozen_layers(&self.spec);
         let source = self.source_tensors(first).await.map_err(js_error)?;
-        let new = NewClasses::new(&source, &self.meta, &self.origin, class_names, head)
+        let new = NewClasses::new(source, &self.meta, &self.origin, class_names, head)
             .map_err(js_error)?;
-        drop(source);
         let teaching = Teaching::new(&self.ctx, new, batch, lr, seed as u64).await;
         self.teaching = Some(teaching.map_err(js_error)?);
         Ok(())

@@ -50,8 +50,14 @@ fn teach(
     let ctx = gpu();
     let source = bundled();
     let described = describe(&source, "model.safetensors").unwrap();
-    let new =
-        NewClasses::new(&source, &described.meta, "model.safetensors", names(), head).unwrap();
+    let new = NewClasses::new(
+        source.clone(),
+        &described.meta,
+        "model.safetensors",
+        names(),
+        head,
+    )
+    .unwrap();
     let mut examples = Examples::new(&described.spec, &described.meta).unwrap();
     let train_set = SyntheticDataset::new(5, Split::Train, 200, 32).unwrap();
     let list = examples_of(&train_set, 8);
@@ -167,7 +173,7 @@ fn new_classes_need_two_distinct_names_and_an_example_of_each() {
     let meta = described.meta;
     let make = |names: &[&str]| {
         let names = names.iter().map(|n| n.to_string()).collect();
-        NewClasses::new(&source, &meta, "m", names, Head::Classifier)
+        NewClasses::new(source.clone(), &meta, "m", names, Head::Classifier)
     };
     let error = |names: &[&str]| make(names).unwrap_err().to_string();
     assert!(
