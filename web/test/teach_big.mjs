@@ -13,7 +13,8 @@
 // JPEG; the classes in name order). Without it, two classes are drawn in the page, 4
 // photos of 320×256 each and 4 held out. Needs web/build.sh first. Environment:
 // CHROMIUM, ENGINE=gpu or cpu (the page's `?engine=`), WHOLE=1 (teach every FC layer
-// instead of a new last layer), STEPS, LOSS.
+// instead of a new last layer), LR (the learning rate; the page's default otherwise),
+// STEPS, LOSS.
 import fs from 'node:fs';
 import path from 'node:path';
 import { launch, serveWithModel } from './big_page.mjs';
@@ -104,6 +105,7 @@ try {
     await page.fill(`#classes .class[data-label="${label}"] input[type=text]`, name);
   }
   if (process.env.WHOLE === '1') await page.check('#teach-whole');
+  if (process.env.LR) await page.fill('#teach-lr', process.env.LR);
   const total = classes.reduce((n, c) => n + teachPhotos[c].length, 0);
 
   // Every photo added at once, then Teach once their features are ready.
