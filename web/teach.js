@@ -10,7 +10,9 @@ const MAX_CLASSES = 10;
 const teach = {
   classes: [], // { name input, count element, thumbs element, examples: [example] }
   teacher: null, // made with the first example, from the model loaded then
+  started: false, // Teach was pressed (and not reset since)
   computing: 0, // examples whose features are being computed
+  adding: new Set(), // additions of examples under way (files read, features computed)
   running: false,
   live: false,
 };
@@ -28,7 +30,8 @@ async function exampleFromBlob(blob) {
 }
 
 /// The teacher of the model loaded now, made with the first example: each example's
-/// views run through the model's frozen convolutions as soon as it is added.
+/// views run through the model's frozen convolutions as soon as it is added. Called in
+/// the GPU queue only.
 function teacher() {
   if (!teach.teacher) {
     if (!engine.classifier) throw new Error('load a model first');
@@ -38,12 +41,13 @@ function teacher() {
   return teach.teacher;
 }
 
-/// The examples' state for the page and the tests: views through the frozen layers so
-/// far, and how long each example took.
-function noteFeatures() {
-  demo.teach.frontPasses = teach.teacher?.frontPasses ?? 0;
-  demo.teach.views = teach.teacher?.views ?? 0;
-  demo.teach.exampleMs = teach.teacher ? Array.from(teach.teacher.exampleMs) : [];
+/// The examples' state for the page and the tests, read from teacher `t` in the GPU
+/// queue (an engine object is never touched while one of its calls runs): views through
+/// the frozen layers so far, and how long each example took.
+function noteFeatures(t) {
+  demo.teach.frontPasses = t.frontPasses;
+  demo.teach.views = t.views;
+  demo.teach.exampleMs = Array.from(t.exampleMs);
 }
 
 function showCount(c) {
@@ -59,14 +63,16 @@ async function giveExample(label, example) {
   example.ready = false;
   example.img.classList.add('computing');
   showCount(c);
-  const t = teacher();
   teach.computing += 1;
+  let t;
   try {
-    await onGpu(() =>
-      example.bytes
+    await onGpu(async () => {
+      t = teacher();
+      await (example.bytes
         ? t.addExample(label, example.bytes)
-        : t.addExampleRgba(label, example.rgba.width, example.rgba.height, example.rgba.data),
-    );
+        : t.addExampleRgba(label, example.rgba.width, example.rgba.height, example.rgba.data));
+      noteFeatures(t);
+    });
   } catch (e) {
     // Not an example after all: it goes, with its thumbnail.
     c.examples.splice(c.examples.indexOf(example), 1);
@@ -80,13 +86,20 @@ async function giveExample(label, example) {
   example.ready = true;
   example.img.classList.remove('computing');
   showCount(c);
-  noteFeatures();
   demo.teach.timeline.push({ t: performance.now(), event: 'example ready', label });
   if (!teach.running) {
     say('teach-status', teach.computing
       ? `Computing the features of the examples: ${teach.computing} to go…`
-      : `Every example's features are ready (${teach.teacher.frontPasses} views through the frozen layers). Press Teach.`);
+      : `Every example's features are ready (${demo.teach.frontPasses} views through the frozen layers). Press Teach.`);
   }
+}
+
+/// Runs `work` (adding examples) and keeps it among the additions that Teach, pressed
+/// meanwhile, waits for.
+function adding(work) {
+  const done = work().finally(() => teach.adding.delete(done));
+  teach.adding.add(done);
+  return done;
 }
 
 async function addExample(label, example) {
@@ -107,6 +120,7 @@ document.addEventListener('source-model', () => {
   teach.live = false;
   const old = teach.teacher;
   teach.teacher = null;
+  teach.started = false;
   onGpu(() => old.free());
   resetControls();
   for (const [label, c] of teach.classes.entries()) {
@@ -151,22 +165,27 @@ export function addClassRow(name) {
     const video = $('teach-video');
     if (!video.videoWidth) return; // no frame yet
     const canvas = frameCanvas(video);
-    canvas.toBlob((blob) => {
-      const example = { rgba: frameRgba(canvas), url: URL.createObjectURL(blob) };
-      addExample(label, example).catch((e) => say('teach-status', `${e.message ?? e}`, true));
-    }, 'image/png');
+    const rgba = frameRgba(canvas);
+    adding(async () => {
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+      await addExample(label, { rgba, url: URL.createObjectURL(blob) })
+        .catch((e) => say('teach-status', `${e.message ?? e}`, true));
+    });
   });
-  picker.addEventListener('change', async () => {
-    for (const file of picker.files) {
-      try {
-        await addExample(label, await exampleFromBlob(file));
-      } catch (e) {
-        say('teach-status', `${file.name}: ${e.message ?? e}`, true);
-      }
-    }
+  picker.addEventListener('change', () => {
+    const files = [...picker.files];
     picker.value = '';
+    adding(async () => {
+      for (const file of files) {
+        try {
+          await addExample(label, await exampleFromBlob(file));
+        } catch (e) {
+          say('teach-status', `${file.name}: ${e.message ?? e}`, true);
+        }
+      }
+    });
   });
-  $('class-add').disabled = teach.classes.length >= MAX_CLASSES || !!teach.teacher?.started;
+  $('class-add').disabled = teach.classes.length >= MAX_CLASSES || teach.started;
 }
 
 let teachStream = null;
@@ -180,7 +199,7 @@ $('teach-webcam-start').addEventListener('click', async () => {
   $('teach-webcam-start').hidden = true;
   $('teach-webcam-stop').hidden = false;
   for (const c of teach.classes) c.snap.disabled = false;
-  $('teach-live').disabled = !teach.teacher?.started;
+  $('teach-live').disabled = !teach.started;
 });
 $('teach-webcam-stop').addEventListener('click', () => {
   teach.live = false;
@@ -201,13 +220,17 @@ async function startTeacher() {
   const batch = Number($('teach-batch').value);
   const lr = Number($('teach-lr').value);
   const whole = $('teach-whole').checked;
-  const t = teacher();
-  say('teach-status', teach.computing
-    ? `Teaching starts once the features of ${teach.computing} more example(s) are computed…`
+  say('teach-status', teach.adding.size
+    ? 'Teaching starts once the examples added are computed…'
     : 'Starting…');
-  await onGpu(() => t.start(names, whole, batch, lr, 0));
+  while (teach.adding.size) await Promise.allSettled([...teach.adding]);
+  demo.teach.note = await onGpu(async () => {
+    const t = teacher();
+    await t.start(names, whole, batch, lr, 0);
+    return t.note;
+  });
+  teach.started = true;
   demo.teach.timeline.push({ t: performance.now(), event: 'teaching started' });
-  demo.teach.note = t.note;
   for (const c of teach.classes) c.input.disabled = true;
   for (const id of ['class-add', 'teach-whole', 'teach-batch']) $(id).disabled = true;
   for (const id of ['teach-reset', 'teach-use', 'teach-save']) $(id).disabled = false;
@@ -218,13 +241,18 @@ async function teachLoop() {
   const steps = demo.teach.steps;
   while (teach.running) {
     demo.teach.stepping = true;
-    const r = await onGpu(() => teach.teacher.step()).finally(() => (demo.teach.stepping = false));
+    const t = teach.teacher;
+    const { r, perEpoch, examples } = await onGpu(async () => ({
+      r: await t.step(),
+      perEpoch: t.stepsPerEpoch,
+      examples: t.counts(teach.classes.length).reduce((a, n) => a + n, 0),
+    })).finally(() => (demo.teach.stepping = false));
     steps.push({ step: r.step, epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, imagesPerS: r.images_per_s, t: performance.now() });
     r.free();
     const s = steps.at(-1);
     say('teach-status',
-      `${demo.teach.note}. Step ${s.step} (${teach.teacher.stepsPerEpoch} per pass over the ` +
-      `${teach.teacher.counts(teach.classes.length).reduce((a, n) => a + n, 0)} examples): loss ${s.loss.toFixed(3)}, ` +
+      `${demo.teach.note}. Step ${s.step} (${perEpoch} per pass over the ` +
+      `${examples} examples): loss ${s.loss.toFixed(3)}, ` +
       `batch accuracy ${(100 * s.accuracy).toFixed(1)}%, ${s.imagesPerS.toFixed(1)} images/s`);
     drawChart($('teach-chart'), steps);
     await new Promise((r) => setTimeout(r, 0)); // let the page handle events between steps
@@ -239,24 +267,28 @@ $('teach-start').addEventListener('click', async () => {
     return;
   }
   try {
-    if (!teach.teacher?.started) {
+    if (!teach.started) {
       button.disabled = true;
       await startTeacher();
       button.disabled = false;
     }
-    teach.teacher.setLearningRate(Number($('teach-lr').value));
+    const t = teach.teacher;
+    await onGpu(() => t.setLearningRate(Number($('teach-lr').value)));
     teach.running = true;
     button.textContent = 'Pause';
     await teachLoop();
   } catch (e) {
     teach.running = false;
     button.disabled = false;
-    button.textContent = teach.teacher?.started ? 'Go on teaching' : 'Teach';
+    button.textContent = teach.started ? 'Go on teaching' : 'Teach';
     say('teach-status', `Teaching stopped: ${e.message ?? e}`, true);
   }
 });
 
-$('teach-lr').addEventListener('change', () => teach.teacher?.setLearningRate(Number($('teach-lr').value)));
+$('teach-lr').addEventListener('change', () => {
+  const t = teach.teacher;
+  if (t) onGpu(() => t.setLearningRate(Number($('teach-lr').value)));
+});
 
 /// The controls as before Teach: classes can be renamed and added, the head chosen.
 function resetControls() {
@@ -272,7 +304,9 @@ function resetControls() {
 $('teach-reset').addEventListener('click', async () => {
   teach.running = false;
   teach.live = false;
-  await onGpu(() => teach.teacher?.reset());
+  const t = teach.teacher;
+  await onGpu(() => t?.reset());
+  teach.started = false;
   resetControls();
   say('teach-status', 'Start over: rename, add classes and examples, then press Teach. The examples\' features are kept.');
 });

@@ -1,7 +1,7 @@
 // Teaching a big model in the page (benchmark, not part of CI): opens the page on a
 // weight file through `?model=`, names the classes, adds every teaching photo at once,
 // waits for their features (the frozen layers run once per example and view as each is
-// added), presses Teach and waits for a taught classifier: STEPS steps (default 100) or
+// added; with EARLY=1 it does not wait), presses Teach and waits for a taught classifier: STEPS steps (default 100) or
 // the mean loss of the last 5 steps under LOSS (default 0.1). Prints the timeline: each
 // example's features ready, Teach, steps per second, the total from adding the first
 // photo. With held-out photos, the taught classes then classify them (quick protocol)
@@ -14,7 +14,7 @@
 // photos of 320×256 each and 4 held out. Needs web/build.sh first. Environment:
 // CHROMIUM, ENGINE=gpu or cpu (the page's `?engine=`), WHOLE=1 (teach every FC layer
 // instead of a new last layer), LR (the learning rate; the page's default otherwise),
-// STEPS, LOSS.
+// STEPS, LOSS, EARLY=1 (Teach pressed at once, while the examples are computed).
 import fs from 'node:fs';
 import path from 'node:path';
 import { launch, serveWithModel } from './big_page.mjs';
@@ -113,13 +113,19 @@ try {
   for (const [label, name] of classes.entries()) {
     await page.setInputFiles(`#classes .class[data-label="${label}"] input[type=file]`, teachPhotos[name]);
   }
-  await page.waitForFunction((n) => window.demo.teach.exampleMs.length === n, total);
+  if (process.env.EARLY !== '1') {
+    await page.waitForFunction((n) => window.demo.teach.exampleMs.length === n, total);
+  }
   await page.click('#teach-start');
   await page.waitForFunction(({ maxSteps, lossGoal }) => {
     const s = window.demo.teach.steps;
     const last = s.slice(-5);
-    return s.length >= maxSteps || (last.length === 5 && last.reduce((a, x) => a + x.loss, 0) / 5 < lossGoal);
+    const stopped = document.querySelector('#teach-status').classList.contains('error');
+    return stopped || s.length >= maxSteps || (last.length === 5 && last.reduce((a, x) => a + x.loss, 0) / 5 < lossGoal);
   }, { maxSteps, lossGoal });
+  if (await page.evaluate(() => document.querySelector('#teach-status').classList.contains('error'))) {
+    throw new Error(`teaching stopped: ${await page.textContent('#teach-status')}`);
+  }
   await page.click('#teach-start'); // pause
   await page.waitForFunction(() => !window.demo.teach.stepping);
   const teach = await page.evaluate(() => window.demo.teach);
