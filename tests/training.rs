@@ -714,3 +714,43 @@ fn a_cache_over_its_bound_is_refused_before_any_work() {
     assert!(losses.is_empty());
     assert!(!opts.out.join("metrics.jsonl").exists(), "nothing written");
 }
+
+/// The 4 unreadable images among 40 are left out of the cached features (36 make 4
+/// steps of 8) and named once in the run, also across a resume.
+#[test]
+fn unreadable_images_are_left_out_of_cached_features_and_named_once() {
+    let ctx = gpu();
+    let data = out_dir("cached-unreadable-data");
+    let broken = unreadable_folder::write(&data);
+    let (source, _) = pretrained_source("cached-unreadable-source");
+    let opts = TrainOptions {
+        data: DataSource::Path(data.clone()),
+        ..cached(&source, "cached-unreadable")
+    };
+    let (outcome, first, first_notes) = run_noting(std::slice::from_ref(&ctx), &opts, Some(2));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    let resumed = TrainOptions {
+        resume: true,
+        ..opts.clone()
+    };
+    let (outcome, rest, rest_notes) = run_noting(std::slice::from_ref(&ctx), &resumed, None);
+    outcome.unwrap();
+    assert_eq!(first.len() + rest.len(), 2 * 4);
+    let notes = [first_notes, rest_notes].concat();
+    for path in &broken {
+        let shown = path.display().to_string();
+        let listed: Vec<&String> = notes.iter().filter(|n| n.contains(&shown)).collect();
+        assert_eq!(listed.len(), 1, "{shown} in {notes:#?}");
+        assert!(
+            listed[0].contains("left out of the cached features"),
+            "{listed:?}"
+        );
+    }
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("36 training images × 2 views")),
+        "{notes:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}

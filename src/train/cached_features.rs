@@ -199,7 +199,7 @@ fn describe(train: &FeatureCache, val: &FeatureCache) -> String {
     let shape: Vec<String> = train.shape.iter().map(|d| d.to_string()).collect();
     let bytes = train.len() * train.bytes_per_example() + val.len() * val.bytes_per_example();
     format!(
-        "{} training images × {} views and {} validation images × 1 of {} floats ({}, {:.1} KiB a view): {:.1} MiB",
+        "{} training images × {} views and {} validation images × 1 view, each view {} floats ({}, {:.1} KiB): {:.1} MiB",
         train.len(),
         train.views,
         val.len(),

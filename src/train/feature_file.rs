@@ -165,3 +165,59 @@ fn read_examples(
     }
     Ok(cache)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> CacheKey {
+        CacheKey {
+            frozen_weights: "0123".into(),
+            data: "4567".into(),
+            transform: "q 36 crop 32".into(),
+            views: 2,
+            shape: vec![2, 1, 1],
+        }
+    }
+
+    fn empty(views: usize) -> FeatureCache {
+        FeatureCache::new(vec![2, 1, 1], views, 1 << 20)
+    }
+
+    /// Read back whole under the same key; a changed key, a cut file and a missing one
+    /// each give the reason the caller shows.
+    #[test]
+    fn caches_come_back_only_whole_and_under_their_key() {
+        let dir =
+            std::env::temp_dir().join(format!("vgg-wgpu-feature-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("features.cache");
+        let mut train = empty(2);
+        train.push(1, &[1.0, 2.0, 3.0, -4.5]).unwrap();
+        train.push(0, &[5.0, 6.0, 7.0, 8.0]).unwrap();
+        let mut val = empty(1);
+        val.push(1, &[0.25, f32::MIN_POSITIVE]).unwrap();
+        save(&path, &key(), &train, &val).unwrap();
+
+        let (t, v) = load(&path, &key(), empty(2), empty(1)).unwrap();
+        assert_eq!((t, v), (train, val.clone()));
+        let other = CacheKey {
+            frozen_weights: "89ab".into(),
+            ..key()
+        };
+        let why = load(&path, &other, empty(2), empty(1)).unwrap_err();
+        assert_eq!(why, "the frozen layers' weights changed");
+
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let why = load(&path, &key(), empty(2), empty(1)).unwrap_err();
+        assert!(why.starts_with("it cannot be read"), "{why}");
+        std::fs::write(&path, [bytes.as_slice(), b"x"].concat()).unwrap();
+        let why = load(&path, &key(), empty(2), empty(1)).unwrap_err();
+        assert!(why.contains("longer than its header says"), "{why}");
+        std::fs::remove_file(&path).unwrap();
+        let why = load(&path, &key(), empty(2), empty(1)).unwrap_err();
+        assert_eq!(why, "there is none");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -385,7 +385,8 @@ fn fine_tuning_starts_at_a_tenth_of_the_rate_and_a_climbing_loss_is_warned_of() 
 
 /// `--cache-features` trains the classifier on the frozen convs' output kept in
 /// features.cache: the run folder holds what the uncached run's does, and that file.
-/// Without frozen layers it is refused, saying what to add.
+/// Resuming it without the option is refused; so is the option without frozen
+/// layers, saying what to add.
 #[test]
 fn cache_features_keeps_the_frozen_output_and_needs_frozen_layers() {
     let dir = scratch("cache-features");
@@ -402,7 +403,7 @@ fn cache_features_keeps_the_frozen_output_and_needs_frozen_layers() {
     assert!(output.status.success(), "{log}");
     // VGG-16's pool5 at 32 px, widths ÷16: 32×1×1.
     let said =
-        "features computed: 18 training images × 2 views and 6 validation images × 1 of 32 floats";
+        "features computed: 18 training images × 2 views and 6 validation images × 1 view, each view 32 floats";
     assert!(log.contains(said), "no '{said}' in: {log}");
     let output = fine_tune(&source_path, &photos, &uncached, &["--epochs", "1"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -425,6 +426,19 @@ fn cache_features_keeps_the_frozen_output_and_needs_frozen_layers() {
             false => assert_ne!(Some(tensor), source.tensors.get(name), "{name} trained"),
         }
     }
+
+    let uncached_resume = fine_tune(
+        &source_path,
+        &photos,
+        &cached,
+        &["--epochs", "2", "--resume"],
+    );
+    let message = stderr(&uncached_resume);
+    assert!(
+        !uncached_resume.status.success()
+            && message.contains("started with --cache-features, now no --cache-features;"),
+        "{message}"
+    );
 
     let refused = vgg_wgpu(&[
         "train",
