@@ -23,8 +23,24 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// As [`write`], through `temporary`: a name of the writer's own where several
 /// processes may write `path` at once.
 pub fn write_via(temporary: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = File::create(temporary)?; // on failure there is nothing to remove
-    let synced = file.write_all(bytes).and_then(|()| file.sync_all());
+    write_streamed_via(temporary, path, |file| file.write_all(bytes))
+}
+
+/// As [`write`], the bytes written by `fill` as it makes them: for files too large
+/// to hold twice in memory.
+pub fn write_streamed(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    write_streamed_via(&temporary_path(path), path, fill)
+}
+
+fn write_streamed_via(
+    temporary: &Path,
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    // On failure to create there is nothing to remove.
+    let mut file = std::io::BufWriter::new(File::create(temporary)?);
+    let filled = fill(&mut file).and_then(|()| file.flush());
+    let synced = filled.and_then(|()| file.get_ref().sync_all());
     drop(file); // closed before the rename: Windows renames no open file
     let written = synced.and_then(|()| std::fs::rename(temporary, path));
     if written.is_err() {

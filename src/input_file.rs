@@ -29,6 +29,8 @@ pub enum InputKind {
     Text,
     /// A training run's `metrics.jsonl`.
     MetricsLog,
+    /// A training run's `features.cache`.
+    FeatureCache,
 }
 
 const MIB: u64 = 1 << 20;
@@ -52,6 +54,8 @@ impl InputKind {
             // A line of about 200 bytes per logged step: ImageNet's 90 epochs logged
             // at every step take 110 MiB.
             InputKind::MetricsLog => 1024 * MIB,
+            // Its features are bounded; its header and labels take little more.
+            InputKind::FeatureCache => crate::train::feature_cache::RUN_MAX_BYTES + 64 * MIB,
         }
     }
 
@@ -63,6 +67,7 @@ impl InputKind {
             InputKind::CifarBatch => "a CIFAR-10 binary batch file",
             InputKind::Text => "a text file",
             InputKind::MetricsLog => "a training run's metrics.jsonl",
+            InputKind::FeatureCache => "a training run's features.cache",
         }
     }
 }

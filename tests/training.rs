@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use vgg_wgpu::gpu::AdapterChoice;
+use vgg_wgpu::eval::TestModel;
+use vgg_wgpu::gpu::{AdapterChoice, Storage};
 use vgg_wgpu::graph::SingleProcess;
 use vgg_wgpu::kernels::GpuContext;
 use vgg_wgpu::model::{Config, ModelSpec, WeightFile};
@@ -12,7 +13,7 @@ use vgg_wgpu::train::checkpoint::Checkpoint;
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::train::init::{random_weights, Init};
 use vgg_wgpu::train::options::{Freeze, Normalize, TrainOptions};
-use vgg_wgpu::train::run_folder::{checkpoint_path, curves_path, model_path};
+use vgg_wgpu::train::run_folder::{checkpoint_path, curves_path, features_path, model_path};
 use vgg_wgpu::train::run_settings::RunSettings;
 use vgg_wgpu::train::trainer::{train, Event, Outcome};
 
@@ -63,6 +64,7 @@ fn tiny(out: PathBuf) -> TrainOptions {
         normalize: Normalize::DataMean,
         freeze: Freeze::Nothing,
         lr_features: 1.0,
+        cache_features: false,
     }
 }
 
@@ -510,5 +512,245 @@ fn unreadable_images_cost_no_step_and_are_listed_once_per_run() {
     let a = WeightFile::load(&model_path(&straight.out)).unwrap();
     let b = WeightFile::load(&model_path(&split.out)).unwrap();
     assert_eq!(a.tensors, b.tensors, "bit for bit");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A VGG-A (widths ÷16, 32 px, 10 classes) saved as a pretrained file in `name`, for
+/// runs that freeze its layers.
+fn pretrained_source(name: &str) -> (PathBuf, WeightFile) {
+    let spec = ModelSpec {
+        config: Config::A,
+        classes: 10,
+        input_size: 32,
+        width_divisor: 16,
+    };
+    let weights = random_weights(&spec, &Init::Glorot, 1);
+    let path = out_dir(name).with_extension("safetensors");
+    weights.save(&path).unwrap();
+    (path, weights)
+}
+
+/// `tiny`, fine-tuning the classifier of `source` on its cached features.
+fn cached(source: &Path, name: &str) -> TrainOptions {
+    TrainOptions {
+        init: Init::Pretrained(source.display().to_string()),
+        freeze: Freeze::Features,
+        cache_features: true,
+        ..tiny(out_dir(name))
+    }
+}
+
+/// A cached run's model is whole (its frozen convs as the file gave them, its
+/// classifier trained) and loads for classification; stopped mid-epoch and resumed,
+/// it reads its features back and ends with the same weights bit for bit.
+#[test]
+fn a_cached_run_writes_a_whole_model_and_resumes_to_identical_weights() {
+    let ctx = gpu();
+    let (source, weights) = pretrained_source("cached-source");
+    let straight = cached(&source, "cached-straight");
+    let (outcome, losses, notes) = run_noting(std::slice::from_ref(&ctx), &straight, None);
+    outcome.unwrap();
+    assert_eq!(losses.len(), 16, "8 steps of 8 in each of 2 epochs");
+    assert!(
+        notes.iter().any(|n| n.starts_with(
+            "features computed: 64 training images × 2 views and 24 validation images"
+        )),
+        "{notes:?}"
+    );
+    assert!(features_path(&straight.out).exists());
+    let model = WeightFile::load(&model_path(&straight.out)).unwrap();
+    assert_eq!(model.tensors.len(), weights.tensors.len());
+    for (name, tensor) in &model.tensors {
+        match name.starts_with("features.") {
+            true => assert_eq!(tensor, &weights.tensors[name], "{name} is frozen"),
+            false => assert_ne!(tensor.1, weights.tensors[name].1, "{name} trained"),
+        }
+    }
+    let loaded = TestModel::load(&ctx, &model_path(&straight.out), Storage::F32).unwrap();
+    assert_eq!(loaded.meta.class_names.len(), 10);
+
+    let split = cached(&source, "cached-split");
+    let (outcome, first) = run(&ctx, &split, Some(5));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    let resumed = TrainOptions {
+        resume: true,
+        ..split.clone()
+    };
+    let (outcome, rest, notes) = run_noting(std::slice::from_ref(&ctx), &resumed, None);
+    outcome.unwrap();
+    assert!(
+        notes.iter().any(|n| n.contains("features.cache reused")),
+        "{notes:?}"
+    );
+    assert_eq!([first, rest].concat(), losses, "same losses step by step");
+    let b = WeightFile::load(&model_path(&split.out)).unwrap();
+    assert_eq!(model.tensors, b.tensors, "bit for bit");
+    let checkpoint = Checkpoint::load(&checkpoint_path(&split.out)).unwrap();
+    assert_eq!(checkpoint.params.tensors, b.tensors, "a whole network");
+    assert_eq!(checkpoint.momenta.tensors.len(), 6, "the FC layers' alone");
+}
+
+/// One class-balanced batch of cached features seen again and again is learned.
+#[test]
+fn loss_falls_on_cached_features() {
+    let (source, _) = pretrained_source("cached-falls-source");
+    let opts = TrainOptions {
+        data: DataSource::Builtin {
+            train: 16,
+            val: 8,
+            size: 32,
+        },
+        epochs: 15,
+        batch: 16,
+        accumulate: 1,
+        lr: Some(0.01),
+        dropout: 0.0,
+        patience: 100,
+        scale: (32, 32),
+        ..cached(&source, "cached-falls")
+    };
+    let (outcome, losses) = run(&gpu(), &opts, None);
+    outcome.unwrap();
+    println!("losses: {losses:?}");
+    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
+    let (first, last) = (mean(&losses[..3]), mean(&losses[losses.len() - 3..]));
+    assert!(
+        last < 0.75 * first,
+        "loss went from {first} to {last} (means of 3 steps)"
+    );
+}
+
+/// The features of other frozen weights are not reused: the resumed run says why and
+/// computes them again. `--overwrite` by a run without the cache removes it.
+#[test]
+fn cached_features_of_other_frozen_weights_are_computed_again() {
+    let ctx = gpu();
+    let (source, _) = pretrained_source("cached-changed-source");
+    let opts = TrainOptions {
+        epochs: 1,
+        ..cached(&source, "cached-changed")
+    };
+    let (outcome, _) = run(&ctx, &opts, Some(2));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    let path = checkpoint_path(&opts.out);
+    let mut checkpoint = Checkpoint::load(&path).unwrap();
+    let (_, conv1) = checkpoint
+        .params
+        .tensors
+        .get_mut("features.0.weight")
+        .unwrap();
+    conv1[0] += 0.5;
+    checkpoint.save(&path).unwrap();
+    let before = std::fs::read(features_path(&opts.out)).unwrap();
+    let resumed = TrainOptions {
+        resume: true,
+        ..opts.clone()
+    };
+    let (outcome, _, notes) = run_noting(std::slice::from_ref(&ctx), &resumed, None);
+    outcome.unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("not reused, the frozen layers' weights changed")),
+        "{notes:?}"
+    );
+    assert_ne!(std::fs::read(features_path(&opts.out)).unwrap(), before);
+
+    let uncached = TrainOptions {
+        overwrite: true,
+        ..tiny(opts.out.clone())
+    };
+    let uncached = TrainOptions {
+        epochs: 1,
+        ..uncached
+    };
+    run(&ctx, &uncached, None).0.unwrap();
+    assert!(!features_path(&opts.out).exists(), "replaced with the run");
+}
+
+#[test]
+fn cache_features_without_frozen_layers_or_with_lr_features_is_refused() {
+    let ctx = gpu();
+    let (source, _) = pretrained_source("cached-refused-source");
+    let nothing_frozen = TrainOptions {
+        freeze: Freeze::Nothing,
+        ..cached(&source, "cached-nothing-frozen")
+    };
+    let err = run(&ctx, &nothing_frozen, None).0.unwrap_err().to_string();
+    assert!(
+        err.starts_with("--cache-features") && err.contains("--freeze features"),
+        "{err}"
+    );
+    let lr_features = TrainOptions {
+        lr_features: 0.1,
+        ..cached(&source, "cached-lr-features")
+    };
+    let err = run(&ctx, &lr_features, None).0.unwrap_err().to_string();
+    assert!(err.starts_with("--lr-features"), "{err}");
+}
+
+/// 1.1 million images of 2 views of pool1's output (4×16×16 floats) would take 8.4 GiB:
+/// refused before any image is read, naming the cost and the fix.
+#[test]
+fn a_cache_over_its_bound_is_refused_before_any_work() {
+    let (source, _) = pretrained_source("cached-bound-source");
+    let opts = TrainOptions {
+        data: DataSource::Builtin {
+            train: 1_100_000,
+            val: 10,
+            size: 32,
+        },
+        freeze: Freeze::Layers(1),
+        ..cached(&source, "cached-bound")
+    };
+    let (outcome, losses) = run(&gpu(), &opts, None);
+    let err = outcome.unwrap_err().to_string();
+    assert!(
+        err.contains("1100000 images × 2 views × 1024 floats")
+            && err.contains("over the cache's bound of 8192 MiB")
+            && err.contains("without --cache-features"),
+        "{err}"
+    );
+    assert!(losses.is_empty());
+    assert!(!opts.out.join("metrics.jsonl").exists(), "nothing written");
+}
+
+/// The 4 unreadable images among 40 are left out of the cached features (36 make 4
+/// steps of 8) and named once in the run, also across a resume.
+#[test]
+fn unreadable_images_are_left_out_of_cached_features_and_named_once() {
+    let ctx = gpu();
+    let data = out_dir("cached-unreadable-data");
+    let broken = unreadable_folder::write(&data);
+    let (source, _) = pretrained_source("cached-unreadable-source");
+    let opts = TrainOptions {
+        data: DataSource::Path(data.clone()),
+        ..cached(&source, "cached-unreadable")
+    };
+    let (outcome, first, first_notes) = run_noting(std::slice::from_ref(&ctx), &opts, Some(2));
+    assert!(matches!(outcome.unwrap(), Outcome::Interrupted(_)));
+    let resumed = TrainOptions {
+        resume: true,
+        ..opts.clone()
+    };
+    let (outcome, rest, rest_notes) = run_noting(std::slice::from_ref(&ctx), &resumed, None);
+    outcome.unwrap();
+    assert_eq!(first.len() + rest.len(), 2 * 4);
+    let notes = [first_notes, rest_notes].concat();
+    for path in &broken {
+        let shown = path.display().to_string();
+        let listed: Vec<&String> = notes.iter().filter(|n| n.contains(&shown)).collect();
+        assert_eq!(listed.len(), 1, "{shown} in {notes:#?}");
+        assert!(
+            listed[0].contains("left out of the cached features"),
+            "{listed:?}"
+        );
+    }
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("36 training images × 2 views")),
+        "{notes:#?}"
+    );
     let _ = std::fs::remove_dir_all(&data);
 }

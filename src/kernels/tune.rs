@@ -131,8 +131,9 @@ fn announce_measuring() {
     });
 }
 
-/// 64-bit FNV-1a: a hash of the shader source that stays the same across builds.
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// 64-bit FNV-1a: a hash that stays the same across builds (of a shader's source, of
+/// what a feature cache was computed from).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 /// Views kept of each image: the image, and its mirror image.
 pub const VIEWS: usize = 2;
 
+/// The most bytes of features a training run keeps, its training and validation
+/// caches together (`train --cache-features`): 8 GiB, 80 000 VGG-16 pool5 views.
+pub const RUN_MAX_BYTES: u64 = 8 << 30;
+
 /// Domain tag of the view draws ("VIEW").
 const VIEW_TAG: u64 = 0x5649_4557;
 

@@ -7,7 +7,9 @@
 //!   another network's weights (fine-tuning); [`new_classes`]: the same, for new
 //!   classes taught from images in memory (the page's), on cached features ([`teaching`]).
 //! - [`feature_cache`]: a frozen front's output kept per image and view, so that the
-//!   layers being taught train on it without running the front again.
+//!   layers being taught train on it without running the front again;
+//!   `cached_features`: a run's caches (`--cache-features`), kept in its folder as
+//!   [`feature_file`]; `examples`: the loop's batches, from images or those caches.
 //! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself;
 //!   `unreadable_images`: the training images it could not read, listed once.
 //! - [`schedule`]: the paper's learning-rate schedule; [`rising_loss`]: the warning
@@ -16,10 +18,16 @@
 //!   [`run_settings`]: the options a resumed run must repeat.
 
 #[cfg(not(target_arch = "wasm32"))]
+mod cached_features;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod checkpoint;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod data_source;
+#[cfg(not(target_arch = "wasm32"))]
+mod examples;
 pub mod feature_cache;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod feature_file;
 pub mod feature_views;
 pub mod init;
 pub mod metrics;

@@ -57,6 +57,9 @@ pub struct TrainOptions {
     pub freeze: Freeze,
     /// Multiplier on the conv layers' learning rate (fine-tuning: e.g. 0.1).
     pub lr_features: f32,
+    /// Compute the frozen layers' output once per image and view and train the rest on
+    /// it ([`super::FeatureCache`]).
+    pub cache_features: bool,
 }
 
 impl TrainOptions {
@@ -92,6 +95,20 @@ impl TrainOptions {
             },
             conv_lr_scale: self.lr_features,
         }
+    }
+
+    /// Refuses `--cache-features` without frozen layers: there would be nothing to cache.
+    pub fn check_cache_features(&self) -> Result<()> {
+        let frozen = !matches!(self.freeze, Freeze::Nothing | Freeze::Layers(0));
+        if !self.cache_features || frozen {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument {
+            op: "--cache-features",
+            message: "keeps the output of frozen layers, and --freeze leaves none frozen: \
+                      add --freeze features (every conv layer) or --freeze N (N ≥ 1), or drop --cache-features"
+                .into(),
+        })
     }
 
     /// Refuses to freeze a layer that starts random (`random`, from the start `init`

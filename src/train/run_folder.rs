@@ -23,6 +23,11 @@ pub fn curves_path(out: &Path) -> PathBuf {
     out.join("curves.svg")
 }
 
+/// `--cache-features`: the frozen layers' output for every image (`super::feature_file`).
+pub fn features_path(out: &Path) -> PathBuf {
+    out.join("features.cache")
+}
+
 /// The lock file whose exclusive lock marks the folder as in use by a run; it holds that
 /// run's process id. It is never deleted: a lock on a deleted file would not exclude a run
 /// that creates a new one.
@@ -85,10 +90,11 @@ impl RunFolder {
                     .into(),
             ));
         }
-        // The old run's picture goes with it.
+        // The old run's picture and feature cache go with it.
         let replaced = earlier
             .into_iter()
-            .chain(Some(curves_path(out)).filter(|p| p.exists()))
+            .chain([curves_path(out), features_path(out)])
+            .filter(|p| p.exists())
             .collect();
         Ok(RunFolder {
             _lock: lock,

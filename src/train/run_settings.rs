@@ -64,6 +64,10 @@ impl RunSettings {
         if opts.lr_features != 1.0 {
             settings.push(("--lr-features", opts.lr_features.to_string()));
         }
+        // A flag: recorded by name alone.
+        if opts.cache_features {
+            settings.push(("--cache-features", String::new()));
+        }
         RunSettings(
             settings
                 .into_iter()
@@ -96,7 +100,7 @@ impl RunSettings {
                 .0
                 .iter()
                 .find(|(o, _)| o == option)
-                .map(|(_, v)| format!("{option} {v}"))
+                .map(|(_, v)| format!("{option} {v}").trim_end().to_string())
                 .unwrap_or_else(|| format!("no {option}"))
         };
         let options = self.0.iter().chain(&now.0).map(|(option, _)| option);
@@ -151,5 +155,12 @@ mod tests {
         let folder = settings(&[("--data", "imagenet")]);
         let err = builtin.check_resume(&folder).unwrap_err().to_string();
         assert!(err.contains("--data builtin, now --data imagenet"), "{err}");
+        let cached = settings(&[("--freeze", "features"), ("--cache-features", "")]);
+        let uncached = settings(&[("--freeze", "features")]);
+        let err = cached.check_resume(&uncached).unwrap_err().to_string();
+        assert!(
+            err.contains("started with --cache-features, now no --cache-features;"),
+            "{err}"
+        );
     }
 }

@@ -7,18 +7,22 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::cached_features::{CacheSource, Caches};
 use super::checkpoint::{Checkpoint, TrainState};
 use super::data_source::DataSource;
+use super::examples::Examples;
+use super::feature_file;
 use super::init::{from_net_a, not_from_net_a, random_weights, Init, RandomLayer};
 use super::metrics::MetricsLog;
 use super::options::{Normalize, TrainOptions};
 use super::pretrained::Transfer;
-use super::run_folder::{checkpoint_path, metrics_path, RunFolder};
+use super::run_folder::{checkpoint_path, features_path, metrics_path, RunFolder};
 use super::run_settings::RunSettings;
 use super::schedule::PlateauSchedule;
-use super::trainer::Run;
+use super::trainer::{Event, Run};
 use crate::data::{
-    ColourStats, Dataset, EvalTransform, Given, Loader, LoaderConfig, TrainAugment, Transform,
+    ColourStats, Dataset, EvalTransform, Given, Loader, LoaderConfig, Preprocessing, TrainAugment,
+    Transform,
 };
 use crate::error::{Error, Result};
 use crate::graph::data_parallel::DEFAULT_BUCKET_BYTES;
@@ -42,44 +46,39 @@ impl<'a> Run<'a> {
         devices: &'a [GpuContext],
         collective: &'a dyn Collective,
         opts: &'a TrainOptions,
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<Run<'a>> {
         check_processes(devices, collective, opts)?;
+        opts.check_cache_features()?;
         let mut folder = match collective.rank() {
             0 => Some(RunFolder::claim(&opts.out, opts.resume, opts.overwrite)?),
             _ => None,
         };
         let (train_set, val_set) = opts.data.open(opts.seed, opts.strict)?;
-        let spec = ModelSpec {
-            config: opts.config,
-            classes: train_set.num_classes(),
-            input_size: opts.crop,
-            width_divisor: opts.width_divisor,
-        };
-        spec.validate()?;
-        if train_set.is_empty() || val_set.is_empty() {
-            return Err(Error::InvalidArgument {
-                op: "train",
-                message: format!(
-                    "the data has {} training and {} validation images; both must be non-empty",
-                    train_set.len(),
-                    val_set.len()
-                ),
-            });
-        }
+        let spec = spec_for(opts, train_set.as_ref(), val_set.as_ref())?;
         let net = Network::new(&spec, opts.dropout).with_trainable(opts.trainable(&spec))?;
-        let start = starting_point(opts, &spec, train_set.class_names())?;
+        let mut start = starting_point(opts, &spec, train_set.class_names())?;
         let counts = match opts.data {
             DataSource::Builtin { .. } => None,
             _ => class_counts(train_set.as_ref()),
         };
         let unguarded = folder.as_ref().and_then(|f| f.unguarded_note(&opts.out));
-        let start_notes = start
-            .note
-            .into_iter()
-            .chain(counts)
-            .chain(unguarded)
-            .collect();
+        let start_notes = start.note.take().into_iter().chain(counts).chain(unguarded);
         let (loader, val_loader, meta) = loaders(opts, collective, &spec, train_set, val_set)?;
+        let cached = match opts.cache_features {
+            false => None,
+            true => {
+                let data = (&loader, &val_loader, &meta);
+                let reuse = opts.resume && folder.is_some();
+                let ctx = &devices[0];
+                Some(cache_features(ctx, &net, &mut start, opts, data, reuse, on_event).await?)
+            }
+        };
+        // The frozen layers whose output is cached do not run again.
+        let net = match cached.is_some() {
+            true => net.part(net.frozen_end()..net.ops.len()),
+            false => net,
+        };
         let parallel = DataParallel::new(
             devices,
             &net,
@@ -96,40 +95,120 @@ impl<'a> Run<'a> {
             }
         }
         let metrics = match folder.as_mut() {
-            Some(folder) => Some(start_writing(folder, opts, &start.state)?),
+            Some(folder) => Some(start_writing(folder, opts, &start.state, cached.as_ref())?),
             None => None,
         };
         Ok(Run {
             devices,
             collective,
             opts,
+            frozen: frozen_tensors(&start.weights, &net),
             net,
             meta,
-            loader,
-            val_loader,
+            examples: Examples {
+                train: loader,
+                val: val_loader,
+                cached: cached.map(|c| (Arc::new(c.train), c.val)),
+            },
             parallel,
             eval_plans: HashMap::new(),
             metrics,
             _folder: folder,
             state: start.state,
-            start_notes,
+            start_notes: start_notes.collect(),
         })
     }
 }
 
+/// `--cache-features`: the output of `net`'s frozen layers, from the start's weights,
+/// for the images of `data`'s loaders, read back from the run folder when `reuse`
+/// (this process resumes the run and writes its folder) and they were computed alike.
+async fn cache_features(
+    ctx: &GpuContext,
+    net: &Network,
+    start: &mut Start,
+    opts: &TrainOptions,
+    (loader, val_loader, meta): (&Loader, &Loader, &ModelMeta),
+    reuse: bool,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Caches> {
+    let source = CacheSource {
+        ctx,
+        net,
+        weights: &start.weights,
+        transform: eval_transform(opts, &net.spec, meta.preprocessing),
+        opts,
+        train_set: loader.dataset(),
+        val_set: val_loader.dataset(),
+    };
+    let path = features_path(&opts.out);
+    let reuse = reuse.then_some(path.as_path());
+    let listed = &mut start.state.listed_unreadable;
+    source.caches(reuse, listed, on_event).await
+}
+
+/// The network's shape for the data, once both sets are known to hold images.
+fn spec_for(
+    opts: &TrainOptions,
+    train_set: &dyn Dataset,
+    val_set: &dyn Dataset,
+) -> Result<ModelSpec> {
+    let spec = ModelSpec {
+        config: opts.config,
+        classes: train_set.num_classes(),
+        input_size: opts.crop,
+        width_divisor: opts.width_divisor,
+    };
+    spec.validate()?;
+    if train_set.is_empty() || val_set.is_empty() {
+        return Err(Error::InvalidArgument {
+            op: "train",
+            message: format!(
+                "the data has {} training and {} validation images; both must be non-empty",
+                train_set.len(),
+                val_set.len()
+            ),
+        });
+    }
+    Ok(spec)
+}
+
+/// The tensors of `weights` that the trained `net` (a part of the whole network) has
+/// no parameter for: none for the whole network.
+fn frozen_tensors(weights: &WeightFile, net: &Network) -> WeightFile {
+    let mut frozen = WeightFile::default();
+    for p in &net.spec.parameters()[..net.first_param()] {
+        if let Some(tensor) = weights.tensors.get(&p.name) {
+            frozen.tensors.insert(p.name.clone(), tensor.clone());
+        }
+    }
+    frozen
+}
+
 /// Process 0's metrics log, opened once the run has read what it starts from and
 /// passed every check: only then does the run that `--overwrite` replaces go.
+/// Features computed for this run are saved then, for a resume to read back.
 fn start_writing(
     folder: &mut RunFolder,
     opts: &TrainOptions,
     state: &TrainState,
+    cached: Option<&Caches>,
 ) -> Result<MetricsLog> {
     folder.clear_replaced()?;
     let path = metrics_path(&opts.out);
-    match opts.resume {
+    let metrics = match opts.resume {
         true => MetricsLog::resume(&path, state.global_step, state.epoch),
         false => MetricsLog::open(&path, true),
+    }?;
+    if let Some(Caches {
+        train,
+        val,
+        unsaved: Some(key),
+    }) = cached
+    {
+        feature_file::save(&features_path(&opts.out), key, train, val)?;
     }
+    Ok(metrics)
 }
 
 /// There is a device, the batch splits over every replica, and every process was
@@ -277,11 +356,7 @@ fn loaders(
     };
     let train_images = train_set.len();
     let loader = Loader::new(train_set, Transform::Train(augment), train_config)?;
-    let eval_transform = EvalTransform {
-        q: s_min,
-        crop,
-        preprocessing,
-    };
+    let eval_transform = eval_transform(opts, spec, preprocessing);
     let val_config = LoaderConfig {
         workers: opts.workers,
         ..LoaderConfig::eval(opts.batch)
@@ -296,6 +371,20 @@ fn loaders(
         });
     }
     Ok((loader, val_loader, meta))
+}
+
+/// Validation's transform, also that of every cached view: the smallest side rescaled
+/// to the smallest training scale, the centre crop.
+fn eval_transform(
+    opts: &TrainOptions,
+    spec: &ModelSpec,
+    preprocessing: Preprocessing,
+) -> EvalTransform {
+    EvalTransform {
+        q: opts.scale.0,
+        crop: spec.input_size as u32,
+        preprocessing,
+    }
 }
 
 /// Fewer images than this in a class are worth a warning: its validation accuracy is

@@ -12,17 +12,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::checkpoint::{Checkpoint, TrainState};
+use super::examples::Examples;
 use super::metrics::{EpochRecord, MetricsLog, StepRecord};
 use super::options::TrainOptions;
 use super::rising_loss;
 use super::run_folder::{checkpoint_path, model_path, RunFolder};
 use super::schedule::Decision;
 use super::unreadable_images;
-use crate::data::{Batch, Loader};
+use crate::data::{Batch, Split};
 use crate::error::{Error, Result};
 use crate::graph::{Collective, DataParallel, EvalPlan, ExchangeStats, Network, StepStats};
 use crate::kernels::GpuContext;
-use crate::model::ModelMeta;
+use crate::model::{ModelMeta, WeightFile};
 use crate::shape::SgdHyper;
 
 /// What the loop reports as it goes (the CLI draws it).
@@ -51,6 +52,13 @@ pub enum Event<'a> {
         epoch: usize,
         images: usize,
     },
+    /// `--cache-features` before training: the frozen layers' output computed for
+    /// `images_done` of the `images` of `split`.
+    Caching {
+        split: Split,
+        images_done: usize,
+        images: usize,
+    },
     Epoch(&'a EpochRecord),
     Note(String),
 }
@@ -73,7 +81,7 @@ pub async fn train(
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
-    let mut run = Run::set_up(devices, collective, opts).await?;
+    let mut run = Run::set_up(devices, collective, opts, on_event).await?;
     on_event(run.started());
     for note in std::mem::take(&mut run.start_notes) {
         on_event(Event::Note(note));
@@ -97,11 +105,15 @@ pub(super) struct Run<'a> {
     pub(super) devices: &'a [GpuContext],
     pub(super) collective: &'a dyn Collective,
     pub(super) opts: &'a TrainOptions,
+    /// The network trained: the whole one, or with `--cache-features` the part after
+    /// the frozen layers whose output is cached.
     pub(super) net: Network,
+    /// The frozen tensors that `net` leaves out (none when it is the whole network),
+    /// written with its own into checkpoints and the model.
+    pub(super) frozen: WeightFile,
     /// Written into checkpoints and the model: config, class names, preprocessing.
     pub(super) meta: ModelMeta,
-    pub(super) loader: Loader,
-    pub(super) val_loader: Loader,
+    pub(super) examples: Examples,
     pub(super) parallel: DataParallel<'a>,
     /// Inference plans for validation on the first device, by batch size (every
     /// replica holds the same weights).
@@ -130,13 +142,13 @@ struct StepResult {
 impl Run<'_> {
     fn started(&self) -> Event<'static> {
         Event::Started {
-            steps_per_epoch: self.loader.batches_per_epoch(),
+            steps_per_epoch: self.examples.batches_per_epoch(),
             epochs: self.opts.epochs,
             epoch: self.state.epoch,
             next_batch: self.state.next_batch,
             parameters: self.net.spec.parameter_count(),
-            train_images: self.loader.dataset().len(),
-            val_images: self.val_loader.dataset().len(),
+            train_images: self.examples.train.dataset().len(),
+            val_images: self.examples.val.dataset().len(),
             lr: self.state.schedule.lr,
         }
     }
@@ -154,7 +166,7 @@ impl Run<'_> {
     ) -> Result<EpochEnd> {
         let epoch = self.state.epoch;
         let mut step_clock = Instant::now();
-        for batch in self.loader.epoch(epoch as u64, self.state.next_batch)? {
+        for batch in self.examples.epoch(epoch as u64, self.state.next_batch)? {
             let batch = batch?;
             self.list_unreadable(&batch, on_event)?;
             self.state.next_batch = batch.index + 1;
@@ -194,8 +206,9 @@ impl Run<'_> {
         self.state.epoch_replaced_images += unreadable.len();
         for index in unreadable {
             if self.state.listed_unreadable.insert(index) {
-                let train_set = self.loader.dataset().as_ref();
-                on_event(Event::Note(unreadable_images::note(train_set, index)));
+                let train_set = self.examples.train.dataset().as_ref();
+                let fate = "other images take its place";
+                on_event(Event::Note(unreadable_images::note(train_set, index, fate)));
             }
         }
         Ok(())
@@ -279,7 +292,7 @@ impl Run<'_> {
         on_event(Event::Step {
             epoch: state.epoch,
             batch,
-            steps_per_epoch: self.loader.batches_per_epoch(),
+            steps_per_epoch: self.examples.batches_per_epoch(),
             loss: stats.mean_loss(),
             top1_err,
             lr: state.schedule.lr,
@@ -309,12 +322,12 @@ impl Run<'_> {
     async fn validate(&mut self, on_event: &mut dyn FnMut(Event)) -> Result<StepStats> {
         on_event(Event::Validating {
             epoch: self.state.epoch,
-            images: self.val_loader.dataset().len(),
+            images: self.examples.val.dataset().len(),
         });
         let ctx = &self.devices[0];
         let params = &self.parallel.plans[0].params;
         let mut val = StepStats::default();
-        for batch in self.val_loader.epoch(0, 0)? {
+        for batch in self.examples.validation()? {
             let batch = batch?;
             if batch.is_empty() {
                 continue;
@@ -397,9 +410,18 @@ impl Run<'_> {
         }
     }
 
+    /// The whole network's weights: the trained ones, from the first device, and the
+    /// frozen ones that it does not hold.
+    async fn weights(&self) -> Result<WeightFile> {
+        let (ctx, plan) = (&self.devices[0], &self.parallel.plans[0]);
+        let mut weights = plan.params.download(ctx).await?;
+        weights.tensors.extend(self.frozen.tensors.clone());
+        Ok(weights)
+    }
+
     async fn checkpoint(&self) -> Result<()> {
         let (ctx, plan) = (&self.devices[0], &self.parallel.plans[0]);
-        let params = plan.params.download(ctx).await?;
+        let params = self.weights().await?;
         // A step's loss is taken before its update: the update itself may overflow.
         let finite = params
             .tensors
@@ -423,8 +445,7 @@ impl Run<'_> {
         if !self.writes_outputs() {
             return Ok(());
         }
-        let (ctx, plan) = (&self.devices[0], &self.parallel.plans[0]);
-        let mut model = plan.params.download(ctx).await?;
+        let mut model = self.weights().await?;
         self.meta.write(&mut model);
         model.save(&model_path(&self.opts.out))
     }

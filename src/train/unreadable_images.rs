@@ -35,15 +35,16 @@ pub(super) fn pooled(collective: &dyn Collective, mine: &[usize]) -> Result<Vec<
         .collect())
 }
 
-/// The note that lists training image `index` as unreadable. The image is read again
-/// for its path and the reason: only indices travel between processes.
-pub(super) fn note(train_set: &dyn Dataset, index: usize) -> String {
+/// The note that lists training image `index` as unreadable, and what became of its
+/// place (`fate`). The image is read again for its path and the reason: only indices
+/// travel between processes.
+pub(super) fn note(train_set: &dyn Dataset, index: usize, fate: &str) -> String {
     let what = match train_set.image(index) {
         Err(Error::BadImage { path, message }) => format!("{}: {message}", path.display()),
         Err(e) => e.to_string(),
         Ok(_) => format!("image {index} of the training set, readable again now"),
     };
-    format!("unreadable training image, other images take its place: {what}")
+    format!("unreadable training image, {fate}: {what}")
 }
 
 #[cfg(test)]

@@ -382,3 +382,75 @@ fn fine_tuning_starts_at_a_tenth_of_the_rate_and_a_climbing_loss_is_warned_of() 
     assert_logged_rate(&out, 8, 0.01);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--cache-features` trains the classifier on the frozen convs' output kept in
+/// features.cache: the run folder holds what the uncached run's does, and that file.
+/// Resuming it without the option is refused; so is the option without frozen
+/// layers, saying what to add.
+#[test]
+fn cache_features_keeps_the_frozen_output_and_needs_frozen_layers() {
+    let dir = scratch("cache-features");
+    let (source_path, source) = torchvision_vgg16(&dir);
+    let photos = photos(&dir);
+    let (cached, uncached) = (dir.join("cached"), dir.join("uncached"));
+    let output = fine_tune(
+        &source_path,
+        &photos,
+        &cached,
+        &["--epochs", "1", "--cache-features"],
+    );
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    // VGG-16's pool5 at 32 px, widths ÷16: 32×1×1.
+    let said =
+        "features computed: 18 training images × 2 views and 6 validation images × 1 view, each view 32 floats";
+    assert!(log.contains(said), "no '{said}' in: {log}");
+    let output = fine_tune(&source_path, &photos, &uncached, &["--epochs", "1"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut expected = names(&uncached);
+    expected.push("features.cache".into());
+    expected.sort();
+    assert_eq!(names(&cached), expected);
+    let model = WeightFile::load(&cached.join("model.safetensors")).unwrap();
+    for (name, tensor) in &model.tensors {
+        match name.starts_with("features.") {
+            true => assert_eq!(tensor, &source.tensors[name], "{name} is frozen"),
+            false => assert_ne!(Some(tensor), source.tensors.get(name), "{name} trained"),
+        }
+    }
+
+    let uncached_resume = fine_tune(
+        &source_path,
+        &photos,
+        &cached,
+        &["--epochs", "2", "--resume"],
+    );
+    let message = stderr(&uncached_resume);
+    assert!(
+        !uncached_resume.status.success()
+            && message.contains("started with --cache-features, now no --cache-features;"),
+        "{message}"
+    );
+
+    let refused = vgg_wgpu(&[
+        "train",
+        "--cache-features",
+        "--out",
+        dir.join("refused").to_str().unwrap(),
+    ]);
+    let message = stderr(&refused);
+    assert!(
+        !refused.status.success()
+            && message.contains("--cache-features: keeps the output of frozen layers, and --freeze leaves none frozen: add --freeze features"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,10 +1,22 @@
 //! `train`'s progress bar and the lines above it, drawn from the training loop's events.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use vgg_wgpu::data::Split;
 use vgg_wgpu::terminal::printable;
 use vgg_wgpu::train::init::Init;
 use vgg_wgpu::train::options::TrainOptions;
 use vgg_wgpu::train::trainer::Event;
+
+/// A training epoch's bar.
+const EPOCH_TEMPLATE: &str = "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}";
+/// `--cache-features`: the frozen layers' output computed before training.
+const CACHING_TEMPLATE: &str = "features of {prefix} images [{bar:30}] {pos}/{len} ETA {eta}";
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("valid template")
+        .progress_chars("=> ")
+}
 
 /// Prints a line above the progress bar; plain output when the bar is hidden (no TTY).
 fn say(bar: &ProgressBar, line: String) {
@@ -25,11 +37,7 @@ impl<'a> Progress<'a> {
             true => ProgressBar::hidden(),
             false => ProgressBar::new(0),
         };
-        bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
+        bar.set_style(style(EPOCH_TEMPLATE));
         Progress {
             opts,
             bar,
@@ -53,6 +61,8 @@ impl<'a> Progress<'a> {
                 lr,
             } => {
                 self.epochs = epochs;
+                bar.set_style(style(EPOCH_TEMPLATE));
+                bar.reset();
                 let o = self.opts;
                 say(bar, format!(
                     "VGG-{} (widths ÷{}, input {}), {:.2} M parameters; {train_images} training / {val_images} validation images; \
@@ -86,6 +96,22 @@ impl<'a> Progress<'a> {
                     100.0 * (1.0 - top1_err),
                     rate(images_per_s)
                 ));
+            }
+            Event::Caching {
+                split,
+                images_done,
+                images,
+            } => {
+                if images_done == 0 {
+                    bar.reset();
+                    bar.set_style(style(CACHING_TEMPLATE));
+                    bar.set_length(images as u64);
+                    bar.set_prefix(match split {
+                        Split::Train => "training",
+                        Split::Val => "validation",
+                    });
+                }
+                bar.set_position(images_done as u64);
             }
             Event::Validating { images, .. } => {
                 bar.set_message(format!("validating on {images} images"))
