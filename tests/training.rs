@@ -708,7 +708,7 @@ fn a_cache_over_its_bound_is_refused_before_any_work() {
     assert!(
         err.contains("1100000 images × 2 views × 1024 floats")
             && err.contains("over the cache's bound of 8192 MiB")
-            && err.contains("without --cache-features"),
+            && err.contains("leave out --cache-features"),
         "{err}"
     );
     assert!(losses.is_empty());

@@ -9,7 +9,7 @@
 //! - [`feature_cache`]: a frozen front's output kept per image and view, so that the
 //!   layers being taught train on it without running the front again;
 //!   `cached_features`: a run's caches (`--cache-features`), kept in its folder as
-//!   [`feature_file`]; `examples`: the loop's batches, from images or those caches.
+//!   [`feature_file`]; `run_data`: the loop's batches, from images or those caches.
 //! - `setup`: from options to a run ready to step; [`trainer`]: the loop itself;
 //!   `unreadable_images`: the training images it could not read, listed once.
 //! - [`schedule`]: the paper's learning-rate schedule; [`rising_loss`]: the warning
@@ -23,8 +23,6 @@ mod cached_features;
 pub mod checkpoint;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod data_source;
-#[cfg(not(target_arch = "wasm32"))]
-mod examples;
 pub mod feature_cache;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod feature_file;
@@ -37,6 +35,8 @@ pub mod options;
 pub mod pretrained;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod rising_loss;
+#[cfg(not(target_arch = "wasm32"))]
+mod run_data;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod run_folder;
 #[cfg(not(target_arch = "wasm32"))]

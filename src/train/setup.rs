@@ -10,12 +10,12 @@ use std::sync::Arc;
 use super::cached_features::{CacheSource, Caches};
 use super::checkpoint::{Checkpoint, TrainState};
 use super::data_source::DataSource;
-use super::examples::Examples;
 use super::feature_file;
 use super::init::{from_net_a, not_from_net_a, random_weights, Init, RandomLayer};
 use super::metrics::MetricsLog;
 use super::options::{Normalize, TrainOptions};
 use super::pretrained::Transfer;
+use super::run_data::RunData;
 use super::run_folder::{checkpoint_path, features_path, metrics_path, RunFolder};
 use super::run_settings::RunSettings;
 use super::schedule::PlateauSchedule;
@@ -105,7 +105,7 @@ impl<'a> Run<'a> {
             frozen: frozen_tensors(&start.weights, &net),
             net,
             meta,
-            examples: Examples {
+            examples: RunData {
                 train: loader,
                 val: val_loader,
                 cached: cached.map(|c| (Arc::new(c.train), c.val)),

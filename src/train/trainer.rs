@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::checkpoint::{Checkpoint, TrainState};
-use super::examples::Examples;
 use super::metrics::{EpochRecord, MetricsLog, StepRecord};
 use super::options::TrainOptions;
 use super::rising_loss;
+use super::run_data::RunData;
 use super::run_folder::{checkpoint_path, model_path, RunFolder};
 use super::schedule::Decision;
 use super::unreadable_images;
@@ -113,7 +113,7 @@ pub(super) struct Run<'a> {
     pub(super) frozen: WeightFile,
     /// Written into checkpoints and the model: config, class names, preprocessing.
     pub(super) meta: ModelMeta,
-    pub(super) examples: Examples,
+    pub(super) examples: RunData,
     pub(super) parallel: DataParallel<'a>,
     /// Inference plans for validation on the first device, by batch size (every
     /// replica holds the same weights).

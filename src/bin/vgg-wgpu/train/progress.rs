@@ -101,18 +101,7 @@ impl<'a> Progress<'a> {
                 split,
                 images_done,
                 images,
-            } => {
-                if images_done == 0 {
-                    bar.reset();
-                    bar.set_style(style(CACHING_TEMPLATE));
-                    bar.set_length(images as u64);
-                    bar.set_prefix(match split {
-                        Split::Train => "training",
-                        Split::Val => "validation",
-                    });
-                }
-                bar.set_position(images_done as u64);
-            }
+            } => caching(bar, split, images_done, images),
             Event::Validating { images, .. } => {
                 bar.set_message(format!("validating on {images} images"))
             }
@@ -134,6 +123,20 @@ impl<'a> Progress<'a> {
             Event::Note(text) => say(bar, printable(&text).into_owned()),
         }
     }
+}
+
+/// The bar while `--cache-features` runs the frozen layers over `split`'s images.
+fn caching(bar: &ProgressBar, split: Split, images_done: usize, images: usize) {
+    if images_done == 0 {
+        bar.reset();
+        bar.set_style(style(CACHING_TEMPLATE));
+        bar.set_length(images as u64);
+        bar.set_prefix(match split {
+            Split::Train => "training",
+            Split::Val => "validation",
+        });
+    }
+    bar.set_position(images_done as u64);
 }
 
 /// Why the learning rate is what it is when --lr was not given to a fresh run.

@@ -11,7 +11,7 @@ use crate::error::Result;
 /// The batches of an epoch, or of a validation pass.
 pub(super) type Batches<'a> = Box<dyn Iterator<Item = Result<Batch>> + 'a>;
 
-pub(super) struct Examples {
+pub(super) struct RunData {
     /// The training images, and how a step's batch is drawn: its size, seed and this
     /// process's share.
     pub train: Loader,
@@ -20,7 +20,7 @@ pub(super) struct Examples {
     pub cached: Option<(Arc<FeatureCache>, FeatureCache)>,
 }
 
-impl Examples {
+impl RunData {
     pub fn batches_per_epoch(&self) -> usize {
         match &self.cached {
             Some((train, _)) => train.batches_per_epoch(self.train.config().batch_size),
