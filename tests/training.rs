@@ -255,14 +255,7 @@ fn loss_falls_on_a_tiny_net() {
     };
     let (outcome, losses) = run(&ctx, &opts, None);
     outcome.unwrap();
-    println!("losses: {losses:?}");
-    // Means of the first and of the last three steps: single steps are noisy.
-    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
-    let (first, last) = (mean(&losses[..3]), mean(&losses[losses.len() - 3..]));
-    assert!(
-        last < 0.75 * first,
-        "loss went from {first} to {last} (means of 3 steps)"
-    );
+    assert_loss_falls(&losses);
 }
 
 #[test]
@@ -611,13 +604,7 @@ fn loss_falls_on_cached_features() {
     };
     let (outcome, losses) = run(&gpu(), &opts, None);
     outcome.unwrap();
-    println!("losses: {losses:?}");
-    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
-    let (first, last) = (mean(&losses[..3]), mean(&losses[losses.len() - 3..]));
-    assert!(
-        last < 0.75 * first,
-        "loss went from {first} to {last} (means of 3 steps)"
-    );
+    assert_loss_falls(&losses);
 }
 
 /// The features of other frozen weights are not reused: the resumed run says why and
@@ -753,4 +740,16 @@ fn unreadable_images_are_left_out_of_cached_features_and_named_once() {
         "{notes:#?}"
     );
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// The mean of the last three steps' losses is under 3/4 of the first three's (single
+/// steps are noisy).
+fn assert_loss_falls(losses: &[f64]) {
+    println!("losses: {losses:?}");
+    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
+    let (first, last) = (mean(&losses[..3]), mean(&losses[losses.len() - 3..]));
+    assert!(
+        last < 0.75 * first,
+        "loss went from {first} to {last} (means of 3 steps)"
+    );
 }
