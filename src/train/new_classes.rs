@@ -107,15 +107,15 @@ impl NewClasses {
     }
 }
 
-/// `source`'s tensor `name`, which must have `shape`.
+/// `source`'s tensor `name`, which must have `shape`, taken out of it.
 fn source_tensor(
-    source: &WeightFile,
+    source: &mut WeightFile,
     origin: &str,
     name: &str,
     shape: &[usize],
 ) -> Result<Vec<f32>> {
-    match source.tensors.get(name) {
-        Some((s, values)) if s == shape => Ok(values.clone()),
+    match source.tensors.remove(name) {
+        Some((s, values)) if s == shape => Ok(values),
         found => Err(Error::WeightFile {
             path: origin.to_string(),
             message: format!(
