@@ -168,3 +168,88 @@ fn a_layer_filter_that_matches_nothing_is_refused_listing_the_layers() {
     );
     assert!(output.stdout.is_empty(), "no empty table");
 }
+
+/// DIR/{train,val}/{a,b}/*.jpg: a few small JPEGs, four of each class for training.
+fn tiny_jpeg_folder(name: &str) -> std::path::PathBuf {
+    let root = super::scratch(name);
+    for (split, count) in [("train", 4u32), ("val", 1)] {
+        for (c, class) in ["a", "b"].into_iter().enumerate() {
+            let folder = root.join(split).join(class);
+            std::fs::create_dir_all(&folder).unwrap();
+            for i in 0..count {
+                let image = image::RgbImage::from_fn(40, 30, |x, y| {
+                    image::Rgb([(x * 6) as u8, (y * 8) as u8, (c as u32 * 200 + i * 9) as u8])
+                });
+                image.save(folder.join(format!("{i}.jpg"))).unwrap();
+            }
+        }
+    }
+    root
+}
+
+#[test]
+fn the_loader_table_has_a_row_of_positive_rates_for_each_worker_count() {
+    let data = tiny_jpeg_folder("bench-loader");
+    let args = [
+        "bench",
+        "loader",
+        "--data",
+        data.to_str().unwrap(),
+        "--crop",
+        "16",
+        "--scale",
+        "20:24",
+        "--batch",
+        "2",
+        "--workers",
+        "0,1,2",
+        "--min-seconds",
+        "0",
+    ];
+    let output = vgg_wgpu(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2 + 3, "{stdout}");
+    assert!(
+        lines[0].contains("(8 images), S in [20, 24], crop 16, batch 2"),
+        "{stdout}"
+    );
+    let columns = "workers  cores used  images  seconds  images/s  images/s per core";
+    assert_eq!(lines[1], columns, "{stdout}");
+    for (row, workers) in lines[2..].iter().zip([0.0, 1.0, 2.0]) {
+        let numbers: Vec<f64> = row
+            .split_whitespace()
+            .map(|n| {
+                n.parse()
+                    .unwrap_or_else(|_| panic!("not a number in: {row}"))
+            })
+            .collect();
+        assert_eq!(numbers.len(), 6, "{row}");
+        let (cores_used, images, per_s, per_core) =
+            (numbers[1], numbers[2], numbers[4], numbers[5]);
+        assert_eq!(numbers[0], workers, "{row}");
+        assert!(
+            (1.0..=f64::max(workers, 1.0)).contains(&cores_used),
+            "{row}"
+        );
+        assert!(images >= 2.0 && images % 2.0 == 0.0, "whole batches: {row}");
+        assert!(per_s > 0.0 && per_core > 0.0, "{row}");
+        assert!(
+            (per_core * cores_used - per_s).abs() <= 0.1 * cores_used,
+            "{row}"
+        );
+    }
+}
+
+#[test]
+fn the_loader_without_a_folder_asks_for_data() {
+    let output = vgg_wgpu(&["bench", "loader", "--min-seconds", "0"]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("--data DIR"), "{message}");
+    assert!(
+        !message.contains("adapter:"),
+        "no adapter is opened: {message}"
+    );
+}

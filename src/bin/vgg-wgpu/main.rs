@@ -87,9 +87,7 @@ fn main() -> ExitCode {
             Some(which) => open_devices(&cli.adapter, which).and_then(|d| train::run(&d, args)),
             None => open(&cli.adapter).and_then(|ctx| train::run(&[ctx], args)),
         },
-        Command::Bench(args) => open(&cli.adapter)
-            .and_then(|ctx| bench::run(&ctx, &cli.adapter.choice(), args))
-            .map(success),
+        Command::Bench(args) => bench::run(&cli.adapter, args).map(success),
         Command::Eval(args) => open(&cli.adapter)
             .and_then(|ctx| eval::run(&ctx, args))
             .map(success),

@@ -1,6 +1,8 @@
 //! What `vgg-wgpu bench` is asked to measure: the target, the network, the batch, and
 //! how long to repeat each measurement.
 
+use std::path::PathBuf;
+
 use clap::{Args, ValueEnum};
 use vgg_wgpu::model::{Config, ModelSpec};
 use vgg_wgpu::Result;
@@ -22,6 +24,10 @@ pub enum BenchTarget {
     /// The adapter's own ceilings: fp32 multiply-add GFLOP/s on values in registers,
     /// storage loads per second, and numpy's SGEMM on the CPU for scale.
     Peak,
+    /// The training data loader alone, as `train --data DIR` builds it (decode, scale
+    /// jitter, crop, flip, colour shift, normalisation), no adapter: images/s and
+    /// images/s per core with 0 workers (the caller's thread), 1, and one per core.
+    Loader,
 }
 
 /// One pass of a conv layer.
@@ -69,8 +75,14 @@ pub struct BenchArgs {
     /// Images per batch.
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub batch: usize,
-    /// Input size of the network (224 = the paper's; smaller is quicker on a CPU adapter).
-    #[arg(long, default_value_t = 224, allow_negative_numbers = true)]
+    /// Input size of the network (224 = the paper's; smaller is quicker on a CPU adapter);
+    /// for `loader`, the crop.
+    #[arg(
+        long,
+        visible_alias = "crop",
+        default_value_t = 224,
+        allow_negative_numbers = true
+    )]
     pub size: usize,
     /// Keep repeating each measurement until this many seconds have passed (0 to 86400).
     #[arg(
@@ -112,6 +124,16 @@ pub struct BenchArgs {
     /// a CPU adapter; one thread here as there).
     #[arg(long)]
     pub cpu_engine: bool,
+    /// With `loader`: the image folder, as `train --data` takes it (train/<class>/*.jpg).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// With `loader`: the training scale S, as `train --scale` takes it (256 or 256:512).
+    #[arg(long)]
+    pub scale: Option<String>,
+    /// With `loader`: the worker counts to time, e.g. 0,1,4 (0 makes batches in the
+    /// caller's thread). Default: 0, 1 and this machine's cores.
+    #[arg(long, value_delimiter = ',')]
+    pub workers: Option<Vec<usize>>,
 }
 
 impl BenchArgs {

@@ -23,7 +23,7 @@ use self::values::{
 
 mod interrupt;
 mod progress;
-mod values;
+pub(crate) mod values;
 
 /// With no arguments: a small VGG (config A, widths ÷8, 32×32 input) on the built-in
 /// synthetic data set, which trains in minutes even on a CPU adapter.

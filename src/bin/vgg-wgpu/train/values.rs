@@ -78,7 +78,7 @@ pub(super) fn at_least_one(text: &str) -> std::result::Result<usize, String> {
     }
 }
 
-pub(super) fn parse_scale(text: Option<&str>, crop: usize) -> Result<(u32, u32)> {
+pub(crate) fn parse_scale(text: Option<&str>, crop: usize) -> Result<(u32, u32)> {
     let bad = || Error::InvalidArgument {
         op: "--scale",
         message: format!(
