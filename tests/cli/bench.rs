@@ -253,3 +253,22 @@ fn the_loader_without_a_folder_asks_for_data() {
         "no adapter is opened: {message}"
     );
 }
+
+#[test]
+fn the_loader_refuses_a_batch_larger_than_the_folder_before_printing_a_table() {
+    let data = tiny_jpeg_folder("bench-loader-batch");
+    let folder = data.to_str().unwrap();
+    let args = ["bench", "loader", "--data", folder, "--batch", "9"];
+    let output = vgg_wgpu(&args);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("has 8 training images, no full batch of 9: lower --batch"),
+        "{message}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

@@ -4,7 +4,6 @@
 //! one warm-up batch. `benches/torchvision_loader.py` times torchvision's pipeline the
 //! same way and prints the same table.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::thread::available_parallelism;
 use std::time::Instant;
@@ -43,6 +42,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     let (train_set, _) = DataSource::Path(data.to_path_buf()).open(0, false)?;
     let images = train_set.len();
+    if args.batch > images {
+        return Err(Error::Data {
+            path: data.to_path_buf(),
+            message: format!(
+                "has {images} training images, no full batch of {}: lower --batch",
+                args.batch
+            ),
+        });
+    }
     let (s_min, s_max) = parse_scale(args.scale.as_deref(), args.size)?;
     // As `train` does: the paper's augmentation, from the set's colour statistics.
     let stats = ColourStats::estimate(train_set.as_ref(), 1000)?;
@@ -57,7 +65,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("workers  cores used  images  seconds  images/s  images/s per core");
     }
     for w in workers {
-        let loader = train_loader(data, train_set.clone(), augment, args.batch, w)?;
+        let loader = train_loader(train_set.clone(), augment, args.batch, w)?;
         let (counted, seconds) = time_batches(&loader, args.min_seconds)?;
         let cores_used = w.clamp(1, cores);
         let per_s = counted as f64 / seconds;
@@ -92,7 +100,6 @@ fn default_workers(cores: usize) -> Vec<usize> {
 /// The training loader `train` builds for this data set (its `loaders()`): every batch
 /// full, `workers` threads each 2 batches ahead.
 fn train_loader(
-    data: &Path,
     train_set: Arc<dyn Dataset>,
     augment: TrainAugment,
     batch: usize,
@@ -103,17 +110,7 @@ fn train_loader(
         workers,
         ..LoaderConfig::train(batch, 0)
     };
-    let loader = Loader::new(train_set, Transform::Train(augment), config)?;
-    if loader.batches_per_epoch() == 0 {
-        return Err(Error::Data {
-            path: data.to_path_buf(),
-            message: format!(
-                "has {} training images, no full batch of {batch}: lower --batch",
-                loader.dataset().len(),
-            ),
-        });
-    }
-    Ok(loader)
+    Loader::new(train_set, Transform::Train(augment), config)
 }
 
 /// Images loaded and the seconds they took: one warm-up batch (threads started, first
