@@ -238,21 +238,7 @@ fn a_batch_that_does_not_split_over_the_devices_is_refused() {
 fn loss_falls_on_a_tiny_net() {
     let ctx = gpu();
     // One class-balanced batch seen again and again must be learned.
-    let opts = TrainOptions {
-        data: DataSource::Builtin {
-            train: 16,
-            val: 8,
-            size: 32,
-        },
-        epochs: 15,
-        batch: 16,
-        accumulate: 1,
-        lr: Some(0.003),
-        dropout: 0.0,
-        patience: 100,
-        scale: (32, 32),
-        ..tiny(out_dir("falls"))
-    };
+    let opts = one_batch_again(0.003, tiny(out_dir("falls")));
     let (outcome, losses) = run(&ctx, &opts, None);
     outcome.unwrap();
     assert_loss_falls(&losses);
@@ -587,21 +573,7 @@ fn a_cached_run_writes_a_whole_model_and_resumes_to_identical_weights() {
 #[test]
 fn loss_falls_on_cached_features() {
     let (source, _) = pretrained_source("cached-falls-source");
-    let opts = TrainOptions {
-        data: DataSource::Builtin {
-            train: 16,
-            val: 8,
-            size: 32,
-        },
-        epochs: 15,
-        batch: 16,
-        accumulate: 1,
-        lr: Some(0.01),
-        dropout: 0.0,
-        patience: 100,
-        scale: (32, 32),
-        ..cached(&source, "cached-falls")
-    };
+    let opts = one_batch_again(0.01, cached(&source, "cached-falls"));
     let (outcome, losses) = run(&gpu(), &opts, None);
     outcome.unwrap();
     assert_loss_falls(&losses);
@@ -740,6 +712,26 @@ fn unreadable_images_are_left_out_of_cached_features_and_named_once() {
         "{notes:#?}"
     );
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// `base` trained on one batch of 16 built-in images for 15 epochs at rate `lr`, without
+/// dropout, scale jitter or a schedule: what a working loop must learn.
+fn one_batch_again(lr: f32, base: TrainOptions) -> TrainOptions {
+    TrainOptions {
+        data: DataSource::Builtin {
+            train: 16,
+            val: 8,
+            size: 32,
+        },
+        epochs: 15,
+        batch: 16,
+        accumulate: 1,
+        lr: Some(lr),
+        dropout: 0.0,
+        patience: 100,
+        scale: (32, 32),
+        ..base
+    }
 }
 
 /// The mean of the last three steps' losses is under 3/4 of the first three's (single
