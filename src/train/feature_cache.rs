@@ -10,6 +10,8 @@
 //! one: the epoch's order shuffled from `(seed, epoch)`, and for each image one of its
 //! views, drawn from `(seed, epoch, index)`.
 
+use std::sync::Arc;
+
 use image::RgbImage;
 
 use crate::data::epoch_order;
@@ -165,6 +167,36 @@ impl FeatureCache {
         shard: (usize, usize),
     ) -> Batch {
         let order = epoch_order(self.epoch_len(batch), seed, epoch, true);
+        self.batch_in(&order, seed, epoch, k, batch, shard)
+    }
+
+    /// The batches of `epoch` from batch `start` on, as [`Self::batch`] makes them, the
+    /// epoch's order shuffled once for all of them (a step of a large cache does not
+    /// shuffle it again).
+    pub fn epoch(
+        self: &Arc<Self>,
+        seed: u64,
+        epoch: u64,
+        start: usize,
+        batch: usize,
+        shard: (usize, usize),
+    ) -> impl Iterator<Item = Batch> + 'static {
+        let order = epoch_order(self.epoch_len(batch), seed, epoch, true);
+        let cache = self.clone();
+        (start..self.batches_per_epoch(batch))
+            .map(move |k| cache.batch_in(&order, seed, epoch, k, batch, shard))
+    }
+
+    /// Batch `k` of an epoch whose shuffled order is `order`.
+    fn batch_in(
+        &self,
+        order: &[usize],
+        seed: u64,
+        epoch: u64,
+        k: usize,
+        batch: usize,
+        shard: (usize, usize),
+    ) -> Batch {
         let share = batch / shard.1.max(1);
         let places = &order[k * batch + shard.0 * share..][..share];
         let mut images = Vec::with_capacity(share * self.view_len());
@@ -266,6 +298,16 @@ mod tests {
         let shares: Vec<Batch> = (0..3).map(|r| cache.batch(3, 1, 1, 6, (r, 3))).collect();
         let images: Vec<f32> = shares.iter().flat_map(|b| b.images.clone()).collect();
         assert_eq!(images, whole.images);
+    }
+
+    #[test]
+    fn an_epoch_gives_the_batches_one_at_a_time_would() {
+        let cache = Arc::new(cache(13));
+        let all: Vec<Batch> = cache.epoch(5, 2, 1, 4, (1, 2)).collect();
+        assert_eq!(all.len(), 2, "batches 1 and 2 of 3");
+        for (k, batch) in (1..).zip(all) {
+            assert_eq!(batch, cache.batch(5, 2, k, 4, (1, 2)));
+        }
     }
 
     #[test]

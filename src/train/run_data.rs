@@ -34,10 +34,11 @@ impl RunData {
         let Some((train, _)) = &self.cached else {
             return Ok(Box::new(self.train.epoch(epoch, start)?));
         };
-        let (train, config) = (train.clone(), *self.train.config());
-        let batches = (start..self.batches_per_epoch())
-            .map(move |k| Ok(train.batch(config.seed, epoch, k, config.batch_size, config.shard)));
-        Ok(Box::new(batches))
+        let config = self.train.config();
+        let (seed, size, shard) = (config.seed, config.batch_size, config.shard);
+        Ok(Box::new(
+            train.epoch(seed, epoch, start, size, shard).map(Ok),
+        ))
     }
 
     /// Every validation example, in order.
