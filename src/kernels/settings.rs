@@ -33,6 +33,18 @@ pub struct KernelSettings {
     /// `conv2d.wgsl` runs. Any adapter computes the same results with it (the tests run
     /// it on lavapipe); it was written and measured for SwiftShader only.
     pub conv_lanes: bool,
+    /// Whether convolutions (forward, input gradient, weight gradient) run the
+    /// workgroup-tiled implicit-GEMM kernels (`conv2d_tiled.wgsl`,
+    /// `conv2d_backward_weight_tiled.wgsl`): on every adapter that is not a CPU, so also
+    /// on a browser's adapter that reports its type as other or unknown, unless
+    /// `VGG_WGPU_NO_TILES` is set. They stage tiles of the filter and the source in
+    /// workgroup memory, which a GPU serves from on-chip memory; on CPU adapters that
+    /// memory is ordinary memory behind barriers, and the subgroup and lanes kernels
+    /// are faster there. They need no subgroups.
+    pub conv_tiles: bool,
+    /// A fixed `GROUP_T` (invocations along the target channels: 4, 8 or 16) for the
+    /// tiled kernels instead of the autotuner's choice; `VGG_WGPU_TILE_GROUP` sets it too.
+    pub conv_tile_group: Option<u32>,
     /// Run `conv2d_lanes.wgsl` (with `conv_lanes`) and Winograd's convolution (with
     /// `conv_winograd`) wherever their operands fit the binding limit, also where the
     /// launcher would choose a direct kernel as faster (few tiles, few target or source
@@ -77,6 +89,7 @@ impl KernelSettings {
     /// second.
     pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> KernelSettings {
         let swiftshader = is_swiftshader(info);
+        let cpu = info.device_type == wgpu::DeviceType::Cpu;
         let subgroups = features.contains(wgpu::Features::SUBGROUP)
             && env::var_os("VGG_WGPU_NO_SUBGROUPS").is_none();
         KernelSettings {
@@ -84,6 +97,10 @@ impl KernelSettings {
             subgroups: subgroups && info.subgroup_min_size >= 8 && !swiftshader,
             conv_tile: None,
             conv_lanes: swiftshader,
+            conv_tiles: !cpu && env::var_os("VGG_WGPU_NO_TILES").is_none(),
+            conv_tile_group: env::var("VGG_WGPU_TILE_GROUP")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             conv_ignore_speed_rules: false,
             conv_winograd: swiftshader,
             linear_lanes: swiftshader,

@@ -113,7 +113,7 @@ pub const SHAPES: &[ConvShape] = &[
 /// split 4 + 1, y and dy (2040 B a sample) into single samples, the weight and dweight
 /// (144 B a filter) into 12 + 5 filters (14 fit; chunks of 8 rows or more are cut to a
 /// multiple of 4).
-const CHUNKED: ConvShape = ConvShape {
+pub const CHUNKED: ConvShape = ConvShape {
     batch: 5,
     in_channels: 4,
     in_h: 6,
@@ -124,7 +124,7 @@ const CHUNKED: ConvShape = ConvShape {
 };
 
 /// How many chunks the input, output and weight of `s` take on `ctx`.
-fn chunk_counts(ctx: &GpuContext, s: &ConvShape) -> [usize; 3] {
+pub fn chunk_counts(ctx: &GpuContext, s: &ConvShape) -> [usize; 3] {
     let chunks = |shape: &[usize]| {
         vgg_wgpu::gpu::Tensor::zeros(ctx, "probe", shape)
             .unwrap()
@@ -134,7 +134,7 @@ fn chunk_counts(ctx: &GpuContext, s: &ConvShape) -> [usize; 3] {
     [chunks(&s.input()), chunks(&s.output()), chunks(&s.weight())]
 }
 
-fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
+pub fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
     check_forward_for(
         ctx,
         s,
@@ -145,7 +145,7 @@ fn check_forward(ctx: &GpuContext, s: &ConvShape, relu: bool, seed_name: &str) {
     );
 }
 
-fn check_forward_for(
+pub fn check_forward_for(
     ctx: &GpuContext,
     s: &ConvShape,
     use_: ConvUse,
@@ -303,7 +303,7 @@ fn forward_and_backward_without_subgroups_match_oracle() {
 
 /// dx, dweight and dbias from the two backward kernels against the oracle, on fresh
 /// random x, weight and dy.
-fn check_backward(ctx: &GpuContext, s: &ConvShape, seed_name: &str) {
+pub fn check_backward(ctx: &GpuContext, s: &ConvShape, seed_name: &str) {
     let mut rng = rng(seed_name);
     let x = random(&mut rng, s.input().iter().product());
     let w = random(&mut rng, s.weight().iter().product());
@@ -375,7 +375,7 @@ fn backward_with_one_row_tiles_matches_oracle() {
 
 /// Overwrites dweight and dbias with the gradients of one batch (x1, dy1), then adds
 /// those of another (x2, dy2): the sum of the two oracle gradients.
-fn check_backward_weight_accumulate(ctx: &GpuContext, s: &ConvShape, seed_name: &str) {
+pub fn check_backward_weight_accumulate(ctx: &GpuContext, s: &ConvShape, seed_name: &str) {
     let mut rng = rng(seed_name);
     let n_x: usize = s.input().iter().product();
     let n_dy: usize = s.output().iter().product();

@@ -45,7 +45,19 @@ pub fn gpu_without_subgroups() -> GpuContext {
     ctx.settings.subgroups = false;
     ctx.settings.conv_lanes = false;
     ctx.settings.conv_winograd = false;
+    ctx.settings.conv_tiles = false;
     ctx.settings.linear_lanes = false;
+    ctx
+}
+
+/// A separate device whose convolutions run the workgroup-tiled kernels (what adapters
+/// that are not CPUs get) with `GROUP_T` fixed to `group_t`; `binding_limit` as in
+/// [`gpu_with_binding_limit`].
+pub fn gpu_with_conv_tiles(group_t: u32, binding_limit: Option<u64>) -> GpuContext {
+    let mut ctx = open_gpu(binding_limit);
+    ctx.settings.conv_tiles = true;
+    ctx.settings.conv_tile_group = Some(group_t);
+    ctx.settings.conv_winograd = false;
     ctx
 }
 

@@ -195,6 +195,15 @@ fn conv_weight_gradient_over_224x224_at_batch_2() {
     check_conv_weight_gradient(gpu(), &conv_at_224(32, 16));
 }
 
+/// The workgroup-tiled kernel of GPUs, in the block shapes its launcher gives 16 output
+/// channels (4) and wider layers (8).
+#[test]
+fn conv_weight_gradient_over_224x224_with_tiles() {
+    for group_t in [4, 8] {
+        check_conv_weight_gradient(&gpu_with_conv_tiles(group_t, None), &conv_at_224(32, 16));
+    }
+}
+
 /// The first layer's 3 input channels: the register-tiled kernel.
 #[test]
 fn first_conv_weight_gradient_over_224x224_at_batch_2() {
@@ -212,6 +221,13 @@ fn conv_over_512_channels() {
 #[test]
 fn conv_over_512_channels_without_subgroups() {
     check_conv_over_512_channels(&gpu_without_subgroups());
+}
+
+/// The same with the workgroup-tiled kernel of GPUs (forced here on any adapter), in its
+/// default block shape.
+#[test]
+fn conv_over_512_channels_with_tiles() {
+    check_conv_over_512_channels(&gpu_with_conv_tiles(8, None));
 }
 
 /// The same with SwiftShader's kernel without subgroups (the page's, without a GPU).

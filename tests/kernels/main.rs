@@ -3,6 +3,7 @@
 mod harness;
 
 mod conv;
+mod conv_tiled;
 mod data_parallel;
 mod dropout;
 mod f16_weights;

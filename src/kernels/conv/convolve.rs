@@ -1,4 +1,5 @@
 //! Forward and input gradient: one convolution of a source into a target, run by
+//! `shaders/conv2d_tiled.wgsl` on adapters that are not CPUs ([`tiled`]), by
 //! `shaders/conv2d_subgroup.wgsl` where the device has subgroups, by
 //! `shaders/conv2d_lanes.wgsl` on SwiftShader (see
 //! [`crate::kernels::settings::KernelSettings::conv_lanes`]), else by
@@ -6,7 +7,10 @@
 //! Winograd's F(4×4, 3×3) ([`winograd`]). Oracle: `conv2d_forward` and `conv2d_backward` in
 //! `src/oracle/conv.rs`.
 
+mod tiled;
 mod winograd;
+
+pub use tiled::TILE_GROUPS;
 
 use bytemuck::Zeroable;
 
@@ -176,9 +180,19 @@ impl ConvolveParams {
             self.t_h.min(8),
             tuning_width_class(self.t_w)
         );
-        let proxy = self.proxy(ctx);
+        let proxy = self.proxy(ctx, 1024, 32);
         let index = tune::choose(ctx, &SUBGROUP, &class, &constants, default, |c| {
-            proxy.seconds(ctx, c)
+            let value = |name| c.iter().find(|(n, _)| *n == name).map(|c| c.1 as u32);
+            let launch = proxy.params.launch_with(
+                ctx,
+                value("ROWS")?,
+                value("TILE_T")?,
+                &proxy.source,
+                &proxy.weight,
+                &proxy.bias,
+                &proxy.target,
+            );
+            proxy.seconds(ctx, &launch)
         });
         candidates[index]
     }
@@ -189,14 +203,15 @@ impl ConvolveParams {
         candidates[default]
     }
 
-    /// A smaller problem of the same class for the autotuner to time: about 1024 target
-    /// pixels, at most 32 source channels, the same widths and channel counts.
+    /// A smaller problem of the same class for the autotuner to time: about `pixels`
+    /// target pixels, at most `max_source` source channels, the same widths and channel
+    /// counts.
     #[cfg(not(target_arch = "wasm32"))]
-    fn proxy(&self, ctx: &GpuContext) -> Proxy {
+    fn proxy(&self, ctx: &GpuContext, pixels: u32, max_source: u32) -> Proxy {
         let kk = self.kernel * self.kernel;
-        let t_h = self.t_h.min(1024u32.div_ceil(self.t_w)).max(1);
-        let batch = self.batch.min(1024u32.div_ceil(t_h * self.t_w)).max(1);
-        let s_count = self.s_count.min(32);
+        let t_h = self.t_h.min(pixels.div_ceil(self.t_w)).max(1);
+        let batch = self.batch.min(pixels.div_ceil(t_h * self.t_w)).max(1);
+        let s_count = self.s_count.min(max_source);
         let s_h = self.s_h.min(t_h + self.kernel);
         let params = ConvolveParams {
             batch,
@@ -226,10 +241,11 @@ impl ConvolveParams {
         }
     }
 
-    /// The dispatches of the kernel the device's settings call for: the subgroup
-    /// kernel; or without subgroups, or for a weight stored as f16 (which the subgroup
-    /// kernel does not read), Winograd's (where `use_` allows it and the settings call
-    /// for it), SwiftShader's lanes kernel, or the fallback kernel.
+    /// The dispatches of the kernel the device's settings call for: Winograd's (where
+    /// `use_` allows it and the settings call for it), else the tiled kernel on
+    /// adapters that are not CPUs; on CPUs the subgroup kernel, or without subgroups, or
+    /// for a weight stored as f16 (which the subgroup kernel does not read),
+    /// SwiftShader's lanes kernel or the fallback kernel.
     #[allow(clippy::too_many_arguments)]
     fn launch(
         &self,
@@ -241,11 +257,14 @@ impl ConvolveParams {
         bias: &wgpu::Buffer,
         target: &wgpu::Buffer,
     ) -> Result<Vec<Launch>> {
-        if !ctx.settings.subgroups || weight.1 == Storage::F16 {
+        if !ctx.settings.subgroups || weight.1 == Storage::F16 || ctx.settings.conv_tiles {
             if use_ == ConvUse::Inference && ctx.settings.conv_winograd {
                 if let Some(launches) = self.launch_winograd(ctx, source, weight, bias, target) {
                     return Ok(launches);
                 }
+            }
+            if ctx.settings.conv_tiles {
+                return Ok(vec![self.launch_tiled(ctx, source, weight, bias, target)]);
             }
             if ctx.settings.conv_lanes {
                 if let Some(launches) = self.launch_lanes(ctx, source, weight, bias, target) {
@@ -449,32 +468,12 @@ struct Proxy {
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Proxy {
-    /// Wall-clock seconds of one run with the tile shape in `constants`.
-    fn seconds(&self, ctx: &GpuContext, constants: &tune::Constants) -> Option<f64> {
-        {
-            let value = |name| {
-                constants
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|c| c.1 as u32)
-            };
-            let launch = self.params.launch_with(
-                ctx,
-                value("ROWS")?,
-                value("TILE_T")?,
-                &self.source,
-                &self.weight,
-                &self.bias,
-                &self.target,
-            );
-            let run = || {
-                crate::kernels::submit(ctx, std::slice::from_ref(&launch));
-                crate::gpu::readback::wait_for_queue(ctx).ok()
-            };
-            let start = std::time::Instant::now();
-            run()?;
-            Some(start.elapsed().as_secs_f64())
-        }
+    /// Wall-clock seconds of one run of `launch`, made on this proxy's buffers.
+    fn seconds(&self, ctx: &GpuContext, launch: &Launch) -> Option<f64> {
+        let start = std::time::Instant::now();
+        crate::kernels::submit(ctx, std::slice::from_ref(launch));
+        crate::gpu::readback::wait_for_queue(ctx).ok()?;
+        Some(start.elapsed().as_secs_f64())
     }
 }
 

@@ -18,7 +18,7 @@ mod row_split;
 mod weight_gradient;
 pub mod windows;
 
-pub use convolve::{conv2d_backward_data, conv2d_forward, ConvUse};
+pub use convolve::{conv2d_backward_data, conv2d_forward, ConvUse, TILE_GROUPS};
 pub use weight_gradient::{conv2d_backward_weight, conv2d_backward_weight_accumulate};
 
 use super::layout::UniformLayout;

@@ -4,7 +4,10 @@
 /// The weight-gradient pass splits its reduction over the N·OH rows of dy into parts
 /// until tiles × parts reach this many invocations (big images with few channels would
 /// otherwise leave most of the device idle)...
-const WEIGHT_GRAD_INVOCATIONS: usize = 16384;
+pub(super) const WEIGHT_GRAD_INVOCATIONS: usize = 16384;
+/// The same aim for the tiled kernel of GPUs: 2048 workgroups, about 15 per SM on an
+/// H100 (132 SMs), so that the last wave leaves little of the device idle.
+pub(super) const TILED_WEIGHT_GRAD_INVOCATIONS: usize = 131072;
 /// ...as long as the partial sums fit this many bytes (and one storage binding)...
 pub(super) const WEIGHT_GRAD_SCRATCH_BYTES: u64 = 32 << 20;
 /// ...and each part still sums at least this many output pixels: below that, writing
@@ -21,11 +24,18 @@ pub(super) struct RowSplit {
 }
 
 impl RowSplit {
-    /// Enough parts for `WEIGHT_GRAD_INVOCATIONS` with `tiles` invocations per part, at
-    /// most `max_parts` (what the scratch holds), each part at least
+    /// Enough parts for `wanted_invocations` (the kernel's aim, `WEIGHT_GRAD_INVOCATIONS`
+    /// or `TILED_WEIGHT_GRAD_INVOCATIONS`) with `tiles` invocations per part, at most
+    /// `max_parts` (what the scratch holds), each part at least
     /// `WEIGHT_GRAD_MIN_PIXELS_PER_PART` pixels of rows `row_len` long.
-    pub(super) fn new(rows: usize, row_len: usize, tiles: usize, max_parts: u64) -> RowSplit {
-        let wanted = WEIGHT_GRAD_INVOCATIONS.div_ceil(tiles.max(1));
+    pub(super) fn new(
+        rows: usize,
+        row_len: usize,
+        tiles: usize,
+        wanted_invocations: usize,
+        max_parts: u64,
+    ) -> RowSplit {
+        let wanted = wanted_invocations.div_ceil(tiles.max(1));
         let min_rows = WEIGHT_GRAD_MIN_PIXELS_PER_PART.div_ceil(row_len.max(1));
         let parts = wanted.min(max_parts as usize).min(rows / min_rows).max(1);
         let rows_per_part = rows.div_ceil(parts).max(1);
@@ -58,6 +68,7 @@ mod tests {
             s.batch * s.out_h(),
             s.out_w(),
             weight_grad_tiles(&s, 8),
+            WEIGHT_GRAD_INVOCATIONS,
             1 << 20,
         );
         assert!(split.parts > 1, "{split:?}");
@@ -67,7 +78,7 @@ mod tests {
     #[test]
     fn small_images_are_not_split() {
         // VGG-A ÷8's last layer at 32×32 input: 2×2 images, batch 32.
-        let split = RowSplit::new(32 * 2, 2, 392, 1 << 20);
+        let split = RowSplit::new(32 * 2, 2, 392, WEIGHT_GRAD_INVOCATIONS, 1 << 20);
         assert_eq!(split.parts, 1);
     }
 }

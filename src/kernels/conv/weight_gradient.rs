@@ -1,10 +1,13 @@
-//! Weight and bias gradient: `shaders/conv2d_backward_weight_subgroup.wgsl` where the
-//! device has subgroups and the layer is wide enough, else
-//! `shaders/conv2d_backward_weight.wgsl`; rows split into parts (see [`super::row_split`])
+//! Weight and bias gradient: `shaders/conv2d_backward_weight_tiled.wgsl` on adapters
+//! that are not CPUs (see `KernelSettings::conv_tiles`); on CPUs
+//! `shaders/conv2d_backward_weight_subgroup.wgsl` where the device has subgroups and the
+//! layer is wide enough, else `shaders/conv2d_backward_weight.wgsl`; rows split into parts (see [`super::row_split`])
 //! are summed by `shaders/conv2d_backward_weight_reduce.wgsl`. Oracle: `conv2d_backward`
 //! in `src/oracle/conv.rs`.
 
-use super::row_split::{RowSplit, WEIGHT_GRAD_SCRATCH_BYTES};
+use super::row_split::{
+    RowSplit, TILED_WEIGHT_GRAD_INVOCATIONS, WEIGHT_GRAD_INVOCATIONS, WEIGHT_GRAD_SCRATCH_BYTES,
+};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, Chunk, RowPiece, Shader, Tensor};
@@ -15,6 +18,7 @@ use crate::shape::ConvShape;
 
 const BACKWARD_WEIGHT: Shader = shader!("conv2d_backward_weight.wgsl");
 const BACKWARD_WEIGHT_SUBGROUP: Shader = shader!("conv2d_backward_weight_subgroup.wgsl");
+const BACKWARD_WEIGHT_TILED: Shader = shader!("conv2d_backward_weight_tiled.wgsl");
 const BACKWARD_WEIGHT_REDUCE: Shader = shader!("conv2d_backward_weight_reduce.wgsl");
 
 /// Mirrors `ConvParams` in `shaders/prelude.wgsl` (the weight-gradient shaders).
@@ -120,7 +124,7 @@ fn backward_weight(
     // One launch (plus a reduce launch when its rows are split) per weight chunk and
     // row piece of (x, dy); the split of each is planned first to size the scratch.
     let pieces = row_pieces(&[x, dy]);
-    let kernel = WeightKernel::choose(ctx, s);
+    let kernel = WeightKernel::choose(ctx, s, dweight.chunks[0].rows.len());
     let plans = plan_pieces(ctx, s, kernel, &pieces, dweight, add);
     let pass = Pass {
         ctx,
@@ -166,38 +170,75 @@ fn check_shapes<'a>(
     Ok(dbias_buffer)
 }
 
-/// Which of the two weight-gradient kernels runs for a layer.
+/// Which weight-gradient kernel runs for a layer.
 #[derive(Clone, Copy)]
-struct WeightKernel {
-    subgroups: bool,
+enum WeightKernel {
+    /// `conv2d_backward_weight.wgsl`: register tiles, no subgroups.
+    Registers,
+    /// `conv2d_backward_weight_subgroup.wgsl`.
+    Subgroup,
+    /// `conv2d_backward_weight_tiled.wgsl`, with `GROUP_T` invocations along the output
+    /// channels.
+    Tiled { group_t: u32 },
 }
 
 impl WeightKernel {
-    fn choose(ctx: &GpuContext, s: &ConvShape) -> WeightKernel {
-        WeightKernel {
-            subgroups: ctx.settings.subgroups
-                && subgroup_weight_tiles(s) >= SUBGROUP_WEIGHT_MIN_TILES,
+    fn choose(ctx: &GpuContext, s: &ConvShape, o_count: usize) -> WeightKernel {
+        if ctx.settings.conv_tiles {
+            let group_t = ctx.settings.conv_tile_group.unwrap_or(match o_count {
+                0..=32 => 4,
+                _ => 8,
+            });
+            WeightKernel::Tiled { group_t }
+        } else if ctx.settings.subgroups && subgroup_weight_tiles(s) >= SUBGROUP_WEIGHT_MIN_TILES {
+            WeightKernel::Subgroup
+        } else {
+            WeightKernel::Registers
         }
     }
 
     /// Invocations of one part for a dw chunk of `o_count` output channels.
     fn invocations(self, s: &ConvShape, o_count: usize) -> usize {
         let group = WORKGROUP_SIZE as usize;
-        match self.subgroups {
-            true => o_count.div_ceil(16) * subgroup_weight_tiles(s).div_ceil(group) * group,
-            false => weight_grad_tiles(s, o_count),
+        match self {
+            WeightKernel::Registers => weight_grad_tiles(s, o_count),
+            WeightKernel::Subgroup => {
+                o_count.div_ceil(16) * subgroup_weight_tiles(s).div_ceil(group) * group
+            }
+            WeightKernel::Tiled { group_t } => {
+                let (block_o, block_q) = (8 * group_t as usize, 8 * group / group_t as usize);
+                let columns = s.in_channels * s.kernel * s.kernel + 1; // + the bias column
+                o_count.div_ceil(block_o) * columns.div_ceil(block_q) * group
+            }
+        }
+    }
+
+    /// How many invocations the row split aims for: a GPU wants a few thousand
+    /// workgroups in flight where the CPU adapters' kernels want fewer, longer ones.
+    fn wanted_invocations(self) -> usize {
+        match self {
+            WeightKernel::Tiled { .. } => TILED_WEIGHT_GRAD_INVOCATIONS,
+            _ => WEIGHT_GRAD_INVOCATIONS,
         }
     }
 
     /// The shader, its entry point and its override constants.
     fn shader(self, s: &ConvShape) -> (&'static Shader, &'static str, Vec<(&'static str, f64)>) {
-        match self.subgroups {
-            true => (
+        match self {
+            WeightKernel::Registers => (&BACKWARD_WEIGHT, "conv2d_backward_weight", vec![]),
+            WeightKernel::Subgroup => (
                 &BACKWARD_WEIGHT_SUBGROUP,
                 "conv2d_backward_weight_subgroup",
                 vec![("UNROLL_COLUMNS", (s.out_w() >= 16) as u32 as f64)],
             ),
-            false => (&BACKWARD_WEIGHT, "conv2d_backward_weight", vec![]),
+            WeightKernel::Tiled { group_t } => (
+                &BACKWARD_WEIGHT_TILED,
+                "conv2d_backward_weight_tiled",
+                vec![
+                    ("GROUP_T", group_t as f64),
+                    ("KERNEL", if s.kernel <= 7 { s.kernel as f64 } else { 0.0 }),
+                ],
+            ),
         }
     }
 }
@@ -230,6 +271,7 @@ fn plan_pieces<'a>(
                 piece.rows.len() * s.out_h(),
                 s.out_w(),
                 kernel.invocations(s, w_chunk.rows.len()),
+                kernel.wanted_invocations(),
                 scratch_limit / partial_bytes.max(1),
             );
             plans.push(PiecePlan {
