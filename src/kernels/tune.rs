@@ -114,6 +114,15 @@ pub fn choose(
     index
 }
 
+/// Wall-clock seconds of one run of `launch` (a candidate on a proxy problem): submitted
+/// alone and waited for; None when the wait fails.
+pub fn seconds_of(ctx: &GpuContext, launch: &super::Launch) -> Option<f64> {
+    let start = std::time::Instant::now();
+    super::submit(ctx, std::slice::from_ref(launch));
+    crate::gpu::readback::wait_for_queue(ctx).ok()?;
+    Some(start.elapsed().as_secs_f64())
+}
+
 /// Says once per process why the first run on an adapter is slow: each candidate is a
 /// pipeline the driver compiles (on an H200 with a cold driver cache, VGG-16's paper
 /// protocol on 8 photos took 7.4 s instead of 1.8 s), and the choice is kept for later

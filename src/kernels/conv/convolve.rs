@@ -192,7 +192,7 @@ impl ConvolveParams {
                 &proxy.bias,
                 &proxy.target,
             );
-            proxy.seconds(ctx, &launch)
+            tune::seconds_of(ctx, &launch)
         });
         candidates[index]
     }
@@ -464,17 +464,6 @@ struct Proxy {
     weight: wgpu::Buffer,
     bias: wgpu::Buffer,
     target: wgpu::Buffer,
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-impl Proxy {
-    /// Wall-clock seconds of one run of `launch`, made on this proxy's buffers.
-    fn seconds(&self, ctx: &GpuContext, launch: &Launch) -> Option<f64> {
-        let start = std::time::Instant::now();
-        crate::kernels::submit(ctx, std::slice::from_ref(launch));
-        crate::gpu::readback::wait_for_queue(ctx).ok()?;
-        Some(start.elapsed().as_secs_f64())
-    }
 }
 
 /// The device's fallback conv tile height, which the shader supports only as 1 or 2.

@@ -1,10 +1,13 @@
 //! Conv2d launchers. Oracle: `src/oracle/conv.rs`.
 //!
 //! - `convolve.rs`: forward and input gradient, one convolution kernel family
-//!   (`shaders/conv2d.wgsl`, `shaders/conv2d_subgroup.wgsl`);
-//! - `weight_gradient.rs`: the weight and bias gradient
-//!   (`shaders/conv2d_backward_weight.wgsl`, `shaders/conv2d_backward_weight_subgroup.wgsl`)
-//!   and the reduce of its split rows (`shaders/conv2d_backward_weight_reduce.wgsl`);
+//!   (`shaders/conv2d_tiled.wgsl` on adapters that are not CPUs, `shaders/conv2d.wgsl`,
+//!   `shaders/conv2d_subgroup.wgsl`, SwiftShader's lanes and Winograd kernels);
+//! - `weight_gradient.rs`: the weight and bias gradient pass and the reduce of its split
+//!   rows (`shaders/conv2d_backward_weight_reduce.wgsl`);
+//! - `weight_kernel.rs`: which kernel that pass runs (`shaders/conv2d_backward_weight_tiled.wgsl`
+//!   on adapters that are not CPUs, `shaders/conv2d_backward_weight.wgsl`,
+//!   `shaders/conv2d_backward_weight_subgroup.wgsl`), and its block shape;
 //! - `row_split.rs`: how the weight gradient splits its rows into parts;
 //! - `windows.rs`: an unpadded convolution's windows as rows and rows back into the map
 //!   (`shaders/conv_windows.wgsl`), for running one as a fully connected layer.
@@ -16,6 +19,7 @@
 mod convolve;
 mod row_split;
 mod weight_gradient;
+mod weight_kernel;
 pub mod windows;
 
 pub use convolve::{conv2d_backward_data, conv2d_forward, ConvUse, TILE_GROUPS};

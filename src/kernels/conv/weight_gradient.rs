@@ -5,26 +5,22 @@
 //! are summed by `shaders/conv2d_backward_weight_reduce.wgsl`. Oracle: `conv2d_backward`
 //! in `src/oracle/conv.rs`.
 
-use super::row_split::{
-    RowSplit, TILED_WEIGHT_GRAD_INVOCATIONS, WEIGHT_GRAD_INVOCATIONS, WEIGHT_GRAD_SCRATCH_BYTES,
-};
+use super::row_split::{RowSplit, WEIGHT_GRAD_SCRATCH_BYTES};
+use super::weight_kernel::WeightKernel;
 use crate::error::{Error, Result};
 use crate::gpu::tensor::new_storage_buffer;
 use crate::gpu::{row_pieces, Chunk, RowPiece, Shader, Tensor};
 use crate::kernels::layout::{uniform_layout, UniformLayout};
 use crate::kernels::GpuContext;
-use crate::kernels::{element_offset, shader, uniform, Launch, WORKGROUP_SIZE};
+use crate::kernels::{element_offset, shader, uniform, Launch};
 use crate::shape::ConvShape;
 
-const BACKWARD_WEIGHT: Shader = shader!("conv2d_backward_weight.wgsl");
-const BACKWARD_WEIGHT_SUBGROUP: Shader = shader!("conv2d_backward_weight_subgroup.wgsl");
-const BACKWARD_WEIGHT_TILED: Shader = shader!("conv2d_backward_weight_tiled.wgsl");
 const BACKWARD_WEIGHT_REDUCE: Shader = shader!("conv2d_backward_weight_reduce.wgsl");
 
 /// Mirrors `ConvParams` in `shaders/prelude.wgsl` (the weight-gradient shaders).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ConvParams {
+pub(super) struct ConvParams {
     batch: u32,
     in_channels: u32,
     in_h: u32,
@@ -47,7 +43,7 @@ struct ConvParams {
 }
 
 impl ConvParams {
-    fn new(s: &ConvShape, batch: usize) -> ConvParams {
+    pub(super) fn new(s: &ConvShape, batch: usize) -> ConvParams {
         ConvParams {
             batch: batch as u32,
             in_channels: s.in_channels as u32,
@@ -168,79 +164,6 @@ fn check_shapes<'a>(
         });
     }
     Ok(dbias_buffer)
-}
-
-/// Which weight-gradient kernel runs for a layer.
-#[derive(Clone, Copy)]
-enum WeightKernel {
-    /// `conv2d_backward_weight.wgsl`: register tiles, no subgroups.
-    Registers,
-    /// `conv2d_backward_weight_subgroup.wgsl`.
-    Subgroup,
-    /// `conv2d_backward_weight_tiled.wgsl`, with `GROUP_T` invocations along the output
-    /// channels.
-    Tiled { group_t: u32 },
-}
-
-impl WeightKernel {
-    fn choose(ctx: &GpuContext, s: &ConvShape, o_count: usize) -> WeightKernel {
-        if ctx.settings.conv_tiles {
-            let group_t = ctx.settings.conv_tile_group.unwrap_or(match o_count {
-                0..=32 => 4,
-                _ => 8,
-            });
-            WeightKernel::Tiled { group_t }
-        } else if ctx.settings.subgroups && subgroup_weight_tiles(s) >= SUBGROUP_WEIGHT_MIN_TILES {
-            WeightKernel::Subgroup
-        } else {
-            WeightKernel::Registers
-        }
-    }
-
-    /// Invocations of one part for a dw chunk of `o_count` output channels.
-    fn invocations(self, s: &ConvShape, o_count: usize) -> usize {
-        let group = WORKGROUP_SIZE as usize;
-        match self {
-            WeightKernel::Registers => weight_grad_tiles(s, o_count),
-            WeightKernel::Subgroup => {
-                o_count.div_ceil(16) * subgroup_weight_tiles(s).div_ceil(group) * group
-            }
-            WeightKernel::Tiled { group_t } => {
-                let (block_o, block_q) = (8 * group_t as usize, 8 * group / group_t as usize);
-                let columns = s.in_channels * s.kernel * s.kernel + 1; // + the bias column
-                o_count.div_ceil(block_o) * columns.div_ceil(block_q) * group
-            }
-        }
-    }
-
-    /// How many invocations the row split aims for: a GPU wants a few thousand
-    /// workgroups in flight where the CPU adapters' kernels want fewer, longer ones.
-    fn wanted_invocations(self) -> usize {
-        match self {
-            WeightKernel::Tiled { .. } => TILED_WEIGHT_GRAD_INVOCATIONS,
-            _ => WEIGHT_GRAD_INVOCATIONS,
-        }
-    }
-
-    /// The shader, its entry point and its override constants.
-    fn shader(self, s: &ConvShape) -> (&'static Shader, &'static str, Vec<(&'static str, f64)>) {
-        match self {
-            WeightKernel::Registers => (&BACKWARD_WEIGHT, "conv2d_backward_weight", vec![]),
-            WeightKernel::Subgroup => (
-                &BACKWARD_WEIGHT_SUBGROUP,
-                "conv2d_backward_weight_subgroup",
-                vec![("UNROLL_COLUMNS", (s.out_w() >= 16) as u32 as f64)],
-            ),
-            WeightKernel::Tiled { group_t } => (
-                &BACKWARD_WEIGHT_TILED,
-                "conv2d_backward_weight_tiled",
-                vec![
-                    ("GROUP_T", group_t as f64),
-                    ("KERNEL", if s.kernel <= 7 { s.kernel as f64 } else { 0.0 }),
-                ],
-            ),
-        }
-    }
 }
 
 /// One launch's share of the work: a dw chunk, a row piece of (x, dy), how its rows
@@ -391,26 +314,6 @@ impl Pass<'_> {
         ))
     }
 }
-
-/// Invocations of one part of the weight-gradient pass for a dw chunk of `o_count`
-/// output channels: weight tiles of 8 output × 4 input channels × 3 kernel columns of
-/// one kernel row, then one bias tile per 8 output channels (see the shader).
-pub(super) fn weight_grad_tiles(s: &ConvShape, o_count: usize) -> usize {
-    let tiles_o = o_count.div_ceil(8);
-    tiles_o * s.in_channels.div_ceil(4) * s.kernel * s.kernel.div_ceil(3) + tiles_o
-}
-
-/// Invocations per block of 16 output channels of the subgroup weight-gradient kernel
-/// before rounding up to whole workgroups: 2 input channels × 3 kernel columns of one
-/// kernel row each.
-fn subgroup_weight_tiles(s: &ConvShape) -> usize {
-    s.in_channels.div_ceil(2) * s.kernel * s.kernel.div_ceil(3)
-}
-
-/// Below this many invocations per block of output channels (a 3×3 conv with fewer
-/// than 22 input channels, e.g. the first layer), the subgroup weight-gradient kernel
-/// would leave over half of each 64-invocation workgroup idle: the other one runs.
-const SUBGROUP_WEIGHT_MIN_TILES: usize = 32;
 
 /// Mirrors `ReduceParams` in `conv2d_backward_weight_reduce.wgsl`.
 #[repr(C)]

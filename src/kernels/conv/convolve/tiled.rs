@@ -123,7 +123,7 @@ impl ConvolveParams {
                 &proxy.bias,
                 &proxy.target,
             );
-            proxy.seconds(ctx, &launch)
+            tune::seconds_of(ctx, &launch)
         });
         TILE_GROUPS[index]
     }
