@@ -62,15 +62,15 @@ pub struct LoaderConfig {
 }
 
 impl LoaderConfig {
-    /// Training: shuffled, every sample used, unreadable ones replaced, 2 workers each
-    /// 2 batches ahead.
+    /// Training: shuffled, every sample used, unreadable ones replaced, one worker per
+    /// core ([`cores`]) each 2 batches ahead.
     pub fn train(batch_size: usize, seed: u64) -> LoaderConfig {
         LoaderConfig {
             batch_size,
             seed,
             shuffle: true,
             drop_last: false,
-            workers: 2,
+            workers: cores(),
             prefetch: 2,
             shard: (0, 1),
             replace_unreadable: true,
@@ -85,6 +85,13 @@ impl LoaderConfig {
             ..LoaderConfig::train(batch_size, 0)
         }
     }
+}
+
+/// The cores this process may use (1 where that is unknown), the loader's default
+/// number of workers: one core augments about 140 images/s for 224-pixel crops
+/// (BENCHMARKS.md), fewer than a GPU trains VGG on, so a fixed few would leave it waiting.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// One batch. `len()` is `batch_size` except for a last partial batch and, in

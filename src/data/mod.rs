@@ -38,6 +38,6 @@ pub use dataset::{Dataset, Split, Splits};
 pub use image::RgbImage;
 pub use image_folder::ImageFolder;
 pub use image_list::ImageList;
-pub use loader::{epoch_order, Batch, Batches, Loader, LoaderConfig};
+pub use loader::{cores, epoch_order, Batch, Batches, Loader, LoaderConfig};
 pub use preprocessing::{Given, Preprocessing};
 pub use synthetic::SyntheticDataset;

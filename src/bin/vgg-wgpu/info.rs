@@ -1,4 +1,5 @@
-//! `vgg-wgpu info`: every adapter, the chosen one, its limits and features.
+//! `vgg-wgpu info`: every adapter, the chosen one, its limits and features, and the
+//! cooperative matrix shapes it offers.
 
 use vgg_wgpu::gpu::context::{describe_adapter, list_adapters};
 use vgg_wgpu::gpu::AdapterChoice;
@@ -59,5 +60,43 @@ pub fn run(choice: &AdapterChoice) -> Result<()> {
         };
         println!("  {name:<40} {state}");
     }
+    let chosen = adapters
+        .iter()
+        .find(|a| a.get_info() == ctx.adapter_info);
+    print_cooperative_matrix(chosen);
     Ok(())
+}
+
+/// What the adapter offers as cooperative matrix multiply-add (`C = A × B + C` on tiles
+/// a subgroup holds together): the experimental wgpu feature that would use it, and the
+/// tile shapes and types, as wgpu maps them from the driver (on Vulkan only tiles of 8
+/// and 16 of f16, f32, i32, u32). The engine uses none of it yet; this says whether a
+/// kernel could.
+fn print_cooperative_matrix(adapter: Option<&wgpu::Adapter>) {
+    let Some(adapter) = adapter else {
+        println!("cooperative matrix: not known (the chosen adapter is not in the list)");
+        return;
+    };
+    let feature = adapter
+        .features()
+        .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX);
+    let shapes = adapter.cooperative_matrix_properties();
+    println!(
+        "cooperative matrix (wgpu's experimental feature: {}):",
+        if feature { "yes" } else { "no" }
+    );
+    if shapes.is_empty() {
+        println!("  none");
+    }
+    for p in shapes {
+        let saturating = if p.saturating_accumulation {
+            ", saturating"
+        } else {
+            ""
+        };
+        println!(
+            "  M×N×K {}×{}×{}  A, B {:?}  C {:?}{saturating}",
+            p.m_size, p.n_size, p.k_size, p.ab_type, p.cr_type
+        );
+    }
 }

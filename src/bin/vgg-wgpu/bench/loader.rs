@@ -5,11 +5,12 @@
 //! same way and prints the same table.
 
 use std::sync::Arc;
-use std::thread::available_parallelism;
 use std::time::Instant;
 
 use serde::Serialize;
-use vgg_wgpu::data::{ColourStats, Dataset, Loader, LoaderConfig, TrainAugment, Transform};
+use vgg_wgpu::data::{
+    cores, ColourStats, Dataset, Loader, LoaderConfig, TrainAugment, Transform,
+};
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::{Error, Result};
 
@@ -35,7 +36,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         op: "bench loader",
         message: "give the image folder to read with --data DIR (train/<class>/*.jpg)".into(),
     })?;
-    let cores = available_parallelism().map_or(1, |n| n.get());
+    let cores = cores();
     let workers = match &args.workers {
         Some(list) => list.clone(),
         None => default_workers(cores),

@@ -130,8 +130,8 @@ pub struct TrainArgs {
     /// Log a step record to metrics.jsonl every this many steps.
     #[arg(long, default_value_t = 10)]
     log_every: usize,
-    /// Data-loading threads.
-    #[arg(long, default_value_t = 2)]
+    /// Data-loading threads (augmentation); the default is one per core of this machine.
+    #[arg(long, default_value_t = vgg_wgpu::data::cores())]
     workers: usize,
     /// Fail on an unreadable image instead of skipping and reporting it.
     #[arg(long)]
