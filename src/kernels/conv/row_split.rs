@@ -48,7 +48,7 @@ impl RowSplit {
 
 #[cfg(test)]
 mod tests {
-    use super::super::weight_gradient::weight_grad_tiles;
+    use super::super::weight_kernel::weight_grad_tiles;
     use super::*;
     use crate::shape::ConvShape;
 
