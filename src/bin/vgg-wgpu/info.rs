@@ -60,9 +60,7 @@ pub fn run(choice: &AdapterChoice) -> Result<()> {
         };
         println!("  {name:<40} {state}");
     }
-    let chosen = adapters
-        .iter()
-        .find(|a| a.get_info() == ctx.adapter_info);
+    let chosen = adapters.iter().find(|a| a.get_info() == ctx.adapter_info);
     print_cooperative_matrix(chosen);
     Ok(())
 }

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use vgg_wgpu::data::{
-    cores, ColourStats, Dataset, Loader, LoaderConfig, TrainAugment, Transform,
-};
+use vgg_wgpu::data::{cores, ColourStats, Dataset, Loader, LoaderConfig, TrainAugment, Transform};
 use vgg_wgpu::train::data_source::DataSource;
 use vgg_wgpu::{Error, Result};
 
